@@ -1,0 +1,67 @@
+package broker
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// ListOffsets: v1–v6.
+//
+// Timestamp -1 is the latest offset (the high watermark; with no
+// transactions the last stable offset is the same), -2 the earliest (the log
+// start offset), any other value the first offset whose batch holds a
+// timestamp at or after it, or -1 when there is none. The answer for a
+// timestamp has batch granularity: it is the base offset of the first batch
+// whose max timestamp reaches the target, which can be a few records before
+// the exact record for batches that mix timestamps.
+//
+// Not yet: -3 (max timestamp, v7), -4/-5 (tiered offsets, v8+).
+func handleListOffsets(s *Server, rc *reqCtx, r kmsg.Request) {
+	req := r.(*kmsg.ListOffsetsRequest)
+	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		st := kmsg.NewListOffsetsResponseTopic()
+		st.Topic = rt.Topic
+		t := s.topics.byName(rt.Topic)
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewListOffsetsResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.Timestamp = -1
+			sp.Offset = -1
+			if t == nil || t.partition(rp.Partition) == nil {
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
+			part := t.partition(rp.Partition)
+			epoch := t.meta.Partitions[rp.Partition].LeaderEpoch
+			if req.Version >= 4 && rp.CurrentLeaderEpoch >= 0 {
+				if code := checkLeaderEpoch(rp.CurrentLeaderEpoch, epoch); code != 0 {
+					sp.ErrorCode = code
+					st.Partitions = append(st.Partitions, sp)
+					continue
+				}
+			}
+			sp.LeaderEpoch = epoch
+			switch rp.Timestamp {
+			case -1:
+				sp.Offset = part.HighWatermark()
+			case -2:
+				sp.Offset = part.LogStartOffset()
+			default:
+				if rp.Timestamp < 0 {
+					sp.ErrorCode = kerr.UnsupportedVersion.Code
+					break
+				}
+				if off, ok := part.OffsetForTime(rp.Timestamp); ok {
+					sp.Offset = off
+					sp.Timestamp = rp.Timestamp
+				}
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	rc.respond(resp)
+}

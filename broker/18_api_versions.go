@@ -1,0 +1,89 @@
+package broker
+
+import (
+	"encoding/binary"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// ApiVersions: v0–v4.
+//
+// A client may open with a version newer than the broker knows; Kafka then
+// answers in v0 form with UNSUPPORTED_VERSION and its own ranges, and the
+// client retries with a version both speak. librdkafka's first request is
+// v3 (flexible request header, non-flexible response header).
+
+// handler serves one API key over a range of versions.
+type handler struct {
+	min, max int16
+	fn       func(s *Server, rc *reqCtx, req kmsg.Request)
+	// noResponse reports whether this request gets no response at all
+	// (produce with acks=0).
+	noResponse func(kmsg.Request) bool
+}
+
+// handlers lists every API this broker serves; ApiVersions advertises
+// exactly these ranges. It is filled once by init and never written after.
+var handlers map[int16]handler
+
+func init() {
+	handlers = map[int16]handler{
+		0:  {min: 3, max: 11, fn: handleProduce, noResponse: produceNoResponse},
+		1:  {min: 4, max: 12, fn: handleFetch},
+		2:  {min: 1, max: 6, fn: handleListOffsets},
+		3:  {min: 0, max: 12, fn: handleMetadata},
+		18: {min: 0, max: 4, fn: handleApiVersions},
+		19: {min: 0, max: 7, fn: handleCreateTopics},
+		20: {min: 0, max: 6, fn: handleDeleteTopics},
+		22: {min: 0, max: 4, fn: handleInitProducerID},
+		32: {min: 0, max: 4, fn: handleDescribeConfigs},
+		33: {min: 0, max: 2, fn: handleAlterConfigs},
+		37: {min: 0, max: 3, fn: handleCreatePartitions},
+		44: {min: 0, max: 1, fn: handleIncrementalAlterConfigs},
+		60: {min: 0, max: 1, fn: handleDescribeCluster},
+	}
+}
+
+// sortedKeys is handlers' keys in ascending order.
+func sortedKeys() []int16 {
+	keys := make([]int16, 0, len(handlers))
+	for k := range handlers {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	return keys
+}
+
+func handleApiVersions(s *Server, rc *reqCtx, r kmsg.Request) {
+	req := r.(*kmsg.ApiVersionsRequest)
+	resp := req.ResponseKind().(*kmsg.ApiVersionsResponse)
+	for _, k := range sortedKeys() {
+		h := handlers[k]
+		resp.ApiKeys = append(resp.ApiKeys, kmsg.ApiVersionsResponseApiKey{ApiKey: k, MinVersion: h.min, MaxVersion: h.max})
+	}
+	rc.respond(resp)
+}
+
+// unsupportedVersion is the body answering a request whose key or version
+// this broker does not serve. For ApiVersions it is the v0 response with
+// UNSUPPORTED_VERSION and the supported ranges (what clients expect); for
+// any other API it is the error code alone, which is where every response
+// that carries a top-level error code begins. The connection stays open.
+func unsupportedVersion(hdr requestHeader) []byte {
+	code := kerr.UnsupportedVersion.Code
+	b := binary.BigEndian.AppendUint16(nil, uint16(code))
+	if hdr.key != 18 {
+		return b
+	}
+	keys := sortedKeys()
+	b = binary.BigEndian.AppendUint32(b, uint32(len(keys)))
+	for _, k := range keys {
+		h := handlers[k]
+		b = binary.BigEndian.AppendUint16(b, uint16(k))
+		b = binary.BigEndian.AppendUint16(b, uint16(h.min))
+		b = binary.BigEndian.AppendUint16(b, uint16(h.max))
+	}
+	return b
+}

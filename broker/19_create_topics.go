@@ -1,0 +1,104 @@
+package broker
+
+import (
+	"fmt"
+
+	"github.com/shalelog/shale/metadata"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// CreateTopics: v0–v7.
+//
+// NumPartitions -1 means the broker default. ReplicationFactor may be -1 or
+// any value up to the number of brokers: partitions have one leader and the
+// object tier provides durability, so the factor is recorded as 1. Manual
+// assignments must name live brokers. ValidateOnly (v1+) checks everything
+// and creates nothing. v5+ returns the resulting configs.
+func handleCreateTopics(s *Server, rc *reqCtx, r kmsg.Request) {
+	req := r.(*kmsg.CreateTopicsRequest)
+	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+	brokers := int16(len(s.meta.Brokers()))
+	for _, rt := range req.Topics {
+		st := kmsg.NewCreateTopicsResponseTopic()
+		st.Topic = rt.Topic
+		st.NumPartitions = -1
+		st.ReplicationFactor = -1
+		err := func() error {
+			n := rt.NumPartitions
+			if len(rt.ReplicaAssignment) > 0 {
+				if n != -1 || rt.ReplicationFactor != -1 {
+					return fmt.Errorf("%w: both replica assignments and a partition count or replication factor were given", kerr.InvalidRequest)
+				}
+				n = int32(len(rt.ReplicaAssignment))
+				for _, a := range rt.ReplicaAssignment {
+					if len(a.Replicas) == 0 || int(a.Partition) >= len(rt.ReplicaAssignment) || a.Partition < 0 {
+						return fmt.Errorf("%w: bad assignment for partition %d", kerr.InvalidReplicaAssignment, a.Partition)
+					}
+				}
+			}
+			if n == -1 {
+				n = s.cfg.DefaultPartitions
+			}
+			if n <= 0 {
+				return fmt.Errorf("%w: number of partitions must be larger than 0", metadata.ErrInvalidPartitions)
+			}
+			if rt.ReplicationFactor == 0 || rt.ReplicationFactor < -1 {
+				return fmt.Errorf("%w: replication factor must be larger than 0", kerr.InvalidReplicationFactor)
+			}
+			if rt.ReplicationFactor > brokers {
+				return fmt.Errorf("%w: replication factor %d is larger than the %d available brokers", kerr.InvalidReplicationFactor, rt.ReplicationFactor, brokers)
+			}
+			configs := map[string]string{}
+			for _, c := range rt.Configs {
+				if c.Value == nil {
+					return fmt.Errorf("%w: config %s has a null value", metadata.ErrInvalidConfig, c.Name)
+				}
+				configs[c.Name] = *c.Value
+			}
+			if err := metadata.ValidateTopicName(rt.Topic); err != nil {
+				return err
+			}
+			for k, v := range configs {
+				if err := metadata.ValidateTopicConfig(k, v); err != nil {
+					return err
+				}
+			}
+			if req.ValidateOnly {
+				if _, ok := s.meta.Topic(rt.Topic); ok {
+					return fmt.Errorf("%w: topic %q already exists", metadata.ErrTopicExists, rt.Topic)
+				}
+				st.NumPartitions, st.ReplicationFactor = n, 1
+				return nil
+			}
+			t, err := s.meta.CreateTopic(s.ctx, rt.Topic, n, configs)
+			if err != nil {
+				return err
+			}
+			st.TopicID = [16]byte(t.ID)
+			st.NumPartitions, st.ReplicationFactor = int32(len(t.Partitions)), 1
+			st.Configs = topicConfigsForCreate(t)
+			return nil
+		}()
+		st.ErrorCode, st.ErrorMessage = kafkaError(err)
+		resp.Topics = append(resp.Topics, st)
+	}
+	s.topics.refresh()
+	rc.respond(resp)
+}
+
+func topicConfigsForCreate(t metadata.Topic) []kmsg.CreateTopicsResponseTopicConfig {
+	var out []kmsg.CreateTopicsResponseTopicConfig
+	for _, def := range metadata.TopicConfigDefs() {
+		c := kmsg.NewCreateTopicsResponseTopicConfig()
+		c.Name = def.Name
+		v := t.Config(def.Name)
+		c.Value = &v
+		c.Source = int8(kmsg.ConfigSourceDefaultConfig)
+		if _, ok := t.Configs[def.Name]; ok {
+			c.Source = int8(kmsg.ConfigSourceDynamicTopicConfig)
+		}
+		out = append(out, c)
+	}
+	return out
+}

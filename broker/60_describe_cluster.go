@@ -1,0 +1,32 @@
+package broker
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// DescribeCluster: v0–v1 (broker endpoints only; no controller endpoints).
+func handleDescribeCluster(s *Server, rc *reqCtx, r kmsg.Request) {
+	req := r.(*kmsg.DescribeClusterRequest)
+	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
+	if req.EndpointType > 1 {
+		msg := "controller endpoints are not exposed"
+		resp.ErrorMessage = &msg
+		resp.ErrorCode = kerr.InvalidRequest.Code
+		rc.respond(resp)
+		return
+	}
+	resp.ClusterID = s.meta.ClusterID()
+	resp.ControllerID = s.meta.ControllerID()
+	resp.EndpointType = 1
+	for _, b := range s.meta.Brokers() {
+		mb := kmsg.NewDescribeClusterResponseBroker()
+		mb.NodeID, mb.Host, mb.Port = b.ID, b.Host, b.Port
+		if b.Rack != "" {
+			rack := b.Rack
+			mb.Rack = &rack
+		}
+		resp.Brokers = append(resp.Brokers, mb)
+	}
+	rc.respond(resp)
+}

@@ -1,0 +1,83 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+)
+
+// Config is the broker's protocol-facing configuration.
+type Config struct {
+	// NodeID is this broker's id in Metadata responses.
+	NodeID int32 `yaml:"node_id"`
+	// Listen is the address the Kafka listener binds, host:port.
+	Listen string `yaml:"listen"`
+	// Advertised is the host:port clients are told to connect to; empty
+	// means the listener's address.
+	Advertised string `yaml:"advertised"`
+	// MaxRequestBytes is the largest request frame accepted
+	// (socket.request.max.bytes); a larger frame closes the connection.
+	MaxRequestBytes int32 `yaml:"max_request_bytes"`
+	// AutoCreateTopics creates unknown topics named in Metadata requests
+	// that allow it (auto.create.topics.enable).
+	AutoCreateTopics bool `yaml:"auto_create_topics"`
+	// DefaultPartitions is the partition count of topics created without
+	// one (num.partitions).
+	DefaultPartitions int32 `yaml:"default_partitions"`
+	// MaxInFlight bounds the requests one connection may have in progress
+	// before the broker stops reading from it.
+	MaxInFlight int `yaml:"max_in_flight"`
+}
+
+// DefaultConfig returns Kafka's defaults where Kafka has one.
+func DefaultConfig() Config {
+	return Config{
+		NodeID:            1,
+		Listen:            "127.0.0.1:9092",
+		MaxRequestBytes:   100 << 20,
+		DefaultPartitions: 1,
+		MaxInFlight:       32,
+	}
+}
+
+// Validate reports the first bad setting.
+func (c Config) Validate() error {
+	if c.NodeID < 0 {
+		return fmt.Errorf("broker node_id %d: must be >= 0", c.NodeID)
+	}
+	if _, _, err := splitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("broker listen %q: %v", c.Listen, err)
+	}
+	if c.Advertised != "" {
+		host, _, err := splitHostPort(c.Advertised)
+		if err != nil {
+			return fmt.Errorf("broker advertised %q: %v", c.Advertised, err)
+		}
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			return fmt.Errorf("broker advertised %q: clients cannot connect to an unspecified host", c.Advertised)
+		}
+	}
+	if c.MaxRequestBytes < 1024 {
+		return fmt.Errorf("broker max_request_bytes %d: must be at least 1024", c.MaxRequestBytes)
+	}
+	if c.DefaultPartitions < 1 {
+		return fmt.Errorf("broker default_partitions %d: must be at least 1", c.DefaultPartitions)
+	}
+	if c.MaxInFlight < 1 {
+		return fmt.Errorf("broker max_in_flight %d: must be at least 1", c.MaxInFlight)
+	}
+	return nil
+}
+
+func splitHostPort(addr string) (string, int32, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return "", 0, errors.New("port must be a number from 0 to 65535")
+	}
+	return host, int32(p), nil
+}

@@ -1,0 +1,46 @@
+// Command shale is the one Shale binary: the broker, an all-in-one
+// development node, and the admin and load-testing tools.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `shale: a Kafka-compatible broker on object storage
+
+Usage:
+  shale dev    [--data-dir DIR] [--listen HOST:PORT] [flags]   all-in-one node with embedded defaults
+  shale broker --config shale.yaml [flags]                     a broker for real deployments
+  shale version
+
+Run 'shale <command> --help' for the flags of a command.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "dev":
+		return runNode("dev", args[1:])
+	case "broker":
+		return runNode("broker", args[1:])
+	case "version", "--version":
+		fmt.Println("shale", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "shale: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/shalelog/shale/node"
+)
+
+// nodeFlags binds every node setting to a flag. Flags given on the command
+// line override the YAML file, which overrides the defaults.
+func nodeFlags(fs *flag.FlagSet, cfg *node.Config) *string {
+	configPath := fs.String("config", "", "YAML config file (flags override it)")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the WAL and metadata")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	fs.Func("node-id", "broker id (default 1)", func(s string) error {
+		var v int32
+		if _, err := fmt.Sscan(s, &v); err != nil {
+			return fmt.Errorf("%q is not an integer", s)
+		}
+		cfg.Broker.NodeID = v
+		return nil
+	})
+	fs.StringVar(&cfg.Broker.Listen, "listen", cfg.Broker.Listen, "Kafka listener host:port")
+	fs.StringVar(&cfg.Broker.Advertised, "advertised", cfg.Broker.Advertised, "host:port given to clients (default: the listener address)")
+	fs.BoolVar(&cfg.Broker.AutoCreateTopics, "auto-create-topics", cfg.Broker.AutoCreateTopics, "create unknown topics on metadata requests")
+	fs.Func("default-partitions", "partitions of topics created without a count (default 1)", func(s string) error {
+		var v int32
+		if _, err := fmt.Sscan(s, &v); err != nil {
+			return fmt.Errorf("%q is not an integer", s)
+		}
+		cfg.Broker.DefaultPartitions = v
+		return nil
+	})
+	fs.Func("max-request-bytes", "largest request frame accepted (default 100MiB)", func(s string) error {
+		v, err := node.ParseByteSize(s)
+		if err != nil {
+			return err
+		}
+		if v > 1<<31-1 {
+			return fmt.Errorf("%s is larger than 2GiB", s)
+		}
+		cfg.Broker.MaxRequestBytes = int32(v)
+		return nil
+	})
+	fs.StringVar(&cfg.WAL.Dir, "wal-dir", cfg.WAL.Dir, "WAL directory (default DATA_DIR/wal)")
+	fs.Var(&cfg.WAL.SegmentMaxBytes, "wal-segment-bytes", "seal a WAL segment at this size")
+	fs.Var(&cfg.WAL.SegmentMaxAge, "wal-segment-age", "seal a non-empty WAL segment after this long")
+	fs.Var(&cfg.WAL.MaxBytes, "wal-max-bytes", "local WAL byte budget (0: unlimited)")
+	fs.StringVar(&cfg.Metadata.Dir, "metadata-dir", cfg.Metadata.Dir, "raft log and snapshots (default DATA_DIR/meta)")
+	fs.StringVar(&cfg.Metadata.RaftAddr, "raft-addr", cfg.Metadata.RaftAddr, "raft transport host:port (empty: single node, in-process)")
+	return configPath
+}
+
+func runNode(mode string, args []string) int {
+	cfg := node.DefaultConfig()
+	fs := flag.NewFlagSet("shale "+mode, flag.ContinueOnError)
+	configPath := nodeFlags(fs, &cfg)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "shale %s: unexpected argument %q\n", mode, fs.Arg(0))
+		return 2
+	}
+	if *configPath != "" {
+		// Re-apply: defaults, then the file, then the flags that were set.
+		cfg = node.DefaultConfig()
+		if err := cfg.LoadFile(*configPath); err != nil {
+			fmt.Fprintf(os.Stderr, "shale %s: %v\n", mode, err)
+			return 2
+		}
+		again := flag.NewFlagSet("shale "+mode, flag.ContinueOnError)
+		nodeFlags(again, &cfg)
+		var set []string
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name != "config" {
+				set = append(set, "--"+f.Name+"="+f.Value.String())
+			}
+		})
+		if err := again.Parse(set); err != nil {
+			return 2
+		}
+	} else if mode == "broker" {
+		fmt.Fprintln(os.Stderr, "shale broker: --config is required (use 'shale dev' for embedded defaults)")
+		return 2
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "shale %s: %v\n", mode, err)
+		return 2
+	}
+	logger := newLogger(cfg.LogLevel)
+	n, err := node.Start(cfg, logger)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "shale %s: %v\n", mode, err)
+		return 1
+	}
+	fmt.Printf("shale %s: Kafka listener on %s\n", mode, n.Addr())
+	fmt.Printf("shale %s: write-ahead log in %s\n", mode, cfg.WALDir())
+	fmt.Printf("shale %s: metadata (raft, 1 voter) in %s\n", mode, cfg.MetadataDir())
+	fmt.Printf("shale %s: ready; stop with Ctrl-C\n", mode)
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	s := <-sig
+	fmt.Printf("shale %s: %s received, stopping\n", mode, s)
+	if err := n.Close(); err != nil {
+		fmt.Fprintf(os.Stderr, "shale %s: stop: %v\n", mode, err)
+		return 1
+	}
+	fmt.Printf("shale %s: stopped\n", mode)
+	return 0
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}

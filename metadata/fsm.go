@@ -1,0 +1,353 @@
+package metadata
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/hashicorp/raft"
+)
+
+// MaxPartitionsPerTopic bounds a topic's partition count.
+const MaxPartitionsPerTopic = 100_000
+
+// MaxProducerIDBlock bounds one AllocateProducerIDs request.
+const MaxProducerIDBlock = 1 << 20
+
+// state is the whole replicated metadata. It is only changed by fsm.Apply
+// and fsm.Restore; everything else reads it under fsm.mu.
+type state struct {
+	clusterID      string
+	nextProducerID int64
+	brokers        map[int32]Broker
+	topics         map[string]Topic // by name; values are never shared with callers
+	topicIDs       map[TopicID]string
+}
+
+func newState() *state {
+	return &state{
+		brokers:  make(map[int32]Broker),
+		topics:   make(map[string]Topic),
+		topicIDs: make(map[TopicID]string),
+	}
+}
+
+// applyResult is what fsm.Apply returns; the proposer receives it from
+// raft's ApplyFuture.Response.
+type applyResult struct {
+	topic      Topic
+	producerID int64
+	clusterID  string
+	err        error
+}
+
+// fsm is Shale's raft state machine.
+//
+// Apply is deterministic: its outcome depends only on the current state and
+// the command bytes (no clock, no randomness, no map order), so every node
+// that applies the same log holds the same state. Rejections (unknown
+// topic, bad config, ...) are applied as no-ops and returned as the result,
+// identically on every node.
+//
+// LOCKING: mu guards st and changed. Apply, Restore and Snapshot run on
+// raft's FSM goroutine and take mu for writing (Snapshot only to copy);
+// readers take it for reading and copy what they return. Persist works on
+// its own copy, so it runs concurrently with Apply without locks.
+type fsm struct {
+	log *slog.Logger
+
+	mu      sync.RWMutex
+	st      *state
+	changed chan struct{}
+}
+
+func newFSM(log *slog.Logger) *fsm {
+	return &fsm{log: log, st: newState(), changed: make(chan struct{})}
+}
+
+var _ raft.FSM = (*fsm)(nil)
+
+// Apply applies one committed raft log entry.
+func (f *fsm) Apply(l *raft.Log) any {
+	if l.Type != raft.LogCommand {
+		return applyResult{}
+	}
+	c, err := decodeCommand(l.Data)
+	if err != nil {
+		f.log.Error("metadata: skip raft log entry", "index", l.Index, "term", l.Term, "err", err)
+		return applyResult{err: fmt.Errorf("apply raft log %d: %w", l.Index, err)}
+	}
+	f.mu.Lock()
+	res, changed := f.st.apply(c)
+	if changed {
+		close(f.changed)
+		f.changed = make(chan struct{})
+	}
+	f.mu.Unlock()
+	return res
+}
+
+// notify wakes Changed watchers without a state change (leadership moved).
+func (f *fsm) notify() {
+	f.mu.Lock()
+	close(f.changed)
+	f.changed = make(chan struct{})
+	f.mu.Unlock()
+}
+
+// apply changes st by one command. It reports whether st changed.
+func (st *state) apply(c command) (applyResult, bool) {
+	switch c := c.(type) {
+	case initClusterCmd:
+		if st.clusterID != "" {
+			return applyResult{clusterID: st.clusterID}, false
+		}
+		if err := validateClusterID(c.ClusterID); err != nil {
+			return applyResult{err: err}, false
+		}
+		st.clusterID = c.ClusterID
+		return applyResult{clusterID: c.ClusterID}, true
+
+	case registerBrokerCmd:
+		if err := validateBroker(c.Broker); err != nil {
+			return applyResult{err: err}, false
+		}
+		if old, ok := st.brokers[c.Broker.ID]; ok && old == c.Broker {
+			return applyResult{}, false
+		}
+		st.brokers[c.Broker.ID] = c.Broker
+		return applyResult{}, true
+
+	case createTopicCmd:
+		if err := ValidateTopicName(c.Name); err != nil {
+			return applyResult{err: err}, false
+		}
+		if _, ok := st.topics[c.Name]; ok {
+			return applyResult{err: fmt.Errorf("%w: %q", ErrTopicExists, c.Name)}, false
+		}
+		if c.ID.IsZero() {
+			return applyResult{err: fmt.Errorf("%w: topic %q has the zero topic id", ErrInvalidRequest, c.Name)}, false
+		}
+		if other, ok := st.topicIDs[c.ID]; ok {
+			return applyResult{err: fmt.Errorf("%w: topic id %s is already used by %q", ErrInvalidRequest, c.ID, other)}, false
+		}
+		if err := validatePartitionCount(c.Partitions); err != nil {
+			return applyResult{err: err}, false
+		}
+		if err := validateTopicConfigs(c.Configs); err != nil {
+			return applyResult{err: err}, false
+		}
+		t := Topic{Name: c.Name, ID: c.ID, Configs: make(map[string]string, len(c.Configs))}
+		for k, v := range c.Configs {
+			t.Configs[k] = v
+		}
+		leader := st.defaultLeader(c.DefaultLeader)
+		t.Partitions = make([]Partition, c.Partitions)
+		for i := range t.Partitions {
+			t.Partitions[i] = Partition{Leader: leader}
+		}
+		st.topics[t.Name] = t
+		st.topicIDs[t.ID] = t.Name
+		return applyResult{topic: t.Clone()}, true
+
+	case deleteTopicCmd:
+		t, ok := st.topics[c.Name]
+		if !ok {
+			return applyResult{err: fmt.Errorf("%w: %q", ErrUnknownTopic, c.Name)}, false
+		}
+		delete(st.topics, c.Name)
+		delete(st.topicIDs, t.ID)
+		return applyResult{topic: t.Clone()}, true
+
+	case createPartitionsCmd:
+		t, ok := st.topics[c.Name]
+		if !ok {
+			return applyResult{err: fmt.Errorf("%w: %q", ErrUnknownTopic, c.Name)}, false
+		}
+		if err := validateNewPartitionTotal(t, c.NewTotal); err != nil {
+			return applyResult{err: err}, false
+		}
+		t = t.Clone()
+		leader := st.defaultLeader(c.DefaultLeader)
+		for int32(len(t.Partitions)) < c.NewTotal {
+			t.Partitions = append(t.Partitions, Partition{Leader: leader})
+		}
+		st.topics[t.Name] = t
+		return applyResult{topic: t.Clone()}, true
+
+	case alterTopicConfigsCmd:
+		t, ok := st.topics[c.Name]
+		if !ok {
+			return applyResult{err: fmt.Errorf("%w: %q", ErrUnknownTopic, c.Name)}, false
+		}
+		next, err := applyConfigOps(t.Configs, c.Ops)
+		if err != nil {
+			return applyResult{err: fmt.Errorf("alter configs of %q: %w", c.Name, err)}, false
+		}
+		t = t.Clone()
+		t.Configs = next
+		st.topics[t.Name] = t
+		return applyResult{topic: t.Clone()}, true
+
+	case allocateProducerIDsCmd:
+		if c.Count < 1 || c.Count > MaxProducerIDBlock {
+			return applyResult{err: fmt.Errorf("%w: producer id count %d outside [1, %d]", ErrInvalidRequest, c.Count, MaxProducerIDBlock)}, false
+		}
+		if st.nextProducerID > math.MaxInt64-c.Count {
+			return applyResult{err: fmt.Errorf("%w: producer ids exhausted at %d", ErrInvalidRequest, st.nextProducerID)}, false
+		}
+		first := st.nextProducerID
+		st.nextProducerID += c.Count
+		return applyResult{producerID: first}, true
+	}
+	return applyResult{err: fmt.Errorf("%w: %T has no apply", ErrUnknownCommand, c)}, false
+}
+
+// defaultLeader is the leader new partitions get: the lowest registered
+// broker id, or fallback (the proposer's id) when none is registered.
+func (st *state) defaultLeader(fallback int32) int32 {
+	leader, found := int32(0), false
+	for id := range st.brokers {
+		if !found || id < leader {
+			leader, found = id, true
+		}
+	}
+	if !found {
+		return fallback
+	}
+	return leader
+}
+
+func validatePartitionCount(n int32) error {
+	if n < 1 || n > MaxPartitionsPerTopic {
+		return fmt.Errorf("%w: %d partitions, want 1..%d", ErrInvalidPartitions, n, MaxPartitionsPerTopic)
+	}
+	return nil
+}
+
+func validateNewPartitionTotal(t Topic, newTotal int32) error {
+	have := int32(len(t.Partitions))
+	if newTotal < have {
+		return fmt.Errorf("%w: topic %q has %d partitions, cannot shrink to %d", ErrInvalidPartitions, t.Name, have, newTotal)
+	}
+	if newTotal == have {
+		return fmt.Errorf("%w: topic %q already has %d partitions", ErrInvalidPartitions, t.Name, have)
+	}
+	if newTotal > MaxPartitionsPerTopic {
+		return fmt.Errorf("%w: %d partitions, the limit is %d", ErrInvalidPartitions, newTotal, MaxPartitionsPerTopic)
+	}
+	return nil
+}
+
+func validateBroker(b Broker) error {
+	switch {
+	case b.ID < 0:
+		return fmt.Errorf("%w: broker id %d is negative", ErrInvalidRequest, b.ID)
+	case b.Host == "":
+		return fmt.Errorf("%w: broker %d has no host", ErrInvalidRequest, b.ID)
+	case b.Port < 1 || b.Port > 65535:
+		return fmt.Errorf("%w: broker %d port %d outside 1..65535", ErrInvalidRequest, b.ID, b.Port)
+	}
+	return nil
+}
+
+// clusterIDLen is the length of Kafka's cluster id: 16 random bytes in
+// base64url without padding.
+const clusterIDLen = 22
+
+func validateClusterID(id string) error {
+	if len(id) != clusterIDLen {
+		return fmt.Errorf("%w: cluster id %q is %d characters, want %d", ErrInvalidRequest, id, len(id), clusterIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return fmt.Errorf("%w: cluster id %q is not base64url", ErrInvalidRequest, id)
+		}
+	}
+	return nil
+}
+
+// clone deep-copies st.
+func (st *state) clone() *state {
+	c := &state{
+		clusterID:      st.clusterID,
+		nextProducerID: st.nextProducerID,
+		brokers:        make(map[int32]Broker, len(st.brokers)),
+		topics:         make(map[string]Topic, len(st.topics)),
+		topicIDs:       make(map[TopicID]string, len(st.topicIDs)),
+	}
+	for id, b := range st.brokers {
+		c.brokers[id] = b
+	}
+	for name, t := range st.topics {
+		c.topics[name] = t.Clone()
+	}
+	for id, name := range st.topicIDs {
+		c.topicIDs[id] = name
+	}
+	return c
+}
+
+// sortedTopics returns copies of all topics, sorted by name.
+func (st *state) sortedTopics() []Topic {
+	out := make([]Topic, 0, len(st.topics))
+	for _, t := range st.topics {
+		out = append(out, t.Clone())
+	}
+	slices.SortFunc(out, func(a, b Topic) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+// sortedBrokers returns all brokers sorted by id.
+func (st *state) sortedBrokers() []Broker {
+	out := make([]Broker, 0, len(st.brokers))
+	for _, b := range st.brokers {
+		out = append(out, b)
+	}
+	slices.SortFunc(out, func(a, b Broker) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Snapshot copies the state under the lock; the encoding happens in Persist.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return &fsmSnapshot{st: f.st.clone()}, nil
+}
+
+// Restore replaces the whole state with a snapshot's.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	st, err := readSnapshot(rc, "raft snapshot")
+	if err != nil {
+		return fmt.Errorf("restore metadata snapshot: %w", err)
+	}
+	f.mu.Lock()
+	f.st = st
+	close(f.changed)
+	f.changed = make(chan struct{})
+	f.mu.Unlock()
+	return nil
+}
+
+type fsmSnapshot struct {
+	st *state
+}
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := writeSnapshot(sink, s.st); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("persist metadata snapshot: %w", err)
+	}
+	if err := sink.Close(); err != nil {
+		return fmt.Errorf("persist metadata snapshot: %w", err)
+	}
+	return nil
+}
+
+func (s *fsmSnapshot) Release() {}

@@ -1,0 +1,172 @@
+package metadata
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"io"
+)
+
+// Snapshot layout (see the package doc for the whole picture):
+//
+//	+--------+---------+-----------+----------------+-----------+
+//	| magic  | version | body len  | body           | crc32c    |
+//	| "SHMS" | u16 BE  | u64 BE    | JSON, len bytes| u32 BE    |
+//	+--------+---------+-----------+----------------+-----------+
+//
+// The CRC (Castagnoli) covers version, body len and body.
+const (
+	snapshotMagic    = "SHMS"
+	snapshotVersion1 = 1
+	snapshotHeaderSz = 4 + 2 + 8
+	snapshotTrailer  = 4
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// snapshotBody is the JSON body of snapshot version 1. Slices are sorted
+// (brokers by id, topics by name) and encoding/json sorts map keys, so
+// equal states encode to equal bytes.
+type snapshotBody struct {
+	ClusterID      string
+	NextProducerID int64
+	Brokers        []Broker
+	Topics         []Topic
+}
+
+// encodeSnapshot returns the bytes of a version-1 snapshot of st.
+func encodeSnapshot(st *state) ([]byte, error) {
+	body, err := json.Marshal(snapshotBody{
+		ClusterID:      st.clusterID,
+		NextProducerID: st.nextProducerID,
+		Brokers:        st.sortedBrokers(),
+		Topics:         st.sortedTopics(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode snapshot body: %w", err)
+	}
+	out := make([]byte, snapshotHeaderSz, snapshotHeaderSz+len(body)+snapshotTrailer)
+	copy(out, snapshotMagic)
+	binary.BigEndian.PutUint16(out[4:], snapshotVersion1)
+	binary.BigEndian.PutUint64(out[6:], uint64(len(body)))
+	out = append(out, body...)
+	return binary.BigEndian.AppendUint32(out, crc32.Checksum(out[4:], castagnoli)), nil
+}
+
+func writeSnapshot(w io.Writer, st *state) error {
+	b, err := encodeSnapshot(st)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(b); err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	return nil
+}
+
+func readSnapshot(r io.Reader, where string) (*state, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read snapshot: %w", err)
+	}
+	return decodeSnapshot(b, where)
+}
+
+// decodeSnapshot parses and validates snapshot bytes. where names the file
+// or stream for corruption errors. It never panics on any input.
+func decodeSnapshot(b []byte, where string) (*state, error) {
+	corrupt := func(off int, format string, args ...any) error {
+		return &CorruptionError{Where: where, Offset: uint64(off), Reason: fmt.Sprintf(format, args...)}
+	}
+	if len(b) < snapshotHeaderSz+snapshotTrailer {
+		return nil, corrupt(0, "%d bytes is shorter than header and trailer", len(b))
+	}
+	if string(b[:4]) != snapshotMagic {
+		return nil, corrupt(0, "bad magic %q", b[:4])
+	}
+	if v := binary.BigEndian.Uint16(b[4:]); v != snapshotVersion1 {
+		return nil, corrupt(4, "unsupported snapshot version %d", v)
+	}
+	bodyLen := binary.BigEndian.Uint64(b[6:])
+	if bodyLen != uint64(len(b)-snapshotHeaderSz-snapshotTrailer) {
+		return nil, corrupt(6, "body length %d does not match the %d bytes present", bodyLen, len(b)-snapshotHeaderSz-snapshotTrailer)
+	}
+	end := len(b) - snapshotTrailer
+	if want, got := binary.BigEndian.Uint32(b[end:]), crc32.Checksum(b[4:end], castagnoli); want != got {
+		return nil, corrupt(end, "checksum %08x, want %08x", got, want)
+	}
+	var body snapshotBody
+	dec := json.NewDecoder(bytes.NewReader(b[snapshotHeaderSz:end]))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		return nil, corrupt(snapshotHeaderSz, "decode body: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, corrupt(snapshotHeaderSz, "trailing data after body")
+	}
+	st, err := body.state()
+	if err != nil {
+		return nil, corrupt(snapshotHeaderSz, "%v", err)
+	}
+	return st, nil
+}
+
+// state checks the invariants Apply maintains and builds the state.
+func (body snapshotBody) state() (*state, error) {
+	st := newState()
+	if body.ClusterID != "" {
+		if err := validateClusterID(body.ClusterID); err != nil {
+			return nil, err
+		}
+	}
+	st.clusterID = body.ClusterID
+	if body.NextProducerID < 0 {
+		return nil, fmt.Errorf("next producer id %d is negative", body.NextProducerID)
+	}
+	st.nextProducerID = body.NextProducerID
+	for _, b := range body.Brokers {
+		if err := validateBroker(b); err != nil {
+			return nil, err
+		}
+		if _, dup := st.brokers[b.ID]; dup {
+			return nil, fmt.Errorf("broker %d appears twice", b.ID)
+		}
+		st.brokers[b.ID] = b
+	}
+	for _, t := range body.Topics {
+		if err := ValidateTopicName(t.Name); err != nil {
+			return nil, err
+		}
+		if _, dup := st.topics[t.Name]; dup {
+			return nil, fmt.Errorf("topic %q appears twice", t.Name)
+		}
+		if t.ID.IsZero() {
+			return nil, fmt.Errorf("topic %q has the zero topic id", t.Name)
+		}
+		if other, dup := st.topicIDs[t.ID]; dup {
+			return nil, fmt.Errorf("topic id %s used by %q and %q", t.ID, other, t.Name)
+		}
+		if len(t.Partitions) > MaxPartitionsPerTopic {
+			return nil, fmt.Errorf("topic %q has %d partitions, the limit is %d", t.Name, len(t.Partitions), MaxPartitionsPerTopic)
+		}
+		if err := validatePartitionCount(int32(len(t.Partitions))); err != nil {
+			return nil, fmt.Errorf("topic %q: %w", t.Name, err)
+		}
+		for i, p := range t.Partitions {
+			if p.Leader < -1 || p.LeaderEpoch < 0 {
+				return nil, fmt.Errorf("topic %q partition %d: leader %d epoch %d out of range", t.Name, i, p.Leader, p.LeaderEpoch)
+			}
+		}
+		if err := validateTopicConfigs(t.Configs); err != nil {
+			return nil, fmt.Errorf("topic %q: %w", t.Name, err)
+		}
+		t = t.Clone()
+		st.topics[t.Name] = t
+		st.topicIDs[t.ID] = t.Name
+	}
+	return st, nil
+}
+
+func crc32Castagnoli(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }

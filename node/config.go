@@ -1,0 +1,188 @@
+// Package node assembles one Shale process: the metadata quorum member, the
+// write-ahead log, the partitions and the Kafka listener, from one Config
+// that maps onto a YAML file and command-line flags.
+package node
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shalelog/shale/broker"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is everything one node needs. Zero values of optional fields take
+// the defaults of DefaultConfig.
+type Config struct {
+	// DataDir holds the WAL and the metadata unless their own dirs are set.
+	DataDir  string         `yaml:"data_dir"`
+	LogLevel string         `yaml:"log_level"`
+	Broker   broker.Config  `yaml:"broker"`
+	WAL      WALConfig      `yaml:"wal"`
+	Metadata MetadataConfig `yaml:"metadata"`
+}
+
+// WALConfig is the YAML/flag face of wal.Config.
+type WALConfig struct {
+	Dir             string   `yaml:"dir"`
+	SegmentMaxBytes ByteSize `yaml:"segment_max_bytes"`
+	SegmentMaxAge   Duration `yaml:"segment_max_age"`
+	MaxBytes        ByteSize `yaml:"max_bytes"`
+}
+
+// MetadataConfig is the YAML/flag face of metadata.Config.
+type MetadataConfig struct {
+	Dir      string `yaml:"dir"`
+	RaftAddr string `yaml:"raft_addr"`
+}
+
+// DefaultConfig is a single node on 127.0.0.1:9092 with data under
+// ./shale-data.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:  "shale-data",
+		LogLevel: "info",
+		Broker:   broker.DefaultConfig(),
+		WAL: WALConfig{
+			SegmentMaxBytes: 8 << 20,
+			SegmentMaxAge:   Duration(250 * time.Millisecond),
+		},
+	}
+}
+
+// Validate reports the first bad setting, naming it.
+func (c Config) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("data_dir: must be set")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log_level %q: must be debug, info, warn or error", c.LogLevel)
+	}
+	if err := c.Broker.Validate(); err != nil {
+		return err
+	}
+	if c.WAL.SegmentMaxBytes < 64<<10 {
+		return fmt.Errorf("wal segment_max_bytes %d: must be at least 64KiB", c.WAL.SegmentMaxBytes)
+	}
+	if c.WAL.SegmentMaxAge < Duration(time.Millisecond) {
+		return fmt.Errorf("wal segment_max_age %s: must be at least 1ms", time.Duration(c.WAL.SegmentMaxAge))
+	}
+	if c.WAL.MaxBytes != 0 && c.WAL.MaxBytes < 2*c.WAL.SegmentMaxBytes {
+		return fmt.Errorf("wal max_bytes %d: must be 0 (unlimited) or at least two segments (%d)", c.WAL.MaxBytes, 2*c.WAL.SegmentMaxBytes)
+	}
+	return nil
+}
+
+// WALDir is where the WAL lives.
+func (c Config) WALDir() string {
+	if c.WAL.Dir != "" {
+		return c.WAL.Dir
+	}
+	return filepath.Join(c.DataDir, "wal")
+}
+
+// MetadataDir is where the raft log and snapshots live.
+func (c Config) MetadataDir() string {
+	if c.Metadata.Dir != "" {
+		return c.Metadata.Dir
+	}
+	return filepath.Join(c.DataDir, "meta")
+}
+
+// LoadFile reads a YAML config over c. Unknown keys are errors, so a typo
+// does not silently fall back to a default.
+func (c *Config) LoadFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("parse config %s: %w", path, err)
+	}
+	return nil
+}
+
+// ByteSize is a byte count written as 1048576, 64KiB, 8MiB, 1GiB, 10MB.
+type ByteSize int64
+
+// ParseByteSize parses a size with an optional unit (B, KB, KiB, MB, MiB,
+// GB, GiB, TB, TiB; case-insensitive).
+func ParseByteSize(s string) (ByteSize, error) {
+	t := strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mul    int64
+	}{
+		{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40},
+		{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"tb", 1e12}, {"b", 1},
+	}
+	mul := int64(1)
+	lower := strings.ToLower(t)
+	for _, u := range units {
+		if strings.HasSuffix(lower, u.suffix) {
+			mul = u.mul
+			t = strings.TrimSpace(t[:len(t)-len(u.suffix)])
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mul {
+		return 0, fmt.Errorf("%q is not a byte size (examples: 1048576, 64KiB, 8MiB, 1GiB)", s)
+	}
+	return ByteSize(n * mul), nil
+}
+
+func (b ByteSize) String() string { return strconv.FormatInt(int64(b), 10) }
+
+// Set implements flag.Value.
+func (b *ByteSize) Set(s string) error {
+	v, err := ParseByteSize(s)
+	if err != nil {
+		return err
+	}
+	*b = v
+	return nil
+}
+
+// UnmarshalYAML accepts a number or a string with a unit.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	if err := b.Set(n.Value); err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	return nil
+}
+
+// Duration is a time.Duration written as 250ms, 5s, 1h.
+type Duration time.Duration
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// Set implements flag.Value.
+func (d *Duration) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (examples: 250ms, 5s, 1h)", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// UnmarshalYAML accepts a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if err := d.Set(n.Value); err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	return nil
+}
+
+func durationOf(d Duration) time.Duration { return time.Duration(d) }

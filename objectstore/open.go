@@ -1,0 +1,134 @@
+package objectstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Open builds a Bucket from a URL:
+//
+//	file:///abs/path
+//	s3://bucket[/prefix][?endpoint=URL][&region=R][&path_style=true|false]
+//
+// For s3, setting endpoint turns path-style addressing on unless
+// path_style says otherwise. Credentials come from the standard AWS chain
+// (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a shared profile, an
+// instance role). A bad URL gets a one-line error naming what is wrong.
+func Open(ctx context.Context, rawURL string) (Bucket, error) {
+	loc, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if loc.Dir != "" {
+		return NewFS(loc.Dir)
+	}
+	return NewS3(ctx, loc.S3)
+}
+
+// Location is a parsed bucket URL: Dir for file URLs, S3 otherwise.
+type Location struct {
+	Dir string
+	S3  S3Config
+}
+
+// ParseURL parses a bucket URL as Open does, without opening anything.
+func ParseURL(rawURL string) (Location, error) {
+	fail := func(format string, args ...any) (Location, error) {
+		return Location{}, fmt.Errorf("bucket url %q: %s", rawURL, fmt.Sprintf(format, args...))
+	}
+	if rawURL == "" {
+		return Location{}, errors.New("bucket url is empty")
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return fail("%v", errors.Unwrap(err))
+	}
+	if u.User != nil {
+		return fail("credentials do not belong in the url; use the AWS credential chain")
+	}
+	if u.Fragment != "" {
+		return fail("unexpected fragment %q", u.Fragment)
+	}
+	switch u.Scheme {
+	case "file":
+		if u.Opaque != "" {
+			return fail("file path must be absolute: file:///abs/path")
+		}
+		if u.Host != "" && u.Host != "localhost" {
+			return fail("file url has host %q; write file:///abs/path", u.Host)
+		}
+		if u.RawQuery != "" {
+			return fail("file url takes no query parameters")
+		}
+		if u.Path == "" || !filepath.IsAbs(filepath.FromSlash(u.Path)) {
+			return fail("file path must be absolute: file:///abs/path")
+		}
+		return Location{Dir: filepath.Clean(filepath.FromSlash(u.Path))}, nil
+	case "s3":
+		cfg := DefaultS3Config()
+		cfg.Bucket = u.Host
+		if u.Opaque != "" {
+			return fail("write s3://bucket/prefix")
+		}
+		if u.Port() != "" {
+			return fail("bucket name has a port; put the endpoint in ?endpoint=")
+		}
+		if err := validateBucketName(cfg.Bucket); err != nil {
+			return fail("%v", err)
+		}
+		cfg.Prefix = strings.Trim(u.Path, "/")
+		if cfg.Prefix != "" {
+			if err := ValidateKey(cfg.Prefix); err != nil {
+				return fail("bad prefix: %v", err)
+			}
+		}
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			return fail("bad query: %v", err)
+		}
+		pathStyle := ""
+		for _, name := range slices.Sorted(maps.Keys(q)) {
+			vals := q[name]
+			if len(vals) != 1 {
+				return fail("parameter %q is given %d times", name, len(vals))
+			}
+			v := vals[0]
+			switch name {
+			case "endpoint":
+				cfg.Endpoint = v
+			case "region":
+				if v == "" {
+					return fail("region is empty")
+				}
+				cfg.Region = v
+			case "path_style":
+				pathStyle = v
+			default:
+				return fail("unknown parameter %q (want endpoint, region or path_style)", name)
+			}
+		}
+		cfg.PathStyle = cfg.Endpoint != ""
+		if pathStyle != "" {
+			b, err := strconv.ParseBool(pathStyle)
+			if err != nil {
+				return fail("path_style is %q, want true or false", pathStyle)
+			}
+			cfg.PathStyle = b
+		}
+		if err := cfg.Validate(); err != nil {
+			return fail("%v", err)
+		}
+		return Location{S3: cfg}, nil
+	case "":
+		return fail("no scheme; want file:///abs/path or s3://bucket/prefix")
+	default:
+		return fail("unsupported scheme %q; want file or s3", u.Scheme)
+	}
+}

@@ -1,0 +1,332 @@
+// Package partition owns the state of the partitions this broker leads:
+// offset assignment, idempotent-producer sequence checks, the high watermark
+// and the read path over the write-ahead log.
+//
+// The produce path is: Append takes the partition's mutex, checks producer
+// sequences, assigns offsets by rewriting each batch's baseOffset in place
+// (outside the batch CRC, so producers' bytes stay valid), enqueues the
+// batches to the broker-wide WAL, and releases the mutex. Because the enqueue
+// happens under the mutex, a partition's entries appear in the WAL in offset
+// order. The WAL calls back after the group-commit fsync that covers the
+// entry, and the high watermark advances to the entry's end; readers see only
+// data below the high watermark, so a consumer never reads a record that a
+// crash could take back.
+//
+// LOCKING: Partition.mu serialises appends (offset assignment, producer state
+// and WAL enqueue). The high watermark and log start offset are atomics read
+// without the mutex. notifyMu guards only the watch channel and the sticky
+// failure; it is taken from the WAL's commit goroutine and never while mu is
+// held by the same goroutine in a way that waits on the commit goroutine.
+package partition
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/shalelog/shale/recordbatch"
+	"github.com/shalelog/shale/wal"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Log is the part of the write-ahead log a partition uses.
+type Log interface {
+	Append(e wal.Entry) error
+	Read(k wal.Key, offset, maxOffset int64, maxBytes int) ([]byte, error)
+	OffsetForTime(k wal.Key, ts int64) (int64, bool)
+}
+
+// Partition is one partition led by this broker.
+type Partition struct {
+	key wal.Key
+	log Log
+
+	mu          sync.Mutex
+	next        int64
+	leaderEpoch int32
+	producers   map[int64]*producerState
+
+	hwm      atomic.Int64
+	logStart atomic.Int64
+
+	notifyMu sync.Mutex
+	notify   chan struct{}
+	failed   error
+}
+
+// New returns a partition whose log holds offsets [logStart, next).
+func New(key wal.Key, log Log, logStart, next int64, leaderEpoch int32) *Partition {
+	p := &Partition{
+		key:         key,
+		log:         log,
+		next:        next,
+		leaderEpoch: leaderEpoch,
+		producers:   make(map[int64]*producerState),
+	}
+	p.hwm.Store(next)
+	p.logStart.Store(logStart)
+	return p
+}
+
+// Key names the partition.
+func (p *Partition) Key() wal.Key { return p.key }
+
+// HighWatermark is the end of durable data: consumers read below it.
+func (p *Partition) HighWatermark() int64 { return p.hwm.Load() }
+
+// LogStartOffset is the first offset still held.
+func (p *Partition) LogStartOffset() int64 { return p.logStart.Load() }
+
+// NextOffset is the offset the next appended record will get.
+func (p *Partition) NextOffset() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.next
+}
+
+// AppendOptions carries the topic settings that affect an append.
+type AppendOptions struct {
+	MaxMessageBytes int   // largest batch accepted; 0 means no limit
+	LogAppendTime   bool  // message.timestamp.type=LogAppendTime
+	Now             int64 // broker time in ms, used for LogAppendTime
+}
+
+// Appended describes the outcome of an accepted append.
+type Appended struct {
+	BaseOffset    int64
+	LastOffset    int64
+	LogAppendTime int64 // -1 unless the topic uses LogAppendTime
+	Duplicate     bool  // a retry of data already appended; offsets are the original ones
+	p             *Partition
+}
+
+// Wait blocks until the appended data is durable (the high watermark has
+// passed it), the log failed, or ctx ends.
+func (a *Appended) Wait(ctx context.Context) error {
+	return a.p.waitFor(ctx, a.LastOffset+1)
+}
+
+// Append validates the batches in records (one or more whole RecordBatch v2),
+// assigns offsets and enqueues them to the WAL. Errors are Kafka errors
+// (kerr) ready for the response: CORRUPT_MESSAGE, MESSAGE_TOO_LARGE,
+// INVALID_RECORD, OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH,
+// KAFKA_STORAGE_ERROR.
+func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error) {
+	var (
+		headers [4]recordbatch.Header
+		hs      = headers[:0]
+		spans   [4][2]int
+		ss      = spans[:0]
+		pos     int
+	)
+	err := recordbatch.Split(records, func(h recordbatch.Header, batch []byte) error {
+		if err := recordbatch.ValidateProduced(&h); err != nil {
+			return err
+		}
+		if opts.MaxMessageBytes > 0 && len(batch) > opts.MaxMessageBytes {
+			return kerr.MessageTooLarge
+		}
+		if h.IsTransactional() || h.IsControl() {
+			return fmt.Errorf("%w: transactional batches are not supported yet", kerr.InvalidRecord)
+		}
+		hs = append(hs, h)
+		ss = append(ss, [2]int{pos, pos + len(batch)})
+		pos += len(batch)
+		return nil
+	})
+	switch {
+	case errors.Is(err, kerr.MessageTooLarge), errors.Is(err, kerr.InvalidRecord):
+		return nil, err
+	case errors.Is(err, recordbatch.ErrMagic):
+		return nil, kerr.UnsupportedForMessageFormat
+	case err != nil:
+		return nil, kerr.CorruptMessage
+	case len(hs) == 0:
+		return nil, kerr.CorruptMessage
+	}
+	idempotent := hs[0].ProducerID >= 0
+	for i := range hs {
+		if (hs[i].ProducerID >= 0) != idempotent || (idempotent && len(hs) > 1) {
+			// Kafka requires exactly one batch per partition per request
+			// from an idempotent producer.
+			return nil, kerr.InvalidRecord
+		}
+	}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.failure(); err != nil {
+		return nil, kerr.KafkaStorageError
+	}
+	if idempotent {
+		h := &hs[0]
+		res, orig, err := checkSequence(p.producers[h.ProducerID], h)
+		if err != nil {
+			return nil, err
+		}
+		if res == checkDuplicate {
+			return &Appended{BaseOffset: orig.baseOffset, LastOffset: orig.lastOffset, LogAppendTime: -1, Duplicate: true, p: p}, nil
+		}
+	}
+
+	base := p.next
+	off := base
+	maxTs := int64(-1)
+	lat := int64(-1)
+	if opts.LogAppendTime {
+		lat = opts.Now
+	}
+	for i := range hs {
+		b := records[ss[i][0]:ss[i][1]]
+		recordbatch.SetBaseOffset(b, off)
+		recordbatch.SetPartitionLeaderEpoch(b, p.leaderEpoch)
+		hs[i].BaseOffset = off
+		if opts.LogAppendTime {
+			recordbatch.SetLogAppendTime(b, lat)
+			hs[i].MaxTimestamp = lat
+		}
+		maxTs = max(maxTs, hs[i].MaxTimestamp)
+		off += int64(hs[i].LastOffsetDelta) + 1
+	}
+	last := off - 1
+	err = p.log.Append(wal.Entry{
+		Key:          p.key,
+		BaseOffset:   base,
+		LastOffset:   last,
+		MaxTimestamp: maxTs,
+		Data:         records,
+		Done: func(err error) {
+			if err != nil {
+				p.fail(err)
+				return
+			}
+			p.advance(last + 1)
+		},
+	})
+	if err != nil {
+		if errors.Is(err, wal.ErrFull) {
+			return nil, fmt.Errorf("%w: local write-ahead log is full", kerr.KafkaStorageError)
+		}
+		return nil, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
+	}
+	p.next = off
+	if idempotent {
+		record(p.producers, &hs[0])
+	}
+	return &Appended{BaseOffset: base, LastOffset: last, LogAppendTime: lat, p: p}, nil
+}
+
+// RestoreProducer replays one already-logged batch into the producer state
+// (used at start-up, in log order).
+func (p *Partition) RestoreProducer(h *recordbatch.Header) {
+	if h.ProducerID < 0 {
+		return
+	}
+	p.mu.Lock()
+	record(p.producers, h)
+	p.mu.Unlock()
+}
+
+// ReadResult is what Read returns.
+type ReadResult struct {
+	Data           []byte // whole batches; the first may start before the requested offset
+	HighWatermark  int64
+	LogStartOffset int64
+}
+
+// Read returns whole batches from offset on, at most about maxBytes but
+// always at least one batch when there is data. Reading exactly at the high
+// watermark returns no data; outside [log start, high watermark] it returns
+// OFFSET_OUT_OF_RANGE.
+func (p *Partition) Read(offset int64, maxBytes int) (ReadResult, error) {
+	r := ReadResult{HighWatermark: p.hwm.Load(), LogStartOffset: p.logStart.Load()}
+	if offset < r.LogStartOffset || offset > r.HighWatermark {
+		return r, kerr.OffsetOutOfRange
+	}
+	if offset == r.HighWatermark {
+		return r, nil
+	}
+	data, err := p.log.Read(p.key, offset, r.HighWatermark, maxBytes)
+	if err != nil {
+		if errors.Is(err, wal.ErrOffsetTooLow) {
+			return r, kerr.OffsetOutOfRange
+		}
+		return r, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
+	}
+	r.Data = data
+	return r, nil
+}
+
+// OffsetForTime returns the first offset of the first batch whose max
+// timestamp is at or after ts, or false if none below the high watermark.
+func (p *Partition) OffsetForTime(ts int64) (int64, bool) {
+	off, ok := p.log.OffsetForTime(p.key, ts)
+	if !ok || off >= p.hwm.Load() {
+		return -1, false
+	}
+	return max(off, p.logStart.Load()), true
+}
+
+// Watch returns a channel closed when the high watermark next advances or
+// the partition fails. Check the condition after calling Watch, then wait.
+func (p *Partition) Watch() <-chan struct{} {
+	p.notifyMu.Lock()
+	defer p.notifyMu.Unlock()
+	if p.notify == nil {
+		p.notify = make(chan struct{})
+	}
+	return p.notify
+}
+
+func (p *Partition) wake() {
+	if p.notify != nil {
+		close(p.notify)
+		p.notify = nil
+	}
+}
+
+func (p *Partition) advance(end int64) {
+	for {
+		cur := p.hwm.Load()
+		if end <= cur || p.hwm.CompareAndSwap(cur, end) {
+			break
+		}
+	}
+	p.notifyMu.Lock()
+	p.wake()
+	p.notifyMu.Unlock()
+}
+
+func (p *Partition) fail(err error) {
+	p.notifyMu.Lock()
+	if p.failed == nil {
+		p.failed = err
+	}
+	p.wake()
+	p.notifyMu.Unlock()
+}
+
+func (p *Partition) failure() error {
+	p.notifyMu.Lock()
+	defer p.notifyMu.Unlock()
+	return p.failed
+}
+
+func (p *Partition) waitFor(ctx context.Context, end int64) error {
+	for {
+		ch := p.Watch()
+		if p.hwm.Load() >= end {
+			return nil
+		}
+		if err := p.failure(); err != nil {
+			return fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return kerr.RequestTimedOut
+		}
+	}
+}

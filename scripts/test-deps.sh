@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the test suite talks to, once: kcat and the Debian Python
+# Kafka client (apt), and a real MinIO built from the Go module proxy.
+# Re-running it is cheap: each step is skipped when already present.
+set -euo pipefail
+
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+GOBIN_DIR=$(go env GOPATH)/bin
+
+need_apt=()
+command -v kcat >/dev/null 2>&1 || need_apt+=(kcat)
+/usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || need_apt+=(python3-confluent-kafka)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "test-deps: installing ${need_apt[*]} from Debian"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -x "$GOBIN_DIR/minio" ]; then
+  echo "test-deps: building MinIO $MINIO_VERSION (about 5 minutes, once)"
+  (cd /tmp && GOFLAGS=-buildvcs=false go install "github.com/minio/minio@$MINIO_VERSION")
+fi
+echo "test-deps: kcat $(kcat -V 2>&1 | head -1 | awk '{print $2}'), confluent-kafka $(/usr/bin/python3 -c 'import confluent_kafka; print(confluent_kafka.version()[0])'), minio at $GOBIN_DIR/minio"

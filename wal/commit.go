@@ -1,0 +1,255 @@
+package wal
+
+import (
+	"fmt"
+	"time"
+)
+
+// run is the commit goroutine. Each round it takes everything queued,
+// writes it with one pwrite per segment it lands in, fdatasyncs, publishes
+// the entries to the index and calls their Done callbacks in append order.
+// Entries appended meanwhile queue up and form the next round. It also
+// seals the active segment by size and by age, and exits after the round
+// that observes Close.
+func (l *Log) run() {
+	defer close(l.committerDone)
+	spare := &commitQueue{}
+	age := time.NewTimer(time.Hour)
+	age.Stop()
+	defer age.Stop()
+	var ageFor uint64 // id of the segment the age timer is armed for; 0 if none
+	var ageC <-chan time.Time
+	for {
+		aged := false
+		select {
+		case <-l.wake:
+		case <-ageC:
+			aged = true
+		}
+
+		l.mu.Lock()
+		q := l.queue
+		l.queue = spare
+		closing := l.closing
+		l.mu.Unlock()
+
+		if len(q.ents) > 0 {
+			l.commit(q)
+		}
+		q.reset()
+		spare = q
+
+		if aged && l.active.entries > 0 && !l.isFailed() {
+			if err := l.seal(); err != nil {
+				l.fail(nil, err)
+			}
+		}
+
+		// Arm the age timer on the first entry of a segment.
+		if l.active.entries > 0 {
+			if ageFor != l.active.id {
+				ageFor = l.active.id
+				age.Reset(l.cfg.SegmentMaxAge - time.Since(l.active.firstEntry))
+			}
+			ageC = age.C
+		} else if ageFor != 0 {
+			age.Stop()
+			ageFor, ageC = 0, nil
+		}
+
+		if closing {
+			return
+		}
+	}
+}
+
+func (l *Log) isFailed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failed != nil
+}
+
+// commit makes the entries of q durable. The bytes go into the active
+// segment until it reaches SegmentMaxBytes; then the segment is sealed and
+// the rest continues in a new one. Each piece is one pwrite and one
+// fdatasync.
+func (l *Log) commit(q *commitQueue) {
+	ents, buf := q.ents, q.buf
+	maxSize := l.cfg.SegmentMaxBytes
+	for i := 0; i < len(ents); {
+		if l.isFailed() {
+			l.fail(ents[i:], nil)
+			return
+		}
+		seg := l.active
+		// Take entries while the segment is below its size limit, at
+		// least one; Sync barriers ride along.
+		j, n, count := i, int64(0), 0
+		for ; j < len(ents); j++ {
+			if ents[j].size == 0 {
+				continue
+			}
+			if count > 0 && seg.written+n >= maxSize {
+				break
+			}
+			n += int64(ents[j].size)
+			count++
+		}
+		if n > 0 {
+			if err := l.writeAndSync(seg, buf[:n]); err != nil {
+				l.fail(ents[i:], err)
+				return
+			}
+			l.publish(seg, ents[i:j], seg.written-n)
+			buf = buf[n:]
+		}
+		for k := i; k < j; k++ {
+			if done := ents[k].done; done != nil {
+				done(nil)
+			}
+		}
+		i = j
+		if seg.written >= maxSize {
+			if err := l.seal(); err != nil {
+				l.fail(ents[i:], err)
+				return
+			}
+		}
+	}
+}
+
+// writeAndSync appends p to seg with one pwrite and fdatasyncs it.
+func (l *Log) writeAndSync(seg *segment, p []byte) error {
+	if h := l.cfg.hooks.beforeWrite; h != nil {
+		if err := h(); err != nil {
+			return fmt.Errorf("write segment %d: %w", seg.id, err)
+		}
+	}
+	_, err := seg.f.WriteAt(p, seg.written)
+	if err != nil {
+		return fmt.Errorf("write segment %d: %w", seg.id, err)
+	}
+	seg.written += int64(len(p))
+	l.diskBytes.Add(int64(len(p)))
+	l.released(int64(len(p)))
+	if h := l.cfg.hooks.beforeSync; h != nil {
+		if err := h(); err != nil {
+			return fmt.Errorf("sync segment %d: %w", seg.id, err)
+		}
+	}
+	l.stats.fsyncs.Add(1)
+	if err := syncData(seg.f); err != nil {
+		return fmt.Errorf("sync segment %d: %w", seg.id, err)
+	}
+	l.stats.commits.Add(1)
+	l.stats.bytes.Add(uint64(len(p)))
+	return nil
+}
+
+// released returns n written bytes to the backpressure budget.
+func (l *Log) released(n int64) {
+	l.mu.Lock()
+	l.queuedBytes -= n
+	if l.waiting > 0 {
+		l.space.Broadcast()
+	}
+	l.mu.Unlock()
+}
+
+// publish makes durable entries, written to seg from byte position pos on,
+// visible to readers.
+func (l *Log) publish(seg *segment, ents []queued, pos int64) {
+	count := 0
+	l.indexMu.Lock()
+	for i := range ents {
+		e := &ents[i]
+		if e.size == 0 {
+			continue
+		}
+		l.indexLocked(seg, e.key, indexEntry{
+			base:   e.base,
+			maxTs:  e.maxTs,
+			seg:    seg.id,
+			pos:    uint32(pos),
+			length: e.size - frameHeaderSize,
+			span:   e.span,
+		})
+		pos += int64(e.size)
+		count++
+	}
+	seg.durable = pos
+	if seg.entries == 0 {
+		seg.firstEntry = time.Now()
+	}
+	seg.entries += count
+	l.indexMu.Unlock()
+	l.stats.entries.Add(uint64(count))
+}
+
+// indexLocked adds one entry of seg to the partition index and to seg's
+// partition ranges. l.indexMu must be held for writing.
+func (l *Log) indexLocked(seg *segment, k Key, ie indexEntry) {
+	p := l.parts[k]
+	if p == nil {
+		p = &partitionIndex{}
+		l.parts[k] = p
+	}
+	p.entries = append(p.entries, ie)
+	r, ok := seg.parts[k]
+	if !ok {
+		r.First = ie.base
+	}
+	r.Next = ie.next()
+	seg.parts[k] = r
+}
+
+// seal seals the active segment, which the last commit left fsynced, starts
+// the next one and reports the sealed one to OnSeal.
+func (l *Log) seal() error {
+	old := l.active
+	next, err := createSegment(l.cfg.Dir, old.id+1, time.Now())
+	if err != nil {
+		return fmt.Errorf("create segment %d: %w", old.id+1, err)
+	}
+	l.stats.fsyncs.Add(2) // the new file and the directory
+	l.diskBytes.Add(segmentHeaderSize)
+	l.indexMu.Lock()
+	old.sealed = true
+	l.segments = append(l.segments, next)
+	info := old.info()
+	l.indexMu.Unlock()
+	l.active = next
+	l.stats.seals.Add(1)
+	if l.cfg.OnSeal != nil {
+		l.cfg.OnSeal(info)
+	}
+	return nil
+}
+
+// fail makes the log fail permanently with err (if it has not failed
+// already) and fails ents plus everything still queued. Appends after a
+// write or fsync error cannot be made durable safely: the kernel may have
+// dropped the dirty pages of the failed range.
+func (l *Log) fail(ents []queued, err error) {
+	l.mu.Lock()
+	if l.failed == nil && err != nil {
+		l.failed = fmt.Errorf("wal failed: %w", err)
+		l.log.Error("write-ahead log failed; refusing further appends", "err", err)
+	}
+	failed := l.failed
+	rest := l.queue
+	l.queue = &commitQueue{}
+	l.queuedBytes = 0
+	l.space.Broadcast()
+	l.mu.Unlock()
+	for _, e := range ents {
+		if e.done != nil {
+			e.done(failed)
+		}
+	}
+	for _, e := range rest.ents {
+		if e.done != nil {
+			e.done(failed)
+		}
+	}
+}

@@ -1,0 +1,144 @@
+// Package wal is Shale's broker-wide write-ahead log: one sequential,
+// segmented log for all partitions a broker leads, with group commit.
+//
+// The produce path, under the partition's mutex, assigns offsets, rewrites
+// the batch's baseOffset and calls Append (so per-partition order in the log
+// is offset order), releases the mutex and, for acks=1, waits for the
+// entry's Done callback, which runs after the fsync that covers it. Entries
+// become visible to Read, Range, Partitions and OffsetForTime once durable,
+// just before their Done is called.
+//
+// # Files
+//
+// A log is a directory of segment files named by a zero-padded sequence
+// number, 00000000000000000001.wal, 00000000000000000002.wal, ..., and a
+// LOCK file (an flock held while a Log is open). The highest-numbered
+// segment is the active one; all others are sealed and never change again
+// until removed, oldest first, with RemoveSegment. All integers are little
+// endian.
+//
+// Segment header, 32 bytes, written and fsynced when the file is created:
+//
+//	 0       4         6          8              16             24         28       32
+//	+-------+---------+----------+--------------+--------------+----------+--------+
+//	| magic | version | hdr len  | segment id   | created      | reserved | crc32c |
+//	| SHWL  | u16 = 1 | u16 = 32 | u64          | i64 unix ns  | u32 = 0  | [0,28) |
+//	+-------+---------+----------+--------------+--------------+----------+--------+
+//
+// Then frames, back to back, one per Entry:
+//
+//	 0        4        8      9          12             28          32       40       48        56
+//	+--------+--------+------+----------+--------------+-----------+--------+--------+---------+- - - - - -+
+//	| crc32c | length | kind | reserved | topic uuid   | partition | base   | last   | max ts  | payload   |
+//	| u32    | u32    | 1    | 3 x 0    | 16 bytes     | i32       | i64    | i64    | i64 ms  | length B  |
+//	+--------+--------+------+----------+--------------+-----------+--------+--------+---------+- - - - - -+
+//	         |<------------------------------ covered by crc32c (Castagnoli) -------------------------->|
+//
+// The payload is the Entry's Data byte for byte: whole Kafka RecordBatch v2
+// with offsets already assigned. The CRC covers the rest of the header and
+// the payload, so a frame whose length field was torn cannot pass. length
+// is at most MaxEntryBytes; last-base fits an int32.
+//
+// Format changes: a new layout gets a new header version; readers refuse
+// versions they do not know (a CorruptionError naming the version), so an
+// old binary never misreads a newer log. Segments are short-lived (sealed
+// within SegmentMaxAge, removed once uploaded), so a migration only has to
+// read the previous version, never rewrite it.
+//
+// # Group commit and crash safety
+//
+// Append encodes the frame (CRC computed before taking the queue lock) and
+// copies it into the open commit buffer. One commit goroutine repeatedly
+// swaps that buffer for an empty one, writes it with one pwrite at the end
+// of the active segment, calls fdatasync once, publishes the entries to the
+// in-memory index and calls their Done callbacks in append order. Appends
+// arriving during the fsync form the next commit; no delay is added. If a
+// commit would take the segment past SegmentMaxBytes it is split at an
+// entry boundary: the first part is written and fsynced, the segment is
+// sealed, the rest goes to a new segment.
+//
+// What one fsync covers: every byte of the segment up to the end of the
+// commit, including the file size. Done(nil) is only ever called after
+// that fsync returned success, so an acknowledged entry is on stable
+// storage. A segment is sealed only after its last commit was fsynced, and
+// a new segment is created as: create, write header, fdatasync the file,
+// fsync the directory. Only then are entries written to it. So the
+// directory entry of every segment holding acknowledged data is durable,
+// and at most the newest segment can hold unsynced bytes.
+//
+// A failed write or fsync fails the log permanently: the error is returned
+// by every later Append and Sync and passed to the Done of every queued
+// entry. Retrying fsync is not safe: Linux may have marked the failed dirty
+// pages clean and dropped them, and a second fsync would report success.
+//
+// # Recovery
+//
+// Open scans the segments in order and verifies the header and every
+// frame's CRC, rebuilding the index. Because at most the newest segment can
+// hold unsynced bytes, a crash can only tear the tail of the newest
+// segment: the last commit's pwrite may have reached disk partially, in any
+// order of pages (some pages written, others zero or stale). Recovery cuts
+// the newest segment at its first frame that is short, has an impossible
+// header or fails its CRC, logs how many bytes were dropped, and fsyncs
+// the truncation. None of the dropped bytes were acknowledged: everything
+// before the cut was verified, and everything acknowledged lies before the
+// first unsynced byte. A newest segment with a torn header and no more
+// than a header's bytes (a crash while creating it) is reset to empty.
+//
+// A bad frame in any older segment is reported as a *CorruptionError (path
+// and byte position) and Open fails. It cannot be a torn write (that
+// segment was fsynced whole before its successor existed), so it is media
+// corruption or outside interference. Skipping it would silently lose
+// acknowledged records and break the partition's offset sequence; cutting
+// there would lose every later segment too. The operator decides: remove
+// the segment (its data may already be in the object tier) or restore it.
+// The same holds for a valid frame whose offsets go backwards for its
+// partition.
+//
+// After recovery, a newest segment holding entries is sealed (it is
+// complete) and a new active segment is created; an empty one is reused.
+// Empty older segments are deleted. Open does not call OnSeal for segments
+// it finds; SealedSegments lists them.
+//
+// # Reads
+//
+// Each partition has an in-memory index: a flat slice of 40-byte entries
+// {base offset, max timestamp, segment id, file position, payload length,
+// last-base}, in offset order. Read finds the starting entry by binary
+// search and reads each frame with pread (ReadAt) on the segment file,
+// which is safe concurrently with the commit goroutine's pwrite because the
+// index only names bytes already written. Frames are read back to front
+// into one buffer so each frame's header lands where the previous payload
+// goes next; the header and CRC are checked again without an extra copy.
+//
+// # O_DIRECT
+//
+// The format leaves room for aligned direct I/O later: the commit buffer is
+// the only thing written, so it can be allocated block-aligned and each
+// commit padded to the block size with a padding frame (a new frame kind,
+// skipped by readers, so old segments stay readable). The next commit then
+// starts on a block boundary. The alternative, rewriting the partial last
+// block on each commit, needs no format change but re-exposes acknowledged
+// bytes in that block to a torn write, so padding is the plan.
+//
+// # LOCKING
+//
+// Two mutexes, never held together:
+//
+//   - Log.mu guards the append queue (commit buffer, queued bytes,
+//     backpressure tickets, next offset per partition) and the lifecycle
+//     (closing, sticky failure). Append, Sync and Close take it briefly;
+//     the commit goroutine takes it to swap buffers and return budget.
+//   - Log.indexMu (RWMutex) guards the per-partition index, the segment
+//     list and each segment's published state (durable size, entry count,
+//     partition ranges, sealed). The commit goroutine takes it for writing
+//     once per commit to publish; RemoveSegment and Close take it for
+//     writing; all readers take it for reading and never do I/O under it.
+//
+// The active segment's file and write position belong to the commit
+// goroutine alone. Readers pin each segment they read (a WaitGroup
+// incremented under indexMu while the segment is still listed);
+// RemoveSegment and Close unlist or mark closed under indexMu, then wait
+// for the pins before closing the file. Done and OnSeal callbacks are
+// called with no lock held.
+package wal

@@ -1,0 +1,324 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+)
+
+// Entry is what the broker appends: one partition's records from one
+// produce request (one or more whole Kafka RecordBatch v2, offsets already
+// assigned).
+type Entry struct {
+	Key          Key
+	BaseOffset   int64  // first offset in Data
+	LastOffset   int64  // last offset in Data (inclusive)
+	MaxTimestamp int64  // max record timestamp in Data (ms)
+	Data         []byte // the batches, stored byte-for-byte
+	// Done, if non-nil, is called exactly once from the commit goroutine
+	// after the fsync covering this entry (err == nil) or on failure
+	// (err != nil). It is called only if Append returned nil. It must be
+	// fast, must not block and must not call Append, Sync or Close.
+	Done func(err error)
+}
+
+// PartitionRange is the span of offsets a log holds for one partition.
+type PartitionRange struct {
+	First int64 // first offset still held
+	Next  int64 // next offset after the last logged
+}
+
+// Stats are cumulative counters since Open.
+type Stats struct {
+	Commits uint64 // group commits: one write and one fdatasync each
+	Entries uint64 // entries made durable
+	Bytes   uint64 // frame bytes made durable
+	Fsyncs  uint64 // every fsync issued: commits, new segment files, directories
+	Seals   uint64 // segments sealed
+}
+
+// Log is the broker-wide write-ahead log. All methods are safe for
+// concurrent use.
+type Log struct {
+	cfg  Config
+	log  *slog.Logger
+	lock *dirLock
+
+	// mu guards the append queue and the lifecycle state below it.
+	mu          sync.Mutex
+	space       sync.Cond    // on mu: queued bytes fell, a ticket advanced, or the log stopped
+	queue       *commitQueue // entries accepted but not yet taken by the committer
+	queuedBytes int64        // frame bytes accepted but not yet written
+	nextTicket  uint64       // backpressure: next ticket to hand out
+	serving     uint64       // backpressure: ticket allowed to proceed
+	waiting     int          // backpressure: appenders holding a ticket
+	appended    map[Key]int64
+	closing     bool
+	failed      error // sticky write/fsync failure
+
+	wake          chan struct{} // capacity 1: the committer has work
+	committerDone chan struct{}
+
+	// indexMu guards parts, segments, closed and the indexMu fields of
+	// each segment.
+	indexMu  sync.RWMutex
+	parts    map[Key]*partitionIndex
+	segments []*segment // live segments in id order; the last is active
+	closed   bool
+
+	active *segment // commit goroutine (and Open/Close around it)
+
+	diskBytes atomic.Int64 // bytes in all live segment files
+	stats     struct{ commits, entries, bytes, fsyncs, seals atomic.Uint64 }
+}
+
+// commitQueue is one group of accepted entries: their encoded frames back to
+// back in buf, and per-entry metadata in ents. Two queues alternate between
+// the appenders and the committer, so their memory is reused.
+type commitQueue struct {
+	buf  []byte
+	ents []queued
+}
+
+// queued is one accepted entry or, with size 0, a Sync barrier.
+type queued struct {
+	key   Key
+	base  int64
+	maxTs int64
+	span  uint32
+	size  uint32 // frame bytes in buf; 0 for a barrier
+	done  func(error)
+}
+
+// reset empties q for reuse, dropping an outsized buffer.
+func (q *commitQueue) reset() {
+	if cap(q.buf) > 8<<20 && len(q.buf) < cap(q.buf)/4 {
+		q.buf = nil
+	} else {
+		q.buf = q.buf[:0]
+	}
+	clear(q.ents) // drop Done closures
+	q.ents = q.ents[:0]
+}
+
+// Open opens the log in cfg.Dir, creating the directory if needed, and
+// recovers the segments found there: every frame of every segment is
+// verified; a torn tail of the newest segment is cut off; corruption
+// anywhere else fails Open with a *CorruptionError. Recovered segments with
+// entries are sealed and a new active segment is started.
+func Open(cfg Config) (*Log, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create wal directory: %w", err)
+	}
+	lock, err := lockDir(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("lock wal directory: %w", err)
+	}
+	l := &Log{
+		cfg:           cfg,
+		log:           cfg.Logger.With("component", "wal", "dir", cfg.Dir),
+		lock:          lock,
+		queue:         &commitQueue{},
+		appended:      make(map[Key]int64),
+		wake:          make(chan struct{}, 1),
+		committerDone: make(chan struct{}),
+		parts:         make(map[Key]*partitionIndex),
+	}
+	l.space.L = &l.mu
+	if err := l.recover(); err != nil {
+		for _, s := range l.segments {
+			s.f.Close()
+		}
+		lock.release()
+		return nil, fmt.Errorf("recover wal %s: %w", cfg.Dir, err)
+	}
+	for k, p := range l.parts {
+		l.appended[k] = p.rangeOf().Next
+	}
+	go l.run()
+	return l, nil
+}
+
+// checkEntry validates an entry before it is queued.
+func checkEntry(e *Entry) error {
+	switch {
+	case len(e.Data) == 0:
+		return fmt.Errorf("append %v: empty data", e.Key)
+	case len(e.Data) > MaxEntryBytes:
+		return fmt.Errorf("append %v: %d bytes exceeds the %d byte entry limit", e.Key, len(e.Data), MaxEntryBytes)
+	case e.Key.Partition < 0:
+		return fmt.Errorf("append %v: negative partition", e.Key)
+	case e.BaseOffset < 0 || e.LastOffset < e.BaseOffset || e.LastOffset-e.BaseOffset > maxEntrySpan:
+		return fmt.Errorf("append %v: bad offset range [%d, %d]", e.Key, e.BaseOffset, e.LastOffset)
+	}
+	return nil
+}
+
+// Append queues e and returns once it is queued; e.Done reports
+// durability. Entries are logged in the order their Append calls are
+// admitted, and per partition offsets must increase (ErrOutOfOrder).
+// Append blocks while MaxPendingBytes are queued, and fails with ErrFull,
+// ErrClosed, or the log's sticky write/fsync error. The WAL owns e.Data
+// after the call.
+func (l *Log) Append(e Entry) error {
+	if err := checkEntry(&e); err != nil {
+		return err
+	}
+	var hdr [frameHeaderSize]byte
+	putFrameCRC(hdr[:], putFrameHeader(hdr[:], &e)) // CRC outside the lock
+	size := int64(frameHeaderSize + len(e.Data))
+
+	l.mu.Lock()
+	if err := l.admitLocked(size); err != nil {
+		l.mu.Unlock()
+		return err
+	}
+	if next, ok := l.appended[e.Key]; ok && e.BaseOffset < next {
+		l.mu.Unlock()
+		return fmt.Errorf("append %v at offset %d, next is %d: %w", e.Key, e.BaseOffset, next, ErrOutOfOrder)
+	}
+	q := l.queue
+	q.buf = append(q.buf, hdr[:]...)
+	q.buf = append(q.buf, e.Data...)
+	q.ents = append(q.ents, queued{
+		key:   e.Key,
+		base:  e.BaseOffset,
+		maxTs: e.MaxTimestamp,
+		span:  uint32(e.LastOffset - e.BaseOffset),
+		size:  uint32(size),
+		done:  e.Done,
+	})
+	l.queuedBytes += size
+	l.appended[e.Key] = e.LastOffset + 1
+	l.mu.Unlock()
+	l.signal()
+	return nil
+}
+
+// stateErrLocked returns why no more appends are accepted, if so.
+func (l *Log) stateErrLocked() error {
+	if l.failed != nil {
+		return l.failed
+	}
+	if l.closing {
+		return ErrClosed
+	}
+	return nil
+}
+
+// admitLocked waits until size more bytes may be queued. Waiters are
+// served first come, first served, so a large entry is not starved by
+// small ones. l.mu must be held.
+func (l *Log) admitLocked(size int64) error {
+	if err := l.stateErrLocked(); err != nil {
+		return err
+	}
+	if l.waiting > 0 || l.overPendingLocked(size) {
+		ticket := l.nextTicket
+		l.nextTicket++
+		l.waiting++
+		for l.stateErrLocked() == nil && (ticket != l.serving || l.overPendingLocked(size)) {
+			l.space.Wait()
+		}
+		l.waiting--
+		l.serving++
+		l.space.Broadcast()
+		if err := l.stateErrLocked(); err != nil {
+			return err
+		}
+	}
+	// One segment header of slack: the entry may be followed by a seal.
+	if l.cfg.MaxBytes > 0 && l.diskBytes.Load()+l.queuedBytes+size+segmentHeaderSize > l.cfg.MaxBytes {
+		return ErrFull
+	}
+	return nil
+}
+
+// overPendingLocked reports whether queuing size more bytes must wait. An
+// entry bigger than MaxPendingBytes still goes through when nothing else is
+// queued.
+func (l *Log) overPendingLocked(size int64) bool {
+	return l.queuedBytes > 0 && l.queuedBytes+size > l.cfg.MaxPendingBytes
+}
+
+func (l *Log) signal() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Sync forces a commit of everything queued before it and waits until it
+// is durable.
+func (l *Log) Sync() error {
+	done := make(chan error, 1)
+	l.mu.Lock()
+	if err := l.stateErrLocked(); err != nil {
+		l.mu.Unlock()
+		return err
+	}
+	l.queue.ents = append(l.queue.ents, queued{done: func(err error) { done <- err }})
+	l.mu.Unlock()
+	l.signal()
+	return <-done
+}
+
+// Close commits and fsyncs everything queued, calls the Done callbacks of
+// queued entries, and closes the files. It returns the log's sticky error
+// if it failed. Operations after Close return ErrClosed.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closing {
+		l.mu.Unlock()
+		<-l.committerDone
+		return ErrClosed
+	}
+	l.closing = true
+	l.space.Broadcast()
+	l.mu.Unlock()
+	l.signal()
+	<-l.committerDone
+
+	l.indexMu.Lock()
+	l.closed = true
+	segs := l.segments
+	l.indexMu.Unlock()
+	var errs []error
+	for _, s := range segs {
+		s.readers.Wait()
+		if err := s.f.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close segment %d: %w", s.id, err))
+		}
+	}
+	if err := l.lock.release(); err != nil {
+		errs = append(errs, fmt.Errorf("unlock wal directory: %w", err))
+	}
+	l.mu.Lock()
+	failed := l.failed
+	l.mu.Unlock()
+	if failed != nil {
+		errs = append([]error{failed}, errs...)
+	}
+	return errors.Join(errs...)
+}
+
+// Stats returns the log's counters.
+func (l *Log) Stats() Stats {
+	return Stats{
+		Commits: l.stats.commits.Load(),
+		Entries: l.stats.entries.Load(),
+		Bytes:   l.stats.bytes.Load(),
+		Fsyncs:  l.stats.fsyncs.Load(),
+		Seals:   l.stats.seals.Load(),
+	}
+}
+
+// Bytes returns the total size of all segment files.
+func (l *Log) Bytes() int64 { return l.diskBytes.Load() }

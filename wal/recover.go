@@ -1,0 +1,180 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// recover rebuilds the log from the segment files in the directory. See
+// "Recovery" in the package documentation.
+func (l *Log) recover() error {
+	dirents, err := os.ReadDir(l.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("list directory: %w", err)
+	}
+	var ids []uint64
+	for _, de := range dirents {
+		if id, ok := parseSegmentFileName(de.Name()); ok && de.Type().IsRegular() {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+
+	for i, id := range ids {
+		s, err := l.recoverSegment(id, i == len(ids)-1)
+		if err != nil {
+			return err
+		}
+		l.segments = append(l.segments, s)
+	}
+
+	// Empty segments other than the newest hold nothing worth keeping.
+	var kept []*segment
+	for i, s := range l.segments {
+		if s.entries == 0 && i < len(l.segments)-1 {
+			s.f.Close()
+			if err := removeFile(s.path, l.cfg.Dir); err != nil {
+				return fmt.Errorf("remove empty segment %d: %w", s.id, err)
+			}
+			l.log.Info("removed empty segment", "segment", s.id)
+			continue
+		}
+		kept = append(kept, s)
+	}
+	l.segments = kept
+
+	// The newest segment stays active if it is empty; otherwise it is
+	// sealed and a new segment starts after it.
+	if n := len(l.segments); n > 0 && l.segments[n-1].entries == 0 {
+		l.active = l.segments[n-1]
+	} else {
+		id := uint64(1)
+		if n > 0 {
+			id = l.segments[n-1].id + 1
+		}
+		s, err := createSegment(l.cfg.Dir, id, time.Now())
+		if err != nil {
+			return fmt.Errorf("create segment %d: %w", id, err)
+		}
+		l.segments = append(l.segments, s)
+		l.active = s
+	}
+	for _, s := range l.segments {
+		s.sealed = s != l.active
+		l.diskBytes.Add(s.durable)
+	}
+	return nil
+}
+
+// recoverSegment opens segment id, verifies every frame and indexes it. In
+// the newest segment (last) a bad frame is taken for a torn tail and cut
+// off; anywhere else it is a *CorruptionError.
+func (l *Log) recoverSegment(id uint64, last bool) (_ *segment, err error) {
+	path := filepath.Join(l.cfg.Dir, segmentFileName(id))
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open segment %d: %w", id, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+		}
+	}()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("stat segment %d: %w", id, err)
+	}
+	size := st.Size()
+	if size > maxSegmentFileSize {
+		return nil, &CorruptionError{Path: path, Offset: maxSegmentFileSize,
+			Reason: fmt.Sprintf("segment is %d bytes, larger than any the log writes", size)}
+	}
+	s := &segment{id: id, path: path, f: f, parts: make(map[Key]PartitionRange)}
+
+	var hdrBuf [segmentHeaderSize]byte
+	n, err := f.ReadAt(hdrBuf[:], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read segment %d header: %w", id, err)
+	}
+	hdr, herr := decodeSegmentHeader(hdrBuf[:n])
+	if herr != nil {
+		// A crash while creating the newest segment leaves at most a
+		// header's worth of bytes: entries are written only after the
+		// header is durable. More than that is not a torn creation.
+		if !last || size > segmentHeaderSize {
+			return nil, &CorruptionError{Path: path, Offset: 0, Reason: herr.Error()}
+		}
+		l.log.Warn("rewriting torn segment header", "segment", id, "size", size, "reason", herr)
+		if err := f.Truncate(0); err != nil {
+			return nil, fmt.Errorf("truncate segment %d: %w", id, err)
+		}
+		s.created = time.Now()
+		if err := s.writeHeader(); err != nil {
+			return nil, fmt.Errorf("segment %d: %w", id, err)
+		}
+		return s, nil
+	}
+	if hdr.id != id {
+		return nil, &CorruptionError{Path: path, Offset: 8, Reason: fmt.Sprintf("header names segment %d", hdr.id)}
+	}
+	s.created = hdr.created
+
+	sc := newFrameScanner(f, segmentHeaderSize, size)
+	for {
+		h, _, err := sc.next()
+		if err == io.EOF {
+			break
+		}
+		var se *scanError
+		if errors.As(err, &se) {
+			if !last {
+				return nil, se.corruption(path)
+			}
+			l.log.Warn("truncating torn tail of newest segment",
+				"segment", id, "at", se.pos, "dropped_bytes", size-se.pos, "reason", se.err)
+			if err := f.Truncate(se.pos); err != nil {
+				return nil, fmt.Errorf("truncate segment %d: %w", id, err)
+			}
+			if err := syncData(f); err != nil {
+				return nil, fmt.Errorf("sync segment %d: %w", id, err)
+			}
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if p := l.parts[h.key]; p != nil {
+			if next := p.rangeOf().Next; h.baseOffset < next {
+				return nil, &CorruptionError{Path: path, Offset: sc.pos - h.frameSize(),
+					Reason: fmt.Sprintf("offset %d of %v is below its next offset %d", h.baseOffset, h.key, next)}
+			}
+		}
+		l.indexLocked(s, h.key, indexEntry{
+			base:   h.baseOffset,
+			maxTs:  h.maxTimestamp,
+			seg:    id,
+			pos:    uint32(sc.pos - h.frameSize()),
+			length: h.length,
+			span:   uint32(h.lastOffset - h.baseOffset),
+		})
+		s.entries++
+	}
+	s.written, s.durable = sc.pos, sc.pos
+	if s.entries > 0 {
+		s.firstEntry = s.created
+	}
+	return s, nil
+}
+
+// removeFile deletes path and makes the removal durable.
+func removeFile(path, dir string) error {
+	if err := os.Remove(path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}

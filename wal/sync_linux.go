@@ -1,0 +1,56 @@
+//go:build linux
+
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// syncData flushes f's data and the metadata needed to read it back
+// (fdatasync). EINTR is retried; any other error is final: after a failed
+// fdatasync the kernel may have dropped the dirty pages, so the caller must
+// not retry and claim durability.
+func syncData(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var syncErr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			syncErr = unix.Fdatasync(int(fd))
+			if !errors.Is(syncErr, unix.EINTR) {
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	return syncErr
+}
+
+// dirLock holds an exclusive advisory lock on a WAL directory so that two
+// processes never append to the same log.
+type dirLock struct{ f *os.File }
+
+func lockDir(dir string) (*dirLock, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("directory %s is in use by another log", dir)
+		}
+		return nil, err
+	}
+	return &dirLock{f: f}, nil
+}
+
+func (d *dirLock) release() error { return d.f.Close() }

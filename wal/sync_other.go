@@ -1,0 +1,17 @@
+//go:build !linux
+
+package wal
+
+import "os"
+
+// syncData flushes f's data to stable storage. Platforms without fdatasync
+// use a full fsync.
+func syncData(f *os.File) error { return f.Sync() }
+
+// dirLock is a no-op outside Linux; one Log per directory is then the
+// caller's responsibility.
+type dirLock struct{}
+
+func lockDir(string) (*dirLock, error) { return &dirLock{}, nil }
+
+func (*dirLock) release() error { return nil }
