@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/shalelog/shale/broker"
 	"github.com/shalelog/shale/metadata"
@@ -45,6 +46,12 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	mc.NodeID = cfg.Broker.NodeID
 	mc.RaftAddr = cfg.Metadata.RaftAddr
 	mc.Logger = logger.With("component", "metadata")
+	if cfg.Metadata.RaftAddr == "" {
+		// One in-process voter has no peers to wait for: elect at once
+		// instead of after a cluster-sized heartbeat timeout.
+		mc.HeartbeatTimeout = 100 * time.Millisecond
+		mc.ElectionTimeout = 100 * time.Millisecond
+	}
 	if n.meta, err = metadata.Open(mc); err != nil {
 		return nil, fmt.Errorf("open metadata: %w", err)
 	}

@@ -45,8 +45,9 @@ type Config struct {
 	SegmentMaxAge time.Duration
 
 	// MaxBytes is the local byte budget across all segment files, queued
-	// entries included. Append returns ErrFull when an entry would take the
-	// log over it. 0 means unlimited (the default).
+	// entries included. Append returns ErrFull when an entry (plus one
+	// segment header of slack for a seal it may cause) would take the log
+	// over it. 0 means unlimited (the default).
 	MaxBytes int64
 
 	// MaxPendingBytes is how many bytes may be queued but not yet written

@@ -1,0 +1,227 @@
+// Package shaletest starts real Shale nodes for tests: in this process on a
+// loopback port, or as a child `shale dev` process that can be killed with
+// SIGKILL. Tests talk to them over real sockets with real clients.
+package shaletest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shalelog/shale/node"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Config returns a node config for tests: loopback port 0, data under dir.
+func Config(dir string) node.Config {
+	cfg := node.DefaultConfig()
+	cfg.DataDir = dir
+	cfg.Broker.Listen = "127.0.0.1:0"
+	cfg.LogLevel = "warn"
+	return cfg
+}
+
+// StartNode starts a node in this process with data in a fresh temp dir
+// (or cfg.DataDir when mutate sets it) and closes it when the test ends.
+func StartNode(t testing.TB, mutate func(*node.Config)) *node.Node {
+	t.Helper()
+	cfg := Config(t.TempDir())
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	n, err := node.Start(cfg, Logger(t))
+	if err != nil {
+		t.Fatalf("start node: %v", err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n
+}
+
+// Logger writes warnings and errors to the test log.
+func Logger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// Client returns a franz-go client for addr, closed when the test ends.
+func Client(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
+	if err != nil {
+		t.Fatalf("new client: %v", err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// CreateTopic creates a topic through the admin API and fails the test on
+// any error.
+func CreateTopic(t testing.TB, addr, name string, partitions int32, configs map[string]*string) {
+	t.Helper()
+	adm := kadm.NewClient(Client(t, addr))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := adm.CreateTopic(ctx, partitions, 1, configs, name)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatalf("create topic %s: %v", name, err)
+	}
+}
+
+// RequireTool returns the path of an external program. A missing one skips
+// the test, unless SHALE_REQUIRE_TOOLS=1, when it fails it.
+func RequireTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("SHALE_REQUIRE_TOOLS") == "1" {
+			t.Fatalf("%s is required (SHALE_REQUIRE_TOOLS=1) but not found: run scripts/test-deps.sh", name)
+		}
+		t.Skipf("%s not found; run scripts/test-deps.sh", name)
+	}
+	return p
+}
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// Binary builds cmd/shale once per test process and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "shale-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "shale")
+		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/shale")
+		cmd.Dir = moduleRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+func moduleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Process is a `shale dev` child process.
+type Process struct {
+	t       testing.TB
+	cmd     *exec.Cmd
+	Addr    string
+	DataDir string
+	logPath string
+	done    chan struct{}
+}
+
+// StartProcess runs `shale dev --data-dir dataDir --listen 127.0.0.1:0
+// args...` and waits until it reports its listener.
+func StartProcess(t testing.TB, dataDir string, args ...string) *Process {
+	t.Helper()
+	bin := Binary(t)
+	logPath := filepath.Join(t.TempDir(), "shale.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := append([]string{"dev", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--log-level", "warn"}, args...)
+	cmd := exec.Command(bin, full...)
+	cmd.Stderr = logFile
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start shale: %v", err)
+	}
+	p := &Process{t: t, cmd: cmd, DataDir: dataDir, logPath: logPath, done: make(chan struct{})}
+	addrCh := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			if i := strings.Index(line, "Kafka listener on "); i >= 0 {
+				select {
+				case addrCh <- strings.TrimSpace(line[i+len("Kafka listener on "):]):
+				default:
+				}
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	go func() {
+		cmd.Wait()
+		logFile.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() { p.Kill() })
+	select {
+	case p.Addr = <-addrCh:
+	case <-p.done:
+		t.Fatalf("shale exited before listening:\n%s", p.Log())
+	case <-time.After(60 * time.Second):
+		p.Kill()
+		t.Fatalf("shale did not report its listener within 60s:\n%s", p.Log())
+	}
+	return p
+}
+
+// Kill sends SIGKILL and waits for the process to be gone.
+func (p *Process) Kill() {
+	if p.cmd.Process != nil {
+		p.cmd.Process.Signal(syscall.SIGKILL)
+	}
+	<-p.done
+}
+
+// Stop sends SIGTERM and waits up to 30s for a clean exit.
+func (p *Process) Stop() error {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		p.Kill()
+		return fmt.Errorf("shale did not stop within 30s")
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		return fmt.Errorf("shale exited with code %d:\n%s", code, p.Log())
+	}
+	return nil
+}
+
+// Log returns what the process wrote to stderr.
+func (p *Process) Log() string {
+	b, _ := os.ReadFile(p.logPath)
+	return string(b)
+}
