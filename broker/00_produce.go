@@ -91,7 +91,11 @@ func handleProduce(s *Server, rc *reqCtx, r kmsg.Request) {
 		ctx, cancel := context.WithTimeout(s.ctx, timeout)
 		defer cancel()
 		for _, w := range waits {
-			if err := w.app.Wait(ctx); err != nil {
+			wait := w.app.WaitLocal
+			if req.Acks == -1 {
+				wait = w.app.WaitCommitted
+			}
+			if err := wait(ctx); err != nil {
 				w.p.ErrorCode, w.p.ErrorMessage = kafkaError(err)
 				w.p.BaseOffset = -1
 			}

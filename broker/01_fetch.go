@@ -100,7 +100,7 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []
 				sp.LogStartOffset = p.LogStartOffset()
 				continue
 			}
-			rr, err := p.Read(rp.FetchOffset, max(limit, 1))
+			rr, err := p.Read(s.ctx, rp.FetchOffset, max(limit, 1))
 			sp.HighWatermark = rr.HighWatermark
 			sp.LastStableOffset = rr.HighWatermark
 			sp.LogStartOffset = rr.LogStartOffset

@@ -64,7 +64,9 @@ func (c *topicCache) refresh() {
 		e := &topicEntry{meta: t}
 		for i, pm := range t.Partitions {
 			key := wal.Key{Topic: [16]byte(t.ID), Partition: int32(i)}
-			e.parts = append(e.parts, c.s.parts.Open(key, pm.LeaderEpoch))
+			st := partition.State{LeaderEpoch: pm.LeaderEpoch}
+			p := c.s.parts.Open(key, st)
+			e.parts = append(e.parts, p)
 		}
 		if n, err := strconv.Atoi(t.Config("max.message.bytes")); err == nil {
 			e.maxMessageBytes = n

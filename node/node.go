@@ -65,7 +65,7 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	if n.wal, err = wal.Open(wc); err != nil {
 		return nil, fmt.Errorf("open wal: %w", err)
 	}
-	n.parts = partition.NewManager(n.wal)
+	n.parts = partition.NewManager(n.wal, nil)
 
 	if n.server, err = broker.New(cfg.Broker, n.meta, n.parts, logger.With("component", "broker")); err != nil {
 		return nil, err

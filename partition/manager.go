@@ -10,15 +10,17 @@ import (
 
 // Manager holds the partitions this broker leads.
 type Manager struct {
-	log *wal.Log
+	log  *wal.Log
+	cold ColdReader
 
 	mu    sync.RWMutex
 	parts map[wal.Key]*Partition
 }
 
-// NewManager returns an empty manager over the broker's WAL.
-func NewManager(log *wal.Log) *Manager {
-	return &Manager{log: log, parts: make(map[wal.Key]*Partition)}
+// NewManager returns an empty manager over the broker's WAL and the object
+// tier's reader (nil: WAL only).
+func NewManager(log *wal.Log, cold ColdReader) *Manager {
+	return &Manager{log: log, cold: cold, parts: make(map[wal.Key]*Partition)}
 }
 
 // Get returns the partition, or nil if this broker does not hold it.
@@ -28,9 +30,9 @@ func (m *Manager) Get(k wal.Key) *Partition {
 	return m.parts[k]
 }
 
-// Open returns the partition, creating its state from what the WAL holds if
-// it is new to this process.
-func (m *Manager) Open(k wal.Key, leaderEpoch int32) *Partition {
+// Open returns the partition, creating its state from the catalog's state
+// and what the WAL holds if it is new to this process.
+func (m *Manager) Open(k wal.Key, st State) *Partition {
 	if p := m.Get(k); p != nil {
 		return p
 	}
@@ -39,11 +41,10 @@ func (m *Manager) Open(k wal.Key, leaderEpoch int32) *Partition {
 	if p := m.parts[k]; p != nil {
 		return p
 	}
-	var start, next int64
 	if r, ok := m.log.Range(k); ok {
-		start, next = r.First, r.Next
+		st.Next = max(st.Next, r.Next)
 	}
-	p := New(k, m.log, start, next, leaderEpoch)
+	p := New(k, m.log, m.cold, st)
 	m.parts[k] = p
 	return p
 }

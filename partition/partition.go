@@ -35,20 +35,30 @@ import (
 type Log interface {
 	Append(e wal.Entry) error
 	Read(k wal.Key, offset, maxOffset int64, maxBytes int) ([]byte, error)
+	Range(k wal.Key) (wal.PartitionRange, bool)
 	OffsetForTime(k wal.Key, ts int64) (int64, bool)
+}
+
+// ColdReader reads offsets that have left the local WAL from the object
+// tier. It returns whole, verified batches starting with the one holding
+// offset, never at or past end.
+type ColdReader interface {
+	Read(ctx context.Context, k wal.Key, offset, end int64, maxBytes int) ([]byte, error)
 }
 
 // Partition is one partition led by this broker.
 type Partition struct {
-	key wal.Key
-	log Log
+	key  wal.Key
+	log  Log
+	cold ColdReader
 
 	mu          sync.Mutex
 	next        int64
 	leaderEpoch int32
 	producers   map[int64]*producerState
 
-	hwm      atomic.Int64
+	durable  atomic.Int64 // end of fsynced WAL data: acks=1
+	hwm      atomic.Int64 // end of data committed to the object tier: acks=all, consumers
 	logStart atomic.Int64
 
 	notifyMu sync.Mutex
@@ -56,25 +66,50 @@ type Partition struct {
 	failed   error
 }
 
-// New returns a partition whose log holds offsets [logStart, next).
-func New(key wal.Key, log Log, logStart, next int64, leaderEpoch int32) *Partition {
+// State is where a partition starts: its log start offset and high
+// watermark from the catalog, and the next offset (the end of the local WAL
+// when it holds data not yet in the catalog).
+type State struct {
+	LogStart      int64
+	HighWatermark int64
+	Next          int64
+	LeaderEpoch   int32
+}
+
+// New returns a partition over the WAL and, when cold is not nil, the object
+// tier. Without an object tier (cold == nil) the partition runs WAL-only:
+// fsynced data is committed data, which is what unit tests of the protocol
+// layer use.
+func New(key wal.Key, log Log, cold ColdReader, st State) *Partition {
 	p := &Partition{
 		key:         key,
 		log:         log,
-		next:        next,
-		leaderEpoch: leaderEpoch,
+		cold:        cold,
+		next:        max(st.Next, st.HighWatermark),
+		leaderEpoch: st.LeaderEpoch,
 		producers:   make(map[int64]*producerState),
 	}
-	p.hwm.Store(next)
-	p.logStart.Store(logStart)
+	p.durable.Store(p.next)
+	p.hwm.Store(st.HighWatermark)
+	if cold == nil {
+		p.hwm.Store(p.next)
+	}
+	p.logStart.Store(st.LogStart)
 	return p
 }
 
 // Key names the partition.
 func (p *Partition) Key() wal.Key { return p.key }
 
-// HighWatermark is the end of durable data: consumers read below it.
+// HighWatermark is the end of data committed to the object tier and the
+// catalog: consumers read below it.
 func (p *Partition) HighWatermark() int64 { return p.hwm.Load() }
+
+// DurableEnd is the end of data fsynced to the local WAL.
+func (p *Partition) DurableEnd() int64 { return p.durable.Load() }
+
+// LeaderEpoch is the epoch this partition was opened with.
+func (p *Partition) LeaderEpoch() int32 { return p.leaderEpoch }
 
 // LogStartOffset is the first offset still held.
 func (p *Partition) LogStartOffset() int64 { return p.logStart.Load() }
@@ -102,10 +137,17 @@ type Appended struct {
 	p             *Partition
 }
 
-// Wait blocks until the appended data is durable (the high watermark has
-// passed it), the log failed, or ctx ends.
-func (a *Appended) Wait(ctx context.Context) error {
-	return a.p.waitFor(ctx, a.LastOffset+1)
+// WaitLocal blocks until the appended data is fsynced to the local WAL
+// (acks=1), the log failed, or ctx ends.
+func (a *Appended) WaitLocal(ctx context.Context) error {
+	return a.p.waitFor(ctx, &a.p.durable, a.LastOffset+1)
+}
+
+// WaitCommitted blocks until the appended data is in the object store and
+// the catalog, that is below the high watermark (acks=all), the log failed,
+// or ctx ends.
+func (a *Appended) WaitCommitted(ctx context.Context) error {
+	return a.p.waitFor(ctx, &a.p.hwm, a.LastOffset+1)
 }
 
 // Append validates the batches in records (one or more whole RecordBatch v2),
@@ -202,7 +244,11 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error
 				p.fail(err)
 				return
 			}
-			p.advance(last + 1)
+			p.advance(&p.durable, last+1)
+			if p.cold == nil {
+				// WAL-only mode (no object tier): durable is committed.
+				p.advance(&p.hwm, last+1)
+			}
 		},
 	})
 	if err != nil {
@@ -239,8 +285,9 @@ type ReadResult struct {
 // Read returns whole batches from offset on, at most about maxBytes but
 // always at least one batch when there is data. Reading exactly at the high
 // watermark returns no data; outside [log start, high watermark] it returns
-// OFFSET_OUT_OF_RANGE.
-func (p *Partition) Read(offset int64, maxBytes int) (ReadResult, error) {
+// OFFSET_OUT_OF_RANGE. Offsets still in the local WAL are read from it;
+// older ones come from the object tier.
+func (p *Partition) Read(ctx context.Context, offset int64, maxBytes int) (ReadResult, error) {
 	r := ReadResult{HighWatermark: p.hwm.Load(), LogStartOffset: p.logStart.Load()}
 	if offset < r.LogStartOffset || offset > r.HighWatermark {
 		return r, kerr.OffsetOutOfRange
@@ -248,15 +295,40 @@ func (p *Partition) Read(offset int64, maxBytes int) (ReadResult, error) {
 	if offset == r.HighWatermark {
 		return r, nil
 	}
-	data, err := p.log.Read(p.key, offset, r.HighWatermark, maxBytes)
-	if err != nil {
-		if errors.Is(err, wal.ErrOffsetTooLow) {
-			return r, kerr.OffsetOutOfRange
+	if wr, ok := p.log.Range(p.key); ok && offset >= wr.First {
+		data, err := p.log.Read(p.key, offset, r.HighWatermark, maxBytes)
+		if err == nil && data != nil {
+			r.Data = data
+			return r, nil
 		}
+		if err != nil && !errors.Is(err, wal.ErrOffsetTooLow) {
+			return r, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
+		}
+		// Trimmed from the WAL since Range: read it from the object tier.
+	}
+	if p.cold == nil {
+		return r, kerr.OffsetOutOfRange
+	}
+	data, err := p.cold.Read(ctx, p.key, offset, r.HighWatermark, maxBytes)
+	if err != nil {
 		return r, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
 	}
 	r.Data = data
 	return r, nil
+}
+
+// Committed advances the high watermark after the object tier committed
+// data up to end (exclusive).
+func (p *Partition) Committed(end int64) { p.advance(&p.hwm, end) }
+
+// SetLogStart advances the log start offset (retention, DeleteRecords).
+func (p *Partition) SetLogStart(start int64) {
+	for {
+		cur := p.logStart.Load()
+		if start <= cur || p.logStart.CompareAndSwap(cur, start) {
+			return
+		}
+	}
 }
 
 // OffsetForTime returns the first offset of the first batch whose max
@@ -269,8 +341,8 @@ func (p *Partition) OffsetForTime(ts int64) (int64, bool) {
 	return max(off, p.logStart.Load()), true
 }
 
-// Watch returns a channel closed when the high watermark next advances or
-// the partition fails. Check the condition after calling Watch, then wait.
+// Watch returns a channel closed when the high watermark or the durable end
+// next advances, or the partition fails. Check the condition after calling Watch, then wait.
 func (p *Partition) Watch() <-chan struct{} {
 	p.notifyMu.Lock()
 	defer p.notifyMu.Unlock()
@@ -287,10 +359,10 @@ func (p *Partition) wake() {
 	}
 }
 
-func (p *Partition) advance(end int64) {
+func (p *Partition) advance(mark *atomic.Int64, end int64) {
 	for {
-		cur := p.hwm.Load()
-		if end <= cur || p.hwm.CompareAndSwap(cur, end) {
+		cur := mark.Load()
+		if end <= cur || mark.CompareAndSwap(cur, end) {
 			break
 		}
 	}
@@ -314,10 +386,10 @@ func (p *Partition) failure() error {
 	return p.failed
 }
 
-func (p *Partition) waitFor(ctx context.Context, end int64) error {
+func (p *Partition) waitFor(ctx context.Context, mark *atomic.Int64, end int64) error {
 	for {
 		ch := p.Watch()
-		if p.hwm.Load() >= end {
+		if mark.Load() >= end {
 			return nil
 		}
 		if err := p.failure(); err != nil {
