@@ -49,6 +49,28 @@ func StartNode(t testing.TB, mutate func(*node.Config)) *node.Node {
 	return n
 }
 
+// StartNodeLogging is StartNode with the node's log (info and up) also
+// written to w, for tests that check what the broker reports.
+func StartNodeLogging(t testing.TB, w io.Writer, mutate func(*node.Config)) *node.Node {
+	t.Helper()
+	cfg := Config(t.TempDir())
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	logger := slog.New(slog.NewTextHandler(io.MultiWriter(w, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	n, err := node.Start(cfg, logger)
+	if err != nil {
+		t.Fatalf("start node: %v", err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n
+}
+
+// Admin returns a kadm client for addr.
+func Admin(t testing.TB, addr string) *kadm.Client {
+	return kadm.NewClient(Client(t, addr))
+}
+
 // Logger writes warnings and errors to the test log.
 func Logger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
