@@ -20,11 +20,38 @@ import (
 // the defaults of DefaultConfig.
 type Config struct {
 	// DataDir holds the WAL and the metadata unless their own dirs are set.
-	DataDir  string         `yaml:"data_dir"`
-	LogLevel string         `yaml:"log_level"`
-	Broker   broker.Config  `yaml:"broker"`
-	WAL      WALConfig      `yaml:"wal"`
-	Metadata MetadataConfig `yaml:"metadata"`
+	DataDir  string `yaml:"data_dir"`
+	LogLevel string `yaml:"log_level"`
+	// ObjectStore is the bucket URL: file:///path (default: DATA_DIR/objects)
+	// or s3://bucket/prefix?endpoint=...&region=...
+	ObjectStore string         `yaml:"object_store"`
+	Broker      broker.Config  `yaml:"broker"`
+	WAL         WALConfig      `yaml:"wal"`
+	Metadata    MetadataConfig `yaml:"metadata"`
+	Tiering     TieringConfig  `yaml:"tiering"`
+}
+
+// TieringConfig is the object tier's YAML/flag face.
+type TieringConfig struct {
+	// LocalRetainBytes of already-uploaded WAL segments stay on local disk
+	// for hot reads.
+	LocalRetainBytes ByteSize `yaml:"local_retain_bytes"`
+	// CacheBytes bounds the cold-read block cache.
+	CacheBytes ByteSize `yaml:"cache_bytes"`
+	// BlockSize is the size of one ranged GET of a cold read.
+	BlockSize ByteSize `yaml:"block_size"`
+	// ReadAhead is how many blocks a sequential cold reader fetches ahead.
+	ReadAhead int `yaml:"read_ahead"`
+	// RetentionInterval is how often retention.ms/retention.bytes run.
+	RetentionInterval Duration `yaml:"retention_interval"`
+	// GCInterval is how often unreferenced objects are deleted, GCGrace how
+	// long they stay first, OrphanGrace how old a never-committed upload
+	// must be before it is deleted.
+	GCInterval  Duration `yaml:"gc_interval"`
+	GCGrace     Duration `yaml:"gc_grace"`
+	OrphanGrace Duration `yaml:"orphan_grace"`
+	// StatsInterval is how often the tiering figures are logged (0: never).
+	StatsInterval Duration `yaml:"stats_interval"`
 }
 
 // WALConfig is the YAML/flag face of wal.Config.
@@ -51,6 +78,18 @@ func DefaultConfig() Config {
 		WAL: WALConfig{
 			SegmentMaxBytes: 8 << 20,
 			SegmentMaxAge:   Duration(250 * time.Millisecond),
+			MaxBytes:        1 << 30,
+		},
+		Tiering: TieringConfig{
+			LocalRetainBytes:  256 << 20,
+			CacheBytes:        256 << 20,
+			BlockSize:         4 << 20,
+			ReadAhead:         4,
+			RetentionInterval: Duration(time.Minute),
+			GCInterval:        Duration(time.Minute),
+			GCGrace:           Duration(5 * time.Minute),
+			OrphanGrace:       Duration(24 * time.Hour),
+			StatsInterval:     Duration(time.Minute),
 		},
 	}
 }
@@ -74,10 +113,44 @@ func (c Config) Validate() error {
 	if c.WAL.SegmentMaxAge < Duration(time.Millisecond) {
 		return fmt.Errorf("wal segment_max_age %s: must be at least 1ms", time.Duration(c.WAL.SegmentMaxAge))
 	}
-	if c.WAL.MaxBytes != 0 && c.WAL.MaxBytes < 2*c.WAL.SegmentMaxBytes {
-		return fmt.Errorf("wal max_bytes %d: must be 0 (unlimited) or at least two segments (%d)", c.WAL.MaxBytes, 2*c.WAL.SegmentMaxBytes)
+	if c.WAL.MaxBytes < 4*c.WAL.SegmentMaxBytes {
+		return fmt.Errorf("wal max_bytes %d: must be at least four segments (%d)", c.WAL.MaxBytes, 4*c.WAL.SegmentMaxBytes)
+	}
+	t := c.Tiering
+	switch {
+	case t.LocalRetainBytes < 0 || t.LocalRetainBytes > c.WAL.MaxBytes/2:
+		return fmt.Errorf("tiering local_retain_bytes %d: must be between 0 and half of wal max_bytes (%d)", t.LocalRetainBytes, c.WAL.MaxBytes/2)
+	case t.BlockSize < 64<<10 || t.BlockSize > 64<<20:
+		return fmt.Errorf("tiering block_size %d: must be between 64KiB and 64MiB", t.BlockSize)
+	case t.CacheBytes < 2*t.BlockSize:
+		return fmt.Errorf("tiering cache_bytes %d: must hold at least two blocks (%d)", t.CacheBytes, 2*t.BlockSize)
+	case t.ReadAhead < 0 || t.ReadAhead > 64:
+		return fmt.Errorf("tiering read_ahead %d: must be between 0 and 64", t.ReadAhead)
+	case t.RetentionInterval < Duration(time.Second):
+		return fmt.Errorf("tiering retention_interval %s: must be at least 1s", t.RetentionInterval)
+	case t.GCInterval < Duration(time.Second):
+		return fmt.Errorf("tiering gc_interval %s: must be at least 1s", t.GCInterval)
+	case t.GCGrace < 0:
+		return fmt.Errorf("tiering gc_grace %s: must be >= 0", t.GCGrace)
+	case t.OrphanGrace < Duration(time.Minute):
+		return fmt.Errorf("tiering orphan_grace %s: must be at least 1m", t.OrphanGrace)
+	case t.StatsInterval < 0:
+		return fmt.Errorf("tiering stats_interval %s: must be >= 0", t.StatsInterval)
 	}
 	return nil
+}
+
+// ObjectStoreURL is the bucket URL, defaulting to a directory under the
+// data dir.
+func (c Config) ObjectStoreURL() (string, error) {
+	if c.ObjectStore != "" {
+		return c.ObjectStore, nil
+	}
+	dir, err := filepath.Abs(filepath.Join(c.DataDir, "objects"))
+	if err != nil {
+		return "", fmt.Errorf("object store dir: %w", err)
+	}
+	return "file://" + dir, nil
 }
 
 // WALDir is where the WAL lives.
@@ -142,7 +215,18 @@ func ParseByteSize(s string) (ByteSize, error) {
 	return ByteSize(n * mul), nil
 }
 
-func (b ByteSize) String() string { return strconv.FormatInt(int64(b), 10) }
+// String writes the size with the largest binary unit that divides it.
+func (b ByteSize) String() string {
+	for _, u := range []struct {
+		suffix string
+		mul    int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if b != 0 && int64(b)%u.mul == 0 {
+			return strconv.FormatInt(int64(b)/u.mul, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(b), 10)
+}
 
 // Set implements flag.Value.
 func (b *ByteSize) Set(s string) error {
@@ -184,5 +268,3 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	return nil
 }
-
-func durationOf(d Duration) time.Duration { return time.Duration(d) }

@@ -59,7 +59,7 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	wc := wal.DefaultConfig()
 	wc.Dir = cfg.WALDir()
 	wc.SegmentMaxBytes = int64(cfg.WAL.SegmentMaxBytes)
-	wc.SegmentMaxAge = durationOf(cfg.WAL.SegmentMaxAge)
+	wc.SegmentMaxAge = time.Duration(cfg.WAL.SegmentMaxAge)
 	wc.MaxBytes = int64(cfg.WAL.MaxBytes)
 	wc.Logger = logger.With("component", "wal")
 	if n.wal, err = wal.Open(wc); err != nil {

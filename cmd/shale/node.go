@@ -51,7 +51,17 @@ func nodeFlags(fs *flag.FlagSet, cfg *node.Config) *string {
 	fs.StringVar(&cfg.WAL.Dir, "wal-dir", cfg.WAL.Dir, "WAL directory (default DATA_DIR/wal)")
 	fs.Var(&cfg.WAL.SegmentMaxBytes, "wal-segment-bytes", "seal a WAL segment at this size")
 	fs.Var(&cfg.WAL.SegmentMaxAge, "wal-segment-age", "seal a non-empty WAL segment after this long")
-	fs.Var(&cfg.WAL.MaxBytes, "wal-max-bytes", "local WAL byte budget (0: unlimited)")
+	fs.Var(&cfg.WAL.MaxBytes, "wal-max-bytes", "local WAL byte budget; produce gets a retriable error when it is full")
+	fs.StringVar(&cfg.ObjectStore, "object-store", cfg.ObjectStore, "object store URL: file:///path or s3://bucket/prefix?endpoint=http://host:9000&region=us-east-1 (default: file://DATA_DIR/objects)")
+	fs.Var(&cfg.Tiering.LocalRetainBytes, "local-retain-bytes", "bytes of already-uploaded WAL kept locally for hot reads")
+	fs.Var(&cfg.Tiering.CacheBytes, "cache-bytes", "cold-read block cache size")
+	fs.Var(&cfg.Tiering.BlockSize, "block-size", "size of one ranged GET of a cold read")
+	fs.IntVar(&cfg.Tiering.ReadAhead, "read-ahead", cfg.Tiering.ReadAhead, "blocks a sequential cold reader fetches ahead")
+	fs.Var(&cfg.Tiering.RetentionInterval, "retention-interval", "how often topic retention is applied")
+	fs.Var(&cfg.Tiering.GCInterval, "gc-interval", "how often unreferenced objects are deleted")
+	fs.Var(&cfg.Tiering.GCGrace, "gc-grace", "how long an unreferenced object stays before deletion")
+	fs.Var(&cfg.Tiering.OrphanGrace, "orphan-grace", "how old a never-committed upload must be before deletion")
+	fs.Var(&cfg.Tiering.StatsInterval, "stats-interval", "how often tiering figures are logged (0: never)")
 	fs.StringVar(&cfg.Metadata.Dir, "metadata-dir", cfg.Metadata.Dir, "raft log and snapshots (default DATA_DIR/meta)")
 	fs.StringVar(&cfg.Metadata.RaftAddr, "raft-addr", cfg.Metadata.RaftAddr, "raft transport host:port (empty: single node, in-process)")
 	return configPath
@@ -106,6 +116,9 @@ func runNode(mode string, args []string) int {
 	fmt.Printf("shale %s: Kafka listener on %s\n", mode, n.Addr())
 	fmt.Printf("shale %s: write-ahead log in %s\n", mode, cfg.WALDir())
 	fmt.Printf("shale %s: metadata (raft, 1 voter) in %s\n", mode, cfg.MetadataDir())
+	if url, err := cfg.ObjectStoreURL(); err == nil {
+		fmt.Printf("shale %s: object store %s\n", mode, url)
+	}
 	fmt.Printf("shale %s: ready; stop with Ctrl-C\n", mode)
 
 	sig := make(chan os.Signal, 1)
