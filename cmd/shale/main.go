@@ -12,6 +12,8 @@ const usage = `shale: a Kafka-compatible broker on object storage
 Usage:
   shale dev    [--data-dir DIR] [--listen HOST:PORT] [flags]   all-in-one node with embedded defaults
   shale broker --config shale.yaml [flags]                     a broker for real deployments
+  shale topics create|list|describe|delete|alter-config ...    manage topics
+  shale groups list|describe|reset-offsets|delete ...          inspect and manage consumer groups
   shale version
 
 Run 'shale <command> --help' for the flags of a command.
@@ -31,6 +33,10 @@ func run(args []string) int {
 		return runNode("dev", args[1:])
 	case "broker":
 		return runNode("broker", args[1:])
+	case "topics":
+		return runTopics(args[1:], os.Stdout, os.Stderr)
+	case "groups":
+		return runGroups(args[1:], os.Stdout, os.Stderr)
 	case "version", "--version":
 		fmt.Println("shale", version)
 		return 0
