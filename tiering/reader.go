@@ -1,0 +1,674 @@
+package tiering
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shalelog/shale/index"
+	"github.com/shalelog/shale/objectstore"
+)
+
+// Extent is one partition's data in one object, as the catalog records it:
+// the bytes [Pos, Pos+Len) of object Object hold whole batches with offsets
+// BaseOffset through LastOffset.
+type Extent struct {
+	Object     string
+	Pos, Len   int64
+	BaseOffset int64
+	LastOffset int64 // inclusive
+	// ObjectSize is the object's total size in bytes, or 0 when the catalog
+	// does not know it; the Reader then asks the store (one HEAD) before
+	// fetching the footer.
+	ObjectSize int64
+}
+
+// ExtentFinder looks offsets up in the catalog.
+type ExtentFinder interface {
+	// FindExtent returns the extent of partition key holding offset, or the
+	// first extent after offset, and false when there is none (offset below
+	// the log start or past the end of the catalog).
+	FindExtent(key index.Key, offset int64) (Extent, bool)
+}
+
+// ErrNotInCatalog is returned by Read for an offset no extent covers: below
+// the log start or beyond the end of the catalog.
+var ErrNotInCatalog = errors.New("offset not in the object tier catalog")
+
+// ErrReaderClosed is returned by Read after Close.
+var ErrReaderClosed = errors.New("cold reader is closed")
+
+// ReaderConfig tunes a Reader.
+type ReaderConfig struct {
+	// BlockSize is the unit of ranged GETs and of the block cache. Blocks
+	// are aligned to object offsets: block i is [i*BlockSize,
+	// (i+1)*BlockSize), cut at the end of the object's batch data.
+	BlockSize int64
+	// CacheBytes bounds the bytes of blocks kept in the cache. 0 keeps none
+	// (concurrent reads of a block still share one GET).
+	CacheBytes int64
+	// FooterCacheEntries bounds the number of decoded footers kept.
+	FooterCacheEntries int
+	// FooterReadSize is how many bytes of an object's tail the first GET
+	// fetches, hoping the whole footer comes along. A longer footer costs a
+	// second GET.
+	FooterReadSize int64
+	// ReadAhead is the number of blocks fetched in the background, in
+	// parallel, ahead of a sequential reader, and the most blocks one large
+	// read fetches in parallel beyond its first. 0 turns both off.
+	ReadAhead int
+	// MaxConcurrentGets bounds the GETs (and HEADs) in flight at once.
+	MaxConcurrentGets int
+	// GetAttempts is how many times a GET that fails with a retriable error
+	// (objectstore.IsRetriable) is tried in all.
+	GetAttempts int
+	// RetryBackoff is the wait before the first retry; it doubles with each
+	// further retry up to 1 s, with jitter.
+	RetryBackoff time.Duration
+	// Logger receives retries and corruption reports; nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultReaderConfig returns the defaults: 4 MiB blocks, a 256 MiB block
+// cache, 4096 footers, 64 KiB tail reads, read-ahead of 4 blocks, 16
+// concurrent GETs, 4 attempts per GET starting 50 ms apart.
+func DefaultReaderConfig() ReaderConfig {
+	return ReaderConfig{
+		BlockSize:          4 << 20,
+		CacheBytes:         256 << 20,
+		FooterCacheEntries: 4096,
+		FooterReadSize:     64 << 10,
+		ReadAhead:          4,
+		MaxConcurrentGets:  16,
+		GetAttempts:        4,
+		RetryBackoff:       50 * time.Millisecond,
+	}
+}
+
+// maxRetryBackoff caps the doubling retry wait.
+const maxRetryBackoff = time.Second
+
+// maxBlockSize bounds ReaderConfig.BlockSize (1 GiB): one block is one
+// allocation.
+const maxBlockSize = 1 << 30
+
+// Validate reports settings that cannot be used.
+func (c ReaderConfig) Validate() error {
+	switch {
+	case c.BlockSize < 1 || c.BlockSize > maxBlockSize:
+		return fmt.Errorf("block size %d is outside [1, %d]", c.BlockSize, maxBlockSize)
+	case c.CacheBytes < 0:
+		return fmt.Errorf("cache bytes %d is negative", c.CacheBytes)
+	case c.FooterCacheEntries < 0:
+		return fmt.Errorf("footer cache entries %d is negative", c.FooterCacheEntries)
+	case c.FooterReadSize < index.TrailerSize || c.FooterReadSize > index.MaxFooterLen+index.TrailerSize:
+		return fmt.Errorf("footer read size %d is outside [%d, %d]", c.FooterReadSize, index.TrailerSize, index.MaxFooterLen+index.TrailerSize)
+	case c.ReadAhead < 0:
+		return fmt.Errorf("read-ahead %d is negative", c.ReadAhead)
+	case c.MaxConcurrentGets < 1:
+		return fmt.Errorf("max concurrent GETs %d is below 1", c.MaxConcurrentGets)
+	case c.GetAttempts < 1:
+		return fmt.Errorf("GET attempts %d is below 1", c.GetAttempts)
+	case c.RetryBackoff < 0:
+		return fmt.Errorf("retry backoff %v is negative", c.RetryBackoff)
+	}
+	return nil
+}
+
+// ReaderStats counts a Reader's work since it was made.
+type ReaderStats struct {
+	Gets        int64 // ranged GET requests sent, retries included
+	GetBytes    int64 // bytes received in GET bodies
+	Heads       int64 // HEAD (Stat) requests, for extents without ObjectSize
+	Retries     int64 // GETs and HEADs retried after a retriable error
+	CacheHits   int64 // block lookups served from the cache
+	CacheMisses int64 // block lookups that waited for a GET
+	// FooterHits and FooterMisses count footer lookups served from the
+	// cache and those that waited for GETs.
+	FooterHits, FooterMisses int64
+	// ReadAheads counts blocks fetched in the background: ahead of a
+	// sequential reader, or in parallel for a read spanning many blocks.
+	ReadAheads int64
+	// DedupedGets counts lookups (of blocks or footers) that joined a fetch
+	// already in flight instead of sending their own.
+	DedupedGets int64
+
+	CachedBlocks  int   // blocks in the cache now
+	CachedBytes   int64 // their bytes; never above ReaderConfig.CacheBytes
+	CachedFooters int   // footers in the cache now
+}
+
+// readerCounters are the atomic counters behind ReaderStats.
+type readerCounters struct {
+	gets, getBytes, heads, retries atomic.Int64
+	readAheads                     atomic.Int64
+}
+
+// maxCursors bounds the sequential-reader cursors remembered; past it they
+// are all forgotten at once (the next read of each reader starts over).
+const maxCursors = 1 << 16
+
+// cursorKey is where a sequential reader of a partition will read next.
+type cursorKey struct {
+	key    index.Key
+	offset int64
+}
+
+// Reader serves reads of partitions from the object tier: catalog lookup,
+// then the object's footer (cached), then ranged GETs of BlockSize blocks
+// (cached in an LRU bounded by bytes). Concurrent reads of one block or one
+// footer share one GET. A reader that asks for the offset where its last
+// read ended is sequential: the next ReadAhead blocks of the extent are
+// fetched in parallel in the background, and so are the later blocks of a
+// single read that spans several. Transient store errors are retried with
+// backoff; a failed or canceled GET leaves nothing cached.
+//
+// Blocks are cut from the object at multiples of BlockSize, whatever the
+// partitions inside, so partitions sharing an object share blocks; the last
+// block stops where the batch data ends and the footer begins:
+//
+//	object   |<------------ batch data (dataLen) ------------>|footer|trailer|
+//	extent             |<----- partition k: Pos, Len ----->|
+//	sparse             ^e0        ^e1         ^e2
+//	blocks   |  block 0   |  block 1   |  block 2   |  block 3 |
+//
+// A read of an offset in e1's range starts at e1, assembles blocks 1 and 2
+// as far as it needs, verifies every batch from e1 on and returns those from
+// the batch holding the offset.
+//
+// Every batch Read returns has been checked with index.VerifyBatches
+// (framing, magic, CRC-32C, contiguous offsets starting from the sparse
+// index entry the read started at) and against the footer and the catalog
+// (offsets inside the extent, the extent's data ending at its last offset).
+// Bad bytes give an error wrapping *index.CorruptionError with Object set;
+// nothing read from a bad object is returned. The batch fields outside the
+// Kafka CRC (base offset, length, partition leader epoch) are covered by
+// the offset and framing checks except the leader epoch, which no check of
+// this format can cover.
+//
+// A Reader is safe for concurrent use. It never holds a lock during I/O.
+//
+// LOCKING: the block cache and the footer cache each have their own mutex
+// (see loadingCache), and cursorsMu guards cursors; each is held only for
+// map and list updates, never during I/O, never while waiting and never
+// together with another. getSlots is a semaphore, held only around one
+// request to the store.
+type Reader struct {
+	bucket objectstore.Bucket
+	cat    ExtentFinder
+	cfg    ReaderConfig
+	log    *slog.Logger
+
+	ctx    context.Context // base of every fetch; canceled by Close
+	cancel context.CancelFunc
+	closed atomic.Bool
+
+	blocks  *loadingCache[blockKey, []byte]
+	footers *loadingCache[string, *objectFooter]
+
+	getSlots        chan struct{} // one token per GET in flight
+	pendingPrefetch atomic.Int64  // background block fetches not finished
+
+	cursorsMu sync.Mutex
+	cursors   map[cursorKey]struct{}
+
+	stats readerCounters
+}
+
+// NewReader returns a Reader of objects in b located through cat. The
+// Reader does not own b: Close leaves it open.
+func NewReader(b objectstore.Bucket, cat ExtentFinder, cfg ReaderConfig) (*Reader, error) {
+	if b == nil || cat == nil {
+		return nil, errors.New("new cold reader: bucket and catalog are required")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("new cold reader: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Reader{
+		bucket:   b,
+		cat:      cat,
+		cfg:      cfg,
+		log:      log,
+		ctx:      ctx,
+		cancel:   cancel,
+		blocks:   newLoadingCache[blockKey](ctx, cfg.CacheBytes, blockCost),
+		footers:  newLoadingCache[string](ctx, int64(cfg.FooterCacheEntries), footerCost),
+		getSlots: make(chan struct{}, cfg.MaxConcurrentGets),
+		cursors:  make(map[cursorKey]struct{}),
+	}, nil
+}
+
+// Stats returns the Reader's counters. They are read one by one, so a
+// snapshot taken during reads may be off by those reads.
+func (r *Reader) Stats() ReaderStats {
+	blocks, bytes := r.blocks.usage()
+	footers, _ := r.footers.usage()
+	return ReaderStats{
+		Gets:          r.stats.gets.Load(),
+		GetBytes:      r.stats.getBytes.Load(),
+		Heads:         r.stats.heads.Load(),
+		Retries:       r.stats.retries.Load(),
+		CacheHits:     r.blocks.hits.Load(),
+		CacheMisses:   r.blocks.joins.Load() + r.blocks.loads.Load(),
+		FooterHits:    r.footers.hits.Load(),
+		FooterMisses:  r.footers.joins.Load() + r.footers.loads.Load(),
+		ReadAheads:    r.stats.readAheads.Load(),
+		DedupedGets:   r.blocks.joins.Load() + r.footers.joins.Load(),
+		CachedBlocks:  blocks,
+		CachedBytes:   bytes,
+		CachedFooters: footers,
+	}
+}
+
+// Close cancels background fetches and waits for them to end. Reads in
+// progress fail; later ones return ErrReaderClosed. It does not close the
+// bucket. Close is idempotent.
+func (r *Reader) Close() error {
+	r.closed.Store(true)
+	r.cancel()
+	r.blocks.wait()
+	r.footers.wait()
+	return nil
+}
+
+// Read returns whole batches of partition k starting with the batch that
+// contains offset (or, when offset falls in a gap, the first batch after
+// it): at most about maxBytes, but at least one whole batch even if it is
+// larger; no batch whose base offset is at or past end (the high
+// watermark); and nothing past the end of the extent holding offset (call
+// again from the returned data's end for the next extent). It returns nil
+// and no error when there is nothing to return, and an error wrapping
+// ErrNotInCatalog when no extent covers offset.
+//
+// The returned slice is the caller's. Corrupt data gives an error wrapping
+// *index.CorruptionError naming the object; errors of the store come back
+// wrapped after GetAttempts tries; ctx bounds the whole call.
+func (r *Reader) Read(ctx context.Context, k index.Key, offset, end int64, maxBytes int) ([]byte, error) {
+	if r.closed.Load() {
+		return nil, ErrReaderClosed
+	}
+	if offset < 0 {
+		return nil, fmt.Errorf("read %v: negative offset %d", k, offset)
+	}
+	if offset >= end {
+		return nil, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("read %v offset %d: %w", k, offset, err)
+	}
+	ext, ok := r.cat.FindExtent(k, offset)
+	if !ok {
+		return nil, fmt.Errorf("read %v offset %d: %w", k, offset, ErrNotInCatalog)
+	}
+	if err := checkExtent(ext, offset); err != nil {
+		return nil, fmt.Errorf("read %v offset %d: %w", k, offset, err)
+	}
+	target := max(offset, ext.BaseOffset)
+	if target >= end {
+		return nil, nil
+	}
+	data, next, err := r.readExtent(ctx, k, ext, target, end, maxBytes)
+	if err != nil {
+		if r.closed.Load() && ctx.Err() == nil {
+			// Close canceled the fetches this read was waiting for.
+			return nil, fmt.Errorf("read %v offset %d: %w (%v)", k, offset, ErrReaderClosed, err)
+		}
+		var ce *index.CorruptionError
+		if errors.As(err, &ce) {
+			r.log.Warn("corrupt object in cold read", "object", ext.Object, "partition", k.String(), "offset", target, "err", err)
+		}
+		return nil, fmt.Errorf("read %v offset %d: %w", k, offset, err)
+	}
+	if len(data.bytes) > 0 && r.advanceCursor(k, offset, next) {
+		r.readAhead(ext, data.footer, data.lastBlock)
+	}
+	return data.bytes, nil
+}
+
+// checkExtent rejects extents the catalog should never return for offset.
+func checkExtent(ext Extent, offset int64) error {
+	switch {
+	case ext.Object == "":
+		return errors.New("catalog extent has no object")
+	case ext.Pos < 0 || ext.Len <= 0 || ext.Pos > (1<<62)-ext.Len:
+		return fmt.Errorf("catalog extent of %s has bad byte range pos %d len %d", ext.Object, ext.Pos, ext.Len)
+	case ext.BaseOffset < 0 || ext.LastOffset < ext.BaseOffset:
+		return fmt.Errorf("catalog extent of %s has bad offsets [%d, %d]", ext.Object, ext.BaseOffset, ext.LastOffset)
+	case ext.LastOffset < offset:
+		return fmt.Errorf("catalog returned extent of %s with offsets [%d, %d] for offset %d", ext.Object, ext.BaseOffset, ext.LastOffset, offset)
+	case ext.ObjectSize < 0:
+		return fmt.Errorf("catalog extent of %s has negative object size %d", ext.Object, ext.ObjectSize)
+	}
+	return nil
+}
+
+// extentRead is what readExtent returns.
+type extentRead struct {
+	bytes     []byte
+	footer    *objectFooter
+	lastBlock int64 // the last block the read touched
+}
+
+// readExtent reads from ext the batches Read describes, for offset target
+// (inside ext). It returns them and the offset after the last one.
+func (r *Reader) readExtent(ctx context.Context, k index.Key, ext Extent, target, end int64, maxBytes int) (extentRead, int64, error) {
+	of, err := r.objectFooterFor(ctx, ext)
+	if err != nil {
+		return extentRead{}, 0, err
+	}
+	p, ok := of.footer.Lookup(k)
+	if !ok {
+		return extentRead{}, 0, r.objectError(ext.Object, "find partition", &index.CorruptionError{
+			Offset: -1, Reason: fmt.Sprintf("footer has no partition %v, the catalog says it holds offsets [%d, %d]", k, ext.BaseOffset, ext.LastOffset)})
+	}
+	if ext.Pos < p.Pos || ext.Pos+ext.Len > p.Pos+p.Len || ext.BaseOffset < p.FirstOffset || ext.LastOffset > p.LastOffset {
+		return extentRead{}, 0, r.objectError(ext.Object, "check extent", &index.CorruptionError{
+			Offset: -1, Reason: fmt.Sprintf("footer has partition %v at bytes [%d, %d) offsets [%d, %d], the catalog says bytes [%d, %d) offsets [%d, %d]",
+				k, p.Pos, p.Pos+p.Len, p.FirstOffset, p.LastOffset, ext.Pos, ext.Pos+ext.Len, ext.BaseOffset, ext.LastOffset)})
+	}
+
+	// Start at the sparse entry covering target, or at the extent's start
+	// when that entry lies before it.
+	start, expect := ext.Pos, ext.BaseOffset
+	if i := sort.Search(len(p.Sparse), func(i int) bool { return p.Sparse[i].Offset > target }) - 1; i >= 0 {
+		if pos := p.Pos + p.Sparse[i].Pos; pos > ext.Pos {
+			start, expect = pos, p.Sparse[i].Offset
+		}
+	}
+	hi := ext.Pos + ext.Len
+	if maxBytes < 1 {
+		maxBytes = 1
+	}
+
+	if r.cfg.ReadAhead > 0 {
+		// A read that will likely span several blocks fetches them in
+		// parallel: the sparse block holding target plus maxBytes.
+		likelyEnd := min(hi, p.BlockEnd(start)+int64(maxBytes))
+		first := start/r.cfg.BlockSize + 1
+		last := min((likelyEnd-1)/r.cfg.BlockSize, first+int64(r.cfg.ReadAhead)-1)
+		for b := first; b <= last; b++ {
+			r.prefetchBlock(ext.Object, of, b)
+		}
+	}
+
+	// Room for the sparse block before target and maxBytes after it, so
+	// that assembling rarely grows the buffer.
+	want := min(hi-start, p.BlockEnd(start)-start+int64(maxBytes)+batchPeekSize, maxPrealloc)
+	w := blockWindow{r: r, ctx: ctx, object: ext.Object, of: of, bufPos: start, blk: -1, buf: make([]byte, 0, want)}
+	next := expect
+	included := 0
+	cur := start
+	for cur < hi {
+		rel := int(cur - w.bufPos)
+		if hi-cur < batchMinSize {
+			return extentRead{}, 0, r.objectError(ext.Object, "read batches", &index.CorruptionError{
+				Offset: cur, Reason: fmt.Sprintf("extent of %v ends %d bytes into a batch", k, hi-cur)})
+		}
+		if err := w.ensure(rel + batchPeekSize); err != nil {
+			return extentRead{}, 0, err
+		}
+		// The header is not verified yet: it may end the read early (the
+		// caller comes back for this batch and it is checked then), but
+		// nothing else is decided on it before the checks below.
+		base := int64(binary.BigEndian.Uint64(w.buf[rel:]))
+		size := batchLengthEnd + int64(int32(binary.BigEndian.Uint32(w.buf[rel+8:])))
+		if included > 0 && (base >= end || int64(included)+size > int64(maxBytes)) {
+			break
+		}
+		// Length, magic and base offset are checked before the rest is
+		// fetched, so that a damaged length cannot ask for a huge fetch.
+		if _, _, _, err := index.VerifyBatches(w.buf[rel:rel+batchPeekSize], next); err != nil {
+			return extentRead{}, 0, r.batchError(ext.Object, cur, err)
+		}
+		if base != next {
+			return extentRead{}, 0, r.objectError(ext.Object, "read batches", &index.CorruptionError{
+				Offset: cur, Reason: fmt.Sprintf("batch base offset %d, want %d", base, next)})
+		}
+		if size > hi-cur {
+			return extentRead{}, 0, r.objectError(ext.Object, "read batches", &index.CorruptionError{
+				Offset: cur, Reason: fmt.Sprintf("batch of %d bytes runs %d bytes past the end of the extent of %v", size, size-(hi-cur), k)})
+		}
+		if base >= end {
+			break
+		}
+		if err := w.ensure(rel + int(size)); err != nil {
+			return extentRead{}, 0, err
+		}
+		n, nextOffset, consumed, err := index.VerifyBatches(w.buf[rel:rel+int(size)], next)
+		if err == nil && (n != 1 || int64(consumed) != size) {
+			err = &index.CorruptionError{Offset: 0, Reason: fmt.Sprintf("batch of %d bytes did not verify as one whole batch", size)}
+		}
+		if err != nil {
+			return extentRead{}, 0, r.batchError(ext.Object, cur, err)
+		}
+		if nextOffset-1 > ext.LastOffset {
+			return extentRead{}, 0, r.objectError(ext.Object, "read batches", &index.CorruptionError{
+				Offset: cur, Reason: fmt.Sprintf("batch ends at offset %d, past the last offset %d of the extent of %v", nextOffset-1, ext.LastOffset, k)})
+		}
+		next = nextOffset
+		cur += size
+		if next <= target {
+			// Before the batch holding target: checked, not returned.
+			w.drop(rel + int(size))
+			continue
+		}
+		included += int(size)
+	}
+	if cur == hi && next != ext.LastOffset+1 {
+		return extentRead{}, 0, r.objectError(ext.Object, "read batches", &index.CorruptionError{
+			Offset: cur, Reason: fmt.Sprintf("extent of %v ends at offset %d, the catalog says %d", k, next-1, ext.LastOffset)})
+	}
+	if included == 0 {
+		return extentRead{}, 0, nil
+	}
+	return extentRead{bytes: w.buf[:included:included], footer: of, lastBlock: w.blk}, next, nil
+}
+
+// maxPrealloc caps the buffer a read allocates up front (64 MiB); a read
+// returning more grows it.
+const maxPrealloc = 64 << 20
+
+// RecordBatch framing: the base offset and length fields come first, the
+// magic byte at 16; a batch has at least 61 bytes.
+const (
+	batchLengthEnd = 12
+	batchPeekSize  = 17
+	batchMinSize   = 61
+)
+
+// batchError turns an error from index.VerifyBatches on bytes starting at
+// object position at into an error naming the object and the position.
+func (r *Reader) batchError(object string, at int64, err error) error {
+	var ce *index.CorruptionError
+	if errors.As(err, &ce) {
+		c := *ce
+		c.Offset = at + max(c.Offset, 0)
+		err = &c
+	}
+	return r.objectError(object, "read batches", err)
+}
+
+// objectError wraps err with op and the object's key; a *CorruptionError is
+// copied with Object set.
+func (r *Reader) objectError(object, op string, err error) error {
+	var ce *index.CorruptionError
+	if errors.As(err, &ce) {
+		c := *ce
+		c.Object = object
+		return fmt.Errorf("%s: %w", op, &c)
+	}
+	return fmt.Errorf("%s %s: %w", op, object, err)
+}
+
+// blockWindow assembles object bytes from cached blocks into buf, which
+// holds the bytes from object position bufPos on.
+type blockWindow struct {
+	r       *Reader
+	ctx     context.Context
+	object  string
+	of      *objectFooter
+	bufPos  int64
+	buf     []byte
+	blk     int64 // index of blkData's block, -1 before the first
+	blkData []byte
+}
+
+// ensure makes buf hold at least n bytes, fetching blocks as needed. The
+// caller keeps bufPos+n within the object's data.
+func (w *blockWindow) ensure(n int) error {
+	bs := w.r.cfg.BlockSize
+	for len(w.buf) < n {
+		pos := w.bufPos + int64(len(w.buf))
+		if bi := pos / bs; bi != w.blk {
+			data, err := w.r.block(w.ctx, w.object, w.of, bi)
+			if err != nil {
+				return err
+			}
+			w.blk, w.blkData = bi, data
+		}
+		off := pos - w.blk*bs
+		take := min(int64(n-len(w.buf)), int64(len(w.blkData))-off)
+		if take <= 0 {
+			return fmt.Errorf("read %s: position %d is past the %d bytes of data", w.object, pos, w.of.dataLen)
+		}
+		w.buf = append(w.buf, w.blkData[off:off+take]...)
+	}
+	return nil
+}
+
+// drop discards the first n bytes of buf.
+func (w *blockWindow) drop(n int) {
+	w.buf = w.buf[:copy(w.buf, w.buf[n:])]
+	w.bufPos += int64(n)
+}
+
+// advanceCursor records that a read of k at offset ended before next and
+// reports whether it continued where an earlier read ended.
+func (r *Reader) advanceCursor(k index.Key, offset, next int64) bool {
+	r.cursorsMu.Lock()
+	defer r.cursorsMu.Unlock()
+	from := cursorKey{k, offset}
+	_, sequential := r.cursors[from]
+	delete(r.cursors, from)
+	if len(r.cursors) >= maxCursors {
+		clear(r.cursors)
+	}
+	r.cursors[cursorKey{k, next}] = struct{}{}
+	return sequential
+}
+
+// readAhead starts background fetches of the ReadAhead blocks after block
+// last, stopping at the end of ext.
+func (r *Reader) readAhead(ext Extent, of *objectFooter, last int64) {
+	if r.cfg.ReadAhead == 0 {
+		return
+	}
+	endBlock := (ext.Pos + ext.Len - 1) / r.cfg.BlockSize
+	for b := last + 1; b <= min(endBlock, last+int64(r.cfg.ReadAhead)); b++ {
+		r.prefetchBlock(ext.Object, of, b)
+	}
+}
+
+// getRange fetches exactly length bytes at off of object, retrying
+// retriable failures.
+func (r *Reader) getRange(ctx context.Context, object string, off, length int64) ([]byte, error) {
+	var data []byte
+	err := r.retry(ctx, "get "+object, func() error {
+		var err error
+		data, err = r.getRangeOnce(ctx, object, off, length)
+		return err
+	})
+	return data, err
+}
+
+func (r *Reader) getRangeOnce(ctx context.Context, object string, off, length int64) ([]byte, error) {
+	if err := r.acquireSlot(ctx); err != nil {
+		return nil, err
+	}
+	defer r.releaseSlot()
+	r.stats.gets.Add(1)
+	body, err := r.bucket.ReadRange(ctx, object, off, length)
+	if err != nil {
+		return nil, fmt.Errorf("get %s bytes [%d, %d): %w", object, off, off+length, err)
+	}
+	defer body.Close()
+	data := make([]byte, length)
+	n, err := io.ReadFull(body, data)
+	r.stats.getBytes.Add(int64(n))
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("get %s bytes [%d, %d): body ended after %d bytes: %w", object, off, off+length, n, err)
+	}
+	return data, nil
+}
+
+// stat asks the store for object's size, retrying retriable failures.
+func (r *Reader) stat(ctx context.Context, object string) (objectstore.ObjectInfo, error) {
+	var info objectstore.ObjectInfo
+	err := r.retry(ctx, "stat "+object, func() error {
+		if err := r.acquireSlot(ctx); err != nil {
+			return err
+		}
+		defer r.releaseSlot()
+		r.stats.heads.Add(1)
+		var err error
+		info, err = r.bucket.Stat(ctx, object)
+		if err != nil {
+			return fmt.Errorf("stat %s: %w", object, err)
+		}
+		return nil
+	})
+	return info, err
+}
+
+// retry runs call until it succeeds, fails with an error that is not
+// retriable, has run GetAttempts times, or ctx ends.
+func (r *Reader) retry(ctx context.Context, what string, call func() error) error {
+	backoff := r.cfg.RetryBackoff
+	for attempt := 1; ; attempt++ {
+		err := call()
+		if err == nil || attempt >= r.cfg.GetAttempts || !objectstore.IsRetriable(err) || ctx.Err() != nil {
+			return err
+		}
+		r.stats.retries.Add(1)
+		r.log.Debug("retrying object store request", "request", what, "attempt", attempt, "err", err)
+		wait := backoff
+		if wait > 1 {
+			wait = wait/2 + rand.N(wait/2)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (after: %v)", ctx.Err(), err)
+		}
+		backoff = min(backoff*2, maxRetryBackoff)
+	}
+}
+
+func (r *Reader) acquireSlot(ctx context.Context) error {
+	select {
+	case r.getSlots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (r *Reader) releaseSlot() { <-r.getSlots }
