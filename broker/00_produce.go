@@ -2,9 +2,12 @@ package broker
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 	"time"
 
 	"github.com/shalelog/shale/partition"
+	"github.com/shalelog/shale/recordbatch"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -12,14 +15,26 @@ import (
 // Produce: v3–v11 (RecordBatch v2 only; older message formats are gone from
 // Kafka 4 as well).
 //
-// Batches are validated (CRC, magic, counts, max.message.bytes), given
-// offsets in place and appended to the WAL unchanged: every compression
-// codec passes through untouched. acks=0 gets no response; acks=1 and
-// acks=all are answered once the group-commit fsync covering the data is
-// done, which is also when the high watermark passes it.
+// Each partition's records are checked as Kafka checks them before they
+// reach the log (validateProduced): exactly one whole batch, magic 2, base
+// offset 0, no zstd before v7, within max.message.bytes, consistent counts,
+// no control batches. The partition then verifies the CRC, assigns offsets
+// in place and appends the batch to the WAL unchanged: every compression
+// codec passes through untouched.
+//
+// acks=0 gets no response, whatever happened (errors included; Kafka would
+// also close the connection, Shale keeps it). acks=1 is answered once the
+// group-commit fsync covering the data is done; like Kafka, it does not
+// apply TimeoutMillis, since the data is in the log either way and a
+// timeout would only invite a duplicate retry. acks=all waits for the data
+// to be committed for at most TimeoutMillis (0 or less: a default of 30s),
+// then answers REQUEST_TIMED_OUT.
 //
 // Not yet: transactional produce (INVALID_RECORD), acks=all waiting for the
 // object tier (arrives with it), topic ids (v13).
+
+// produceDefaultTimeout is the acks=all wait of a request with no timeout.
+const produceDefaultTimeout = 30 * time.Second
 
 func produceNoResponse(r kmsg.Request) bool {
 	return r.(*kmsg.ProduceRequest).Acks == 0
@@ -58,12 +73,16 @@ func handleProduce(s *Server, rc *reqCtx, r kmsg.Request) {
 				continue
 			}
 			p := t.partition(rp.Partition)
+			sp.LogStartOffset = p.LogStartOffset()
+			if err := validateProduced(req.Version, rp.Records, t.maxMessageBytes); err != nil {
+				sp.ErrorCode, sp.ErrorMessage = kafkaError(err)
+				continue
+			}
 			app, err := p.Append(rp.Records, partition.AppendOptions{
 				MaxMessageBytes: t.maxMessageBytes,
 				LogAppendTime:   t.logAppendTime,
 				Now:             now,
 			})
-			sp.LogStartOffset = p.LogStartOffset()
 			if err != nil {
 				sp.ErrorCode, sp.ErrorMessage = kafkaError(err)
 				continue
@@ -81,15 +100,17 @@ func handleProduce(s *Server, rc *reqCtx, r kmsg.Request) {
 		rc.respond(resp)
 		return
 	}
-	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
-	if timeout <= 0 {
-		// A zero timeout cannot mean "fail before the fsync": the data is
-		// already in the log. Wait as long as a default client would.
-		timeout = 30 * time.Second
-	}
 	go func() {
-		ctx, cancel := context.WithTimeout(s.ctx, timeout)
-		defer cancel()
+		ctx := rc.ctx()
+		if req.Acks == -1 {
+			timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
+			if timeout <= 0 {
+				timeout = produceDefaultTimeout
+			}
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, timeout)
+			defer cancel()
+		}
 		for _, w := range waits {
 			wait := w.app.WaitLocal
 			if req.Acks == -1 {
@@ -102,4 +123,68 @@ func handleProduce(s *Server, rc *reqCtx, r kmsg.Request) {
 		}
 		rc.respond(resp)
 	}()
+}
+
+// validateProduced makes the checks Kafka makes on one partition's records
+// before they reach the log (ProduceRequest.validateRecords, then the batch
+// checks of its log validator), from the batch header alone; the partition
+// verifies the CRC when it appends. The error codes are Kafka 3.x/4.x's:
+//
+//   - no whole batch, a batch that is not magic 2, bytes after the first
+//     batch, a base offset other than 0, inconsistent or empty counts, a
+//     control batch, an idempotent batch without a sequence: INVALID_RECORD
+//   - a length field below the smallest record, a magic-2 header that does
+//     not fit its length, an unknown codec: CORRUPT_MESSAGE
+//   - zstd before Produce v7: UNSUPPORTED_COMPRESSION_TYPE
+//   - larger than max.message.bytes: MESSAGE_TOO_LARGE
+func validateProduced(version int16, records []byte, maxMessageBytes int) error {
+	// baseOffset, batchLength, partitionLeaderEpoch (or a legacy CRC) and
+	// magic: what Kafka reads before it knows a batch's format.
+	const headerUpToMagic = 17
+	// The smallest legacy (magic 0) message after its offset and size.
+	const minRecordOverhead = 14
+	if len(records) < headerUpToMagic {
+		return fmt.Errorf("%w: produce requests must hold one whole record batch per partition, got %d bytes", kerr.InvalidRecord, len(records))
+	}
+	length := int32(binary.BigEndian.Uint32(records[8:]))
+	if length < minRecordOverhead {
+		return fmt.Errorf("%w: record batch length %d is below the minimum of %d", kerr.CorruptMessage, length, minRecordOverhead)
+	}
+	size := 12 + int64(length)
+	if size > int64(len(records)) {
+		return fmt.Errorf("%w: record batch of %d bytes is truncated to %d: produce requests must hold one whole record batch per partition", kerr.InvalidRecord, size, len(records))
+	}
+	if magic := int8(records[16]); magic != 2 {
+		return fmt.Errorf("%w: produce requests are only allowed to contain record batches with magic version 2, got %d", kerr.InvalidRecord, magic)
+	}
+	h, err := recordbatch.ParseHeader(records)
+	if err != nil {
+		return fmt.Errorf("%w: %v", kerr.CorruptMessage, err)
+	}
+	if h.Size() != len(records) {
+		return fmt.Errorf("%w: produce requests must hold exactly one record batch per partition, got %d bytes after it", kerr.InvalidRecord, len(records)-h.Size())
+	}
+	switch c := h.Compression(); {
+	case c > recordbatch.CompressionZstd:
+		return fmt.Errorf("%w: unknown compression codec %d", kerr.CorruptMessage, c)
+	case c == recordbatch.CompressionZstd && version < 7:
+		return fmt.Errorf("%w: produce v%d may not use zstd", kerr.UnsupportedCompressionType, version)
+	}
+	switch {
+	case h.BaseOffset != 0:
+		return fmt.Errorf("%w: the base offset of a produced batch must be 0, got %d", kerr.InvalidRecord, h.BaseOffset)
+	case maxMessageBytes > 0 && h.Size() > maxMessageBytes:
+		return fmt.Errorf("%w: record batch of %d bytes is larger than max.message.bytes %d", kerr.MessageTooLarge, h.Size(), maxMessageBytes)
+	case h.LastOffsetDelta < 0:
+		return fmt.Errorf("%w: invalid offset delta %d", kerr.InvalidRecord, h.LastOffsetDelta)
+	case h.RecordCount <= 0:
+		return fmt.Errorf("%w: invalid record count %d", kerr.InvalidRecord, h.RecordCount)
+	case int64(h.LastOffsetDelta)+1 != int64(h.RecordCount):
+		return fmt.Errorf("%w: offset delta %d does not match the record count %d", kerr.InvalidRecord, h.LastOffsetDelta, h.RecordCount)
+	case h.IsControl():
+		return fmt.Errorf("%w: clients may not write control batches", kerr.InvalidRecord)
+	case h.ProducerID >= 0 && h.BaseSequence < 0:
+		return fmt.Errorf("%w: sequence %d with producer id %d", kerr.InvalidRecord, h.BaseSequence, h.ProducerID)
+	}
+	return nil
 }

@@ -1,7 +1,9 @@
 package broker
 
 import (
+	"context"
 	"errors"
+	"reflect"
 	"time"
 
 	"github.com/shalelog/shale/partition"
@@ -13,10 +15,11 @@ import (
 //
 // Returns whole batches below the high watermark, starting with the batch
 // that holds the requested offset (clients skip the records before it).
-// MaxBytes and PartitionMaxBytes are soft for the first batch, so a batch
-// larger than the limit still makes progress. With MinBytes unmet the
-// request long-polls until data arrives on any requested partition or
-// MaxWaitMillis passes.
+// MaxBytes and PartitionMaxBytes are soft for the first partition that has
+// data, so a batch larger than the limit still makes progress; later
+// partitions return only batches that fit. With MinBytes unmet and no
+// partition in error the request long-polls until data arrives on any
+// requested partition, MaxWaitMillis passes or the connection closes.
 //
 // Sessions (KIP-227): every response carries SessionID 0, which tells the
 // client the broker keeps no session; clients then send full requests.
@@ -36,35 +39,55 @@ func handleFetch(s *Server, rc *reqCtx, r kmsg.Request) {
 		return
 	}
 	wait := min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, fetchWaitCap)
+	ctx := rc.ctx()
 	go func() {
-		deadline := time.NewTimer(wait)
-		defer deadline.Stop()
+		var deadline <-chan time.Time
 		for {
-			resp, n, watches := s.fetchOnce(req)
-			if n >= int(req.MinBytes) || len(watches) == 0 {
-				rc.respond(resp)
+			res := s.fetchOnce(ctx, req)
+			// Kafka answers at once when MinBytes is met, when any
+			// partition has an error to report, or when there is nothing
+			// to wait on.
+			if res.bytes >= int(req.MinBytes) || res.errored || len(res.watches) == 0 || wait == 0 {
+				rc.respond(res.resp)
 				return
 			}
-			if !s.waitAny(watches, deadline.C) {
-				resp, _, _ = s.fetchOnce(req)
-				rc.respond(resp)
+			if deadline == nil {
+				t := time.NewTimer(wait)
+				defer t.Stop()
+				deadline = t.C
+			}
+			if !waitAny(ctx, res.watches, deadline) {
+				// Time is up: answer with whatever is there now.
+				rc.respond(s.fetchOnce(ctx, req).resp)
 				return
 			}
 		}
 	}()
 }
 
-// fetchOnce reads every requested partition once. It returns the response,
-// the bytes it holds, and the watch channels of the partitions read (taken
-// before reading, so no advance is missed).
-func (s *Server) fetchOnce(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []<-chan struct{}) {
+// fetchResult is one pass over a fetch request's partitions.
+type fetchResult struct {
+	resp    *kmsg.FetchResponse
+	bytes   int               // record bytes in resp
+	errored bool              // some partition carries an error code
+	watches []<-chan struct{} // of the partitions read, taken before reading
+}
+
+// fetchOnce reads every requested partition once. Each partition's watch
+// channel is taken before it is read, so no advance after the read is
+// missed by a wait on them.
+//
+// MaxBytes is soft only for the first partition that returns data (so a
+// batch larger than the limit still makes progress); after that, a
+// partition whose first batch does not fit in what is left returns none, as
+// in Kafka.
+func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest) fetchResult {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	maxBytes := int(req.MaxBytes)
-	if req.Version < 3 || maxBytes <= 0 {
+	if maxBytes <= 0 {
 		maxBytes = 1 << 30
 	}
-	total := 0
-	var watches []<-chan struct{}
+	res := fetchResult{resp: resp}
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		st := kmsg.NewFetchResponseTopic()
@@ -84,23 +107,28 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []
 			}
 			if p == nil {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				res.errored = true
 				continue
 			}
 			if req.Version >= 9 && rp.CurrentLeaderEpoch >= 0 {
 				if code := checkLeaderEpoch(rp.CurrentLeaderEpoch, t.meta.Partitions[rp.Partition].LeaderEpoch); code != 0 {
 					sp.ErrorCode = code
+					res.errored = true
 					continue
 				}
 			}
-			watches = append(watches, p.Watch())
-			limit := min(int(rp.PartitionMaxBytes), maxBytes-total)
-			if limit <= 0 && total > 0 {
+			res.watches = append(res.watches, p.Watch())
+			limit := maxBytes - res.bytes
+			if rp.PartitionMaxBytes > 0 {
+				limit = min(limit, int(rp.PartitionMaxBytes))
+			}
+			if limit <= 0 && res.bytes > 0 {
 				sp.HighWatermark = p.HighWatermark()
 				sp.LastStableOffset = sp.HighWatermark
 				sp.LogStartOffset = p.LogStartOffset()
 				continue
 			}
-			rr, err := p.Read(s.ctx, rp.FetchOffset, max(limit, 1))
+			rr, err := p.Read(ctx, rp.FetchOffset, max(limit, 1))
 			sp.HighWatermark = rr.HighWatermark
 			sp.LastStableOffset = rr.HighWatermark
 			sp.LogStartOffset = rr.LogStartOffset
@@ -110,16 +138,18 @@ func (s *Server) fetchOnce(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []
 					s.log.Warn("fetch read failed", "topic", rt.Topic, "partition", rp.Partition, "err", err)
 				}
 				sp.ErrorCode = errCode(err)
+				res.errored = true
 				continue
 			}
-			if rr.Data != nil {
-				sp.RecordBatches = rr.Data
+			if len(rr.Data) == 0 || (res.bytes > 0 && len(rr.Data) > limit) {
+				continue
 			}
-			total += len(rr.Data)
+			sp.RecordBatches = rr.Data
+			res.bytes += len(rr.Data)
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	return resp, total, watches
+	return res
 }
 
 // checkLeaderEpoch answers a client's current leader epoch as Kafka does:
@@ -134,38 +164,41 @@ func checkLeaderEpoch(client, ours int32) int16 {
 	return 0
 }
 
-// waitAny waits until any watch fires (true) or the deadline or shutdown
-// comes (false).
-func (s *Server) waitAny(watches []<-chan struct{}, deadline <-chan time.Time) bool {
+// maxWatchCases bounds the channels one wait selects on (reflect.Select
+// takes at most 65536 cases). Partitions past it are noticed by polling.
+const maxWatchCases = 4096
+
+// watchPoll is how often a fetch over more than maxWatchCases partitions
+// looks again at the partitions it does not watch.
+const watchPoll = 50 * time.Millisecond
+
+// waitAny waits until any watch fires (true) or the deadline comes or ctx
+// ends (false). It selects on all the channels at once from this
+// goroutine: no goroutine per partition.
+func waitAny(ctx context.Context, watches []<-chan struct{}, deadline <-chan time.Time) bool {
 	if len(watches) == 1 {
 		select {
 		case <-watches[0]:
 			return true
 		case <-deadline:
-		case <-s.ctx.Done():
+		case <-ctx.Done():
 		}
 		return false
 	}
-	fired := make(chan struct{}, 1)
-	stop := make(chan struct{})
-	defer close(stop)
-	for _, w := range watches {
-		go func() {
-			select {
-			case <-w:
-				select {
-				case fired <- struct{}{}:
-				default:
-				}
-			case <-stop:
-			}
-		}()
+	n := min(len(watches), maxWatchCases)
+	cases := make([]reflect.SelectCase, 0, n+3)
+	cases = append(cases,
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(deadline)},
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())})
+	if len(watches) > n {
+		poll := time.NewTimer(watchPoll)
+		defer poll.Stop()
+		// A poll tick counts as a wake-up: the caller reads again.
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(poll.C)})
 	}
-	select {
-	case <-fired:
-		return true
-	case <-deadline:
-	case <-s.ctx.Done():
+	for _, w := range watches[:n] {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w)})
 	}
-	return false
+	chosen, _, _ := reflect.Select(cases)
+	return chosen >= 2
 }

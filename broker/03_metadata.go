@@ -57,7 +57,7 @@ func handleMetadata(s *Server, rc *reqCtx, r kmsg.Request) {
 		case rt.TopicID != [16]byte{}:
 			t = s.topics.snap.Load().byID[metadata.TopicID(rt.TopicID)]
 		}
-		if t == nil && autoCreate && name != "" {
+		if t == nil && autoCreate && metadata.ValidateTopicName(name) == nil {
 			t = s.autoCreate(name)
 		}
 		if t == nil {

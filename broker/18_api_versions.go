@@ -34,14 +34,26 @@ func init() {
 		1:  {min: 4, max: 12, fn: handleFetch},
 		2:  {min: 1, max: 6, fn: handleListOffsets},
 		3:  {min: 0, max: 12, fn: handleMetadata},
+		8:  {min: 0, max: 9, fn: handleOffsetCommit},
+		9:  {min: 0, max: 9, fn: handleOffsetFetch},
+		10: {min: 0, max: 4, fn: handleFindCoordinator},
+		11: {min: 0, max: 9, fn: handleJoinGroup},
+		12: {min: 0, max: 4, fn: handleHeartbeat},
+		13: {min: 0, max: 5, fn: handleLeaveGroup},
+		14: {min: 0, max: 5, fn: handleSyncGroup},
+		15: {min: 0, max: 5, fn: handleDescribeGroups},
+		16: {min: 0, max: 5, fn: handleListGroups},
 		18: {min: 0, max: 4, fn: handleApiVersions},
 		19: {min: 0, max: 7, fn: handleCreateTopics},
 		20: {min: 0, max: 6, fn: handleDeleteTopics},
+		21: {min: 0, max: 2, fn: handleDeleteRecords},
 		22: {min: 0, max: 4, fn: handleInitProducerID},
 		32: {min: 0, max: 4, fn: handleDescribeConfigs},
 		33: {min: 0, max: 2, fn: handleAlterConfigs},
 		37: {min: 0, max: 3, fn: handleCreatePartitions},
+		42: {min: 0, max: 2, fn: handleDeleteGroups},
 		44: {min: 0, max: 1, fn: handleIncrementalAlterConfigs},
+		47: {min: 0, max: 0, fn: handleOffsetDelete},
 		60: {min: 0, max: 1, fn: handleDescribeCluster},
 	}
 }
@@ -66,11 +78,11 @@ func handleApiVersions(s *Server, rc *reqCtx, r kmsg.Request) {
 	rc.respond(resp)
 }
 
-// unsupportedVersion is the body answering a request whose key or version
-// this broker does not serve. For ApiVersions it is the v0 response with
-// UNSUPPORTED_VERSION and the supported ranges (what clients expect); for
-// any other API it is the error code alone, which is where every response
-// that carries a top-level error code begins. The connection stays open.
+// unsupportedVersion is the body answering an ApiVersions request newer
+// than this broker speaks: the v0 response with UNSUPPORTED_VERSION and the
+// supported ranges, which is what clients expect; the connection stays
+// open. (Any other API at a version outside its range, or an unknown key,
+// closes the connection, as in Kafka: see decodeRequest.)
 func unsupportedVersion(hdr requestHeader) []byte {
 	code := kerr.UnsupportedVersion.Code
 	b := binary.BigEndian.AppendUint16(nil, uint16(code))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 )
 
 // Config is the broker's protocol-facing configuration.
@@ -28,16 +29,25 @@ type Config struct {
 	// MaxInFlight bounds the requests one connection may have in progress
 	// before the broker stops reading from it.
 	MaxInFlight int `yaml:"max_in_flight"`
+	// OffsetsRetention is how long a consumer group without members keeps
+	// its committed offsets (offsets.retention.minutes).
+	OffsetsRetention time.Duration `yaml:"offsets_retention"`
+	// GroupInitialRebalanceDelay is how long the first rebalance of an
+	// empty consumer group waits for more members to join
+	// (group.initial.rebalance.delay.ms).
+	GroupInitialRebalanceDelay time.Duration `yaml:"group_initial_rebalance_delay"`
 }
 
 // DefaultConfig returns Kafka's defaults where Kafka has one.
 func DefaultConfig() Config {
 	return Config{
-		NodeID:            1,
-		Listen:            "127.0.0.1:9092",
-		MaxRequestBytes:   100 << 20,
-		DefaultPartitions: 1,
-		MaxInFlight:       32,
+		NodeID:                     1,
+		Listen:                     "127.0.0.1:9092",
+		MaxRequestBytes:            100 << 20,
+		DefaultPartitions:          1,
+		MaxInFlight:                32,
+		OffsetsRetention:           7 * 24 * time.Hour,
+		GroupInitialRebalanceDelay: 3 * time.Second,
 	}
 }
 
@@ -66,6 +76,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxInFlight < 1 {
 		return fmt.Errorf("broker max_in_flight %d: must be at least 1", c.MaxInFlight)
+	}
+	if c.OffsetsRetention <= 0 {
+		return fmt.Errorf("broker offsets_retention %v: must be > 0", c.OffsetsRetention)
+	}
+	if c.GroupInitialRebalanceDelay < 0 {
+		return fmt.Errorf("broker group_initial_rebalance_delay %v: must be >= 0", c.GroupInitialRebalanceDelay)
 	}
 	return nil
 }

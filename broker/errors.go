@@ -29,6 +29,8 @@ func kafkaError(err error) (int16, *string) {
 		return kerr.InvalidPartitions.Code, &msg
 	case errors.Is(err, metadata.ErrInvalidConfig):
 		return kerr.InvalidConfig.Code, &msg
+	case errors.Is(err, metadata.ErrOffsetOutOfRange):
+		return kerr.OffsetOutOfRange.Code, &msg
 	case errors.Is(err, metadata.ErrNotLeader):
 		return kerr.NotController.Code, &msg
 	case errors.Is(err, context.DeadlineExceeded):

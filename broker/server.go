@@ -9,7 +9,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shalelog/shale/metadata"
@@ -25,6 +28,7 @@ type Server struct {
 	log   *slog.Logger
 
 	topics  *topicCache
+	groups  *groupCoordinator
 	pids    producerIDs
 	now     func() time.Time
 	advHost string
@@ -61,6 +65,15 @@ func New(cfg Config, meta *metadata.Store, parts *partition.Manager, logger *slo
 	}
 	s.topics = newTopicCache(s)
 	s.pids.meta = meta
+	gc := defaultGroupConfig()
+	gc.OffsetsRetention = cfg.OffsetsRetention
+	gc.InitialRebalanceDelay = cfg.GroupInitialRebalanceDelay
+	groups, err := newGroupCoordinator(gc, meta, s.partitionCount, nil, logger.With("component", "groups"))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	s.groups = groups
 	return s, nil
 }
 
@@ -101,6 +114,7 @@ func (s *Server) Start(ln net.Listener) error {
 	s.mu.Unlock()
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.topics.watch(s.ctx) }()
+	s.groups.start()
 	go func() { defer s.wg.Done(); s.acceptLoop(ln) }()
 	return nil
 }
@@ -120,24 +134,35 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			continue
 		}
 		delay = 0
-		c := &conn{s: s, nc: nc, out: make(chan *response, s.cfg.MaxInFlight)}
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			nc.Close()
+		if !s.serveConn(nc) {
 			return
 		}
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			c.serve()
-			s.mu.Lock()
-			delete(s.conns, c)
-			s.mu.Unlock()
-		}()
 	}
+}
+
+// serveConn serves nc in the background until the client or the server
+// closes it. It reports false, closing nc, when the server is closed.
+func (s *Server) serveConn(nc net.Conn) bool {
+	ctx, cancel := context.WithCancel(s.ctx)
+	c := &conn{s: s, nc: nc, ctx: ctx, cancel: cancel, out: make(chan *response, s.cfg.MaxInFlight)}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		cancel()
+		nc.Close()
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		c.serve()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+	return true
 }
 
 // Close stops accepting, closes every connection and waits for their
@@ -158,6 +183,7 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.groups.close()
 	return nil
 }
 
@@ -171,33 +197,58 @@ type requestHeader struct {
 // response is one in-order slot of a connection's reply stream.
 type response struct {
 	done chan struct{}
-	buf  []byte // the whole frame, size prefix included; nil sends nothing
+	// finished guards done against a second close (a handler that panics
+	// after answering).
+	finished atomic.Bool
+	buf      []byte // the whole frame, size prefix included; nil sends nothing
+}
+
+// finish publishes buf as the slot's frame. Only the first call counts.
+func (r *response) finish(buf []byte) {
+	if r.finished.CompareAndSwap(false, true) {
+		r.buf = buf
+		close(r.done)
+	}
 }
 
 // conn serves one client connection. Requests are read and started in
 // order; their responses are written in the same order by writeLoop, so a
 // slow request (a produce waiting for fsync, a long-polling fetch) holds back
 // only the responses after it on the same connection, as Kafka requires.
+//
+// At most cfg.MaxInFlight requests wait for their turn to be written; past
+// that the reader stops, so a client that stops reading its responses stalls
+// only its own connection. ctx ends when the client stops sending (or
+// reading) and when the server closes; long polls and produce waits give up
+// then.
 type conn struct {
-	s   *Server
-	nc  net.Conn
-	out chan *response
+	s      *Server
+	nc     net.Conn
+	ctx    context.Context
+	cancel context.CancelFunc
+	out    chan *response
 }
 
 func (c *conn) serve() {
 	defer c.nc.Close()
+	defer c.cancel()
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
 		c.writeLoop()
 	}()
 	err := c.readLoop()
+	c.cancel()
 	close(c.out)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		c.s.log.Info("closing connection", "remote", c.nc.RemoteAddr().String(), "reason", err)
 	}
 	<-writerDone
 }
+
+// frameChunk is how much of a large frame is allocated before its bytes
+// arrive: a client announcing a huge frame and sending little costs little.
+const frameChunk = 1 << 20
 
 func (c *conn) readLoop() error {
 	r := bufio.NewReaderSize(c.nc, 64<<10)
@@ -211,9 +262,9 @@ func (c *conn) readLoop() error {
 			// Kafka closes the connection on a frame it will not read.
 			return fmt.Errorf("request frame of %d bytes is outside [8, %d]", size, c.s.cfg.MaxRequestBytes)
 		}
-		frame := make([]byte, size)
-		if _, err := io.ReadFull(r, frame); err != nil {
-			return fmt.Errorf("read request frame: %w", err)
+		frame, err := readFrame(r, int(size))
+		if err != nil {
+			return fmt.Errorf("read request frame of %d bytes: %w", size, err)
 		}
 		if err := c.handleFrame(frame); err != nil {
 			return err
@@ -221,60 +272,128 @@ func (c *conn) readLoop() error {
 	}
 }
 
+// readFrame reads exactly size bytes, growing the buffer as the bytes come
+// in rather than trusting the announced size up front.
+func readFrame(r io.Reader, size int) ([]byte, error) {
+	if size <= frameChunk {
+		frame := make([]byte, size)
+		_, err := io.ReadFull(r, frame)
+		return frame, err
+	}
+	frame := make([]byte, 0, frameChunk)
+	for len(frame) < size {
+		n := min(size-len(frame), max(len(frame), frameChunk))
+		frame = slices.Grow(frame, n)
+		if _, err := io.ReadFull(r, frame[len(frame):len(frame)+n]); err != nil {
+			return nil, err
+		}
+		frame = frame[:len(frame)+n]
+	}
+	return frame, nil
+}
+
 func (c *conn) writeLoop() {
 	w := bufio.NewWriterSize(c.nc, 64<<10)
 	failed := false
+	fail := func() {
+		failed = true
+		c.cancel()
+		c.nc.Close()
+	}
 	for resp := range c.out {
 		<-resp.done
 		if failed || resp.buf == nil {
 			continue
 		}
 		if _, err := w.Write(resp.buf); err != nil {
-			failed = true
-			c.nc.Close()
+			fail()
 			continue
 		}
 		if len(c.out) == 0 {
 			if err := w.Flush(); err != nil {
-				failed = true
-				c.nc.Close()
+				fail()
 			}
 		}
 	}
+	if !failed {
+		w.Flush()
+	}
 }
 
-// handleFrame parses one request and starts it. A frame that cannot be
-// parsed closes the connection, as Kafka does; everything else is answered.
-func (c *conn) handleFrame(frame []byte) error {
+// errApiVersionsTooNew marks an ApiVersions request newer than this broker
+// speaks: it is answered in v0 form instead of being decoded.
+var errApiVersionsTooNew = errors.New("ApiVersions version is newer than this broker speaks")
+
+// decodeRequest parses one request frame (without its size prefix) into its
+// header and kmsg request, exactly as the server does for every frame. Any
+// error other than errApiVersionsTooNew means the connection must close:
+// Kafka closes it on an unknown API key, an unsupported version of any API
+// but ApiVersions, and a body it cannot parse.
+func decodeRequest(frame []byte) (requestHeader, kmsg.Request, error) {
 	hdr, body, err := parseRequestHeader(frame)
 	if err != nil {
-		return err
+		return hdr, nil, err
 	}
 	h, ok := handlers[hdr.key]
-	if !ok || hdr.version < h.min || hdr.version > h.max {
-		c.reply(hdr, nil, unsupportedVersion(hdr))
-		return nil
+	switch {
+	case !ok:
+		return hdr, nil, fmt.Errorf("unknown API key %d", hdr.key)
+	case hdr.version < h.min || hdr.version > h.max:
+		if hdr.key == apiVersionsKey && hdr.version > h.max {
+			return hdr, nil, errApiVersionsTooNew
+		}
+		return hdr, nil, fmt.Errorf("%s v%d is not supported (v%d-v%d are)", kmsg.NameForKey(hdr.key), hdr.version, h.min, h.max)
 	}
 	req := kmsg.RequestForKey(hdr.key)
+	if req == nil {
+		return hdr, nil, fmt.Errorf("API key %d has no request type", hdr.key)
+	}
 	req.SetVersion(hdr.version)
 	if req.IsFlexible() {
 		if body, err = skipTags(body); err != nil {
-			return fmt.Errorf("%s v%d header: %w", kmsg.NameForKey(hdr.key), hdr.version, err)
+			return hdr, nil, fmt.Errorf("%s v%d header: %w", kmsg.NameForKey(hdr.key), hdr.version, err)
 		}
 	}
 	if err := req.ReadFrom(body); err != nil {
-		return fmt.Errorf("decode %s v%d: %w", kmsg.NameForKey(hdr.key), hdr.version, err)
+		return hdr, nil, fmt.Errorf("decode %s v%d: %w", kmsg.NameForKey(hdr.key), hdr.version, err)
 	}
-	rc := &reqCtx{conn: c, hdr: hdr}
-	if h.noResponse != nil && h.noResponse(req) {
-		// acks=0 produce: Kafka sends no response at all.
-		h.fn(c.s, rc, req)
+	return hdr, req, nil
+}
+
+// apiVersionsKey is ApiVersions' API key.
+const apiVersionsKey = 18
+
+// handleFrame parses one request and starts it. A frame that cannot be
+// served closes the connection (after the responses before it are written),
+// as Kafka does; everything else is answered.
+func (c *conn) handleFrame(frame []byte) (err error) {
+	hdr, req, err := decodeRequest(frame)
+	if errors.Is(err, errApiVersionsTooNew) {
+		c.reply(hdr, unsupportedVersion(hdr))
 		return nil
 	}
-	slot := &response{done: make(chan struct{})}
-	c.out <- slot
-	rc.slot = slot
-	rc.req = req
+	if err != nil {
+		return err
+	}
+	h := handlers[hdr.key]
+	rc := &reqCtx{conn: c, hdr: hdr, req: req}
+	if h.noResponse == nil || !h.noResponse(req) {
+		rc.slot = &response{done: make(chan struct{})}
+		c.out <- rc.slot
+	}
+	// A handler bug must not take the broker down: the request gets no
+	// answer and its connection closes, which clients handle as a
+	// network error.
+	defer func() {
+		if p := recover(); p != nil {
+			c.s.log.Error("request handler panicked", "api", kmsg.NameForKey(hdr.key), "version", hdr.version,
+				"panic", p, "stack", string(debug.Stack()))
+			if rc.slot != nil {
+				rc.slot.finish(nil)
+			}
+			err = fmt.Errorf("%s v%d handler failed: %v", kmsg.NameForKey(hdr.key), hdr.version, p)
+		}
+	}()
 	h.fn(c.s, rc, req)
 	return nil
 }
@@ -284,30 +403,32 @@ type reqCtx struct {
 	conn *conn
 	hdr  requestHeader
 	req  kmsg.Request
-	slot *response
+	slot *response // nil when the request gets no response (acks=0)
 }
 
+// ctx ends when the request's connection or the server closes.
+func (rc *reqCtx) ctx() context.Context { return rc.conn.ctx }
+
 // respond finishes the request with resp. It may be called from any
-// goroutine, exactly once.
+// goroutine, at most once; a request without a response slot (acks=0)
+// ignores it.
 func (rc *reqCtx) respond(resp kmsg.Response) {
 	if rc.slot == nil {
 		return
 	}
 	resp.SetVersion(rc.hdr.version)
-	rc.slot.buf = encodeResponse(rc.hdr, rc.req.IsFlexible(), resp)
-	close(rc.slot.done)
+	rc.slot.finish(encodeResponse(rc.hdr, rc.req.IsFlexible(), resp))
 }
 
-// reply answers a request without a kmsg response value (unsupported
-// versions): the body bytes are given.
-func (c *conn) reply(hdr requestHeader, _ kmsg.Request, body []byte) {
-	slot := &response{done: make(chan struct{})}
+// reply answers a request with a hand-built body (ApiVersions newer than
+// this broker).
+func (c *conn) reply(hdr requestHeader, body []byte) {
 	buf := make([]byte, 8, 8+len(body))
 	binary.BigEndian.PutUint32(buf[4:], uint32(hdr.correlationID))
 	buf = append(buf, body...)
 	binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
-	slot.buf = buf
-	close(slot.done)
+	slot := &response{done: make(chan struct{})}
+	slot.finish(buf)
 	c.out <- slot
 }
 
@@ -316,7 +437,7 @@ func encodeResponse(hdr requestHeader, flexible bool, resp kmsg.Response) []byte
 	binary.BigEndian.PutUint32(buf[4:], uint32(hdr.correlationID))
 	// ApiVersions responses always use header v0 so that a client can
 	// read them before it knows which versions the broker speaks.
-	if flexible && hdr.key != 18 {
+	if flexible && hdr.key != apiVersionsKey {
 		buf = append(buf, 0)
 	}
 	buf = resp.AppendTo(buf)

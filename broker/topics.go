@@ -65,7 +65,18 @@ func (c *topicCache) refresh() {
 		for i, pm := range t.Partitions {
 			key := wal.Key{Topic: [16]byte(t.ID), Partition: int32(i)}
 			st := partition.State{LeaderEpoch: pm.LeaderEpoch}
+			pl, ok := c.s.meta.PartitionLog(t.ID, int32(i))
+			if ok {
+				st.LogStart, st.HighWatermark, st.Next = pl.LogStart, pl.End, pl.End
+			}
 			p := c.s.parts.Open(key, st)
+			if ok {
+				// The catalog is the truth for the high watermark and the
+				// log start: catch up on commits and truncations that
+				// happened while the partition was being opened.
+				p.Committed(pl.End)
+				p.SetLogStart(pl.LogStart)
+			}
 			e.parts = append(e.parts, p)
 		}
 		if n, err := strconv.Atoi(t.Config("max.message.bytes")); err == nil {

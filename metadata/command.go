@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // commandType is the first byte of every raft log entry Shale proposes.
@@ -19,6 +20,13 @@ const (
 	cmdCreatePartitions    commandType = 5
 	cmdAlterTopicConfigs   commandType = 6
 	cmdAllocateProducerIDs commandType = 7
+	cmdCommitObject        commandType = 8
+	cmdReplaceExtents      commandType = 9
+	cmdTruncatePartition   commandType = 10
+	cmdForgetObjects       commandType = 11
+	cmdCommitOffsets       commandType = 12
+	cmdDeleteGroupOffsets  commandType = 13
+	cmdExpireGroupOffsets  commandType = 14
 )
 
 func (t commandType) String() string {
@@ -37,14 +45,37 @@ func (t commandType) String() string {
 		return "AlterTopicConfigs"
 	case cmdAllocateProducerIDs:
 		return "AllocateProducerIDs"
+	case cmdCommitObject:
+		return "CommitObject"
+	case cmdReplaceExtents:
+		return "ReplaceExtents"
+	case cmdTruncatePartition:
+		return "TruncatePartition"
+	case cmdForgetObjects:
+		return "ForgetObjects"
+	case cmdCommitOffsets:
+		return "CommitOffsets"
+	case cmdDeleteGroupOffsets:
+		return "DeleteGroupOffsets"
+	case cmdExpireGroupOffsets:
+		return "ExpireGroupOffsets"
 	}
 	return fmt.Sprintf("command(%d)", uint8(t))
 }
 
-// commandVersion1 is the body version every command is written with today.
-// A change to a body's fields bumps that command's version; decodeCommand
-// keeps reading every version it ever wrote.
+// commandVersion1 is the first body version of every command type.
+// A change to a body's fields bumps that command's version (see
+// commandType.version); decodeCommand keeps reading every version it ever
+// wrote.
 const commandVersion1 = 1
+
+// version is the body version encodeCommand writes for t.
+func (t commandType) version() uint8 {
+	if t == cmdDeleteTopic {
+		return 2 // v2 added Now
+	}
+	return commandVersion1
+}
 
 // command is one decoded raft log entry. Each concrete type is a plain
 // struct whose exported fields are its JSON body.
@@ -68,9 +99,19 @@ type createTopicCmd struct {
 	DefaultLeader int32 // leader when no broker is registered: the proposer's id
 }
 
+// deleteTopicCmd is DeleteTopic version 2. Now (ms, the proposer's clock)
+// dates the objects the deletion turns into garbage.
 type deleteTopicCmd struct {
 	Name string
+	Now  int64
 }
+
+// deleteTopicCmdV1 is DeleteTopic version 1, read as version 2 with Now 0.
+type deleteTopicCmdV1 struct {
+	Name string
+}
+
+func (deleteTopicCmdV1) commandType() commandType { return cmdDeleteTopic }
 
 type createPartitionsCmd struct {
 	Name          string
@@ -87,6 +128,60 @@ type allocateProducerIDsCmd struct {
 	Count int64
 }
 
+// commitObjectCmd is CommitObject: an uploaded object and its extents.
+// Its body is binary (see encodeCommitObject): it is the most frequent
+// command and carries many extents.
+type commitObjectCmd ObjectCommit
+
+// replaceExtentsCmd is ReplaceExtents: compaction output replacing a run.
+type replaceExtentsCmd struct {
+	New        Extent
+	ObjectSize int64
+	Now        int64
+}
+
+// truncatePartitionCmd is TruncatePartition: advance a log start offset.
+type truncatePartitionCmd struct {
+	Topic       TopicID
+	Partition   int32
+	NewLogStart int64
+	Now         int64
+}
+
+// forgetObjectsCmd is ForgetObjects: garbage the GC deleted from the bucket.
+type forgetObjectsCmd struct {
+	Keys []string
+}
+
+// commitOffsetsCmd is CommitOffsets. Its body is binary (see
+// encodeCommitOffsets) so that thousands of partitions stay small.
+type commitOffsetsCmd struct {
+	Group   string
+	Offsets map[TopicPartition]CommittedOffset
+}
+
+// deleteGroupOffsetsCmd is DeleteGroupOffsets; All deletes the whole group
+// and then Parts is empty.
+type deleteGroupOffsetsCmd struct {
+	Group string
+	Parts []TopicPartition
+	All   bool
+}
+
+// expireGroupOffsetsCmd is ExpireGroupOffsets.
+type expireGroupOffsetsCmd struct {
+	Group           string
+	CommittedBefore int64
+}
+
+func (commitObjectCmd) commandType() commandType       { return cmdCommitObject }
+func (replaceExtentsCmd) commandType() commandType     { return cmdReplaceExtents }
+func (truncatePartitionCmd) commandType() commandType  { return cmdTruncatePartition }
+func (forgetObjectsCmd) commandType() commandType      { return cmdForgetObjects }
+func (commitOffsetsCmd) commandType() commandType      { return cmdCommitOffsets }
+func (deleteGroupOffsetsCmd) commandType() commandType { return cmdDeleteGroupOffsets }
+func (expireGroupOffsetsCmd) commandType() commandType { return cmdExpireGroupOffsets }
+
 func (initClusterCmd) commandType() commandType         { return cmdInitCluster }
 func (registerBrokerCmd) commandType() commandType      { return cmdRegisterBroker }
 func (createTopicCmd) commandType() commandType         { return cmdCreateTopic }
@@ -95,14 +190,22 @@ func (createPartitionsCmd) commandType() commandType    { return cmdCreatePartit
 func (alterTopicConfigsCmd) commandType() commandType   { return cmdAlterTopicConfigs }
 func (allocateProducerIDsCmd) commandType() commandType { return cmdAllocateProducerIDs }
 
-// encodeCommand lays out one raft log entry: type, version, JSON body.
+// encodeCommand lays out one raft log entry: type, version, body. The
+// body is JSON, except for the binary bodies of CommitObject and
+// CommitOffsets.
 func encodeCommand(c command) ([]byte, error) {
+	typ := c.commandType()
+	out := []byte{byte(typ), typ.version()}
+	switch c := c.(type) {
+	case commitObjectCmd:
+		return encodeCommitObject(out, c), nil
+	case commitOffsetsCmd:
+		return encodeCommitOffsets(out, c), nil
+	}
 	body, err := json.Marshal(c)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", c.commandType(), err)
+		return nil, fmt.Errorf("encode %s: %w", typ, err)
 	}
-	out := make([]byte, 0, 2+len(body))
-	out = append(out, byte(c.commandType()), commandVersion1)
 	return append(out, body...), nil
 }
 
@@ -114,7 +217,14 @@ func decodeCommand(b []byte) (command, error) {
 		return nil, fmt.Errorf("decode command: %d bytes, want at least 2", len(b))
 	}
 	typ, version, body := commandType(b[0]), b[1], b[2:]
-	if version != commandVersion1 {
+	if typ == cmdDeleteTopic && version == commandVersion1 {
+		c, err := decodeBody[deleteTopicCmdV1](typ, body)
+		if err != nil {
+			return nil, err
+		}
+		return deleteTopicCmd{Name: c.(deleteTopicCmdV1).Name}, nil
+	}
+	if version != typ.version() {
 		return nil, fmt.Errorf("%w: %s version %d", ErrUnknownCommand, typ, version)
 	}
 	switch typ {
@@ -132,6 +242,20 @@ func decodeCommand(b []byte) (command, error) {
 		return decodeBody[alterTopicConfigsCmd](typ, body)
 	case cmdAllocateProducerIDs:
 		return decodeBody[allocateProducerIDsCmd](typ, body)
+	case cmdCommitObject:
+		return decodeCommitObject(body)
+	case cmdReplaceExtents:
+		return decodeBody[replaceExtentsCmd](typ, body)
+	case cmdTruncatePartition:
+		return decodeBody[truncatePartitionCmd](typ, body)
+	case cmdForgetObjects:
+		return decodeBody[forgetObjectsCmd](typ, body)
+	case cmdCommitOffsets:
+		return decodeCommitOffsets(body)
+	case cmdDeleteGroupOffsets:
+		return decodeBody[deleteGroupOffsetsCmd](typ, body)
+	case cmdExpireGroupOffsets:
+		return decodeBody[expireGroupOffsetsCmd](typ, body)
 	}
 	return nil, fmt.Errorf("%w: type %d", ErrUnknownCommand, uint8(typ))
 }
@@ -145,6 +269,174 @@ func decodeBody[T command](typ commandType, body []byte) (command, error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("decode %s body: trailing data", typ)
+	}
+	return c, nil
+}
+
+// Decode bounds on the strings of binary bodies. They only stop absurd
+// allocations; apply enforces the real limits with clear errors.
+const (
+	maxDecodedKeyLen   = 1 << 16
+	maxDecodedNameLen  = 1 << 16
+	maxDecodedMetadata = 1 << 20
+)
+
+// encodeCommitObject appends the binary CommitObject body:
+//
+//	key string | size varint | broker varint | now varint
+//	ntopics uvarint | ntopics x topic id (16 bytes), in first-use order
+//	nextents uvarint | nextents x extent, in the caller's order:
+//	    topic index uvarint | partition varint | base varint
+//	    last-base varint | pos varint | len varint | max timestamp varint
+//	    leader epoch varint
+//
+// An extent's Object is not written: it is always the commit's key.
+func encodeCommitObject(out []byte, c commitObjectCmd) []byte {
+	w := bodyWriter{b: out}
+	w.string(c.Key)
+	w.varint(c.Size)
+	w.varint(int64(c.Broker))
+	w.varint(c.Now)
+	var topics []TopicID
+	index := make(map[TopicID]int)
+	for _, e := range c.Extents {
+		if _, ok := index[e.Topic]; !ok {
+			index[e.Topic] = len(topics)
+			topics = append(topics, e.Topic)
+		}
+	}
+	w.uvarint(uint64(len(topics)))
+	for _, id := range topics {
+		w.topicID(id)
+	}
+	w.uvarint(uint64(len(c.Extents)))
+	for _, e := range c.Extents {
+		w.uvarint(uint64(index[e.Topic]))
+		w.varint(int64(e.Partition))
+		w.varint(e.BaseOffset)
+		w.varint(e.LastOffset - e.BaseOffset) // wraps for hostile values; decode wraps back
+		w.varint(e.Pos)
+		w.varint(e.Len)
+		w.varint(e.MaxTimestamp)
+		w.varint(int64(e.LeaderEpoch))
+	}
+	return w.b
+}
+
+func decodeCommitObject(body []byte) (command, error) {
+	r := bodyReader{b: body}
+	var c commitObjectCmd
+	c.Key = r.string("object key", maxDecodedKeyLen)
+	c.Size = r.varint()
+	c.Broker = r.int32("broker")
+	c.Now = r.varint()
+	topics := make([]TopicID, r.count("topic", 16))
+	for i := range topics {
+		topics[i] = r.topicID()
+	}
+	n := r.count("extent", 8)
+	if n > 0 {
+		c.Extents = make([]Extent, n)
+	}
+	for i := range c.Extents {
+		e := &c.Extents[i]
+		ti := r.uvarint()
+		if r.err == nil && ti >= uint64(len(topics)) {
+			r.fail("extent %d: topic index %d of %d topics", i, ti, len(topics))
+		}
+		if r.err != nil {
+			break
+		}
+		e.Topic = topics[ti]
+		e.Partition = r.int32("partition")
+		e.BaseOffset = r.varint()
+		e.LastOffset = e.BaseOffset + r.varint()
+		e.Object = c.Key
+		e.Pos = r.varint()
+		e.Len = r.varint()
+		e.MaxTimestamp = r.varint()
+		e.LeaderEpoch = r.int32("leader epoch")
+	}
+	if err := r.done(); err != nil {
+		return nil, fmt.Errorf("decode %s body: %w", cmdCommitObject, err)
+	}
+	return c, nil
+}
+
+// encodeCommitOffsets appends the binary CommitOffsets body, topics sorted
+// by name and partitions by number so equal maps encode equally:
+//
+//	group string | base time varint (the first entry's CommitTime)
+//	ntopics uvarint | per topic: name string | nparts uvarint | per partition:
+//	    partition varint | offset varint | leader epoch varint
+//	    metadata string | commit time - base time varint
+//
+// A typical entry (same commit time, empty metadata) takes under 10 bytes.
+func encodeCommitOffsets(out []byte, c commitOffsetsCmd) []byte {
+	w := bodyWriter{b: out}
+	w.string(c.Group)
+	byTopic := make(map[string][]int32)
+	for tp := range c.Offsets {
+		byTopic[tp.Topic] = append(byTopic[tp.Topic], tp.Partition)
+	}
+	names := make([]string, 0, len(byTopic))
+	for name, parts := range byTopic {
+		names = append(names, name)
+		slices.Sort(parts)
+	}
+	slices.Sort(names)
+	var base int64
+	if len(names) > 0 {
+		base = c.Offsets[TopicPartition{names[0], byTopic[names[0]][0]}].CommitTime
+	}
+	w.varint(base)
+	w.uvarint(uint64(len(names)))
+	for _, name := range names {
+		w.string(name)
+		w.uvarint(uint64(len(byTopic[name])))
+		for _, p := range byTopic[name] {
+			o := c.Offsets[TopicPartition{name, p}]
+			w.varint(int64(p))
+			w.varint(o.Offset)
+			w.varint(int64(o.LeaderEpoch))
+			w.string(o.Metadata)
+			w.varint(o.CommitTime - base)
+		}
+	}
+	return w.b
+}
+
+func decodeCommitOffsets(body []byte) (command, error) {
+	r := bodyReader{b: body}
+	c := commitOffsetsCmd{Group: r.string("group", maxDecodedNameLen)}
+	base := r.varint()
+	ntopics := r.count("topic", 2)
+	c.Offsets = make(map[TopicPartition]CommittedOffset)
+	for range ntopics {
+		name := r.string("topic name", maxDecodedNameLen)
+		nparts := r.count("partition", 5)
+		for range nparts {
+			tp := TopicPartition{Topic: name, Partition: r.int32("partition")}
+			var o CommittedOffset
+			o.Offset = r.varint()
+			o.LeaderEpoch = r.int32("leader epoch")
+			o.Metadata = r.string("metadata", maxDecodedMetadata)
+			o.CommitTime = base + r.varint()
+			if r.err != nil {
+				break
+			}
+			if _, dup := c.Offsets[tp]; dup {
+				r.fail("%s/%d appears twice", tp.Topic, tp.Partition)
+				break
+			}
+			c.Offsets[tp] = o
+		}
+		if r.err != nil {
+			break
+		}
+	}
+	if err := r.done(); err != nil {
+		return nil, fmt.Errorf("decode %s body: %w", cmdCommitOffsets, err)
 	}
 	return c, nil
 }

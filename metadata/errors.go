@@ -28,6 +28,21 @@ var (
 	// ErrUnknownCommand: a raft log entry carries a command type or version
 	// this build does not understand.
 	ErrUnknownCommand = errors.New("unknown metadata command")
+	// ErrFenced: an extent was uploaded by a leader whose epoch is no longer
+	// the partition's current leader epoch (FENCED_LEADER_EPOCH).
+	ErrFenced = errors.New("fenced leader epoch")
+	// ErrOffsetGap: an extent does not start where the partition's committed
+	// log ends, so committing it would leave a hole or an overlap.
+	ErrOffsetGap = errors.New("offset gap")
+	// ErrCatalogChanged: the extents a compaction meant to replace are no
+	// longer exactly in the catalog (truncated, replaced, topic deleted);
+	// the compactor drops its output and retries later.
+	ErrCatalogChanged = errors.New("extent catalog changed")
+	// ErrOffsetMetadataTooLarge: a committed offset's metadata exceeds
+	// MaxOffsetMetadataBytes (OFFSET_METADATA_TOO_LARGE).
+	ErrOffsetMetadataTooLarge = errors.New("offset metadata too large")
+	// ErrOffsetOutOfRange: an offset beyond the partition's end (OFFSET_OUT_OF_RANGE).
+	ErrOffsetOutOfRange = errors.New("offset out of range")
 )
 
 // CorruptionError reports bytes that fail their integrity checks: a bad

@@ -26,6 +26,18 @@ type state struct {
 	brokers        map[int32]Broker
 	topics         map[string]Topic // by name; values are never shared with callers
 	topicIDs       map[TopicID]string
+
+	// The extent catalog. logs[id][i] is partition i of the topic with
+	// that id; every topic has an entry with one partitionLog per
+	// partition. objects are the referenced objects, garbage the
+	// unreferenced ones (key -> since, ms); a key is in at most one.
+	logs    map[TopicID][]partitionLog
+	objects map[string]objectInfo
+	garbage map[string]int64
+
+	// groups holds consumer groups' committed offsets; a group with none
+	// has no entry.
+	groups map[string]groupOffsets
 }
 
 func newState() *state {
@@ -33,6 +45,10 @@ func newState() *state {
 		brokers:  make(map[int32]Broker),
 		topics:   make(map[string]Topic),
 		topicIDs: make(map[TopicID]string),
+		logs:     make(map[TopicID][]partitionLog),
+		objects:  make(map[string]objectInfo),
+		garbage:  make(map[string]int64),
+		groups:   make(map[string]groupOffsets),
 	}
 }
 
@@ -42,6 +58,7 @@ type applyResult struct {
 	topic      Topic
 	producerID int64
 	clusterID  string
+	count      int // offsets deleted by DeleteGroupOffsets and ExpireGroupOffsets
 	err        error
 }
 
@@ -152,6 +169,7 @@ func (st *state) apply(c command) (applyResult, bool) {
 		}
 		st.topics[t.Name] = t
 		st.topicIDs[t.ID] = t.Name
+		st.logs[t.ID] = make([]partitionLog, c.Partitions)
 		return applyResult{topic: t.Clone()}, true
 
 	case deleteTopicCmd:
@@ -161,6 +179,8 @@ func (st *state) apply(c command) (applyResult, bool) {
 		}
 		delete(st.topics, c.Name)
 		delete(st.topicIDs, t.ID)
+		st.dropTopicCatalog(t.ID, c.Now)
+		st.dropTopicOffsets(t.Name)
 		return applyResult{topic: t.Clone()}, true
 
 	case createPartitionsCmd:
@@ -177,6 +197,10 @@ func (st *state) apply(c command) (applyResult, bool) {
 			t.Partitions = append(t.Partitions, Partition{Leader: leader})
 		}
 		st.topics[t.Name] = t
+		// A new slice: clones share the old one.
+		logs := make([]partitionLog, c.NewTotal)
+		copy(logs, st.logs[t.ID])
+		st.logs[t.ID] = logs
 		return applyResult{topic: t.Clone()}, true
 
 	case alterTopicConfigsCmd:
@@ -203,6 +227,21 @@ func (st *state) apply(c command) (applyResult, bool) {
 		first := st.nextProducerID
 		st.nextProducerID += c.Count
 		return applyResult{producerID: first}, true
+
+	case commitObjectCmd:
+		return st.commitObject(c)
+	case replaceExtentsCmd:
+		return st.replaceExtents(c)
+	case truncatePartitionCmd:
+		return st.truncatePartition(c)
+	case forgetObjectsCmd:
+		return st.forgetObjects(c)
+	case commitOffsetsCmd:
+		return st.commitOffsets(c)
+	case deleteGroupOffsetsCmd:
+		return st.deleteGroupOffsets(c)
+	case expireGroupOffsetsCmd:
+		return st.expireGroupOffsets(c)
 	}
 	return applyResult{err: fmt.Errorf("%w: %T has no apply", ErrUnknownCommand, c)}, false
 }
@@ -272,7 +311,9 @@ func validateClusterID(id string) error {
 	return nil
 }
 
-// clone deep-copies st.
+// clone copies st for a snapshot. Everything is deep-copied except the
+// extent arrays, which are shared copy-on-write (see partitionLog): the
+// clone must only be read.
 func (st *state) clone() *state {
 	c := &state{
 		clusterID:      st.clusterID,
@@ -280,6 +321,22 @@ func (st *state) clone() *state {
 		brokers:        make(map[int32]Broker, len(st.brokers)),
 		topics:         make(map[string]Topic, len(st.topics)),
 		topicIDs:       make(map[TopicID]string, len(st.topicIDs)),
+		logs:           make(map[TopicID][]partitionLog, len(st.logs)),
+		objects:        make(map[string]objectInfo, len(st.objects)),
+		garbage:        make(map[string]int64, len(st.garbage)),
+		groups:         make(map[string]groupOffsets, len(st.groups)),
+	}
+	for id, parts := range st.logs {
+		c.logs[id] = slices.Clone(parts)
+	}
+	for k, o := range st.objects {
+		c.objects[k] = o
+	}
+	for k, since := range st.garbage {
+		c.garbage[k] = since
+	}
+	for g, offs := range st.groups {
+		c.groups[g] = offs.clone()
 	}
 	for id, b := range st.brokers {
 		c.brokers[id] = b

@@ -251,7 +251,8 @@ func TestApplyBadCommandBytes(t *testing.T) {
 		{"one byte", []byte{4}, false},
 		{"unknown type", append([]byte{200, 1}, good[2:]...), true},
 		{"type zero", append([]byte{0, 1}, good[2:]...), true},
-		{"unknown version", append([]byte{4, 2}, good[2:]...), true},
+		{"unknown version", append([]byte{4, 3}, good[2:]...), true},
+		{"v1 body with a v2 field", append([]byte{4, 1}, good[2:]...), false},
 		{"bad json", []byte{4, 1, '{'}, false},
 		{"unknown field", []byte(`` + "\x04\x01" + `{"Name":"a","Extra":1}`), false},
 		{"trailing data", append(append([]byte{}, good...), []byte(`{}`)...), false},
@@ -285,13 +286,32 @@ func TestCommandRoundTrip(t *testing.T) {
 		createPartitionsCmd{Name: "t", NewTotal: 9, DefaultLeader: 1},
 		alterTopicConfigsCmd{Name: "t", Ops: []ConfigOp{{Key: "k", Op: ConfigOpSubtract, Value: "v"}}},
 		allocateProducerIDsCmd{Count: 1000},
+		deleteTopicCmd{Name: "t", Now: 1_700_000_000_000},
+		commitObjectCmd{Key: "wal/1", Size: 4096, Broker: 2, Now: 77, Extents: []Extent{
+			{Topic: tid(3), Partition: 1, BaseOffset: 100, LastOffset: 199, Object: "wal/1", Pos: 0, Len: 2000, MaxTimestamp: 1_700_000_000_000, LeaderEpoch: 4},
+			{Topic: tid(4), Partition: 0, BaseOffset: 0, LastOffset: 0, Object: "wal/1", Pos: 2000, Len: 96, MaxTimestamp: -1},
+			{Topic: tid(3), Partition: 2, BaseOffset: 1 << 40, LastOffset: 1<<40 + 5, Object: "wal/1", Pos: 2096, Len: 2000},
+		}},
+		commitObjectCmd{Key: "empty", Size: 1},
+		replaceExtentsCmd{New: Extent{Topic: tid(3), Partition: 1, BaseOffset: 0, LastOffset: 199, Object: "c/1", Len: 9}, ObjectSize: 9, Now: 5},
+		truncatePartitionCmd{Topic: tid(3), Partition: 2, NewLogStart: 77, Now: 6},
+		forgetObjectsCmd{Keys: []string{"a", "b"}},
+		commitOffsetsCmd{Group: "g", Offsets: map[TopicPartition]CommittedOffset{
+			{"t", 0}: {Offset: 5, LeaderEpoch: -1, Metadata: "meta", CommitTime: 100},
+			{"t", 1}: {Offset: 6, CommitTime: 90},
+			{"s", 3}: {Offset: -1, LeaderEpoch: 7, CommitTime: 1 << 50},
+		}},
+		commitOffsetsCmd{Group: "empty", Offsets: map[TopicPartition]CommittedOffset{}},
+		deleteGroupOffsetsCmd{Group: "g", Parts: []TopicPartition{{"t", 1}}},
+		deleteGroupOffsetsCmd{Group: "g", All: true},
+		expireGroupOffsetsCmd{Group: "g", CommittedBefore: 99},
 	}
 	for _, c := range cmds {
 		b, err := encodeCommand(c)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b[0] != byte(c.commandType()) || b[1] != commandVersion1 {
+		if b[0] != byte(c.commandType()) || b[1] != c.commandType().version() {
 			t.Fatalf("%s: header % x", c.commandType(), b[:2])
 		}
 		got, err := decodeCommand(b)
@@ -327,6 +347,13 @@ func commandLog() []command {
 		cmds = append(cmds, allocateProducerIDsCmd{Count: int64(i + 1)})
 	}
 	return cmds
+}
+
+func TestDecodeDeleteTopicVersion1(t *testing.T) {
+	c, err := decodeCommand([]byte("\x04\x01" + `{"Name":"a"}`))
+	if err != nil || !reflect.DeepEqual(c, deleteTopicCmd{Name: "a"}) {
+		t.Fatalf("v1 DeleteTopic decoded to %+v, %v", c, err)
+	}
 }
 
 func TestApplyDeterministic(t *testing.T) {
@@ -448,10 +475,15 @@ func TestSnapshotCorruption(t *testing.T) {
 	}
 }
 
-// frameSnapshot wraps a body in a valid header and trailer.
+// frameSnapshot wraps a version-1 (JSON) body in a valid header and trailer.
 func frameSnapshot(body []byte) []byte {
+	return frameSnapshotVersion(snapshotVersion1, body)
+}
+
+func frameSnapshotVersion(version byte, body []byte) []byte {
 	b, _ := encodeSnapshot(newState())
 	b = b[:snapshotHeaderSz]
+	b[4], b[5] = 0, version
 	b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13] = 0, 0, 0, 0, byte(len(body)>>24), byte(len(body)>>16), byte(len(body)>>8), byte(len(body))
 	b = append(b, body...)
 	return appendCRC(b)

@@ -16,9 +16,18 @@ func FuzzDecodeCommand(f *testing.F) {
 		b, _ := encodeCommand(c)
 		f.Add(b)
 	}
+	for _, c := range mixedLog(f)[len(commandLog()):][:40] {
+		b, _ := encodeCommand(c)
+		f.Add(b)
+	}
 	f.Add([]byte{})
+	f.Add([]byte{8, 1, 1, 'k', 2, 2, 0, 0})
+	f.Add([]byte{12, 1, 1, 'g', 0, 1, 1, 'a', 1, 0, 2, 0, 0, 0})
 	f.Add([]byte{6, 1, '{', '"', 'O', 'p', 's', '"', ':', 'n', 'u', 'l', 'l', '}'})
 	f.Add([]byte{3, 1, '{', '"', 'P', 'a', 'r', 't', 'i', 't', 'i', 'o', 'n', 's', '"', ':', '2', '1', '4', '7', '4', '8', '3', '6', '4', '7', '}'})
+	// A populated catalog, so catalog commands meet extents, garbage and
+	// offsets.
+	prelude := mixedLog(f)[:len(commandLog())+80]
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := decodeCommand(data)
 		if err != nil {
@@ -28,7 +37,7 @@ func FuzzDecodeCommand(f *testing.F) {
 			return
 		}
 		a := newApplier(t)
-		for _, pre := range commandLog()[:8] {
+		for _, pre := range prelude {
 			a.apply(pre)
 		}
 		res := a.raw(data)
@@ -44,8 +53,12 @@ func FuzzDecodeCommand(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := decodeCommand(b); err != nil {
+		c2, err := decodeCommand(b)
+		if err != nil {
 			t.Fatalf("re-encoded command does not decode: %v", err)
+		}
+		if b2, _ := encodeCommand(c2); !bytes.Equal(b, b2) {
+			t.Fatal("command encoding is not stable")
 		}
 	})
 }
@@ -64,9 +77,17 @@ func FuzzDecodeSnapshot(f *testing.F) {
 	f.Add(frameSnapshot([]byte(`{"ClusterID":"","NextProducerID":0,"Brokers":[],"Topics":[]}`)))
 	f.Add([]byte("SHMS"))
 	f.Add(a.snapshotBytes()[snapshotHeaderSz : len(a.snapshotBytes())-snapshotTrailer])
+	m := newApplier(f)
+	for _, c := range mixedLog(f)[:len(commandLog())+150] {
+		m.apply(c)
+	}
+	full := m.snapshotBytes()
+	f.Add(full)
+	f.Add(full[snapshotHeaderSz : len(full)-snapshotTrailer])
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkSnapshotDecode(t, data)
 		checkSnapshotDecode(t, frameSnapshot(data))
+		checkSnapshotDecode(t, frameSnapshotVersion(snapshotVersion2, data))
 	})
 }
 

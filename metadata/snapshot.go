@@ -13,22 +13,25 @@ import (
 //
 //	+--------+---------+-----------+----------------+-----------+
 //	| magic  | version | body len  | body           | crc32c    |
-//	| "SHMS" | u16 BE  | u64 BE    | JSON, len bytes| u32 BE    |
+//	| "SHMS" | u16 BE  | u64 BE    | len bytes      | u32 BE    |
 //	+--------+---------+-----------+----------------+-----------+
 //
-// The CRC (Castagnoli) covers version, body len and body.
+// The CRC (Castagnoli) covers version, body len and body. A version-1 body
+// is JSON (snapshotBody); a version-2 body is a uvarint length, that JSON,
+// then the binary catalog and offsets sections (encodeCatalog).
 const (
 	snapshotMagic    = "SHMS"
 	snapshotVersion1 = 1
+	snapshotVersion2 = 2
 	snapshotHeaderSz = 4 + 2 + 8
 	snapshotTrailer  = 4
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// snapshotBody is the JSON body of snapshot version 1. Slices are sorted
-// (brokers by id, topics by name) and encoding/json sorts map keys, so
-// equal states encode to equal bytes.
+// snapshotBody is the JSON part of a snapshot (all of version 1). Slices
+// are sorted (brokers by id, topics by name) and encoding/json sorts map
+// keys, so equal states encode to equal bytes.
 type snapshotBody struct {
 	ClusterID      string
 	NextProducerID int64
@@ -36,22 +39,27 @@ type snapshotBody struct {
 	Topics         []Topic
 }
 
-// encodeSnapshot returns the bytes of a version-1 snapshot of st.
+// encodeSnapshot returns the bytes of a version-2 snapshot of st.
 func encodeSnapshot(st *state) ([]byte, error) {
-	body, err := json.Marshal(snapshotBody{
+	topics := st.sortedTopics()
+	js, err := json.Marshal(snapshotBody{
 		ClusterID:      st.clusterID,
 		NextProducerID: st.nextProducerID,
 		Brokers:        st.sortedBrokers(),
-		Topics:         st.sortedTopics(),
+		Topics:         topics,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode snapshot body: %w", err)
 	}
-	out := make([]byte, snapshotHeaderSz, snapshotHeaderSz+len(body)+snapshotTrailer)
-	copy(out, snapshotMagic)
-	binary.BigEndian.PutUint16(out[4:], snapshotVersion1)
-	binary.BigEndian.PutUint64(out[6:], uint64(len(body)))
-	out = append(out, body...)
+	w := bodyWriter{b: make([]byte, snapshotHeaderSz, snapshotHeaderSz+len(js)+16+st.catalogSizeHint())}
+	copy(w.b, snapshotMagic)
+	binary.BigEndian.PutUint16(w.b[4:], snapshotVersion2)
+	w.uvarint(uint64(len(js)))
+	w.b = append(w.b, js...)
+	st.encodeCatalog(&w, topics)
+	st.encodeGroups(&w)
+	out := w.b
+	binary.BigEndian.PutUint64(out[6:], uint64(len(out)-snapshotHeaderSz))
 	return binary.BigEndian.AppendUint32(out, crc32.Checksum(out[4:], castagnoli)), nil
 }
 
@@ -86,8 +94,9 @@ func decodeSnapshot(b []byte, where string) (*state, error) {
 	if string(b[:4]) != snapshotMagic {
 		return nil, corrupt(0, "bad magic %q", b[:4])
 	}
-	if v := binary.BigEndian.Uint16(b[4:]); v != snapshotVersion1 {
-		return nil, corrupt(4, "unsupported snapshot version %d", v)
+	version := binary.BigEndian.Uint16(b[4:])
+	if version != snapshotVersion1 && version != snapshotVersion2 {
+		return nil, corrupt(4, "unsupported snapshot version %d", version)
 	}
 	bodyLen := binary.BigEndian.Uint64(b[6:])
 	if bodyLen != uint64(len(b)-snapshotHeaderSz-snapshotTrailer) {
@@ -97,8 +106,23 @@ func decodeSnapshot(b []byte, where string) (*state, error) {
 	if want, got := binary.BigEndian.Uint32(b[end:]), crc32.Checksum(b[4:end], castagnoli); want != got {
 		return nil, corrupt(end, "checksum %08x, want %08x", got, want)
 	}
+	js := b[snapshotHeaderSz:end]
+	var rest *bodyReader
+	if version == snapshotVersion2 {
+		r := &bodyReader{b: js}
+		n := r.uvarint()
+		if r.err == nil && n > uint64(len(js)-r.off) {
+			r.fail("JSON length %d exceeds the %d bytes left", n, len(js)-r.off)
+		}
+		if r.err != nil {
+			return nil, corrupt(snapshotHeaderSz, "%v", r.err)
+		}
+		jsonEnd := r.off + int(n)
+		js = r.b[r.off:jsonEnd]
+		rest = &bodyReader{b: r.b, off: jsonEnd}
+	}
 	var body snapshotBody
-	dec := json.NewDecoder(bytes.NewReader(b[snapshotHeaderSz:end]))
+	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
 		return nil, corrupt(snapshotHeaderSz, "decode body: %v", err)
@@ -109,6 +133,17 @@ func decodeSnapshot(b []byte, where string) (*state, error) {
 	st, err := body.state()
 	if err != nil {
 		return nil, corrupt(snapshotHeaderSz, "%v", err)
+	}
+	if rest != nil {
+		if err := st.decodeCatalog(rest, body.Topics); err != nil {
+			return nil, corrupt(snapshotHeaderSz+rest.off, "catalog: %v", err)
+		}
+		if err := st.decodeGroups(rest); err != nil {
+			return nil, corrupt(snapshotHeaderSz+rest.off, "group offsets: %v", err)
+		}
+		if err := rest.done(); err != nil {
+			return nil, corrupt(snapshotHeaderSz+rest.off, "%v", err)
+		}
 	}
 	return st, nil
 }
@@ -165,6 +200,7 @@ func (body snapshotBody) state() (*state, error) {
 		t = t.Clone()
 		st.topics[t.Name] = t
 		st.topicIDs[t.ID] = t.Name
+		st.logs[t.ID] = make([]partitionLog, len(t.Partitions))
 	}
 	return st, nil
 }

@@ -369,12 +369,14 @@ func (s *Store) newTopicID() (TopicID, error) {
 	}
 }
 
-// DeleteTopic removes a topic and returns it as it was.
+// DeleteTopic removes a topic and returns it as it was. Its extents leave
+// the catalog (objects left unreferenced become garbage, dated by this
+// node's clock) and every group's committed offsets for it are deleted.
 func (s *Store) DeleteTopic(ctx context.Context, name string) (Topic, error) {
 	if _, ok := s.Topic(name); !ok {
 		return Topic{}, fmt.Errorf("%w: %q", ErrUnknownTopic, name)
 	}
-	res, err := s.propose(ctx, deleteTopicCmd{Name: name})
+	res, err := s.propose(ctx, deleteTopicCmd{Name: name, Now: time.Now().UnixMilli()})
 	return res.topic, err
 }
 

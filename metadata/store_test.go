@@ -3,6 +3,7 @@ package metadata
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -231,6 +232,48 @@ func TestStoreRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	nextPID := firstPID + 10 // every later allocation must start here or above
+	a, _ := s.Topic("a")
+	for i := range int64(4) {
+		err := s.CommitObject(ctx, ObjectCommit{Key: fmt.Sprintf("wal/%d", i), Size: 100, Now: 10 + i, Extents: []Extent{
+			{Topic: a.ID, Partition: 0, BaseOffset: 10 * i, LastOffset: 10*i + 9, Len: 50},
+			{Topic: a.ID, Partition: 1, BaseOffset: 5 * i, LastOffset: 5*i + 4, Pos: 50, Len: 50},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.TruncatePartition(ctx, a.ID, 1, 12, 50); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TruncatePartition(ctx, a.ID, 0, 15, 51); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CommitOffsets(ctx, "g", map[TopicPartition]CommittedOffset{{"b", 3}: {Offset: 7, Metadata: "m", CommitTime: 60}}); err != nil {
+		t.Fatal(err)
+	}
+	type catalogView struct {
+		Logs    []PartitionLog
+		Extents [][]Extent
+		Garbage []GarbageObject
+		Offsets map[TopicPartition]CommittedOffset
+		Groups  []string
+	}
+	view := func(s *Store) catalogView {
+		var v catalogView
+		for _, tp := range s.Topics() {
+			for p := range tp.Partitions {
+				pl, _ := s.PartitionLog(tp.ID, int32(p))
+				v.Logs = append(v.Logs, pl)
+				v.Extents = append(v.Extents, s.Extents(tp.ID, int32(p), 0, 100))
+			}
+		}
+		v.Garbage, v.Offsets, v.Groups = s.GarbageObjects(), s.GroupOffsets("g"), s.GroupsWithOffsets()
+		return v
+	}
+	catalog := view(s)
+	if len(catalog.Garbage) == 0 || len(catalog.Offsets) != 1 || catalog.Logs[0].End != 40 {
+		t.Fatalf("catalog before restart: %+v", catalog)
+	}
 	topics := s.Topics()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -247,6 +290,9 @@ func TestStoreRestart(t *testing.T) {
 		}
 		if got := s.Topics(); !reflect.DeepEqual(got, topics) {
 			t.Fatalf("%s: topics\n got %+v\nwant %+v", step, got, topics)
+		}
+		if got := view(s); !reflect.DeepEqual(got, catalog) {
+			t.Fatalf("%s: catalog\n got %+v\nwant %+v", step, got, catalog)
 		}
 		pid, err := s.AllocateProducerIDs(ctx, 5)
 		if err != nil || pid < nextPID {
@@ -265,7 +311,13 @@ func TestStoreRestart(t *testing.T) {
 	if _, err := s.CreateTopic(ctx, "d", 1, nil); err != nil {
 		t.Fatal(err)
 	}
-	topics = s.Topics()
+	if err := s.ForgetObjects(ctx, []string{"wal/0"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CommitObject(ctx, ObjectCommit{Key: "wal/9", Size: 10, Extents: []Extent{{Topic: a.ID, Partition: 0, BaseOffset: 40, LastOffset: 40, Len: 10}}}); err != nil {
+		t.Fatal(err)
+	}
+	topics, catalog = s.Topics(), view(s)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -52,6 +52,13 @@ type TieringConfig struct {
 	OrphanGrace Duration `yaml:"orphan_grace"`
 	// StatsInterval is how often the tiering figures are logged (0: never).
 	StatsInterval Duration `yaml:"stats_interval"`
+	// CompactionTarget is the size of the single-partition objects
+	// compaction writes; CompactionMinExtents the shortest run of small
+	// extents worth merging below that size; CompactionInterval how often
+	// it runs (0: never).
+	CompactionTarget     ByteSize `yaml:"compaction_target"`
+	CompactionMinExtents int      `yaml:"compaction_min_extents"`
+	CompactionInterval   Duration `yaml:"compaction_interval"`
 }
 
 // WALConfig is the YAML/flag face of wal.Config.
@@ -90,6 +97,10 @@ func DefaultConfig() Config {
 			GCGrace:           Duration(5 * time.Minute),
 			OrphanGrace:       Duration(24 * time.Hour),
 			StatsInterval:     Duration(time.Minute),
+
+			CompactionTarget:     256 << 20,
+			CompactionMinExtents: 16,
+			CompactionInterval:   Duration(time.Minute),
 		},
 	}
 }
@@ -136,6 +147,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("tiering orphan_grace %s: must be at least 1m", t.OrphanGrace)
 	case t.StatsInterval < 0:
 		return fmt.Errorf("tiering stats_interval %s: must be >= 0", t.StatsInterval)
+	case t.CompactionTarget < 1<<20:
+		return fmt.Errorf("tiering compaction_target %d: must be at least 1MiB", t.CompactionTarget)
+	case t.CompactionMinExtents < 2:
+		return fmt.Errorf("tiering compaction_min_extents %d: must be at least 2", t.CompactionMinExtents)
+	case t.CompactionInterval < 0:
+		return fmt.Errorf("tiering compaction_interval %s: must be >= 0", t.CompactionInterval)
 	}
 	return nil
 }

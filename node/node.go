@@ -1,31 +1,49 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shalelog/shale/broker"
 	"github.com/shalelog/shale/metadata"
+	"github.com/shalelog/shale/objectstore"
 	"github.com/shalelog/shale/partition"
+	"github.com/shalelog/shale/tiering"
 	"github.com/shalelog/shale/wal"
 )
 
 // Node is one running Shale process.
 type Node struct {
-	cfg    Config
-	log    *slog.Logger
-	meta   *metadata.Store
-	wal    *wal.Log
-	parts  *partition.Manager
-	server *broker.Server
-	ln     net.Listener
+	cfg      Config
+	log      *slog.Logger
+	meta     *metadata.Store
+	bucket   *objectstore.Counting
+	wal      *wal.Log
+	reader   *tiering.Reader
+	uploader *tiering.Uploader
+	parts    *partition.Manager
+	server   *broker.Server
+	ln       net.Listener
+
+	retention *tiering.Retention
+	gc        *tiering.GC
+	compactor *tiering.Compactor
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
-// Start opens the metadata store and the WAL (recovering both), then starts
-// the Kafka listener. On error everything opened so far is closed.
+// Start opens the metadata store, the object store and the WAL (recovering
+// both), starts the uploader and the Kafka listener, and the background
+// retention and garbage collection. On error everything opened so far is
+// closed.
 func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -56,16 +74,60 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 		return nil, fmt.Errorf("open metadata: %w", err)
 	}
 
+	url, err := cfg.ObjectStoreURL()
+	if err != nil {
+		return nil, err
+	}
+	if dir, ok := fileURLDir(url); ok {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create object store dir: %w", err)
+		}
+	}
+	b, err := objectstore.Open(context.Background(), url)
+	if err != nil {
+		return nil, fmt.Errorf("open object store: %w", err)
+	}
+	n.bucket = objectstore.NewCounting(b)
+
+	var up atomic.Pointer[tiering.Uploader]
 	wc := wal.DefaultConfig()
 	wc.Dir = cfg.WALDir()
 	wc.SegmentMaxBytes = int64(cfg.WAL.SegmentMaxBytes)
 	wc.SegmentMaxAge = time.Duration(cfg.WAL.SegmentMaxAge)
 	wc.MaxBytes = int64(cfg.WAL.MaxBytes)
 	wc.Logger = logger.With("component", "wal")
+	wc.OnSeal = func(wal.SegmentInfo) {
+		if u := up.Load(); u != nil {
+			u.Kick()
+		}
+	}
 	if n.wal, err = wal.Open(wc); err != nil {
 		return nil, fmt.Errorf("open wal: %w", err)
 	}
-	n.parts = partition.NewManager(n.wal, nil)
+
+	rc := tiering.DefaultReaderConfig()
+	rc.BlockSize = int64(cfg.Tiering.BlockSize)
+	rc.CacheBytes = int64(cfg.Tiering.CacheBytes)
+	rc.ReadAhead = cfg.Tiering.ReadAhead
+	rc.Logger = logger.With("component", "coldread")
+	if n.reader, err = tiering.NewReader(n.bucket, tiering.CatalogFinder{Store: n.meta}, rc); err != nil {
+		return nil, fmt.Errorf("cold reader: %w", err)
+	}
+	n.parts = partition.NewManager(n.wal, tiering.PartitionReader{R: n.reader})
+
+	uc := tiering.DefaultUploaderConfig()
+	uc.BrokerID = cfg.Broker.NodeID
+	uc.LocalRetainBytes = int64(cfg.Tiering.LocalRetainBytes)
+	uc.Logger = logger.With("component", "uploader")
+	uc.OnCommitted = func(k wal.Key, end int64) {
+		if p := n.parts.Get(k); p != nil {
+			p.Committed(end)
+		}
+	}
+	if n.uploader, err = tiering.NewUploader(uc, n.wal, n.bucket, n.meta); err != nil {
+		return nil, err
+	}
+	up.Store(n.uploader)
 
 	if n.server, err = broker.New(cfg.Broker, n.meta, n.parts, logger.With("component", "broker")); err != nil {
 		return nil, err
@@ -76,26 +138,163 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	if err = n.server.Start(n.ln); err != nil {
 		return nil, err
 	}
+	n.uploader.Start()
+
+	n.retention = tiering.NewRetention(n.meta, func(k wal.Key, start int64) {
+		if p := n.parts.Get(k); p != nil {
+			p.SetLogStart(start)
+		}
+	}, logger.With("component", "retention"))
+	gcc := tiering.GCConfig{Grace: time.Duration(cfg.Tiering.GCGrace), OrphanGrace: time.Duration(cfg.Tiering.OrphanGrace)}
+	if n.gc, err = tiering.NewGC(gcc, n.bucket, n.meta, logger.With("component", "gc")); err != nil {
+		return nil, err
+	}
+	cc := tiering.DefaultCompactorConfig()
+	cc.TargetBytes = int64(cfg.Tiering.CompactionTarget)
+	cc.MinExtents = cfg.Tiering.CompactionMinExtents
+	cc.TempDir = cfg.DataDir
+	if n.compactor, err = tiering.NewCompactor(cc, n.bucket, n.meta, logger.With("component", "compactor")); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.background(ctx) }()
 	return n, nil
+}
+
+// background runs retention, garbage collection and the stats log.
+func (n *Node) background(ctx context.Context) {
+	t := n.cfg.Tiering
+	retention := time.NewTicker(time.Duration(t.RetentionInterval))
+	defer retention.Stop()
+	gc := time.NewTicker(time.Duration(t.GCInterval))
+	defer gc.Stop()
+	var stats <-chan time.Time
+	if t.StatsInterval > 0 {
+		st := time.NewTicker(time.Duration(t.StatsInterval))
+		defer st.Stop()
+		stats = st.C
+	}
+	var compaction <-chan time.Time
+	if t.CompactionInterval > 0 {
+		ct := time.NewTicker(time.Duration(t.CompactionInterval))
+		defer ct.Stop()
+		compaction = ct.C
+	}
+	gcRuns := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-retention.C:
+			if _, err := n.RunRetention(ctx, now); err != nil && ctx.Err() == nil {
+				n.log.Warn("retention pass failed", "err", err)
+			}
+		case now := <-gc.C:
+			gcRuns++
+			// Orphans need a LIST of the whole bucket: one pass in 60.
+			if _, err := n.gc.RunOnce(ctx, now, gcRuns%60 == 1); err != nil && ctx.Err() == nil {
+				n.log.Warn("garbage collection pass failed", "err", err)
+			}
+		case <-compaction:
+			if _, err := n.RunCompaction(ctx); err != nil && ctx.Err() == nil {
+				n.log.Warn("compaction pass failed", "err", err)
+			}
+		case <-stats:
+			n.logStats()
+		}
+	}
+}
+
+// RunRetention applies retention now (also run periodically).
+func (n *Node) RunRetention(ctx context.Context, now time.Time) (tiering.RetentionResult, error) {
+	return n.retention.RunOnce(ctx, now)
+}
+
+// RunCompaction merges small extents now (also run periodically).
+func (n *Node) RunCompaction(ctx context.Context) (tiering.CompactionResult, error) {
+	return n.compactor.RunOnce(ctx)
+}
+
+// RunGC deletes unreferenced objects past their grace now (also run
+// periodically).
+func (n *Node) RunGC(ctx context.Context, now time.Time, sweepOrphans bool) (tiering.GCResult, error) {
+	return n.gc.RunOnce(ctx, now, sweepOrphans)
+}
+
+// Stats are the figures an operator needs, gathered from every layer.
+type Stats struct {
+	Bucket   objectstore.CountingStats
+	Uploader tiering.UploaderStats
+	Reader   tiering.ReaderStats
+	WAL      wal.Stats
+	WALBytes int64
+}
+
+// Stats returns the current figures.
+func (n *Node) Stats() Stats {
+	return Stats{
+		Bucket:   n.bucket.Stats(),
+		Uploader: n.uploader.Stats(),
+		Reader:   n.reader.Stats(),
+		WAL:      n.wal.Stats(),
+		WALBytes: n.wal.Bytes(),
+	}
+}
+
+func (n *Node) logStats() {
+	s := n.Stats()
+	n.log.Info("tiering stats",
+		"objects_uploaded", s.Uploader.Objects, "bytes_uploaded", s.Uploader.Bytes,
+		"upload_pending_segments", s.Uploader.Pending, "upload_lag", s.Uploader.LastUploadLag,
+		"put_errors", s.Uploader.PutErrors, "commit_errors", s.Uploader.CommitErrors,
+		"s3_class_a", s.Bucket.ClassA, "s3_class_b", s.Bucket.ClassB, "s3_bytes_in", s.Bucket.BytesIn, "s3_bytes_out", s.Bucket.BytesOut,
+		"cache_hits", s.Reader.CacheHits, "cache_misses", s.Reader.CacheMisses,
+		"wal_bytes", s.WALBytes, "wal_fsyncs", s.WAL.Fsyncs)
 }
 
 // Addr is the address the Kafka listener is bound to.
 func (n *Node) Addr() string { return n.ln.Addr().String() }
 
-// Close stops the listener, then flushes and closes the WAL and the
-// metadata store.
+// Bucket is the node's object store (with request counters).
+func (n *Node) Bucket() *objectstore.Counting { return n.bucket }
+
+// Close stops the listener and the background work, then flushes and closes
+// the WAL, the object store and the metadata store.
 func (n *Node) Close() error {
 	var errs []error
+	if n.cancel != nil {
+		n.cancel()
+		n.wg.Wait()
+	}
 	if n.server != nil {
 		errs = append(errs, n.server.Close())
 	} else if n.ln != nil {
 		errs = append(errs, n.ln.Close())
 	}
+	if n.uploader != nil {
+		errs = append(errs, n.uploader.Close())
+	}
+	if n.reader != nil {
+		errs = append(errs, n.reader.Close())
+	}
 	if n.wal != nil {
 		errs = append(errs, n.wal.Close())
+	}
+	if n.bucket != nil {
+		errs = append(errs, n.bucket.Close())
 	}
 	if n.meta != nil {
 		errs = append(errs, n.meta.Close())
 	}
 	return errors.Join(errs...)
+}
+
+func fileURLDir(url string) (string, bool) {
+	const p = "file://"
+	if len(url) > len(p) && url[:len(p)] == p {
+		return url[len(p):], true
+	}
+	return "", false
 }

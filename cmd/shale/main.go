@@ -14,6 +14,7 @@ Usage:
   shale broker --config shale.yaml [flags]                     a broker for real deployments
   shale topics create|list|describe|delete|alter-config ...    manage topics
   shale groups list|describe|reset-offsets|delete ...          inspect and manage consumer groups
+  shale loadtest produce|consume|e2e [flags]                   measure throughput and latency
   shale version
 
 Run 'shale <command> --help' for the flags of a command.
@@ -37,6 +38,8 @@ func run(args []string) int {
 		return runTopics(args[1:], os.Stdout, os.Stderr)
 	case "groups":
 		return runGroups(args[1:], os.Stdout, os.Stderr)
+	case "loadtest":
+		return runLoadtest(args[1:], os.Stdout, os.Stderr)
 	case "version", "--version":
 		fmt.Println("shale", version)
 		return 0

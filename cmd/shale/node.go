@@ -62,6 +62,9 @@ func nodeFlags(fs *flag.FlagSet, cfg *node.Config) *string {
 	fs.Var(&cfg.Tiering.GCGrace, "gc-grace", "how long an unreferenced object stays before deletion")
 	fs.Var(&cfg.Tiering.OrphanGrace, "orphan-grace", "how old a never-committed upload must be before deletion")
 	fs.Var(&cfg.Tiering.StatsInterval, "stats-interval", "how often tiering figures are logged (0: never)")
+	fs.Var(&cfg.Tiering.CompactionTarget, "compaction-target", "size of the single-partition objects compaction writes")
+	fs.IntVar(&cfg.Tiering.CompactionMinExtents, "compaction-min-extents", cfg.Tiering.CompactionMinExtents, "shortest run of small extents worth merging")
+	fs.Var(&cfg.Tiering.CompactionInterval, "compaction-interval", "how often compaction runs (0: never)")
 	fs.StringVar(&cfg.Metadata.Dir, "metadata-dir", cfg.Metadata.Dir, "raft log and snapshots (default DATA_DIR/meta)")
 	fs.StringVar(&cfg.Metadata.RaftAddr, "raft-addr", cfg.Metadata.RaftAddr, "raft transport host:port (empty: single node, in-process)")
 	return configPath

@@ -30,6 +30,10 @@ func Config(dir string) node.Config {
 	cfg.DataDir = dir
 	cfg.Broker.Listen = "127.0.0.1:0"
 	cfg.LogLevel = "warn"
+	// acks=all is answered once the data is in the object store, at the
+	// latest one segment age after it was written: keep that short so
+	// tests that produce synchronously stay fast.
+	cfg.WAL.SegmentMaxAge = node.Duration(25 * time.Millisecond)
 	return cfg
 }
 

@@ -1,0 +1,55 @@
+package broker
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// FindCoordinator: v0–v4 (v4 looks up many keys at once).
+//
+// This broker coordinates every consumer group, so a group key always
+// names it. Transactions are not supported: a transaction key gets
+// COORDINATOR_NOT_AVAILABLE with a message saying so. Any other key type
+// is INVALID_REQUEST.
+//
+// Not yet: share groups (v6).
+
+// coordinatorTypeGroup and coordinatorTypeTransaction are FindCoordinator
+// key types.
+const (
+	coordinatorTypeGroup       = 0
+	coordinatorTypeTransaction = 1
+)
+
+func handleFindCoordinator(s *Server, rc *reqCtx, r kmsg.Request) {
+	req := r.(*kmsg.FindCoordinatorRequest)
+	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	host, port := s.AdvertisedAddr()
+	find := func(key string) kmsg.FindCoordinatorResponseCoordinator {
+		c := kmsg.NewFindCoordinatorResponseCoordinator()
+		c.Key = key
+		c.NodeID, c.Host, c.Port = -1, "", -1
+		switch req.CoordinatorType {
+		case coordinatorTypeGroup:
+			c.NodeID, c.Host, c.Port = s.cfg.NodeID, host, port
+		case coordinatorTypeTransaction:
+			msg := "transactions are not supported by this broker"
+			c.ErrorCode, c.ErrorMessage = kerr.CoordinatorNotAvailable.Code, &msg
+		default:
+			msg := "unknown coordinator key type"
+			c.ErrorCode, c.ErrorMessage = kerr.InvalidRequest.Code, &msg
+		}
+		return c
+	}
+	if req.Version >= 4 {
+		for _, k := range req.CoordinatorKeys {
+			resp.Coordinators = append(resp.Coordinators, find(k))
+		}
+		rc.respond(resp)
+		return
+	}
+	c := find(req.CoordinatorKey)
+	resp.ErrorCode, resp.ErrorMessage = c.ErrorCode, c.ErrorMessage
+	resp.NodeID, resp.Host, resp.Port = c.NodeID, c.Host, c.Port
+	rc.respond(resp)
+}

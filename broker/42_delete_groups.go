@@ -1,0 +1,25 @@
+package broker
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// DeleteGroups: v0–v2.
+//
+// Deletes groups without members and all their committed offsets;
+// NON_EMPTY_GROUP while members remain, GROUP_ID_NOT_FOUND for a group
+// with neither members nor offsets.
+
+func handleDeleteGroups(s *Server, rc *reqCtx, r kmsg.Request) {
+	req := r.(*kmsg.DeleteGroupsRequest)
+	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
+	s.groups.deleteGroups(req.Groups, func(codes []int16) {
+		for i, g := range req.Groups {
+			dg := kmsg.NewDeleteGroupsResponseGroup()
+			dg.Group = g
+			dg.ErrorCode = codes[i]
+			resp.Groups = append(resp.Groups, dg)
+		}
+		rc.respond(resp)
+	})
+}

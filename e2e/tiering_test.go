@@ -1,0 +1,418 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shalelog/shale/internal/miniotest"
+	"github.com/shalelog/shale/internal/shaletest"
+	"github.com/shalelog/shale/node"
+	"github.com/shalelog/shale/objectstore"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// recordValue is the deterministic value of record i: size bytes from a
+// splitmix64 stream seeded by i, so a consumer can check every byte
+// without the test keeping a copy.
+func recordValue(i uint64, size int) []byte {
+	v := make([]byte, size)
+	x := i*0x9E3779B97F4A7C15 + 1
+	for off := 0; off < size; off += 8 {
+		x += 0x9E3779B97F4A7C15
+		z := x
+		z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+		z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+		z ^= z >> 31
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], z)
+		copy(v[off:], b[:])
+	}
+	return v
+}
+
+func recordKey(i uint64) []byte { return binary.BigEndian.AppendUint64(nil, i) }
+
+// produceRange produces records [from, to) to topic and fails the test on
+// any error (the franz-go default producer: idempotent, acks=all).
+func produceRange(t *testing.T, cl *kgo.Client, topic string, from, to uint64, size int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for i := from; i < to; i++ {
+		wg.Add(1)
+		cl.Produce(ctx, &kgo.Record{Topic: topic, Key: recordKey(i), Value: recordValue(i, size)}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				firstErr.CompareAndSwap(nil, err)
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+}
+
+// consumeAll reads topic from offset 0 until n records arrived and checks
+// every record is the one its key names, each key once.
+func consumeAll(t *testing.T, addr, topic string, n uint64, size int) {
+	t.Helper()
+	cl := shaletest.Client(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxBytes(64<<20))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	seen := make([]bool, n)
+	var got uint64
+	for got < n {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d of %d records before the deadline", got, n)
+		}
+		fs.EachError(func(tp string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", tp, p, err) })
+		fs.EachRecord(func(r *kgo.Record) {
+			i := binary.BigEndian.Uint64(r.Key)
+			if i >= n || seen[i] {
+				t.Fatalf("record %d seen twice or out of range (offset %d partition %d)", i, r.Offset, r.Partition)
+			}
+			if !bytes.Equal(r.Value, recordValue(i, size)) {
+				t.Fatalf("record %d (partition %d offset %d): value differs", i, r.Partition, r.Offset)
+			}
+			seen[i] = true
+			got++
+		})
+	}
+}
+
+func dirSize(dir string) int64 {
+	var total int64
+	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			total += info.Size()
+		}
+		return nil
+	})
+	return total
+}
+
+func s3Node(t *testing.T, srv *miniotest.Server, dataDir string, mutate func(*node.Config)) *node.Node {
+	return shaletest.StartNode(t, func(c *node.Config) {
+		c.DataDir = dataDir
+		c.ObjectStore = srv.URL("shale")
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+}
+
+// TestTieringGiBWithSmallWAL produces over 1 GiB through a broker whose
+// WAL may hold only 64 MiB, and reads it all back from offset 0: the local
+// disk stays under its budget and every record comes back byte-identical,
+// most of it from MinIO.
+func TestTieringGiBWithSmallWAL(t *testing.T) {
+	srv := miniotest.Start(t)
+	srv.Setenv(t)
+	const walBudget = 64 << 20
+	dataDir := t.TempDir()
+	n := s3Node(t, srv, dataDir, func(c *node.Config) {
+		c.WAL.MaxBytes = walBudget
+		c.Tiering.LocalRetainBytes = 16 << 20
+	})
+	shaletest.CreateTopic(t, n.Addr(), "big", 4, nil)
+
+	walDir := filepath.Join(dataDir, "wal")
+	var maxWAL atomic.Int64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			if s := dirSize(walDir); s > maxWAL.Load() {
+				maxWAL.Store(s)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	const size = 1000
+	const count = (1 << 30) / size * 105 / 100 // a little over 1 GiB of values
+	cl := shaletest.Client(t, n.Addr(), kgo.ProducerBatchMaxBytes(1<<20), kgo.RecordRetries(1000))
+	start := time.Now()
+	produceRange(t, cl, "big", 0, count, size)
+	t.Logf("produced %d records of %d bytes in %s", count, size, time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	consumeAll(t, n.Addr(), "big", count, size)
+	t.Logf("consumed them from offset 0 in %s", time.Since(start).Round(time.Millisecond))
+	close(stop)
+	<-sampled
+	st := n.Stats()
+	t.Logf("max WAL dir size %d bytes (budget %d); objects %d, uploaded %d bytes, class A %d, GETs %d",
+		maxWAL.Load(), walBudget, st.Uploader.Objects, st.Uploader.Bytes, st.Bucket.ClassA, st.Bucket.ClassB)
+	if maxWAL.Load() > walBudget {
+		t.Fatalf("WAL directory reached %d bytes, over its %d budget", maxWAL.Load(), walBudget)
+	}
+	if st.Reader.CacheMisses == 0 {
+		t.Fatalf("no cold read happened: %+v", st.Reader)
+	}
+}
+
+// TestTieringWALWiped: everything acknowledged with acks=all survives the
+// loss of the broker's whole WAL directory.
+func TestTieringWALWiped(t *testing.T) {
+	srv := miniotest.Start(t)
+	srv.Setenv(t)
+	dataDir := t.TempDir()
+	n := s3Node(t, srv, dataDir, nil)
+	shaletest.CreateTopic(t, n.Addr(), "wiped", 3, nil)
+	cl := shaletest.Client(t, n.Addr())
+	produceRange(t, cl, "wiped", 0, 20000, 200)
+	cl.Close()
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dataDir, "wal")); err != nil {
+		t.Fatal(err)
+	}
+	n2 := s3Node(t, srv, dataDir, nil)
+	consumeAll(t, n2.Addr(), "wiped", 20000, 200)
+	// Offsets continue after the catalog's end, without reuse.
+	cl2 := shaletest.Client(t, n2.Addr())
+	produceRange(t, cl2, "wiped", 20000, 21000, 200)
+	consumeAll(t, n2.Addr(), "wiped", 21000, 200)
+}
+
+// TestTieringObjectStoreOutage stops MinIO for 30 s under load: acks=1
+// producers keep going while the WAL has room, nothing acknowledged is
+// lost, and the broker keeps running.
+func TestTieringObjectStoreOutage(t *testing.T) {
+	srv := miniotest.Start(t)
+	srv.Setenv(t)
+	n := s3Node(t, srv, t.TempDir(), nil)
+	shaletest.CreateTopic(t, n.Addr(), "outage", 2, nil)
+	cl := shaletest.Client(t, n.Addr(), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	produceRange(t, cl, "outage", 0, 5000, 500)
+	srv.Stop()
+	outageStart := time.Now()
+	// acks=1 keeps working during the outage: the WAL absorbs it.
+	produceRange(t, cl, "outage", 5000, 10000, 500)
+	// acks=all cannot be answered while the object store is down: it
+	// times out honestly.
+	all := shaletest.Client(t, n.Addr(), kgo.ProduceRequestTimeout(2*time.Second), kgo.RecordRetries(0),
+		kgo.RecordDeliveryTimeout(3*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	err := all.ProduceSync(ctx, &kgo.Record{Topic: "outage", Key: recordKey(10000), Value: recordValue(10000, 500)}).FirstErr()
+	cancel()
+	if err == nil {
+		t.Fatalf("acks=all produce succeeded while the object store was down")
+	}
+	t.Logf("acks=all during the outage: %v", err)
+	if d := 30*time.Second - time.Since(outageStart); d > 0 {
+		time.Sleep(d)
+	}
+	srv.Restart()
+	produceRange(t, cl, "outage", 10000, 12000, 500)
+	// The record of the failed acks=all attempt may or may not have been
+	// appended; read everything and check the acknowledged ones.
+	cons := shaletest.Client(t, n.Addr(), kgo.ConsumeTopics("outage"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	seen := map[uint64]bool{}
+	deadline, cancel2 := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel2()
+	for len(seen) < 12000 {
+		fs := cons.PollFetches(deadline)
+		if deadline.Err() != nil {
+			t.Fatalf("read %d of 12000 acknowledged records", len(seen))
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			i := binary.BigEndian.Uint64(r.Key)
+			if !bytes.Equal(r.Value, recordValue(i, 500)) {
+				t.Fatalf("record %d corrupted", i)
+			}
+			if i != 10000 {
+				seen[i] = true
+			}
+		})
+	}
+	if st := n.Stats(); st.Uploader.PutErrors == 0 {
+		t.Fatalf("expected failed uploads during the outage: %+v", st.Uploader)
+	}
+}
+
+// TestTieringCorruptObject flips a byte in an uploaded object: the cold
+// read fails with a storage error and the broker names the object; it
+// never returns the damaged batch.
+func TestTieringCorruptObject(t *testing.T) {
+	srv := miniotest.Start(t)
+	srv.Setenv(t)
+	var logBuf syncBuffer
+	dataDir := t.TempDir()
+	n := s3Node(t, srv, dataDir, func(c *node.Config) { c.Tiering.LocalRetainBytes = 0 })
+	shaletest.CreateTopic(t, n.Addr(), "rot", 1, nil)
+	produceRange(t, shaletest.Client(t, n.Addr()), "rot", 0, 2000, 300)
+	n.Close()
+
+	b, err := objectstore.Open(context.Background(), srv.URL("shale"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var key string
+	b.List(context.Background(), "wal/", func(o objectstore.ObjectInfo) error {
+		if key == "" {
+			key = o.Key
+		}
+		return nil
+	})
+	if key == "" {
+		t.Fatal("no uploaded object")
+	}
+	rc, err := b.ReadRange(context.Background(), key, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(rc)
+	rc.Close()
+	body[100] ^= 0x40 // inside the first batch's records
+	if err := b.Put(context.Background(), key, bytes.NewReader(body), int64(len(body))); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(filepath.Join(dataDir, "wal")) // force cold reads
+	n2 := shaletest.StartNodeLogging(t, &logBuf, func(c *node.Config) {
+		c.DataDir = dataDir
+		c.ObjectStore = srv.URL("shale")
+	})
+	cl := shaletest.Client(t, n2.Addr(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"rot": {0: kgo.NewOffset().AtStart()}}))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatal("no error for the corrupt object")
+		}
+		if fs.NumRecords() > 0 {
+			t.Fatalf("got %d records from a corrupt first batch", fs.NumRecords())
+		}
+		var got error
+		fs.EachError(func(_ string, _ int32, err error) { got = err })
+		if got != nil {
+			if !errors.Is(got, kerr.KafkaStorageError) {
+				t.Fatalf("fetch error %v, want KAFKA_STORAGE_ERROR", got)
+			}
+			break
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logBuf.String(), key) {
+		if time.Now().After(deadline) {
+			t.Fatalf("broker log does not name the corrupt object %s:\n%s", key, logBuf.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestTieringRetention: retention.ms and retention.bytes remove whole
+// objects from the bucket and advance the log start offset.
+func TestTieringRetention(t *testing.T) {
+	srv := miniotest.Start(t)
+	srv.Setenv(t)
+	n := s3Node(t, srv, t.TempDir(), func(c *node.Config) {
+		c.Tiering.GCGrace = 0
+		c.WAL.SegmentMaxAge = node.Duration(20 * time.Millisecond)
+	})
+	bytesLimit := "200000"
+	shaletest.CreateTopic(t, n.Addr(), "by-bytes", 1, map[string]*string{"retention.bytes": &bytesLimit})
+	msLimit := "60000"
+	shaletest.CreateTopic(t, n.Addr(), "by-time", 1, map[string]*string{"retention.ms": &msLimit})
+	cl := shaletest.Client(t, n.Addr(), kgo.ProducerLinger(0))
+	// Many small objects: one produce per WAL segment age.
+	for i := uint64(0); i < 30; i++ {
+		produceRange(t, cl, "by-bytes", i*100, (i+1)*100, 1000)
+		produceRange(t, cl, "by-time", i*100, (i+1)*100, 1000)
+		time.Sleep(30 * time.Millisecond)
+	}
+	ctx := context.Background()
+	count := func(prefix string) int {
+		c := 0
+		n.Bucket().List(ctx, prefix, func(objectstore.ObjectInfo) error { c++; return nil })
+		return c
+	}
+	before := count("")
+	// Time retention: pretend a day has passed.
+	res, err := n.RunRetention(ctx, time.Now().Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("retention: %+v", res)
+	if res.Partitions != 2 {
+		t.Fatalf("retention advanced %d partitions, want 2", res.Partitions)
+	}
+	gc, err := n.RunGC(ctx, time.Now().Add(24*time.Hour), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := count("")
+	t.Logf("objects before %d, after %d; gc %+v", before, after, gc)
+	if gc.Deleted == 0 || after >= before {
+		t.Fatalf("retention removed no objects: before %d after %d gc %+v", before, after, gc)
+	}
+	adm := shaletest.Admin(t, n.Addr())
+	starts, err := adm.ListStartOffsets(ctx, "by-bytes", "by-time")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, "by-bytes", "by-time")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tp := range []string{"by-bytes", "by-time"} {
+		s, _ := starts.Lookup(tp, 0)
+		e, _ := ends.Lookup(tp, 0)
+		t.Logf("%s: log start %d, end %d", tp, s.Offset, e.Offset)
+		if s.Offset == 0 || s.Offset > e.Offset {
+			t.Fatalf("%s: log start %d did not advance (end %d)", tp, s.Offset, e.Offset)
+		}
+	}
+	// Time retention of a day removes everything of by-time.
+	if s, _ := starts.Lookup("by-time", 0); s.Offset != 3000 {
+		t.Fatalf("by-time log start %d, want 3000", s.Offset)
+	}
+	// Reading below the log start is OFFSET_OUT_OF_RANGE; from it works.
+	s, _ := starts.Lookup("by-bytes", 0)
+	cons := shaletest.Client(t, n.Addr(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"by-bytes": {0: kgo.NewOffset().AtStart()}}))
+	ctx2, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	fs := cons.PollFetches(ctx2)
+	if fs.NumRecords() == 0 || fs.Records()[0].Offset < s.Offset {
+		t.Fatalf("consume from earliest: %d records, first offset %v, log start %d", fs.NumRecords(), fs.Records(), s.Offset)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

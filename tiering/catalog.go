@@ -1,0 +1,31 @@
+package tiering
+
+import (
+	"context"
+
+	"github.com/shalelog/shale/index"
+	"github.com/shalelog/shale/metadata"
+	"github.com/shalelog/shale/wal"
+)
+
+// CatalogFinder adapts the metadata store's extent catalog to the cold
+// reader's ExtentFinder.
+type CatalogFinder struct{ Store *metadata.Store }
+
+// FindExtent returns the extent holding offset, or the first after it.
+func (f CatalogFinder) FindExtent(k index.Key, offset int64) (Extent, bool) {
+	e, ok := f.Store.FindExtent(metadata.TopicID(k.Topic), k.Partition, offset)
+	if !ok {
+		return Extent{}, false
+	}
+	return Extent{Object: e.Object, Pos: e.Pos, Len: e.Len, BaseOffset: e.BaseOffset, LastOffset: e.LastOffset}, true
+}
+
+// PartitionReader adapts a Reader to the partition package's ColdReader,
+// which names partitions by WAL key.
+type PartitionReader struct{ R *Reader }
+
+// Read reads cold batches of partition k.
+func (p PartitionReader) Read(ctx context.Context, k wal.Key, offset, end int64, maxBytes int) ([]byte, error) {
+	return p.R.Read(ctx, index.Key(k), offset, end, maxBytes)
+}
