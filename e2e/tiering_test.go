@@ -20,6 +20,7 @@ import (
 	"github.com/shalelog/shale/objectstore"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // recordValue is the deterministic value of record i: size bytes from a
@@ -294,25 +295,26 @@ func TestTieringCorruptObject(t *testing.T) {
 		c.DataDir = dataDir
 		c.ObjectStore = srv.URL("shale")
 	})
-	cl := shaletest.Client(t, n2.Addr(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"rot": {0: kgo.NewOffset().AtStart()}}))
+	// A raw Fetch, so the retriable error is seen rather than retried
+	// inside the client.
+	cl := shaletest.Client(t, n2.Addr())
+	req := kmsg.NewPtrFetchRequest()
+	req.MaxWaitMillis, req.MaxBytes = 100, 1<<20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = "rot"
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.PartitionMaxBytes = 1 << 20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	for {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatal("no error for the corrupt object")
-		}
-		if fs.NumRecords() > 0 {
-			t.Fatalf("got %d records from a corrupt first batch", fs.NumRecords())
-		}
-		var got error
-		fs.EachError(func(_ string, _ int32, err error) { got = err })
-		if got != nil {
-			if !errors.Is(got, kerr.KafkaStorageError) {
-				t.Fatalf("fetch error %v, want KAFKA_STORAGE_ERROR", got)
-			}
-			break
-		}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := resp.Topics[0].Partitions[0]
+	if err := kerr.ErrorForCode(sp.ErrorCode); !errors.Is(err, kerr.KafkaStorageError) || len(sp.RecordBatches) != 0 {
+		t.Fatalf("fetch of the corrupt batch: error %v with %d bytes, want KAFKA_STORAGE_ERROR and no data", err, len(sp.RecordBatches))
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(logBuf.String(), key) {
