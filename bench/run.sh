@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# `make bench`: Shale, franz-go's kfake and NATS JetStream side by side on
+# this machine, plus the machine's own limits, in one bounded run (about
+# 5-10 minutes). Prints a table of ratios against the targets and writes
+# bench/RESULTS.md.
+#
+#   bench/run.sh                    # from the repository root or anywhere
+#
+# Environment (all optional):
+#   BENCH_COUNT_100   records in the 100-byte profiles      (default 2000000)
+#   BENCH_COUNT_1K    records in the 1 KiB profile          (default 300000)
+#   BENCH_LAT_SECS    seconds of the half-rate latency run  (default 10)
+#   BENCH_DISK_MB     MiB written by each dd run            (default 1024)
+#   BENCH_TMP         parent of the work dir (same disk as the data dir:
+#                     Shale's data, the NATS store and the dd files all
+#                     live in it)                           (default /tmp)
+#   BENCH_KEEP=1      keep the work dir (raw JSON and logs) afterwards
+#   BENCH_OUT         the markdown written          (default bench/RESULTS.md)
+#
+# Everything listens on 127.0.0.1 only. Every process started here is
+# stopped on exit, also on failure or Ctrl-C.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+N100=${BENCH_COUNT_100:-2000000}
+N1K=${BENCH_COUNT_1K:-300000}
+LAT_SECS=${BENCH_LAT_SECS:-10}
+DISK_MB=${BENCH_DISK_MB:-1024}
+OUT=${BENCH_OUT:-bench/RESULTS.md}
+
+WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/shale-bench.XXXXXX")
+PIDS=()
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	if [[ "${BENCH_KEEP:-0}" == 1 ]]; then
+		echo "bench: raw results kept in $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+log "work dir $WORK"
+mkdir -p "$WORK/bin"
+go build -o "$WORK/bin/shale" ./cmd/shale
+go build -o "$WORK/bin/kfake" ./bench/kfake
+go build -o "$WORK/bin/loopback" ./bench/loopback
+go build -o "$WORK/bin/report" ./bench/report
+bench/nats.sh install
+SHALE="$WORK/bin/shale"
+
+# start NAME LOG CMD...: runs CMD in the background and waits until it
+# prints "Kafka listener on ADDR"; sets STARTED_PID and STARTED_ADDR. The
+# brokers listen on port 0, so runs never collide with other listeners.
+start() {
+	local name=$1 logf=$2
+	shift 2
+	"$@" >"$logf" 2>&1 &
+	STARTED_PID=$!
+	PIDS+=("$STARTED_PID")
+	for _ in $(seq 1 300); do
+		if grep -q 'Kafka listener on ' "$logf"; then
+			STARTED_ADDR=$(sed -n 's/.*Kafka listener on \([0-9.:]*\).*/\1/p' "$logf" | head -1)
+			return 0
+		fi
+		if ! kill -0 "$STARTED_PID" 2>/dev/null; then
+			log "$name exited early:"
+			cat "$logf" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+	log "$name did not listen within 30s"
+	exit 1
+}
+
+stop() {
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+# loadtest PREFIX NAME ARGS...: one profile, JSON to WORK/PREFIX-NAME.json,
+# progress to WORK/PREFIX-NAME.log, the command to WORK/commands.txt.
+loadtest() {
+	local prefix=$1 name=$2
+	shift 2
+	echo "shale loadtest $*" >>"$WORK/commands-$prefix.txt"
+	log "$prefix $name: shale loadtest $*"
+	"$SHALE" loadtest "$@" --json >"$WORK/$prefix-$name.json" 2>"$WORK/$prefix-$name.log" || {
+		log "$prefix $name failed:"
+		tail -5 "$WORK/$prefix-$name.log" >&2
+		exit 1
+	}
+}
+
+# profiles PREFIX ADDR: the same four loads against one broker.
+profiles() {
+	local prefix=$1 addr=$2
+	local common=(--brokers "$addr" --partitions 8 --create-topic --progress 1s)
+	local producer=(--producers 4 --acks 1 --linger 5ms --batch-bytes 1MiB --compression none)
+	loadtest "$prefix" produce100 produce "${common[@]}" --topic p100 "${producer[@]}" --record-size 100 --count "$N100"
+	loadtest "$prefix" consume100 consume "${common[@]}" --topic p100 --consumers 4 --count "$N100"
+	loadtest "$prefix" produce1k produce "${common[@]}" --topic p1k "${producer[@]}" --record-size 1KiB --count "$N1K"
+	local max half
+	max=$(sed -n 's/.*"records_per_sec": \([0-9.]*\).*/\1/p' "$WORK/$prefix-produce100.json" | head -1)
+	half=$(awk -v m="$max" 'BEGIN { printf "%d", m / 2 }')
+	# Latency at half the measured maximum, without linger: a 5ms
+	# linger would be 5ms of every record's latency at this rate.
+	loadtest "$prefix" latency produce "${common[@]}" --topic lat --producers 4 --acks 1 --linger 0s --batch-bytes 1MiB \
+		--compression none --record-size 100 --rate "$half" --duration "${LAT_SECS}s"
+}
+
+# Shale: `shale dev` with its data in the work dir.
+start shale "$WORK/shale.log" "$SHALE" dev --data-dir "$WORK/shale-data" --listen 127.0.0.1:0 --log-level warn
+SHALE_PID=$STARTED_PID
+profiles shale "$STARTED_ADDR"
+stop "$SHALE_PID"
+rm -rf "$WORK/shale-data"
+
+# kfake: the protocol ceiling of this client on this machine.
+start kfake "$WORK/kfake.log" "$WORK/bin/kfake" --port 0
+KFAKE_PID=$STARTED_PID
+profiles kfake "$STARTED_ADDR"
+stop "$KFAKE_PID"
+
+# NATS JetStream: same record size and count as the 100-byte profiles.
+log "nats: bench/nats.sh run $WORK 100 $N100"
+bench/nats.sh run "$WORK" 100 "$N100" >/dev/null
+rm -rf "$WORK/nats-store"
+
+# Machine limits: sequential write to the same disk, direct and buffered
+# with one fdatasync at the end; loopback TCP copy.
+dd_rate() { # dd_rate FLAG: prints MB/s (10^6) of one dd run
+	local f="$WORK/dd.out" line bytes secs
+	line=$(LC_ALL=C dd if=/dev/zero of="$f" bs=1M count="$DISK_MB" "$1" 2>&1 | tail -1)
+	rm -f "$f"
+	bytes=$(awk '{ print $1 }' <<<"$line")
+	secs=$(sed -n 's/.*copied, \([0-9.e+-]*\) s,.*/\1/p' <<<"$line")
+	awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.1f", b / 1e6 / s }'
+}
+log "disk: dd bs=1M count=$DISK_MB oflag=direct, then conv=fdatasync"
+DIRECT=$(dd_rate oflag=direct)
+FDATASYNC=$(dd_rate conv=fdatasync)
+log "loopback: TCP copy"
+"$WORK/bin/loopback" --bytes 4GiB >"$WORK/loopback.json"
+printf '{"direct_mb_per_sec": %s, "fdatasync_mb_per_sec": %s, "mib_written": %s}\n' "$DIRECT" "$FDATASYNC" "$DISK_MB" >"$WORK/disk.json"
+
+# The machine.
+{
+	printf 'nproc=%s\n' "$(nproc)"
+	printf 'cpu=%s\n' "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+	printf 'memory=%s\n' "$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+	printf 'kernel=%s\n' "$(uname -sr)"
+	printf 'go=%s\n' "$(go version | awk '{ print $3, $4 }')"
+	printf 'filesystem=%s\n' "$(df -T "$WORK" | awk 'NR == 2 { print $2 " on " $1 }')"
+	printf 'date=%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
+	printf 'nats_server=%s\n' "$("$(go env GOPATH)/bin/nats-server" --version)"
+	printf 'nats_cli=%s\n' "$("$(go env GOPATH)/bin/nats" --version 2>&1)"
+} >"$WORK/machine.txt"
+
+"$WORK/bin/report" --dir "$WORK" --out "$OUT" \
+	--command "bench/run.sh (BENCH_COUNT_100=$N100 BENCH_COUNT_1K=$N1K BENCH_LAT_SECS=$LAT_SECS BENCH_DISK_MB=$DISK_MB)"
