@@ -13,7 +13,10 @@ import (
 )
 
 // Produce: v3–v11 (RecordBatch v2 only; older message formats are gone from
-// Kafka 4 as well).
+// Kafka 4 as well). v0–v2 are advertised but every partition of such a
+// request is answered UNSUPPORTED_VERSION: librdkafka up to 2.x enables
+// gzip, snappy and lz4 only when the advertised range starts at 0, which is
+// why Kafka 4 advertises it the same way (KAFKA-18659).
 //
 // Each partition's records are checked as Kafka checks them before they
 // reach the log (validateProduced): exactly one whole batch, magic 2, base
@@ -62,6 +65,12 @@ func handleProduce(s *Server, rc *reqCtx, r kmsg.Request) {
 			*sp = kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			switch {
+			case req.Version < 3:
+				// Advertised only so that librdkafka enables its codecs
+				// (it probes for Produce v0-v2); the message formats of
+				// these versions are refused, as Kafka 4 does.
+				sp.ErrorCode = kerr.UnsupportedVersion.Code
+				continue
 			case req.TransactionID != nil:
 				sp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 				continue

@@ -30,7 +30,7 @@ var handlers map[int16]handler
 
 func init() {
 	handlers = map[int16]handler{
-		0:  {min: 3, max: 11, fn: handleProduce, noResponse: produceNoResponse},
+		0:  {min: 0, max: 11, fn: handleProduce, noResponse: produceNoResponse},
 		1:  {min: 4, max: 12, fn: handleFetch},
 		2:  {min: 1, max: 6, fn: handleListOffsets},
 		3:  {min: 0, max: 12, fn: handleMetadata},
