@@ -54,10 +54,12 @@ func handleListOffsets(s *Server, rc *reqCtx, r kmsg.Request) {
 					sp.ErrorCode = kerr.UnsupportedVersion.Code
 					break
 				}
-				if off, ok := part.OffsetForTime(rp.Timestamp); ok {
-					sp.Offset = off
-					sp.Timestamp = rp.Timestamp
+				off, ts, err := part.OffsetForTime(s.ctx, rp.Timestamp)
+				if err != nil {
+					sp.ErrorCode = errCode(err)
+					break
 				}
+				sp.Offset, sp.Timestamp = off, ts
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}

@@ -113,7 +113,7 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	if n.reader, err = tiering.NewReader(n.bucket, tiering.CatalogFinder{Store: n.meta}, rc); err != nil {
 		return nil, fmt.Errorf("cold reader: %w", err)
 	}
-	n.parts = partition.NewManager(n.wal, tiering.PartitionReader{R: n.reader})
+	n.parts = partition.NewManager(n.wal, tiering.PartitionReader{R: n.reader, Store: n.meta})
 
 	uc := tiering.DefaultUploaderConfig()
 	uc.BrokerID = cfg.Broker.NodeID

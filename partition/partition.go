@@ -331,14 +331,76 @@ func (p *Partition) SetLogStart(start int64) {
 	}
 }
 
-// OffsetForTime returns the first offset of the first batch whose max
-// timestamp is at or after ts, or false if none below the high watermark.
-func (p *Partition) OffsetForTime(ts int64) (int64, bool) {
-	off, ok := p.log.OffsetForTime(p.key, ts)
-	if !ok || off >= p.hwm.Load() {
-		return -1, false
+// TimeIndex finds where to start looking for a timestamp in the object
+// tier: the first offset, at or after from, of the first extent whose max
+// timestamp reaches ts.
+type TimeIndex interface {
+	OffsetForTime(k wal.Key, ts, from int64) (int64, bool)
+}
+
+// maxTimeScan bounds the bytes OffsetForTime reads past its starting point.
+const maxTimeScan = 256 << 20
+
+// OffsetForTime returns the offset and timestamp of the first record below
+// the high watermark whose timestamp is at or after ts, as Kafka's
+// ListOffsets does, or offset -1 when there is none. The object tier's
+// extents (or, without one, the WAL's entries) give a starting batch; the
+// batches from there are read and, for the first whose max timestamp
+// reaches ts, its records' timestamps (decompressed if need be).
+func (p *Partition) OffsetForTime(ctx context.Context, ts int64) (offset, timestamp int64, err error) {
+	start, hwm := p.logStart.Load(), p.hwm.Load()
+	var (
+		from int64
+		ok   bool
+	)
+	if ti, isIndex := p.cold.(TimeIndex); isIndex {
+		from, ok = ti.OffsetForTime(p.key, ts, start)
+	} else {
+		from, ok = p.log.OffsetForTime(p.key, ts)
 	}
-	return max(off, p.logStart.Load()), true
+	if !ok || from >= hwm {
+		return -1, -1, nil
+	}
+	off := max(from, start)
+	for scanned := 0; off < hwm && scanned < maxTimeScan; {
+		r, err := p.Read(ctx, off, 1<<20)
+		if err != nil {
+			return -1, -1, err
+		}
+		if len(r.Data) == 0 {
+			break
+		}
+		scanned += len(r.Data)
+		for pos := 0; pos < len(r.Data); {
+			h, err := recordbatch.ParseHeader(r.Data[pos:])
+			if err != nil {
+				return -1, -1, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
+			}
+			batch := r.Data[pos : pos+h.Size()]
+			pos += h.Size()
+			if h.LastOffset() < off {
+				continue
+			}
+			if h.MaxTimestamp >= ts {
+				found, foundTs := int64(-1), int64(-1)
+				err := recordbatch.RecordTimestamps(batch, func(delta int32, t int64) bool {
+					if o := h.BaseOffset + int64(delta); o >= off && t >= ts {
+						found, foundTs = o, t
+						return false
+					}
+					return true
+				})
+				if err != nil {
+					return -1, -1, fmt.Errorf("%w: %v", kerr.CorruptMessage, err)
+				}
+				if found >= 0 {
+					return found, foundTs, nil
+				}
+			}
+			off = h.LastOffset() + 1
+		}
+	}
+	return -1, -1, nil
 }
 
 // Watch returns a channel closed when the high watermark or the durable end

@@ -22,8 +22,25 @@ func (f CatalogFinder) FindExtent(k index.Key, offset int64) (Extent, bool) {
 }
 
 // PartitionReader adapts a Reader to the partition package's ColdReader,
-// which names partitions by WAL key.
-type PartitionReader struct{ R *Reader }
+// which names partitions by WAL key, and the catalog to its TimeIndex.
+type PartitionReader struct {
+	R     *Reader
+	Store *metadata.Store
+}
+
+// timeScanExtents bounds the extents one time lookup walks.
+const timeScanExtents = 1 << 16
+
+// OffsetForTime returns the first offset, at or after from, of the first
+// extent whose max timestamp reaches ts.
+func (p PartitionReader) OffsetForTime(k wal.Key, ts, from int64) (int64, bool) {
+	for _, e := range p.Store.Extents(metadata.TopicID(k.Topic), k.Partition, from, timeScanExtents) {
+		if e.LastOffset >= from && e.MaxTimestamp >= ts {
+			return max(e.BaseOffset, from), true
+		}
+	}
+	return 0, false
+}
 
 // Read reads cold batches of partition k.
 func (p PartitionReader) Read(ctx context.Context, k wal.Key, offset, end int64, maxBytes int) ([]byte, error) {
