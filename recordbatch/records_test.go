@@ -57,7 +57,6 @@ func compressFor(t *testing.T, codec int, raw []byte) []byte {
 	return buf.Bytes()
 }
 
-
 func wrapBatch(codec int, attrs int16, baseTs, maxTs int64, n int, recs []byte) []byte {
 	b := make([]byte, HeaderSize, HeaderSize+len(recs))
 	b = append(b, recs...)
