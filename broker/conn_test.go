@@ -44,7 +44,7 @@ func TestDecodeRequest(t *testing.T) {
 		{"unknown key", withKeyVersion(9999, 0)},
 		{"negative key", withKeyVersion(-1, 0)},
 		{"produce v99", withKeyVersion(0, 99)},
-		{"produce v2", withKeyVersion(0, 2)},
+		{"fetch v3, below the served range", withKeyVersion(1, 3)},
 		{"short header", good[:9]},
 		{"client id past the end", func() []byte { b := bytes.Clone(good[:12]); binary.BigEndian.PutUint16(b[8:], 100); return b }()},
 		{"client id length -2", func() []byte { b := bytes.Clone(good); binary.BigEndian.PutUint16(b[8:], 0xfffe); return b }()},

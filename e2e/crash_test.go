@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/shalelog/shale/internal/shaletest"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -53,11 +52,13 @@ func testCrash(t *testing.T, producerOpts ...kgo.Opt) {
 	for kill := range crashKills {
 		acked = append(acked, produceUntilKilled(t, p, kill, producerOpts)...)
 		p = shaletest.StartProcess(t, dataDir)
-		ends := checkAcked(t, p.Addr, acked)
-		checkOffsetsContinue(t, p.Addr, ends, kill)
-		// The records written by checkOffsetsContinue were acknowledged too.
-		for part, end := range ends {
-			acked = append(acked, crashAck{part, end, fmt.Sprintf("after-kill-%d-p%d", kill, part)})
+		// Offsets continue where the recovered log ends: one acks=all
+		// record per partition, which also waits until everything before
+		// it is below the high watermark and so readable.
+		next := produceAfterRestart(t, p.Addr, kill)
+		checkAcked(t, p.Addr, acked, next, kill)
+		for part, off := range next {
+			acked = append(acked, crashAck{part, off, afterRestartValue(kill, part)})
 		}
 	}
 	if err := p.Stop(); err != nil {
@@ -131,39 +132,49 @@ func produceUntilKilled(t *testing.T, p *shaletest.Process, kill int, producerOp
 	return acks
 }
 
-// checkAcked reads every partition from offset 0 to its end and checks that
-// every acknowledged record is there at its offset with its value, and that
-// offsets are dense. It returns each partition's end offset.
-func checkAcked(t *testing.T, addr string, acked []crashAck) map[int32]int64 {
+// produceAfterRestart produces one record per partition with acks=all and
+// returns the offset each one got.
+func produceAfterRestart(t *testing.T, addr string, kill int) map[int32]int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	adm := kadm.NewClient(shaletest.Client(t, addr))
-	listed, err := adm.ListEndOffsets(ctx, crashTopic)
-	if err != nil {
-		t.Fatalf("list end offsets: %v", err)
-	}
-	ends := map[int32]int64{}
-	listed.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil {
-			t.Fatalf("end offset of partition %d: %v", o.Partition, o.Err)
+	cl := shaletest.Client(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	defer cl.Close()
+	next := map[int32]int64{}
+	for part := range int32(crashPartitions) {
+		r := &kgo.Record{Topic: crashTopic, Partition: part, Value: []byte(afterRestartValue(kill, part))}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatalf("produce after restart to partition %d: %v", part, err)
 		}
-		ends[o.Partition] = o.Offset
-	})
-	if len(ends) != crashPartitions {
-		t.Fatalf("end offsets for %d partitions, want %d", len(ends), crashPartitions)
+		next[part] = r.Offset
 	}
+	return next
+}
 
+func afterRestartValue(kill int, part int32) string {
+	return fmt.Sprintf("after-kill-%d-p%d", kill, part)
+}
+
+// checkAcked reads every partition from offset 0 through the record
+// produced after the restart (at next[partition]) and checks that offsets
+// are dense, that every acknowledged record is there at its offset with its
+// value, and that the new record sits right after the recovered log: no
+// gap (density) and no reuse (every acknowledged offset keeps its value,
+// all below the new record's).
+func checkAcked(t *testing.T, addr string, acked []crashAck, next map[int32]int64, kill int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 	start := map[int32]kgo.Offset{}
-	for part := range ends {
+	for part := range next {
 		start[part] = kgo.NewOffset().At(0)
 	}
 	cl := shaletest.Client(t, addr, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{crashTopic: start}))
 	got := map[int32]map[int64]string{}
 	remaining := 0
-	for part, end := range ends {
+	for part, off := range next {
 		got[part] = map[int64]string{}
-		remaining += int(end)
+		remaining += int(off) + 1
 	}
 	for remaining > 0 {
 		fs := cl.PollFetches(ctx)
@@ -176,8 +187,8 @@ func checkAcked(t *testing.T, addr string, acked []crashAck) map[int32]int64 {
 			}
 		})
 		fs.EachRecord(func(r *kgo.Record) {
-			if r.Offset >= ends[r.Partition] {
-				t.Fatalf("partition %d: record at %d, past the end offset %d read before", r.Partition, r.Offset, ends[r.Partition])
+			if r.Offset > next[r.Partition] {
+				return // past what this check reads
 			}
 			if _, dup := got[r.Partition][r.Offset]; dup {
 				t.Fatalf("partition %d: offset %d read twice", r.Partition, r.Offset)
@@ -186,38 +197,26 @@ func checkAcked(t *testing.T, addr string, acked []crashAck) map[int32]int64 {
 			remaining--
 		})
 	}
-	for part, end := range ends {
-		if int64(len(got[part])) != end {
-			t.Fatalf("partition %d: %d records below end offset %d: offsets are not dense", part, len(got[part]), end)
-		}
-	}
+	maxAcked := map[int32]int64{}
 	for _, a := range acked {
+		maxAcked[a.partition] = max(maxAcked[a.partition], a.offset)
 		v, ok := got[a.partition][a.offset]
 		switch {
 		case !ok:
-			t.Fatalf("acknowledged record %q at partition %d offset %d is gone (end offset %d)", a.value, a.partition, a.offset, ends[a.partition])
+			t.Fatalf("acknowledged record %q at partition %d offset %d is gone", a.value, a.partition, a.offset)
 		case v != a.value:
 			t.Fatalf("partition %d offset %d holds %q, acknowledged as %q", a.partition, a.offset, v, a.value)
 		}
 	}
-	return ends
-}
-
-// checkOffsetsContinue produces one record per partition and checks that
-// it lands exactly at the partition's end offset found after the restart.
-func checkOffsetsContinue(t *testing.T, addr string, ends map[int32]int64, kill int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cl := shaletest.Client(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	for part, end := range ends {
-		r := &kgo.Record{Topic: crashTopic, Partition: part, Value: []byte(fmt.Sprintf("after-kill-%d-p%d", kill, part))}
-		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
-			t.Fatalf("produce after restart to partition %d: %v", part, err)
+	for part, off := range next {
+		if int64(len(got[part])) != off+1 {
+			t.Fatalf("partition %d: %d records in [0, %d]: offsets are not dense", part, len(got[part]), off)
 		}
-		if r.Offset != end {
-			t.Fatalf("partition %d: first offset after restart is %d, want the end offset %d (no gap, no reuse)", part, r.Offset, end)
+		if got[part][off] != afterRestartValue(kill, part) {
+			t.Fatalf("partition %d offset %d holds %q, not the record produced after the restart", part, off, got[part][off])
+		}
+		if _, ok := maxAcked[part]; ok && off <= maxAcked[part] {
+			t.Fatalf("partition %d: offset %d given out again after the restart (acknowledged up to %d)", part, off, maxAcked[part])
 		}
 	}
-	cl.Close()
 }
