@@ -1,0 +1,104 @@
+package node
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadFileOverDefaults(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shale.yaml")
+	os.WriteFile(path, []byte(`
+data_dir: /var/lib/shale
+object_store: s3://bucket/prefix?endpoint=http://127.0.0.1:9000&region=us-east-1
+broker:
+  node_id: 3
+  listen: 0.0.0.0:9092
+  advertised: broker-3.example:9092
+  offsets_retention: 72h
+wal:
+  segment_max_bytes: 16MiB
+  segment_max_age: 100ms
+  max_bytes: 2GiB
+tiering:
+  cache_bytes: 1GiB
+  compaction_target: 512MiB
+`), 0o644)
+	cfg := DefaultConfig()
+	if err := cfg.LoadFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case cfg.Broker.NodeID != 3, cfg.Broker.Advertised != "broker-3.example:9092",
+		cfg.Broker.OffsetsRetention != 72*time.Hour,
+		cfg.WAL.SegmentMaxBytes != 16<<20, time.Duration(cfg.WAL.SegmentMaxAge) != 100*time.Millisecond,
+		cfg.WAL.MaxBytes != 2<<30, cfg.Tiering.CacheBytes != 1<<30, cfg.Tiering.CompactionTarget != 512<<20:
+		t.Fatalf("config not applied: %+v", cfg)
+	}
+	// Untouched settings keep their defaults.
+	if cfg.Tiering.BlockSize != DefaultConfig().Tiering.BlockSize || cfg.Broker.MaxRequestBytes != DefaultConfig().Broker.MaxRequestBytes {
+		t.Fatalf("defaults lost: %+v", cfg)
+	}
+}
+
+func TestLoadFileErrors(t *testing.T) {
+	for name, body := range map[string]string{
+		"unknown key":  "wal:\n  segment_bytes: 8MiB\n",
+		"bad size":     "wal:\n  max_bytes: lots\n",
+		"bad duration": "wal:\n  segment_max_age: soon\n",
+		"not yaml":     "broker: [",
+	} {
+		path := filepath.Join(t.TempDir(), "shale.yaml")
+		os.WriteFile(path, []byte(body), 0o644)
+		cfg := DefaultConfig()
+		if err := cfg.LoadFile(path); err == nil {
+			t.Errorf("%s: loaded without error", name)
+		}
+	}
+	cfg := DefaultConfig()
+	if err := cfg.LoadFile(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
+		t.Error("missing file loaded")
+	}
+}
+
+func TestValidateNamesTheSetting(t *testing.T) {
+	for want, mutate := range map[string]func(*Config){
+		"data_dir":           func(c *Config) { c.DataDir = "" },
+		"log_level":          func(c *Config) { c.LogLevel = "loud" },
+		"max_bytes":          func(c *Config) { c.WAL.MaxBytes = 1 << 20 },
+		"segment_max_bytes":  func(c *Config) { c.WAL.SegmentMaxBytes = 1 },
+		"local_retain_bytes": func(c *Config) { c.Tiering.LocalRetainBytes = 1 << 40 },
+		"block_size":         func(c *Config) { c.Tiering.BlockSize = 1 },
+		"cache_bytes":        func(c *Config) { c.Tiering.CacheBytes = 1 },
+		"compaction_target":  func(c *Config) { c.Tiering.CompactionTarget = 1 },
+		"listen":             func(c *Config) { c.Broker.Listen = "nowhere" },
+	} {
+		cfg := DefaultConfig()
+		mutate(&cfg)
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v", want, err)
+		}
+	}
+}
+
+func TestParseByteSize(t *testing.T) {
+	for in, want := range map[string]ByteSize{"0": 0, "1048576": 1 << 20, "64KiB": 64 << 10, "8MiB": 8 << 20, "1GiB": 1 << 30, "10MB": 10e6, " 2 gib ": 2 << 30} {
+		if got, err := ParseByteSize(in); err != nil || got != want {
+			t.Errorf("%q: %d %v, want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "abc", "1.5GiB", "99999999999TiB"} {
+		if _, err := ParseByteSize(in); err == nil {
+			t.Errorf("%q parsed", in)
+		}
+	}
+	if s := ByteSize(8 << 20).String(); s != "8MiB" {
+		t.Errorf("String: %s", s)
+	}
+}
