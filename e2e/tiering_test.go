@@ -18,6 +18,7 @@ import (
 	"github.com/shalelog/shale/internal/shaletest"
 	"github.com/shalelog/shale/node"
 	"github.com/shalelog/shale/objectstore"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -480,4 +481,71 @@ func TestTieringCompaction(t *testing.T) {
 	os.RemoveAll(filepath.Join(dataDir, "wal"))
 	n2 := shaletest.StartNode(t, mutate)
 	consumeAll(t, n2.Addr(), "compact", perRound*rounds, size)
+}
+
+// TestDeleteRecords: DeleteRecords advances the log start offset as Kafka
+// does; ListOffsets earliest follows it, reads below it are out of range,
+// and an offset past the high watermark is refused.
+func TestDeleteRecords(t *testing.T) {
+	n := shaletest.StartNode(t, nil)
+	shaletest.CreateTopic(t, n.Addr(), "trim", 1, nil)
+	produceRange(t, shaletest.Client(t, n.Addr()), "trim", 0, 1000, 100)
+	adm := shaletest.Admin(t, n.Addr())
+	ctx := context.Background()
+	offsets := kadm.Offsets{}
+	offsets.Add(kadm.Offset{Topic: "trim", Partition: 0, At: 400})
+	res, err := adm.DeleteRecords(ctx, offsets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := res.Lookup("trim", 0); r.Err != nil || r.LowWatermark != 400 {
+		t.Fatalf("delete records to 400: %+v", r)
+	}
+	starts, err := adm.ListStartOffsets(ctx, "trim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := starts.Lookup("trim", 0); s.Offset != 400 {
+		t.Fatalf("log start %d after DeleteRecords(400)", s.Offset)
+	}
+	// Deleting below the current start changes nothing.
+	offsets = kadm.Offsets{}
+	offsets.Add(kadm.Offset{Topic: "trim", Partition: 0, At: 100})
+	if res, err = adm.DeleteRecords(ctx, offsets); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := res.Lookup("trim", 0); r.Err != nil || r.LowWatermark != 400 {
+		t.Fatalf("delete records to 100: %+v", r)
+	}
+	offsets = kadm.Offsets{}
+	offsets.Add(kadm.Offset{Topic: "trim", Partition: 0, At: 5000})
+	if res, err = adm.DeleteRecords(ctx, offsets); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := res.Lookup("trim", 0); !errors.Is(r.Err, kerr.OffsetOutOfRange) {
+		t.Fatalf("delete records past the high watermark: %v", r.Err)
+	}
+	// A consumer from the start begins at 400; a fetch at 10 is out of range.
+	cons := shaletest.Client(t, n.Addr(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"trim": {0: kgo.NewOffset().AtStart()}}))
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	fs := cons.PollFetches(cctx)
+	if fs.NumRecords() == 0 || fs.Records()[0].Offset != 400 {
+		t.Fatalf("first record after DeleteRecords: %d records", fs.NumRecords())
+	}
+	req := kmsg.NewPtrFetchRequest()
+	req.MaxBytes = 1 << 20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = "trim"
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.FetchOffset, rp.PartitionMaxBytes = 10, 1<<20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(cctx, cons)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.OffsetOutOfRange.Code {
+		t.Fatalf("fetch below the log start: error %d, want OFFSET_OUT_OF_RANGE", code)
+	}
 }
