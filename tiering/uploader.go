@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -33,6 +34,9 @@ type UploaderConfig struct {
 	LocalRetainBytes int64
 	// SparseInterval is the byte distance between sparse index entries.
 	SparseInterval int64
+	// Concurrency is how many segments are uploaded at once; their
+	// commits still happen one by one in segment order.
+	Concurrency int
 	// RetryMin and RetryMax bound the backoff between failed PUTs or
 	// commits; uploads retry until they succeed or the uploader closes.
 	RetryMin, RetryMax time.Duration
@@ -48,6 +52,7 @@ func DefaultUploaderConfig() UploaderConfig {
 		BrokerID:         1,
 		LocalRetainBytes: 256 << 20,
 		SparseInterval:   index.DefaultSparseInterval,
+		Concurrency:      4,
 		RetryMin:         100 * time.Millisecond,
 		RetryMax:         5 * time.Second,
 	}
@@ -58,6 +63,8 @@ func (c UploaderConfig) Validate() error {
 	switch {
 	case c.LocalRetainBytes < 0:
 		return fmt.Errorf("local retain bytes %d: must be >= 0", c.LocalRetainBytes)
+	case c.Concurrency < 1 || c.Concurrency > 64:
+		return fmt.Errorf("upload concurrency %d: must be between 1 and 64", c.Concurrency)
 	case c.RetryMin <= 0 || c.RetryMax < c.RetryMin:
 		return fmt.Errorf("upload retry backoff [%s, %s]: need 0 < min <= max", c.RetryMin, c.RetryMax)
 	}
@@ -81,11 +88,13 @@ type UploaderStats struct {
 // watermark of each partition in them, and trims uploaded segments from the
 // local WAL beyond the local retention budget.
 //
-// One goroutine does all of this in order: segment N's extents are
-// committed before segment N+1's, so each partition's extents stay
-// contiguous. A failed PUT or commit is retried with capped exponential
-// backoff until it succeeds or the uploader closes; meanwhile the WAL keeps
-// accepting acks=1 writes until its byte budget is full.
+// It works in waves of up to Concurrency segments: their objects are
+// built one after the other (each continuing the offsets the previous one
+// ends at), PUT in parallel, and committed one by one in segment order, so
+// each partition's extents stay contiguous in the catalog while PUT
+// latency overlaps. A failed PUT or commit is retried with capped
+// exponential backoff until it succeeds or the uploader closes; meanwhile
+// the WAL keeps accepting acks=1 writes until its byte budget is full.
 type Uploader struct {
 	cfg    UploaderConfig
 	log    *wal.Log
@@ -166,32 +175,81 @@ func (u *Uploader) loop() {
 	}
 }
 
-// uploadPending uploads every sealed segment not yet handled, oldest first.
+// uploadPending uploads every sealed segment not yet handled, oldest first,
+// in waves of up to Concurrency segments.
 func (u *Uploader) uploadPending() {
 	segs := u.log.SealedSegments()
 	sort.Slice(segs, func(i, j int) bool { return segs[i].ID < segs[j].ID })
-	pending := 0
+	var pending []wal.SegmentInfo
 	for _, s := range segs {
 		if !u.isUploaded(s.ID) {
-			pending++
+			pending = append(pending, s)
 		}
 	}
 	u.mu.Lock()
-	u.stats.Pending = pending
+	u.stats.Pending = len(pending)
 	u.mu.Unlock()
-	for _, s := range segs {
-		if u.isUploaded(s.ID) {
-			continue
-		}
-		if err := u.uploadSegment(s); err != nil {
+	for len(pending) > 0 {
+		n := min(len(pending), u.cfg.Concurrency)
+		if err := u.uploadWave(pending[:n]); err != nil {
 			return // closing
 		}
+		pending = pending[n:]
+	}
+}
+
+// upload is one segment's object on its way to the catalog.
+type upload struct {
+	seg     wal.SegmentInfo
+	key     string
+	body    []byte
+	extents []metadata.Extent
+}
+
+// uploadWave builds, uploads and commits consecutive segments. Only
+// closing the uploader makes it return early (with an error).
+func (u *Uploader) uploadWave(segs []wal.SegmentInfo) error {
+	ends := map[wal.Key]int64{}
+	ups := make([]*upload, len(segs))
+	for i, seg := range segs {
+		up, err := u.prepare(seg, ends)
+		if err != nil {
+			return err
+		}
+		ups[i] = up
+	}
+	errs := make(chan error, len(ups))
+	for _, up := range ups {
+		go func() {
+			if up == nil || up.body == nil {
+				errs <- nil
+				return
+			}
+			errs <- u.put(up)
+		}()
+	}
+	var putErr error
+	for range ups {
+		if err := <-errs; err != nil {
+			putErr = err
+		}
+	}
+	if putErr != nil {
+		return putErr
+	}
+	for _, up := range ups {
+		if up.body != nil {
+			if err := u.commit(up); err != nil {
+				return err
+			}
+		}
 		u.mu.Lock()
-		u.uploaded[s.ID] = true
+		u.uploaded[up.seg.ID] = true
 		u.stats.Pending--
 		u.mu.Unlock()
 		u.segments.Add(1)
 	}
+	return nil
 }
 
 func (u *Uploader) isUploaded(id uint64) bool {
@@ -209,9 +267,11 @@ type partEntries struct {
 
 // collect reads a sealed segment and keeps, per partition, the entries the
 // catalog does not have yet. Partitions of deleted topics are dropped.
-func (u *Uploader) collect(seg wal.SegmentInfo) ([]*partEntries, error) {
+// ends carries, across the segments of one wave, where each partition's
+// data will end once the earlier segments are committed; a partition not
+// in it starts at the catalog's end. collect updates it.
+func (u *Uploader) collect(seg wal.SegmentInfo, ends map[wal.Key]int64) ([]*partEntries, error) {
 	parts := map[wal.Key]*partEntries{}
-	ends := map[wal.Key]int64{}
 	gone := map[wal.Key]bool{}
 	err := u.log.ReadSegment(seg.ID, func(e wal.Entry) error {
 		if gone[e.Key] {
@@ -227,7 +287,9 @@ func (u *Uploader) collect(seg wal.SegmentInfo) ([]*partEntries, error) {
 			}
 			pe = &partEntries{key: e.Key, epoch: t.Partitions[e.Key.Partition].LeaderEpoch}
 			parts[e.Key] = pe
-			ends[e.Key] = pl.End
+			if _, seen := ends[e.Key]; !seen {
+				ends[e.Key] = pl.End
+			}
 		}
 		if e.LastOffset < ends[e.Key] {
 			return nil // committed by an earlier upload
@@ -296,46 +358,63 @@ func (u *Uploader) build(parts []*partEntries) ([]byte, []metadata.Extent, error
 	return buf.Bytes(), extents, nil
 }
 
-// uploadSegment uploads and commits one segment, retrying until it is done
-// or the uploader closes (the only error).
-func (u *Uploader) uploadSegment(seg wal.SegmentInfo) error {
-	parts, err := u.collect(seg)
-	if err != nil {
-		// The WAL verified this segment when it was written and on open;
-		// a read failure now is a local disk problem. Retry: it may pass.
-		u.logger.Error("read sealed segment", "segment", seg.ID, "err", err)
-		return u.sleep(u.cfg.RetryMax)
-	}
-	if len(parts) == 0 {
-		return nil
-	}
-	body, extents, err := u.build(parts)
-	if err != nil {
-		u.logger.Error("build object", "segment", seg.ID, "err", err)
-		return u.sleep(u.cfg.RetryMax)
-	}
-	key := WALObjectKey(u.cfg.BrokerID, seg.ID, NewNonce())
-	for attempt := 0; ; attempt++ {
-		err := u.bucket.Put(u.ctx, key, bytes.NewReader(body), int64(len(body)))
+// prepare reads and builds one segment's object; a segment with nothing
+// left to upload gets an upload with no body. Local read or build
+// failures are retried after a pause: the WAL verified this data when it
+// was written and on open.
+func (u *Uploader) prepare(seg wal.SegmentInfo, ends map[wal.Key]int64) (*upload, error) {
+	for {
+		saved := maps.Clone(ends)
+		parts, err := u.collect(seg, ends)
 		if err == nil {
-			break
+			up := &upload{seg: seg}
+			if len(parts) == 0 {
+				return up, nil
+			}
+			up.body, up.extents, err = u.build(parts)
+			if err == nil {
+				up.key = WALObjectKey(u.cfg.BrokerID, seg.ID, NewNonce())
+				for i := range up.extents {
+					up.extents[i].Object = up.key
+				}
+				return up, nil
+			}
+		}
+		u.logger.Error("prepare sealed segment for upload", "segment", seg.ID, "err", err)
+		clear(ends)
+		maps.Copy(ends, saved)
+		if err := u.sleep(u.cfg.RetryMax); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// put writes the object, retrying until it is stored or the uploader
+// closes.
+func (u *Uploader) put(up *upload) error {
+	for attempt := 0; ; attempt++ {
+		err := u.bucket.Put(u.ctx, up.key, bytes.NewReader(up.body), int64(len(up.body)))
+		if err == nil {
+			return nil
 		}
 		if u.ctx.Err() != nil {
 			return u.ctx.Err()
 		}
 		u.putErrors.Add(1)
-		u.logger.Warn("upload segment failed; retrying", "segment", seg.ID, "object", key, "attempt", attempt+1, "err", err)
+		u.logger.Warn("upload segment failed; retrying", "segment", up.seg.ID, "object", up.key, "attempt", attempt+1, "err", err)
 		if err := u.sleep(u.backoff(attempt)); err != nil {
 			return err
 		}
 	}
-	for i := range extents {
-		extents[i].Object = key
-	}
-	commit := metadata.ObjectCommit{Key: key, Size: int64(len(body)), Broker: u.cfg.BrokerID, Extents: extents}
+}
+
+// commit registers the object's extents in the catalog, retrying until it
+// is committed or can never be, then advances the partitions.
+func (u *Uploader) commit(up *upload) error {
+	c := metadata.ObjectCommit{Key: up.key, Size: int64(len(up.body)), Broker: u.cfg.BrokerID, Extents: up.extents}
 	for attempt := 0; ; attempt++ {
-		commit.Now = time.Now().UnixMilli()
-		err := u.cat.CommitObject(u.ctx, commit)
+		c.Now = time.Now().UnixMilli()
+		err := u.cat.CommitObject(u.ctx, c)
 		if err == nil {
 			break
 		}
@@ -346,23 +425,23 @@ func (u *Uploader) uploadSegment(seg wal.SegmentInfo) error {
 		if errors.Is(err, metadata.ErrFenced) || errors.Is(err, metadata.ErrOffsetGap) {
 			// Another leader owns one of these partitions now: this
 			// object can never be committed. It becomes an orphan.
-			u.logger.Error("segment cannot be committed; leaving it to the garbage collector", "segment", seg.ID, "object", key, "err", err)
+			u.logger.Error("segment cannot be committed; leaving it to the garbage collector", "segment", up.seg.ID, "object", up.key, "err", err)
 			return nil
 		}
-		u.logger.Warn("commit segment failed; retrying", "segment", seg.ID, "object", key, "attempt", attempt+1, "err", err)
+		u.logger.Warn("commit segment failed; retrying", "segment", up.seg.ID, "object", up.key, "attempt", attempt+1, "err", err)
 		if err := u.sleep(u.backoff(attempt)); err != nil {
 			return err
 		}
 	}
 	u.objects.Add(1)
-	u.bytes.Add(int64(len(body)))
+	u.bytes.Add(int64(len(up.body)))
 	u.mu.Lock()
-	if !seg.FirstEntryTime.IsZero() {
-		u.stats.LastUploadLag = time.Since(seg.FirstEntryTime)
+	if !up.seg.FirstEntryTime.IsZero() {
+		u.stats.LastUploadLag = time.Since(up.seg.FirstEntryTime)
 	}
 	u.mu.Unlock()
 	if u.cfg.OnCommitted != nil {
-		for _, e := range extents {
+		for _, e := range up.extents {
 			u.cfg.OnCommitted(wal.Key{Topic: [16]byte(e.Topic), Partition: e.Partition}, e.LastOffset+1)
 		}
 	}
