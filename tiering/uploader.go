@@ -316,7 +316,9 @@ func (u *Uploader) collect(seg wal.SegmentInfo, ends map[wal.Key]int64) ([]*part
 	}
 	out := make([]*partEntries, 0, len(parts))
 	for _, pe := range parts {
-		out = append(out, pe)
+		if len(pe.entries) > 0 { // all committed already: nothing to upload
+			out = append(out, pe)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		return index.Key(out[i].key).Compare(index.Key(out[j].key)) < 0
