@@ -23,11 +23,16 @@ func newRaftLogger(l *slog.Logger, name string) *raftLogger {
 	return &raftLogger{l: l.With("component", name), name: name}
 }
 
+// slogLevel maps raft's levels one step down for Info: raft narrates every
+// state change (follower, candidate, leader) at Info, which is detail for
+// whoever runs a broker, not news.
 func slogLevel(level hclog.Level) slog.Level {
 	switch level {
 	case hclog.Trace:
 		return slog.LevelDebug - 4
 	case hclog.Debug:
+		return slog.LevelDebug - 2
+	case hclog.Info:
 		return slog.LevelDebug
 	case hclog.Warn:
 		return slog.LevelWarn
@@ -38,7 +43,13 @@ func slogLevel(level hclog.Level) slog.Level {
 }
 
 func (r *raftLogger) Log(level hclog.Level, msg string, args ...any) {
-	r.l.Log(context.Background(), slogLevel(level), msg, args...)
+	sl := slogLevel(level)
+	// Every start begins with an election once the first heartbeat timeout
+	// passes: expected, so not a warning.
+	if level == hclog.Warn && strings.HasPrefix(msg, "heartbeat timeout reached") {
+		sl = slog.LevelInfo
+	}
+	r.l.Log(context.Background(), sl, msg, args...)
 }
 func (r *raftLogger) Trace(msg string, args ...any) { r.Log(hclog.Trace, msg, args...) }
 func (r *raftLogger) Debug(msg string, args ...any) { r.Log(hclog.Debug, msg, args...) }

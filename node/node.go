@@ -63,7 +63,7 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	mc.Dir = cfg.MetadataDir()
 	mc.NodeID = cfg.Broker.NodeID
 	mc.RaftAddr = cfg.Metadata.RaftAddr
-	mc.Logger = logger.With("component", "metadata")
+	mc.Logger = logger
 	if cfg.Metadata.RaftAddr == "" {
 		// One in-process voter has no peers to wait for: elect at once
 		// instead of after a cluster-sized heartbeat timeout.
