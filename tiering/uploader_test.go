@@ -2,6 +2,7 @@ package tiering
 
 import (
 	"context"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -30,6 +31,7 @@ func newUploadFixture(t *testing.T, partitions int32) *uploadFixture {
 	mc := metadata.DefaultConfig()
 	mc.Dir = t.TempDir()
 	mc.HeartbeatTimeout, mc.ElectionTimeout = 50*time.Millisecond, 50*time.Millisecond
+	mc.Logger = slog.New(slog.DiscardHandler)
 	meta, err := metadata.Open(mc)
 	if err != nil {
 		t.Fatal(err)

@@ -253,8 +253,19 @@ func (s *Server) createBucket() error {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(s.Bucket)})
-	return err
+	// The health endpoint can answer before the object layer is up; a
+	// busy machine then sees 503 XMinioServerNotInitialized for a while.
+	for {
+		_, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(s.Bucket)})
+		if err == nil || !strings.Contains(err.Error(), "XMinioServerNotInitialized") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // URL returns the objectstore URL of the test bucket under prefix.
