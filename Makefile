@@ -36,8 +36,12 @@ vet:
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./wal ./partition ./index ./recordbatch
+# The Go micro-benchmarks, then the side-by-side run (Shale, kfake, NATS
+# JetStream, the machine's limits, the object tier on MinIO, scale); writes
+# bench/RESULTS.md. BENCH_* variables in bench/run.sh tune it.
+bench: test-deps
+	$(GO) test -run '^$$' -bench . -benchmem ./wal ./partition ./index ./recordbatch ./tiering
+	./bench/run.sh
 
 clean:
 	rm -rf bin $(DATA_DIR)

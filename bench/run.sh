@@ -17,6 +17,21 @@
 #   BENCH_KEEP=1      keep the work dir (raw JSON and logs) afterwards
 #   BENCH_OUT         the markdown written          (default bench/RESULTS.md)
 #
+# Object tier (Shale on a real MinIO, $(go env GOPATH)/bin/minio or
+# $SHALE_MINIO_BIN):
+#   BENCH_OBJTIER=0   skip the object tier and long-history steps
+#   BENCH_OT_COUNT    1 KiB records produced with acks=all  (default 2097152, 2 GiB)
+#   BENCH_OT_REPEAT   cold replays and raw GET runs, median quoted (default 3)
+#   BENCH_IDLE_SECS   idle seconds in which no class A request may happen (default 20)
+#   BENCH_COMPACTION_INTERVAL  the broker's --compaction-interval (default 5s)
+#   BENCH_OT_EXTRA_ARGS more flags for that broker, e.g. "--wal-segment-bytes 16MiB"
+#   BENCH_HISTORY_GIB total history for the long-history step, GiB; 0 skips
+#                     it                                    (default 6)
+# Scale (one broker, the embedded file object store):
+#   BENCH_SCALE=0     skip the 1,000 and 10,000 partition runs
+#   BENCH_SCALE_PARTITIONS  partition counts        (default "1000 10000")
+#   BENCH_SCALE_SECS  seconds of 100 B produce per count    (default 20)
+#
 # Everything listens on 127.0.0.1 only. Every process started here is
 # stopped on exit, also on failure or Ctrl-C.
 set -euo pipefail
@@ -55,6 +70,7 @@ go build -o "$WORK/bin/shale" ./cmd/shale
 go build -o "$WORK/bin/kfake" ./bench/kfake
 go build -o "$WORK/bin/loopback" ./bench/loopback
 go build -o "$WORK/bin/report" ./bench/report
+go build -o "$WORK/bin/objtier" ./bench/objtier
 bench/nats.sh install
 SHALE="$WORK/bin/shale"
 
@@ -136,6 +152,8 @@ stop "$KFAKE_PID"
 log "nats: bench/nats.sh run $WORK 100 $N100"
 bench/nats.sh run "$WORK" 100 "$N100" >/dev/null
 rm -rf "$WORK/nats-store"
+
+source bench/objtier.sh
 
 # Machine limits: sequential write to the same disk, direct and buffered
 # with one fdatasync at the end; loopback TCP copy.

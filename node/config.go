@@ -83,7 +83,10 @@ func DefaultConfig() Config {
 		LogLevel: "info",
 		Broker:   broker.DefaultConfig(),
 		WAL: WALConfig{
-			SegmentMaxBytes: 8 << 20,
+			// 16 MiB rather than 8: at full load one PUT per segment is
+			// 64 PUTs per GiB, which leaves room for compaction's writes
+			// within 160 PUT-class requests per GiB (docs/BENCHMARKS.md).
+			SegmentMaxBytes: 16 << 20,
 			SegmentMaxAge:   Duration(250 * time.Millisecond),
 			MaxBytes:        1 << 30,
 		},

@@ -176,11 +176,25 @@ func (n *Node) background(ctx context.Context) {
 		defer st.Stop()
 		stats = st.C
 	}
-	var compaction <-chan time.Time
 	if t.CompactionInterval > 0 {
-		ct := time.NewTicker(time.Duration(t.CompactionInterval))
-		defer ct.Stop()
-		compaction = ct.C
+		// Its own loop: a long compaction pass must not hold back
+		// retention, garbage collection or the stats line.
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			ct := time.NewTicker(time.Duration(t.CompactionInterval))
+			defer ct.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ct.C:
+					if _, err := n.RunCompaction(ctx); err != nil && ctx.Err() == nil {
+						n.log.Warn("compaction pass failed", "err", err)
+					}
+				}
+			}
+		}()
 	}
 	gcRuns := 0
 	for {
@@ -196,10 +210,6 @@ func (n *Node) background(ctx context.Context) {
 			// Orphans need a LIST of the whole bucket: one pass in 60.
 			if _, err := n.gc.RunOnce(ctx, now, gcRuns%60 == 1); err != nil && ctx.Err() == nil {
 				n.log.Warn("garbage collection pass failed", "err", err)
-			}
-		case <-compaction:
-			if _, err := n.RunCompaction(ctx); err != nil && ctx.Err() == nil {
-				n.log.Warn("compaction pass failed", "err", err)
 			}
 		case <-stats:
 			n.logStats()

@@ -67,12 +67,12 @@ type S3Config struct {
 	MaxBackoff time.Duration
 }
 
-// DefaultS3Config returns the defaults: 64 MiB threshold, 16 MiB parts, 4
+// DefaultS3Config returns the defaults: 64 MiB threshold, 32 MiB parts, 4
 // parts in flight, 3 attempts, backoff capped at 2 s.
 func DefaultS3Config() S3Config {
 	return S3Config{
 		MultipartThreshold: 64 << 20,
-		PartSize:           16 << 20,
+		PartSize:           32 << 20,
 		UploadConcurrency:  4,
 		MaxAttempts:        3,
 		MaxBackoff:         2 * time.Second,

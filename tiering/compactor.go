@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/shalelog/shale/index"
 	"github.com/shalelog/shale/metadata"
@@ -141,7 +142,7 @@ func planCompaction(exts []metadata.Extent, target int64, minExtents int) [][]me
 		run, size = nil, 0
 	}
 	for _, e := range exts {
-		if e.Len >= target/2 {
+		if !mergeable(e, target) {
 			flush(false)
 			continue
 		}
@@ -156,6 +157,17 @@ func planCompaction(exts []metadata.Extent, target int64, minExtents int) [][]me
 	}
 	flush(false)
 	return runs
+}
+
+// mergeable reports whether an extent may join a run: a slice of an
+// uploaded WAL object smaller than half the target, or an earlier
+// compaction's output only while it is tiny (a slow partition's), so that
+// compacted data is not rewritten again and again.
+func mergeable(e metadata.Extent, target int64) bool {
+	if strings.HasPrefix(e.Object, compactedPrefix) {
+		return e.Len < target/16
+	}
+	return e.Len < target/2
 }
 
 // compact merges one run into a new object and swaps it into the catalog.

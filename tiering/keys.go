@@ -21,9 +21,12 @@ func WALObjectKey(broker int32, segment uint64, nonce string) string {
 	return fmt.Sprintf("wal/%d/%020d-%s.obj", broker, segment, nonce)
 }
 
+// compactedPrefix starts every compacted object's key.
+const compactedPrefix = "part/"
+
 // CompactedObjectKey names a compacted single-partition object.
 func CompactedObjectKey(topic [16]byte, partition int32, baseOffset int64, nonce string) string {
-	return fmt.Sprintf("part/%s/%d/%020d-%s.obj", hex.EncodeToString(topic[:]), partition, baseOffset, nonce)
+	return fmt.Sprintf("%s%s/%d/%020d-%s.obj", compactedPrefix, hex.EncodeToString(topic[:]), partition, baseOffset, nonce)
 }
 
 // NewNonce returns 8 random bytes in hex.

@@ -109,6 +109,8 @@ type results struct {
 	Loopback     loopbackResults
 	Machine      [][2]string // key, value in file order
 	Commands     []string
+	Objtier      *objtierResults // nil when the step was skipped
+	Scale        []scaleRun      // empty when the step was skipped
 }
 
 func readJSON(path string, v any) error {
@@ -171,6 +173,12 @@ func load(dir string) (*results, error) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "commands-shale.txt")); err == nil {
 		r.Commands = strings.Split(strings.TrimSpace(string(b)), "\n")
+	}
+	if r.Objtier, err = loadObjtier(dir); err != nil {
+		return nil, err
+	}
+	if r.Scale, err = loadScale(dir); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -270,11 +278,21 @@ func writeTable(w io.Writer, r *results) {
 	row("sequential write, buffered + fdatasync (dd conv=fdatasync)", fmt.Sprintf("%.1f MB/s", r.Disk.FdatasyncMBPerSec), ratio(s1.MBPerSec, r.Disk.FdatasyncMBPerSec))
 	row("loopback TCP copy (bench/loopback)", fmt.Sprintf("%.1f MB/s", r.Loopback.MBPerSec), ratio(s1.MBPerSec, r.Loopback.MBPerSec))
 
+	if r.Objtier != nil {
+		writeObjtierTable(w, r.Objtier)
+	}
+	if len(r.Scale) > 0 {
+		writeScaleTable(w, r.Scale)
+	}
+
 	fmt.Fprintf(w, "\n### Targets\n\n")
 	row("target", "measured", "wanted", "verdict")
 	row("---", "---", "---", "---")
 	met := 0
 	ts := targets(r)
+	if r.Objtier != nil {
+		ts = append(ts, objtierTargets(r.Objtier)...)
+	}
 	for _, t := range ts {
 		row(t.what, t.measured, t.want, verdict(t.ok))
 		if t.ok {
@@ -298,6 +316,37 @@ func writeMarkdown(w io.Writer, r *results, command, table string) {
 	fmt.Fprintf(w, "consumers. The latency profile runs at half of each broker's own measured\n")
 	fmt.Fprintf(w, "100 B maximum with linger 0 (a 5ms linger would add 5ms to every record).\n")
 	fmt.Fprintf(w, "JetStream latencies come from `nats bench` at its maximum rate, not at half.\n\n")
+	if o := r.Objtier; o != nil {
+		fmt.Fprintf(w, "The object tier step runs a real MinIO on loopback and `%s`\n", o.BrokerCommand)
+		fmt.Fprintf(w, "(bucket URL with the MinIO endpoint; credentials from AWS_ACCESS_KEY_ID and\n")
+		fmt.Fprintf(w, "AWS_SECRET_ACCESS_KEY). It produces %d records of 1 KiB with acks=all (4\n", o.Count)
+		fmt.Fprintf(w, "producers, 8 partitions; loadtest values are printable random text, sent\n")
+		fmt.Fprintf(w, "uncompressed and stored as sent), waits until nothing is pending upload and\n")
+		fmt.Fprintf(w, "the class A count has stood still for 12 stats lines, then stays idle. Class A\n")
+		fmt.Fprintf(w, "and B counts come from the broker's own counters (its \"tiering stats\" log line,\n")
+		fmt.Fprintf(w, "every 1s): PUT, multipart create/part/complete, and LIST (the garbage\n")
+		fmt.Fprintf(w, "collector's bucket LIST runs on its first pass, one minute after start, and\n")
+		fmt.Fprintf(w, "then every 60th pass) are class A. Per GiB ingested divides by the bytes of\n")
+		fmt.Fprintf(w, "uploaded WAL objects, not by the bytes compaction rewrites.\n\n")
+		fmt.Fprintf(w, "Every cold read restarts the broker with its WAL directory deleted (metadata\n")
+		fmt.Fprintf(w, "kept), so the block cache is empty and every byte comes from MinIO. The raw\n")
+		fmt.Fprintf(w, "GET runs (`bench/objtier rawget`) read every object under part/ (compacted\n")
+		fmt.Fprintf(w, "objects, including ones compaction has since superseded) through the same\n")
+		fmt.Fprintf(w, "objectstore S3 driver in 4 MiB ranges, 5 in flight: the cold reader's block\n")
+		fmt.Fprintf(w, "size and read-ahead of 4 plus the block being read. MinIO's files are in the\n")
+		fmt.Fprintf(w, "page cache for both, so both measure MinIO and the path above it, not the disk.\n")
+		fmt.Fprintf(w, "`objtier fetch` sends one Fetch (1 MiB) per partition, one at a time on a\n")
+		fmt.Fprintf(w, "warm connection, after each of several cold restarts: at offset 0 each one pays a\n")
+		fmt.Fprintf(w, "catalog lookup, a footer GET and a 4 MiB block GET.\n\n")
+	}
+	if len(r.Scale) > 0 {
+		fmt.Fprintf(w, "The scale step runs `shale dev` (embedded file object store) with one topic of\n")
+		fmt.Fprintf(w, "that many partitions and 4 producers of 100 B records (acks=1, linger 5ms)\n")
+		fmt.Fprintf(w, "spread over all of them; peak RSS is VmRSS sampled every 0.5 s. Start-up is\n")
+		fmt.Fprintf(w, "then timed on the same data dir (WAL and metadata recovered): from exec to the\n")
+		fmt.Fprintf(w, "\"Kafka listener on\" line, and to the first Metadata response listing every\n")
+		fmt.Fprintf(w, "partition with a leader (`bench/objtier startup`).\n\n")
+	}
 	if len(r.Machine) > 0 {
 		fmt.Fprintf(w, "## Machine\n\n")
 		for _, kv := range r.Machine {
@@ -323,6 +372,18 @@ func writeMarkdown(w io.Writer, r *results, command, table string) {
 	detail("kfake consume 100 B", r.Kfake.Consume100)
 	detail("kfake produce 1 KiB", r.Kfake.Produce1K)
 	detail("kfake latency at half max", r.Kfake.Latency)
+	if o := r.Objtier; o != nil {
+		detail("Object tier produce (acks=all)", o.Produce)
+		for i, c := range o.Consume {
+			detail(fmt.Sprintf("Object tier cold replay %d", i+1), c)
+		}
+		if o.Grow != nil {
+			detail("Long history: growing the topic", o.Grow)
+		}
+		if o.FindExtent != "" {
+			fmt.Fprintf(w, "Catalog lookup, `go test -run '^$' -bench CatalogFindExtent ./e2e` (one partition, 10 offsets per extent):\n\n```\n%s\n```\n\n", o.FindExtent)
+		}
+	}
 	n := r.NATS
 	fmt.Fprintf(w, "JetStream (%d messages of %d B):\n\n```\n", n.Count, n.Size)
 	fmt.Fprintf(w, "js pub async: %.0f msgs/s, %.2f MB/s, p50 %.2f ms, p99 %.2f ms\n", n.PubAsync.MsgsPerSec, n.PubAsync.MBPerSec, n.PubAsync.P50us/1000, n.PubAsync.P99us/1000)
