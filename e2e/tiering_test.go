@@ -134,6 +134,7 @@ func TestTieringGiBWithSmallWAL(t *testing.T) {
 	dataDir := t.TempDir()
 	n := s3Node(t, srv, dataDir, func(c *node.Config) {
 		c.WAL.MaxBytes = walBudget
+		c.WAL.SegmentMaxBytes = 8 << 20
 		c.Tiering.LocalRetainBytes = 16 << 20
 	})
 	shaletest.CreateTopic(t, n.Addr(), "big", 4, nil)
