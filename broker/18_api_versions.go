@@ -78,11 +78,14 @@ func handleApiVersions(s *Server, rc *reqCtx, r kmsg.Request) {
 	rc.respond(resp)
 }
 
-// unsupportedVersion is the body answering an ApiVersions request newer
-// than this broker speaks: the v0 response with UNSUPPORTED_VERSION and the
-// supported ranges, which is what clients expect; the connection stays
-// open. (Any other API at a version outside its range, or an unknown key,
-// closes the connection, as in Kafka: see decodeRequest.)
+// unsupportedVersion is the body answering a request this broker does not
+// serve. For ApiVersions newer than it speaks: the v0 response with
+// UNSUPPORTED_VERSION and the supported ranges, which is what clients
+// expect. For an unknown API key, or another API at a version outside its
+// advertised range: the UNSUPPORTED_VERSION code alone, under the request's
+// correlation id, and the connection stays usable. (Kafka closes the
+// connection in this case; no client sends such a request after reading
+// ApiVersions, and a raw client gets an answer it can act on.)
 func unsupportedVersion(hdr requestHeader) []byte {
 	code := kerr.UnsupportedVersion.Code
 	b := binary.BigEndian.AppendUint16(nil, uint16(code))

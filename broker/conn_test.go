@@ -37,21 +37,23 @@ func TestDecodeRequest(t *testing.T) {
 	if _, _, err := decodeRequest(withKeyVersion(18, 99)); !errors.Is(err, errApiVersionsTooNew) {
 		t.Fatalf("ApiVersions v99: got %v, want errApiVersionsTooNew", err)
 	}
+	for _, frame := range [][]byte{withKeyVersion(9999, 0), withKeyVersion(-1, 0), withKeyVersion(0, 99), withKeyVersion(1, 3)} {
+		if _, _, err := decodeRequest(frame); !errors.Is(err, errUnsupported) {
+			t.Errorf("key %d v%d: got %v, want errUnsupported (answered, connection kept)",
+				int16(binary.BigEndian.Uint16(frame)), int16(binary.BigEndian.Uint16(frame[2:])), err)
+		}
+	}
 	for _, tc := range []struct {
 		name  string
 		frame []byte
 	}{
-		{"unknown key", withKeyVersion(9999, 0)},
-		{"negative key", withKeyVersion(-1, 0)},
-		{"produce v99", withKeyVersion(0, 99)},
-		{"fetch v3, below the served range", withKeyVersion(1, 3)},
 		{"short header", good[:9]},
 		{"client id past the end", func() []byte { b := bytes.Clone(good[:12]); binary.BigEndian.PutUint16(b[8:], 100); return b }()},
 		{"client id length -2", func() []byte { b := bytes.Clone(good); binary.BigEndian.PutUint16(b[8:], 0xfffe); return b }()},
 		{"garbage produce body", append(withKeyVersion(0, 9)[:10+len("wire-test")], 0xff, 0xff, 0xff, 0x7f, 1, 2, 3)},
 		{"flexible header without tags", withKeyVersion(18, 3)[:10+len("wire-test")]},
 	} {
-		if _, _, err := decodeRequest(tc.frame); err == nil || errors.Is(err, errApiVersionsTooNew) {
+		if _, _, err := decodeRequest(tc.frame); err == nil || errors.Is(err, errApiVersionsTooNew) || errors.Is(err, errUnsupported) {
 			t.Errorf("%s: got %v, want an error that closes the connection", tc.name, err)
 		}
 	}

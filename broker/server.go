@@ -200,13 +200,16 @@ type response struct {
 	// finished guards done against a second close (a handler that panics
 	// after answering).
 	finished atomic.Bool
-	buf      []byte // the whole frame, size prefix included; nil sends nothing
+	// frame is the whole frame, size prefix included, as pieces written
+	// back to back (a fetch response's record batches are pieces of their
+	// own, not copied); nil sends nothing.
+	frame net.Buffers
 }
 
-// finish publishes buf as the slot's frame. Only the first call counts.
-func (r *response) finish(buf []byte) {
+// finish publishes frame as the slot's frame. Only the first call counts.
+func (r *response) finish(frame net.Buffers) {
 	if r.finished.CompareAndSwap(false, true) {
-		r.buf = buf
+		r.frame = frame
 		close(r.done)
 	}
 }
@@ -292,31 +295,58 @@ func readFrame(r io.Reader, size int) ([]byte, error) {
 	return frame, nil
 }
 
+// Limits of one write of writeLoop: it writes what it has gathered once no
+// finished response is waiting, or earlier when this much is gathered.
+const (
+	writeBatchBytes  = 1 << 20
+	writeBatchPieces = 1024 // the kernel's iovec limit per writev
+)
+
+// writeLoop writes the responses in order. The pieces of the responses
+// that are ready go out together with one writev (net.Buffers), so
+// pipelined small responses share a syscall and large record batches are
+// never copied into a write buffer.
 func (c *conn) writeLoop() {
-	w := bufio.NewWriterSize(c.nc, 64<<10)
-	failed := false
-	fail := func() {
-		failed = true
-		c.cancel()
-		c.nc.Close()
+	var (
+		pending net.Buffers // pieces gathered for the next write
+		size    int         // bytes in pending
+		failed  bool
+	)
+	write := func() {
+		if len(pending) == 0 {
+			return
+		}
+		// WriteTo consumes its receiver: write through a copy of the
+		// slice header, then drop the references for the collector.
+		out := pending
+		if _, err := out.WriteTo(c.nc); err != nil && !failed {
+			failed = true
+			c.cancel()
+			c.nc.Close()
+		}
+		clear(pending)
+		pending, size = pending[:0], 0
 	}
 	for resp := range c.out {
 		<-resp.done
-		if failed || resp.buf == nil {
+		if failed || resp.frame == nil {
 			continue
 		}
-		if _, err := w.Write(resp.buf); err != nil {
-			fail()
-			continue
-		}
-		if len(c.out) == 0 {
-			if err := w.Flush(); err != nil {
-				fail()
+		for _, piece := range resp.frame {
+			if len(pending) == writeBatchPieces {
+				if write(); failed {
+					break
+				}
 			}
+			pending = append(pending, piece)
+			size += len(piece)
+		}
+		if !failed && (len(c.out) == 0 || size >= writeBatchBytes) {
+			write()
 		}
 	}
 	if !failed {
-		w.Flush()
+		write()
 	}
 }
 
@@ -324,11 +354,15 @@ func (c *conn) writeLoop() {
 // speaks: it is answered in v0 form instead of being decoded.
 var errApiVersionsTooNew = errors.New("ApiVersions version is newer than this broker speaks")
 
+// errUnsupported marks a request with an API key this broker does not
+// serve, or a version outside the advertised range: it is answered with
+// UNSUPPORTED_VERSION and the connection stays usable.
+var errUnsupported = errors.New("unsupported API key or version")
+
 // decodeRequest parses one request frame (without its size prefix) into its
 // header and kmsg request, exactly as the server does for every frame. Any
-// error other than errApiVersionsTooNew means the connection must close:
-// Kafka closes it on an unknown API key, an unsupported version of any API
-// but ApiVersions, and a body it cannot parse.
+// error other than errApiVersionsTooNew and errUnsupported means the
+// connection must close: a header or body that cannot be parsed.
 func decodeRequest(frame []byte) (requestHeader, kmsg.Request, error) {
 	hdr, body, err := parseRequestHeader(frame)
 	if err != nil {
@@ -337,12 +371,12 @@ func decodeRequest(frame []byte) (requestHeader, kmsg.Request, error) {
 	h, ok := handlers[hdr.key]
 	switch {
 	case !ok:
-		return hdr, nil, fmt.Errorf("unknown API key %d", hdr.key)
+		return hdr, nil, fmt.Errorf("%w: unknown API key %d", errUnsupported, hdr.key)
 	case hdr.version < h.min || hdr.version > h.max:
 		if hdr.key == apiVersionsKey && hdr.version > h.max {
 			return hdr, nil, errApiVersionsTooNew
 		}
-		return hdr, nil, fmt.Errorf("%s v%d is not supported (v%d-v%d are)", kmsg.NameForKey(hdr.key), hdr.version, h.min, h.max)
+		return hdr, nil, fmt.Errorf("%w: %s v%d (v%d-v%d are served)", errUnsupported, kmsg.NameForKey(hdr.key), hdr.version, h.min, h.max)
 	}
 	req := kmsg.RequestForKey(hdr.key)
 	if req == nil {
@@ -368,7 +402,7 @@ const apiVersionsKey = 18
 // as Kafka does; everything else is answered.
 func (c *conn) handleFrame(frame []byte) (err error) {
 	hdr, req, err := decodeRequest(frame)
-	if errors.Is(err, errApiVersionsTooNew) {
+	if errors.Is(err, errApiVersionsTooNew) || errors.Is(err, errUnsupported) {
 		c.reply(hdr, unsupportedVersion(hdr))
 		return nil
 	}
@@ -417,7 +451,11 @@ func (rc *reqCtx) respond(resp kmsg.Response) {
 		return
 	}
 	resp.SetVersion(rc.hdr.version)
-	rc.slot.finish(encodeResponse(rc.hdr, rc.req.IsFlexible(), resp))
+	if fr, ok := resp.(*kmsg.FetchResponse); ok {
+		rc.slot.finish(encodeFetchResponse(rc.hdr, fr))
+		return
+	}
+	rc.slot.finish(net.Buffers{encodeResponse(rc.hdr, rc.req.IsFlexible(), resp)})
 }
 
 // reply answers a request with a hand-built body (ApiVersions newer than
@@ -428,7 +466,7 @@ func (c *conn) reply(hdr requestHeader, body []byte) {
 	buf = append(buf, body...)
 	binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
 	slot := &response{done: make(chan struct{})}
-	slot.finish(buf)
+	slot.finish(net.Buffers{buf})
 	c.out <- slot
 }
 

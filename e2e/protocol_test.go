@@ -218,31 +218,31 @@ func wantCode(t *testing.T, what string, got int16, want *kerr.Error) {
 	}
 }
 
-func TestProtocolUnknownAPIKeyClosesConnection(t *testing.T) {
+// An unknown API key or an unsupported version is answered with
+// UNSUPPORTED_VERSION under the request's correlation id, and the same
+// connection keeps working.
+func TestProtocolUnknownAPIKeyAndVersion(t *testing.T) {
 	n := shaletest.StartNode(t, nil)
-	other := dialRaw(t, n.Addr())
 	c := dialRaw(t, n.Addr())
 	c.alive()
-	// Kafka cannot parse a header with an unknown key: it closes.
-	c.write(rawFrame(9999, 0, 1, false, nil))
-	c.closed()
-	other.alive()
+	for i, f := range []struct{ key, version int16 }{{9999, 0}, {0, 99}, {1, 3}} {
+		corr := int32(100 + i)
+		c.write(rawFrame(f.key, f.version, corr, false, nil))
+		got, body, err := c.readFrame()
+		if err != nil || got != corr || len(body) < 2 {
+			t.Fatalf("key %d v%d: correlation %d, %d bytes, %v", f.key, f.version, got, len(body), err)
+		}
+		wantCode(t, "unsupported request", int16(binary.BigEndian.Uint16(body)), kerr.UnsupportedVersion)
+		c.alive()
+	}
 }
 
 func TestProtocolUnsupportedVersions(t *testing.T) {
 	n := shaletest.StartNode(t, nil)
-	other := dialRaw(t, n.Addr())
-
-	// Produce v99: Kafka closes the connection (only ApiVersions is
-	// answered at a version the broker does not know).
-	c := dialRaw(t, n.Addr())
-	c.write(rawFrame(0, 99, 1, true, []byte{0, 0, 0}))
-	c.closed()
-	other.alive()
 
 	// ApiVersions v99: a v0-form response with UNSUPPORTED_VERSION and the
 	// broker's ranges, and the connection stays.
-	c = dialRaw(t, n.Addr())
+	c := dialRaw(t, n.Addr())
 	c.write(rawFrame(18, 99, 7, true, []byte{0, 1, 2, 3}))
 	corr, body, err := c.readFrame()
 	if err != nil || corr != 7 {
