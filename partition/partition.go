@@ -13,10 +13,11 @@
 // crash could take back.
 //
 // LOCKING: Partition.mu serialises appends (offset assignment, producer state
-// and WAL enqueue). The high watermark and log start offset are atomics read
-// without the mutex. notifyMu guards only the watch channel and the sticky
-// failure; it is taken from the WAL's commit goroutine and never while mu is
-// held by the same goroutine in a way that waits on the commit goroutine.
+// and WAL enqueue). The durable end, high watermark and log start offset are
+// atomics read without the mutex; each mark's own small mutex guards only
+// its watch channel, and failMu only the sticky failure. Those are taken
+// from the WAL's commit goroutine and the uploader, never while waiting on
+// anything.
 package partition
 
 import (
@@ -57,13 +58,55 @@ type Partition struct {
 	leaderEpoch int32
 	producers   map[int64]*producerState
 
-	durable  atomic.Int64 // end of fsynced WAL data: acks=1
-	hwm      atomic.Int64 // end of data committed to the object tier: acks=all, consumers
+	durable  mark // end of fsynced WAL data: acks=1
+	hwm      mark // end of data committed to the object tier: acks=all, consumers
 	logStart atomic.Int64
 
-	notifyMu sync.Mutex
-	notify   chan struct{}
-	failed   error
+	failMu sync.Mutex
+	failed error
+}
+
+// mark is an offset that only grows, with a channel closed each time it
+// does, so waiters on one mark (fetches on the high watermark, acks=1
+// producers on the durable end) are not woken by the other.
+type mark struct {
+	atomic.Int64
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// watch returns a channel closed at the next advance (or wake).
+func (m *mark) watch() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ch == nil {
+		m.ch = make(chan struct{})
+	}
+	return m.ch
+}
+
+// advance raises the mark to end and wakes its waiters; a lower or equal
+// end changes nothing and wakes no one.
+func (m *mark) advance(end int64) {
+	for {
+		cur := m.Load()
+		if end <= cur {
+			return
+		}
+		if m.CompareAndSwap(cur, end) {
+			break
+		}
+	}
+	m.wake()
+}
+
+func (m *mark) wake() {
+	m.mu.Lock()
+	if m.ch != nil {
+		close(m.ch)
+		m.ch = nil
+	}
+	m.mu.Unlock()
 }
 
 // State is where a partition starts: its log start offset and high
@@ -244,10 +287,10 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error
 				p.fail(err)
 				return
 			}
-			p.advance(&p.durable, last+1)
+			p.durable.advance(last + 1)
 			if p.cold == nil {
 				// WAL-only mode (no object tier): durable is committed.
-				p.advance(&p.hwm, last+1)
+				p.hwm.advance(last + 1)
 			}
 		},
 	})
@@ -319,7 +362,7 @@ func (p *Partition) Read(ctx context.Context, offset int64, maxBytes int) (ReadR
 
 // Committed advances the high watermark after the object tier committed
 // data up to end (exclusive).
-func (p *Partition) Committed(end int64) { p.advance(&p.hwm, end) }
+func (p *Partition) Committed(end int64) { p.hwm.advance(end) }
 
 // SetLogStart advances the log start offset (retention, DeleteRecords).
 func (p *Partition) SetLogStart(start int64) {
@@ -403,55 +446,30 @@ func (p *Partition) OffsetForTime(ctx context.Context, ts int64) (offset, timest
 	return -1, -1, nil
 }
 
-// Watch returns a channel closed when the high watermark or the durable end
-// next advances, or the partition fails. Check the condition after calling Watch, then wait.
-func (p *Partition) Watch() <-chan struct{} {
-	p.notifyMu.Lock()
-	defer p.notifyMu.Unlock()
-	if p.notify == nil {
-		p.notify = make(chan struct{})
-	}
-	return p.notify
-}
-
-func (p *Partition) wake() {
-	if p.notify != nil {
-		close(p.notify)
-		p.notify = nil
-	}
-}
-
-func (p *Partition) advance(mark *atomic.Int64, end int64) {
-	for {
-		cur := mark.Load()
-		if end <= cur || mark.CompareAndSwap(cur, end) {
-			break
-		}
-	}
-	p.notifyMu.Lock()
-	p.wake()
-	p.notifyMu.Unlock()
-}
+// Watch returns a channel closed when the high watermark next advances or
+// the partition fails. Check the condition after calling Watch, then wait.
+func (p *Partition) Watch() <-chan struct{} { return p.hwm.watch() }
 
 func (p *Partition) fail(err error) {
-	p.notifyMu.Lock()
+	p.failMu.Lock()
 	if p.failed == nil {
 		p.failed = err
 	}
-	p.wake()
-	p.notifyMu.Unlock()
+	p.failMu.Unlock()
+	p.durable.wake()
+	p.hwm.wake()
 }
 
 func (p *Partition) failure() error {
-	p.notifyMu.Lock()
-	defer p.notifyMu.Unlock()
+	p.failMu.Lock()
+	defer p.failMu.Unlock()
 	return p.failed
 }
 
-func (p *Partition) waitFor(ctx context.Context, mark *atomic.Int64, end int64) error {
+func (p *Partition) waitFor(ctx context.Context, m *mark, end int64) error {
 	for {
-		ch := p.Watch()
-		if mark.Load() >= end {
+		ch := m.watch()
+		if m.Load() >= end {
 			return nil
 		}
 		if err := p.failure(); err != nil {

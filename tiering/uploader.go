@@ -329,8 +329,16 @@ func (u *Uploader) collect(seg wal.SegmentInfo, ends map[wal.Key]int64) ([]*part
 // build writes the object for parts and returns its bytes and extents
 // (without the object key).
 func (u *Uploader) build(parts []*partEntries) ([]byte, []metadata.Extent, error) {
-	var buf bytes.Buffer
-	b := index.NewBuilder(&buf, index.BuilderOptions{SparseInterval: u.cfg.SparseInterval})
+	// Size the buffer once: growing it while copying a 16 MiB segment in
+	// showed up as page faults in the broker's profile.
+	size := 64 << 10 // footer and trailer
+	for _, pe := range parts {
+		for _, e := range pe.entries {
+			size += len(e.Data)
+		}
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	b := index.NewBuilder(buf, index.BuilderOptions{SparseInterval: u.cfg.SparseInterval})
 	epochs := map[wal.Key]int32{}
 	for _, pe := range parts {
 		epochs[pe.key] = pe.epoch
