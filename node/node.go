@@ -197,6 +197,7 @@ func (n *Node) background(ctx context.Context) {
 		}()
 	}
 	gcRuns := 0
+	sweptAtPuts := int64(0)
 	for {
 		select {
 		case <-ctx.Done():
@@ -207,8 +208,16 @@ func (n *Node) background(ctx context.Context) {
 			}
 		case now := <-gc.C:
 			gcRuns++
-			// Orphans need a LIST of the whole bucket: one pass in 60.
-			if _, err := n.gc.RunOnce(ctx, now, gcRuns%60 == 1); err != nil && ctx.Err() == nil {
+			// Orphans need a LIST of the whole bucket: at most one pass
+			// in 60, and only if PUTs happened since the last sweep (an
+			// orphan is an upload whose commit never came), so an idle
+			// broker makes no PUT-class request at all.
+			puts := n.bucket.Stats().Puts
+			sweep := gcRuns%60 == 0 && puts != sweptAtPuts
+			if sweep {
+				sweptAtPuts = puts
+			}
+			if _, err := n.gc.RunOnce(ctx, now, sweep); err != nil && ctx.Err() == nil {
 				n.log.Warn("garbage collection pass failed", "err", err)
 			}
 		case <-stats:
