@@ -22,4 +22,4 @@ if [ ! -x "$GOBIN_DIR/minio" ]; then
   echo "test-deps: building MinIO $MINIO_VERSION (about 5 minutes, once)"
   (cd /tmp && GOFLAGS=-buildvcs=false go install "github.com/minio/minio@$MINIO_VERSION")
 fi
-echo "test-deps: kcat $(kcat -V 2>&1 | head -1 | awk '{print $2}'), confluent-kafka $(/usr/bin/python3 -c 'import confluent_kafka; print(confluent_kafka.version()[0])'), minio at $GOBIN_DIR/minio"
+echo "test-deps: kcat $(kcat -V 2>&1 | awk '/^Version/ {print $2}'), confluent-kafka $(/usr/bin/python3 -c 'import confluent_kafka; print(confluent_kafka.version()[0])'), minio at $GOBIN_DIR/minio"
