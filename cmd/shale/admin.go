@@ -467,3 +467,24 @@ func (c *adminCmd) runChunked(label string, n, size int, fn func(lo, hi int) err
 }
 
 // topicsCreate is `shale topics create`.
+
+// namesAndConnect is the start every multi-name command shares: parse the
+// flags and the positional names, refuse none ("missing <what> name") and
+// bad ones (check), then connect. done must be called when err is nil.
+func (c *adminCmd) namesAndConnect(fs *flag.FlagSet, args []string, what string, check func([]string) error) ([]string, *kadm.Client, context.Context, context.CancelFunc, error) {
+	names, err := c.parse(fs, args)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if len(names) == 0 {
+		return nil, nil, nil, nil, usagef("missing %s name", what)
+	}
+	if err := check(names); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	adm, ctx, done, err := c.connect()
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return names, adm, ctx, done, nil
+}

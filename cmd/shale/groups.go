@@ -191,17 +191,7 @@ type groupPartitionLag struct {
 func groupsDescribe(c *adminCmd, args []string) error {
 	fs := c.flags()
 	c.outputFlag(fs)
-	groups, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(groups) == 0 {
-		return usagef("missing group name")
-	}
-	if err := checkGroupNames(groups); err != nil {
-		return err
-	}
-	adm, ctx, done, err := c.connect()
+	groups, adm, ctx, done, err := c.namesAndConnect(fs, args, "group", checkGroupNames)
 	if err != nil {
 		return err
 	}
@@ -819,17 +809,7 @@ func (c *adminCmd) planResets(ctx context.Context, adm *kadm.Client, plan []offs
 func groupsDelete(c *adminCmd, args []string) error {
 	fs := c.flags()
 	c.progressFlag(fs)
-	groups, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(groups) == 0 {
-		return usagef("missing group name")
-	}
-	if err := checkGroupNames(groups); err != nil {
-		return err
-	}
-	adm, ctx, done, err := c.connect()
+	groups, adm, ctx, done, err := c.namesAndConnect(fs, args, "group", checkGroupNames)
 	if err != nil {
 		return err
 	}

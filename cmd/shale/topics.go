@@ -89,17 +89,7 @@ func topicsCreate(c *adminCmd, args []string) error {
 	ifNotExists := fs.Bool("if-not-exists", false, "an existing topic is not an error")
 	dryRun := fs.Bool("dry-run", false, "validate only; create nothing")
 	c.progressFlag(fs)
-	names, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(names) == 0 {
-		return usagef("missing topic name")
-	}
-	if err := checkNames(names); err != nil {
-		return err
-	}
-	adm, ctx, done, err := c.connect()
+	names, adm, ctx, done, err := c.namesAndConnect(fs, args, "topic", checkNames)
 	if err != nil {
 		return err
 	}
@@ -259,17 +249,7 @@ func topicsDescribe(c *adminCmd, args []string) error {
 	allConfigs := fs.Bool("all-configs", false, "list every config, defaults included")
 	fs.BoolVar(allConfigs, "a", false, "short for --all-configs")
 	c.outputFlag(fs)
-	names, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(names) == 0 {
-		return usagef("missing topic name")
-	}
-	if err := checkNames(names); err != nil {
-		return err
-	}
-	adm, ctx, done, err := c.connect()
+	names, adm, ctx, done, err := c.namesAndConnect(fs, args, "topic", checkNames)
 	if err != nil {
 		return err
 	}
@@ -471,17 +451,7 @@ func topicsDelete(c *adminCmd, args []string) error {
 	fs := c.flags()
 	ifExists := fs.Bool("if-exists", false, "a topic that does not exist is not an error")
 	c.progressFlag(fs)
-	names, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(names) == 0 {
-		return usagef("missing topic name")
-	}
-	if err := checkNames(names); err != nil {
-		return err
-	}
-	adm, ctx, done, err := c.connect()
+	names, adm, ctx, done, err := c.namesAndConnect(fs, args, "topic", checkNames)
 	if err != nil {
 		return err
 	}
