@@ -96,6 +96,9 @@ func (l *Log) commit(q *commitQueue) {
 			count++
 		}
 		if n > 0 {
+			if seg.salt != 0 {
+				saltFrames(buf[:n], ents[i:j], seg.salt)
+			}
 			if err := l.writeAndSync(seg, buf[:n]); err != nil {
 				l.fail(ents[i:], err)
 				return
@@ -129,7 +132,12 @@ func (l *Log) writeAndSync(seg *segment, p []byte) error {
 	if err != nil {
 		return fmt.Errorf("write segment %d: %w", seg.id, err)
 	}
+	// Bytes landing in preallocated space stop counting as spare.
+	if seg.written < seg.size {
+		l.extraBytes.Add(-(min(seg.size, seg.written+int64(len(p))) - seg.written))
+	}
 	seg.written += int64(len(p))
+	seg.size = max(seg.size, seg.written)
 	l.diskBytes.Add(int64(len(p)))
 	l.released(int64(len(p)))
 	if h := l.cfg.hooks.beforeSync; h != nil {
@@ -203,16 +211,19 @@ func (l *Log) indexLocked(seg *segment, k Key, ie indexEntry) {
 	seg.parts[k] = r
 }
 
-// seal seals the active segment, which the last commit left fsynced, starts
-// the next one and reports the sealed one to OnSeal.
+// seal seals the active segment, which the last commit left fsynced: it
+// cuts the file to its frames, starts the next segment and reports the
+// sealed one to OnSeal.
 func (l *Log) seal() error {
 	old := l.active
-	next, err := createSegment(l.cfg.Dir, old.id+1, time.Now())
+	if err := l.trimTail(old); err != nil {
+		return err
+	}
+	next, err := l.newSegmentFile(old.id + 1)
 	if err != nil {
 		return fmt.Errorf("create segment %d: %w", old.id+1, err)
 	}
-	l.stats.fsyncs.Add(2) // the new file and the directory
-	l.diskBytes.Add(segmentHeaderSize)
+	l.nextPrepared(next.id+1, old.written)
 	l.indexMu.Lock()
 	old.sealed = true
 	l.segments = append(l.segments, next)

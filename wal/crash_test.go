@@ -102,7 +102,7 @@ func (fx *crashFixture) newestEntries(t *testing.T) []Entry {
 	b := fx.newest()
 	var es []Entry
 	for _, fb := range frameBounds(t, b) {
-		e, _, _ := decodeFrame(b[fb[0]:fb[1]])
+		e, _, _ := decodeFrame(b[fb[0]:fb[1]], fileSalt(t, b))
 		es = append(es, e)
 	}
 	return es
@@ -305,7 +305,7 @@ func TestRecoverBackwardOffsets(t *testing.T) {
 	for _, base := range []int64{10, 5} {
 		e := testEntry(testKey(0), base, 1, 20)
 		var hdr [frameHeaderSize]byte
-		putFrameCRC(hdr[:], putFrameHeader(hdr[:], &e))
+		putFrameCRC(hdr[:], putFrameHeader(hdr[:], &e)^frameSalt(1))
 		b = append(append(b, hdr[:]...), e.Data...)
 	}
 	os.WriteFile(filepath.Join(dir, segmentFileName(1)), b, 0o644)

@@ -11,18 +11,20 @@
 // # Files
 //
 // A log is a directory of segment files named by a zero-padded sequence
-// number, 00000000000000000001.wal, 00000000000000000002.wal, ..., and a
-// LOCK file (an flock held while a Log is open). The highest-numbered
-// segment is the active one; all others are sealed and never change again
-// until removed, oldest first, with RemoveSegment. All integers are little
-// endian.
+// number, 00000000000000000001.wal, 00000000000000000002.wal, ..., a LOCK
+// file (an flock held while a Log is open) and at most two spare files
+// (00000000000000000007.spare; see "Spare files" below). The
+// highest-numbered segment is the active one; all others are sealed,
+// end exactly at their last frame, and never change again until removed,
+// oldest first, with RemoveSegment. All integers are little endian.
 //
-// Segment header, 32 bytes, written and fsynced when the file is created:
+// Segment header, 32 bytes, written and fsynced before the file gets its
+// segment name:
 //
 //	 0       4         6          8              16             24         28       32
 //	+-------+---------+----------+--------------+--------------+----------+--------+
 //	| magic | version | hdr len  | segment id   | created      | reserved | crc32c |
-//	| SHWL  | u16 = 1 | u16 = 32 | u64          | i64 unix ns  | u32 = 0  | [0,28) |
+//	| SHWL  | u16 = 2 | u16 = 32 | u64          | i64 unix ns  | u32 = 0  | [0,28) |
 //	+-------+---------+----------+--------------+--------------+----------+--------+
 //
 // Then frames, back to back, one per Entry:
@@ -38,6 +40,13 @@
 // with offsets already assigned. The CRC covers the rest of the header and
 // the payload, so a frame whose length field was torn cannot pass. length
 // is at most MaxEntryBytes; last-base fits an int32.
+//
+// The stored crc32c field is the CRC XORed with the segment's salt,
+// uint32(segment id) * 0x9e3779b1 (mod 2^32). Segment files are reused
+// (below), so bytes past a segment's last frame may be frames of an older
+// segment, intact and with a valid CRC; salted with a different id they
+// never verify in this one. Version 1 segments (no salt, never reused) are
+// still read.
 //
 // Format changes: a new layout gets a new header version; readers refuse
 // versions they do not know (a CorruptionError naming the version), so an
@@ -60,11 +69,30 @@
 // What one fsync covers: every byte of the segment up to the end of the
 // commit, including the file size. Done(nil) is only ever called after
 // that fsync returned success, so an acknowledged entry is on stable
-// storage. A segment is sealed only after its last commit was fsynced, and
-// a new segment is created as: create, write header, fdatasync the file,
-// fsync the directory. Only then are entries written to it. So the
+// storage. A segment is sealed only after its last commit was fsynced and
+// its file was truncated to its last frame and fsynced again; the next
+// segment gets its name only after that: a file whose header is already
+// durable is renamed (or created, header written, fdatasynced) and the
+// directory fsynced. Only then are entries written to it. So the
 // directory entry of every segment holding acknowledged data is durable,
-// and at most the newest segment can hold unsynced bytes.
+// and at most the newest segment can hold unsynced or stale bytes.
+//
+// # Spare files
+//
+// An fdatasync after appending to a growing file must commit a filesystem
+// journal transaction (the new size and blocks); after overwriting blocks
+// the file already has, it only writes data. On ext4 that halves the
+// commit's latency and keeps it from waiting on other files' journalled
+// metadata. So segment files are recycled: RemoveSegment renames an
+// uploaded segment's file to a spare name (and fsyncs the directory) instead
+// of deleting it, and a preparer goroutine writes the next segment's header
+// into a spare (or a new file extended with fallocate when none is free),
+// sized to what the last sealed segment reached, up to SegmentMaxBytes.
+// Sealing adopts it with one rename. At most one recycled spare is kept,
+// none while the log's files hold more than half of MaxBytes; spare files
+// and the active segment's not yet written tail count against MaxBytes, and
+// an append refused with ErrFull makes the preparer delete them. Open
+// reuses spare files it finds and ignores their contents.
 //
 // A failed write or fsync fails the log permanently: the error is returned
 // by every later Append and Sync and passed to the Done of every queued
@@ -77,10 +105,13 @@
 // frame's CRC, rebuilding the index. Because at most the newest segment can
 // hold unsynced bytes, a crash can only tear the tail of the newest
 // segment: the last commit's pwrite may have reached disk partially, in any
-// order of pages (some pages written, others zero or stale). Recovery cuts
+// order of pages (some pages written, others zero or stale), and past it
+// lie preallocated zeros or a recycled file's old frames. Recovery cuts
 // the newest segment at its first frame that is short, has an impossible
-// header or fails its CRC, logs how many bytes were dropped, and fsyncs
-// the truncation. None of the dropped bytes were acknowledged: everything
+// header or fails its (salted) CRC, logs how many bytes were dropped (at
+// info level when they are all zero, unused preallocated space), and
+// fsyncs the truncation. A clean Close truncates the active segment to its
+// last frame, so a clean restart cuts nothing. None of the dropped bytes were acknowledged: everything
 // before the cut was verified, and everything acknowledged lies before the
 // first unsynced byte. A newest segment with a torn header and no more
 // than a header's bytes (a crash while creating it) is reset to empty.
@@ -123,7 +154,7 @@
 //
 // # LOCKING
 //
-// Two mutexes, never held together:
+// Three mutexes, never held together:
 //
 //   - Log.mu guards the append queue (commit buffer, queued bytes,
 //     backpressure tickets, next offset per partition) and the lifecycle
@@ -134,6 +165,9 @@
 //     partition ranges, sealed). The commit goroutine takes it for writing
 //     once per commit to publish; RemoveSegment and Close take it for
 //     writing; all readers take it for reading and never do I/O under it.
+//   - spares.mu guards the preparer's state (the prepared file, recycled
+//     files, the next segment id and size). The preparer, sealing,
+//     RemoveSegment and Close take it briefly, never during I/O.
 //
 // The active segment's file and write position belong to the commit
 // goroutine alone. Readers pin each segment they read (a WaitGroup

@@ -22,8 +22,13 @@ func (k Key) String() string {
 }
 
 const (
-	segmentMagic   = "SHWL"
-	segmentVersion = 1
+	segmentMagic = "SHWL"
+	// segmentVersion is the version new segments are written with.
+	// Version 1 stored each frame's CRC as is; version 2 stores it XORed
+	// with the segment's salt (see frameSalt), so frames left over from a
+	// recycled file's previous life never verify. Both are read.
+	segmentVersion   = 2
+	segmentVersionV1 = 1
 
 	segmentHeaderSize = 32
 	frameHeaderSize   = 56
@@ -37,9 +42,25 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // segmentHeader is the fixed header at the start of every segment file.
 type segmentHeader struct {
+	version uint16
 	id      uint64
 	created time.Time
 }
+
+// salt is the value frame CRCs of this segment are XORed with.
+func (h segmentHeader) salt() uint32 {
+	if h.version == segmentVersionV1 {
+		return 0
+	}
+	return frameSalt(h.id)
+}
+
+// frameSalt is the CRC salt of version 2 segment id: the low 32 bits of the
+// id times an odd constant, a bijection on those bits, so two segments
+// whose ids differ by less than 2^32 never share a salt. A frame written to
+// segment a and read as part of segment b (a recycled file's stale tail)
+// fails its CRC check whatever its bytes.
+func frameSalt(id uint64) uint32 { return uint32(id) * 0x9e3779b1 }
 
 // appendSegmentHeader appends the encoded header of segment id to dst.
 func appendSegmentHeader(dst []byte, id uint64, created time.Time) []byte {
@@ -65,7 +86,8 @@ func decodeSegmentHeader(b []byte) (segmentHeader, error) {
 	if got, want := binary.LittleEndian.Uint32(b[28:32]), crc32.Checksum(b[:28], castagnoli); got != want {
 		return segmentHeader{}, fmt.Errorf("segment header crc %08x, computed %08x", got, want)
 	}
-	if v := binary.LittleEndian.Uint16(b[4:6]); v != segmentVersion {
+	v := binary.LittleEndian.Uint16(b[4:6])
+	if v != segmentVersion && v != segmentVersionV1 {
 		return segmentHeader{}, fmt.Errorf("unsupported segment version %d", v)
 	}
 	if n := binary.LittleEndian.Uint16(b[6:8]); n != segmentHeaderSize {
@@ -75,6 +97,7 @@ func decodeSegmentHeader(b []byte) (segmentHeader, error) {
 		return segmentHeader{}, fmt.Errorf("reserved header field is %08x, want 0", r)
 	}
 	return segmentHeader{
+		version: v,
 		id:      binary.LittleEndian.Uint64(b[8:16]),
 		created: time.Unix(0, int64(binary.LittleEndian.Uint64(b[16:24]))),
 	}, nil
@@ -147,15 +170,30 @@ func decodeFrameHeader(b []byte) (frameHeader, error) {
 	return h, nil
 }
 
-// frameCRC computes the CRC of a frame from its encoded header and payload.
-func frameCRC(header, payload []byte) uint32 {
+// frameCRC computes the stored CRC of a frame from its encoded header and
+// payload: the CRC32C XORed with the segment's salt.
+func frameCRC(header, payload []byte, salt uint32) uint32 {
 	crc := crc32.Update(0, castagnoli, header[4:frameHeaderSize])
-	return crc32.Update(crc, castagnoli, payload)
+	return crc32.Update(crc, castagnoli, payload) ^ salt
 }
 
-// decodeFrame decodes one whole frame from the front of b. The returned
-// entry's Data aliases b. n is the frame's size in bytes.
-func decodeFrame(b []byte) (e Entry, n int, err error) {
+// saltFrames XORs the stored CRC of each frame in b, whose sizes are given
+// by ents (entries with size 0 have no frame), with salt.
+func saltFrames(b []byte, ents []queued, salt uint32) {
+	pos := 0
+	for i := range ents {
+		if n := int(ents[i].size); n > 0 {
+			crc := binary.LittleEndian.Uint32(b[pos:])
+			binary.LittleEndian.PutUint32(b[pos:], crc^salt)
+			pos += n
+		}
+	}
+}
+
+// decodeFrame decodes one whole frame of a segment with the given salt from
+// the front of b. The returned entry's Data aliases b. n is the frame's
+// size in bytes.
+func decodeFrame(b []byte, salt uint32) (e Entry, n int, err error) {
 	h, err := decodeFrameHeader(b)
 	if err != nil {
 		return Entry{}, 0, err
@@ -164,7 +202,7 @@ func decodeFrame(b []byte) (e Entry, n int, err error) {
 		return Entry{}, 0, errShortFrame
 	}
 	payload := b[frameHeaderSize:h.frameSize()]
-	if got := frameCRC(b, payload); got != h.crc {
+	if got := frameCRC(b, payload, salt); got != h.crc {
 		return Entry{}, 0, fmt.Errorf("frame crc %08x, computed %08x", h.crc, got)
 	}
 	return h.entry(payload), int(h.frameSize()), nil

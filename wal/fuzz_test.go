@@ -15,7 +15,7 @@ func fuzzSegment(id uint64, n int) []byte {
 	for i := range n {
 		e := testEntry(testKey(i%2), int64(i*2), 2, 10+i)
 		var hdr [frameHeaderSize]byte
-		putFrameCRC(hdr[:], putFrameHeader(hdr[:], &e))
+		putFrameCRC(hdr[:], putFrameHeader(hdr[:], &e)^frameSalt(id))
 		b = append(append(b, hdr[:]...), e.Data...)
 	}
 	return b
@@ -28,7 +28,7 @@ func FuzzDecodeFrame(f *testing.F) {
 	f.Add([]byte{})
 	f.Add(make([]byte, frameHeaderSize))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		e, n, err := decodeFrame(b)
+		e, n, err := decodeFrame(b, frameSalt(1))
 		if err != nil {
 			if n != 0 {
 				t.Fatalf("error %v with size %d", err, n)
@@ -43,7 +43,7 @@ func FuzzDecodeFrame(f *testing.F) {
 		}
 		// A decoded frame re-encodes to the same bytes.
 		var hdr [frameHeaderSize]byte
-		putFrameCRC(hdr[:], putFrameHeader(hdr[:], &e))
+		putFrameCRC(hdr[:], putFrameHeader(hdr[:], &e)^frameSalt(1))
 		if !bytes.Equal(append(hdr[:], e.Data...), b[:n]) {
 			t.Fatal("re-encoded frame differs from input")
 		}

@@ -181,8 +181,9 @@ func frameBounds(t testing.TB, b []byte) [][2]int {
 	t.Helper()
 	var out [][2]int
 	pos := segmentHeaderSize
+	salt := fileSalt(t, b)
 	for pos < len(b) {
-		_, n, err := decodeFrame(b[pos:])
+		_, n, err := decodeFrame(b[pos:], salt)
 		if err != nil {
 			t.Fatalf("decode frame at %d: %v", pos, err)
 		}
@@ -190,6 +191,16 @@ func frameBounds(t testing.TB, b []byte) [][2]int {
 		pos += n
 	}
 	return out
+}
+
+// fileSalt returns the frame CRC salt of the segment file b.
+func fileSalt(t testing.TB, b []byte) uint32 {
+	t.Helper()
+	h, err := decodeSegmentHeader(b)
+	if err != nil {
+		t.Fatalf("segment header: %v", err)
+	}
+	return h.salt()
 }
 
 var errInjected = errors.New("injected I/O error")
@@ -204,15 +215,57 @@ func activeID(l *Log) uint64 {
 // fileBytes sums the sizes of the segment files in dir.
 func fileBytes(t testing.TB, dir string) int64 {
 	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var total int64
-	for _, f := range segmentFiles(t, dir) {
-		fi, err := os.Stat(f)
+	for _, de := range des {
+		_, seg := parseSegmentFileName(de.Name())
+		_, spare := parseSpareFileName(de.Name())
+		if !seg && !spare {
+			continue
+		}
+		fi, err := de.Info()
+		if os.IsNotExist(err) {
+			continue // a spare the preparer just deleted
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		total += fi.Size()
 	}
 	return total
+}
+
+// settlePreparer waits until the preparer has nothing left to do: the next
+// segment's file is ready, or the budget leaves no room for it.
+func settlePreparer(t testing.TB, l *Log) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l.sp.mu.Lock()
+		done := (l.sp.ready != nil && l.sp.ready.id == l.sp.want) || !l.roomForSpares(l.sp.target)
+		l.sp.mu.Unlock()
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the preparer did not settle within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// checkDiskBytes checks that the log's byte counts match the files in its
+// directory: segment files and spares.
+func checkDiskBytes(t testing.TB, l *Log) {
+	t.Helper()
+	quiesce(t, l)
+	settlePreparer(t, l)
+	if got, want := l.Bytes()+l.extraBytes.Load(), fileBytes(t, l.cfg.Dir); got != want {
+		t.Fatalf("Bytes() %d + spare %d = %d, files hold %d", l.Bytes(), l.extraBytes.Load(), got, want)
+	}
 }
 
 // quiesce waits until the commit goroutine has finished every round begun

@@ -147,13 +147,16 @@ func (l *Log) RemoveSegment(id uint64) error {
 	l.indexMu.Unlock()
 
 	s.readers.Wait()
+	l.diskBytes.Add(-s.durable)
+	if l.recycle(s) {
+		return nil
+	}
 	if err := s.f.Close(); err != nil {
 		l.log.Warn("close removed segment", "segment", id, "err", err)
 	}
 	if err := removeFile(s.path, l.cfg.Dir); err != nil {
 		return fmt.Errorf("remove segment %d: %w", id, err)
 	}
-	l.diskBytes.Add(-s.durable)
 	return nil
 }
 
@@ -240,7 +243,7 @@ func (l *Log) Read(k Key, offset, maxOffset int64, maxBytes int) ([]byte, error)
 		if _, err := pk.seg.f.ReadAt(frame, pk.pos); err != nil {
 			return nil, fmt.Errorf("read segment %d at %d: %w", pk.seg.id, pk.pos, err)
 		}
-		if err := checkIndexedFrame(frame, k, pk.ie); err != nil {
+		if err := checkIndexedFrame(frame, k, pk.ie, pk.seg.salt); err != nil {
 			return nil, &CorruptionError{Path: pk.seg.path, Offset: pk.pos, Reason: err.Error()}
 		}
 		end -= pk.length
@@ -249,7 +252,7 @@ func (l *Log) Read(k Key, offset, maxOffset int64, maxBytes int) ([]byte, error)
 }
 
 // checkIndexedFrame verifies a frame read back for index entry ie of k.
-func checkIndexedFrame(frame []byte, k Key, ie indexEntry) error {
+func checkIndexedFrame(frame []byte, k Key, ie indexEntry, salt uint32) error {
 	h, err := decodeFrameHeader(frame)
 	if err != nil {
 		return err
@@ -257,7 +260,7 @@ func checkIndexedFrame(frame []byte, k Key, ie indexEntry) error {
 	if h.key != k || h.baseOffset != ie.base || h.length != ie.length || h.lastOffset != ie.last() {
 		return fmt.Errorf("frame is %v [%d, %d], index says %v [%d, %d]", h.key, h.baseOffset, h.lastOffset, k, ie.base, ie.last())
 	}
-	if got := frameCRC(frame, frame[frameHeaderSize:]); got != h.crc {
+	if got := frameCRC(frame, frame[frameHeaderSize:], salt); got != h.crc {
 		return fmt.Errorf("frame crc %08x, computed %08x", h.crc, got)
 	}
 	return nil

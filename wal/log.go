@@ -71,8 +71,11 @@ type Log struct {
 
 	active *segment // commit goroutine (and Open/Close around it)
 
-	diskBytes atomic.Int64 // bytes in all live segment files
-	stats     struct{ commits, entries, bytes, fsyncs, seals atomic.Uint64 }
+	sp spares // the next segment's file, prepared ahead (see spare.go)
+
+	diskBytes  atomic.Int64 // bytes written to all live segment files
+	extraBytes atomic.Int64 // bytes in spare files and the active segment's unwritten tail
+	stats      struct{ commits, entries, bytes, fsyncs, seals atomic.Uint64 }
 }
 
 // commitQueue is one group of accepted entries: their encoded frames back to
@@ -130,11 +133,15 @@ func Open(cfg Config) (*Log, error) {
 		wake:          make(chan struct{}, 1),
 		committerDone: make(chan struct{}),
 		parts:         make(map[Key]*partitionIndex),
+		sp:            spares{wake: make(chan struct{}, 1), done: make(chan struct{})},
 	}
 	l.space.L = &l.mu
 	if err := l.recover(); err != nil {
 		for _, s := range l.segments {
 			s.f.Close()
+		}
+		for _, f := range l.sp.free {
+			f.f.Close()
 		}
 		lock.release()
 		return nil, fmt.Errorf("recover wal %s: %w", cfg.Dir, err)
@@ -142,6 +149,8 @@ func Open(cfg Config) (*Log, error) {
 	for k, p := range l.parts {
 		l.appended[k] = p.rangeOf().Next
 	}
+	go l.prepareLoop()
+	l.nextPrepared(l.active.id+1, min(l.cfg.SegmentMaxBytes, 4<<20))
 	go l.run()
 	return l, nil
 }
@@ -235,7 +244,10 @@ func (l *Log) admitLocked(size int64) error {
 		}
 	}
 	// One segment header of slack: the entry may be followed by a seal.
-	if l.cfg.MaxBytes > 0 && l.diskBytes.Load()+l.queuedBytes+size+segmentHeaderSize > l.cfg.MaxBytes {
+	// Spare files count too, and are given back when the budget is short.
+	if l.cfg.MaxBytes > 0 && l.diskBytes.Load()+l.extraBytes.Load()+l.queuedBytes+size+segmentHeaderSize > l.cfg.MaxBytes {
+		l.sp.shed.Store(true)
+		l.sp.signal()
 		return ErrFull
 	}
 	return nil
@@ -285,12 +297,20 @@ func (l *Log) Close() error {
 	l.mu.Unlock()
 	l.signal()
 	<-l.committerDone
+	l.stopPreparer()
 
+	var errs []error
+	// Leave the active segment ending at its last frame, so the next Open
+	// has no preallocated tail to cut.
+	if !l.isFailed() {
+		if err := l.trimTail(l.active); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	l.indexMu.Lock()
 	l.closed = true
 	segs := l.segments
 	l.indexMu.Unlock()
-	var errs []error
 	for _, s := range segs {
 		s.readers.Wait()
 		if err := s.f.Close(); err != nil {
@@ -320,5 +340,6 @@ func (l *Log) Stats() Stats {
 	}
 }
 
-// Bytes returns the total size of all segment files.
+// Bytes returns the bytes written to all segment files: their frames and
+// headers. Spare files and preallocated space are not included.
 func (l *Log) Bytes() int64 { return l.diskBytes.Load() }

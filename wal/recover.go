@@ -18,12 +18,18 @@ func (l *Log) recover() error {
 		return fmt.Errorf("list directory: %w", err)
 	}
 	var ids []uint64
+	var spareNames []string
 	for _, de := range dirents {
 		if id, ok := parseSegmentFileName(de.Name()); ok && de.Type().IsRegular() {
 			ids = append(ids, id)
 		}
+		if _, ok := parseSpareFileName(de.Name()); ok && de.Type().IsRegular() {
+			spareNames = append(spareNames, de.Name())
+		}
 	}
 	slices.Sort(ids)
+	slices.Sort(spareNames)
+	l.adoptSpares(spareNames)
 
 	for i, id := range ids {
 		s, err := l.recoverSegment(id, i == len(ids)-1)
@@ -67,6 +73,7 @@ func (l *Log) recover() error {
 	for _, s := range l.segments {
 		s.sealed = s != l.active
 		l.diskBytes.Add(s.durable)
+		s.size = s.durable
 	}
 	return nil
 }
@@ -94,7 +101,7 @@ func (l *Log) recoverSegment(id uint64, last bool) (_ *segment, err error) {
 		return nil, &CorruptionError{Path: path, Offset: maxSegmentFileSize,
 			Reason: fmt.Sprintf("segment is %d bytes, larger than any the log writes", size)}
 	}
-	s := &segment{id: id, path: path, f: f, parts: make(map[Key]PartitionRange)}
+	s := newSegment(id, path, f, time.Time{})
 
 	var hdrBuf [segmentHeaderSize]byte
 	n, err := f.ReadAt(hdrBuf[:], 0)
@@ -110,6 +117,7 @@ func (l *Log) recoverSegment(id uint64, last bool) (_ *segment, err error) {
 			return nil, &CorruptionError{Path: path, Offset: 0, Reason: herr.Error()}
 		}
 		l.log.Warn("rewriting torn segment header", "segment", id, "size", size, "reason", herr)
+		s.salt = frameSalt(id)
 		if err := f.Truncate(0); err != nil {
 			return nil, fmt.Errorf("truncate segment %d: %w", id, err)
 		}
@@ -122,9 +130,9 @@ func (l *Log) recoverSegment(id uint64, last bool) (_ *segment, err error) {
 	if hdr.id != id {
 		return nil, &CorruptionError{Path: path, Offset: 8, Reason: fmt.Sprintf("header names segment %d", hdr.id)}
 	}
-	s.created = hdr.created
+	s.created, s.salt = hdr.created, hdr.salt()
 
-	sc := newFrameScanner(f, segmentHeaderSize, size)
+	sc := newFrameScanner(f, segmentHeaderSize, size, s.salt)
 	for {
 		h, _, err := sc.next()
 		if err == io.EOF {
@@ -135,8 +143,18 @@ func (l *Log) recoverSegment(id uint64, last bool) (_ *segment, err error) {
 			if !last {
 				return nil, se.corruption(path)
 			}
-			l.log.Warn("truncating torn tail of newest segment",
-				"segment", id, "at", se.pos, "dropped_bytes", size-se.pos, "reason", se.err)
+			// Zeros are preallocated space the log had not reached;
+			// anything else is a torn write or a recycled file's old
+			// frames, neither of them acknowledged.
+			if unused, rerr := allZero(f, se.pos, size); rerr != nil {
+				return nil, fmt.Errorf("read segment %d: %w", id, rerr)
+			} else if unused {
+				l.log.Info("cutting unused preallocated space of newest segment",
+					"segment", id, "at", se.pos, "dropped_bytes", size-se.pos)
+			} else {
+				l.log.Warn("truncating torn tail of newest segment",
+					"segment", id, "at", se.pos, "dropped_bytes", size-se.pos, "reason", se.err)
+			}
 			if err := f.Truncate(se.pos); err != nil {
 				return nil, fmt.Errorf("truncate segment %d: %w", id, err)
 			}
@@ -169,6 +187,27 @@ func (l *Log) recoverSegment(id uint64, last bool) (_ *segment, err error) {
 		s.firstEntry = s.created
 	}
 	return s, nil
+}
+
+// allZero reports whether bytes [from, to) of f are all zero.
+func allZero(f *os.File, from, to int64) (bool, error) {
+	buf := make([]byte, min(to-from, 1<<20))
+	for pos := from; pos < to; {
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), to-pos)], pos)
+		for _, b := range buf[:n] {
+			if b != 0 {
+				return false, nil
+			}
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return false, err
+		}
+		if n == 0 {
+			return true, nil
+		}
+		pos += int64(n)
+	}
+	return true, nil
 }
 
 // removeFile deletes path and makes the removal durable.

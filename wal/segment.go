@@ -60,8 +60,13 @@ type segment struct {
 	path    string
 	f       *os.File
 	created time.Time
+	salt    uint32 // XORed into every frame CRC (0 in version 1 segments)
 
 	written int64 // commit goroutine: bytes written to the file
+	// size is the file's length, which in the active segment may run past
+	// written: preallocated or recycled space, overwritten in place
+	// (commit goroutine).
+	size int64
 
 	durable    int64                  // indexMu: bytes written and fsynced
 	entries    int                    // indexMu: entries in the segment
@@ -95,7 +100,7 @@ func createSegment(dir string, id uint64, now time.Time) (*segment, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &segment{id: id, path: path, f: f, created: now, parts: make(map[Key]PartitionRange)}
+	s := newSegment(id, path, f, now)
 	if err := s.writeHeader(); err != nil {
 		f.Close()
 		return nil, err
@@ -105,6 +110,13 @@ func createSegment(dir string, id uint64, now time.Time) (*segment, error) {
 		return nil, fmt.Errorf("sync directory: %w", err)
 	}
 	return s, nil
+}
+
+// newSegment returns the in-memory state of a new (version 2) segment
+// whose file f is open at path.
+func newSegment(id uint64, path string, f *os.File, created time.Time) *segment {
+	return &segment{id: id, path: path, f: f, created: created, salt: frameSalt(id),
+		parts: make(map[Key]PartitionRange)}
 }
 
 // writeHeader writes the segment header at position 0 and fsyncs.
@@ -117,6 +129,7 @@ func (s *segment) writeHeader() error {
 		return fmt.Errorf("sync segment header: %w", err)
 	}
 	s.written, s.durable = segmentHeaderSize, segmentHeaderSize
+	s.size = max(s.size, segmentHeaderSize)
 	return nil
 }
 
@@ -138,18 +151,20 @@ func syncDir(dir string) error {
 // CRC. It reuses one payload buffer: a returned payload is valid until the
 // next call.
 type frameScanner struct {
-	r   *bufio.Reader
-	pos int64 // file position of the next frame
-	end int64
-	hdr [frameHeaderSize]byte
-	buf []byte
+	r    *bufio.Reader
+	pos  int64 // file position of the next frame
+	end  int64
+	salt uint32
+	hdr  [frameHeaderSize]byte
+	buf  []byte
 }
 
-func newFrameScanner(f io.ReaderAt, start, end int64) *frameScanner {
+func newFrameScanner(f io.ReaderAt, start, end int64, salt uint32) *frameScanner {
 	return &frameScanner{
-		r:   bufio.NewReaderSize(io.NewSectionReader(f, start, end-start), 256<<10),
-		pos: start,
-		end: end,
+		r:    bufio.NewReaderSize(io.NewSectionReader(f, start, end-start), 256<<10),
+		pos:  start,
+		end:  end,
+		salt: salt,
 	}
 }
 
@@ -181,7 +196,7 @@ func (s *frameScanner) next() (frameHeader, []byte, error) {
 	if _, err := io.ReadFull(s.r, payload); err != nil {
 		return frameHeader{}, nil, s.ioError(err)
 	}
-	if got := frameCRC(s.hdr[:], payload); got != h.crc {
+	if got := frameCRC(s.hdr[:], payload, s.salt); got != h.crc {
 		return frameHeader{}, nil, &scanError{pos: s.pos, err: fmt.Errorf("frame crc %08x, computed %08x", h.crc, got)}
 	}
 	s.pos += h.frameSize()
@@ -213,7 +228,7 @@ func (e *scanError) corruption(path string) *CorruptionError {
 // Every failed check is reported as a CorruptionError: the caller only
 // passes ranges that were fsynced and validated before.
 func (s *segment) forEachFrame(end int64, fn func(e Entry) error) error {
-	sc := newFrameScanner(s.f, segmentHeaderSize, end)
+	sc := newFrameScanner(s.f, segmentHeaderSize, end, s.salt)
 	for {
 		h, payload, err := sc.next()
 		if err == io.EOF {
