@@ -3,6 +3,8 @@ package wal
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -133,6 +135,83 @@ func BenchmarkRead(b *testing.B) {
 					b.Fatalf("Read: %d bytes, %v", len(got), err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkSteadyState runs the log as a broker does under load: producers
+// append 64 KiB entries and wait for their fsync, while sealed segments are
+// removed once more than four are kept (uploaded and past local
+// retention), so spare files are recycled. It reports ack latency
+// percentiles with spare files on and off.
+func BenchmarkSteadyState(b *testing.B) {
+	for _, spares := range []bool{true, false} {
+		b.Run(fmt.Sprintf("spares=%v", spares), func(b *testing.B) {
+			cfg := benchConfig(b)
+			cfg.SegmentMaxBytes = 16 << 20
+			cfg.DisableSpares = !spares
+			sealed := make(chan uint64, 1024)
+			cfg.OnSeal = func(si SegmentInfo) { sealed <- si.ID }
+			l := mustOpen(b, cfg)
+			removerDone := make(chan struct{})
+			go func() {
+				defer close(removerDone)
+				var kept []uint64
+				for id := range sealed {
+					kept = append(kept, id)
+					for len(kept) > 4 {
+						if err := l.RemoveSegment(kept[0]); err != nil {
+							b.Error(err)
+							return
+						}
+						kept = kept[1:]
+					}
+				}
+			}()
+			const size, producers = 64 << 10, 4
+			lat := make([][]time.Duration, producers)
+			var next atomic.Int64
+			b.SetBytes(size)
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for p := range producers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					k := testKey(p)
+					data := testData(k, 0, size)
+					done := make(chan error, 1)
+					for off := int64(0); next.Add(1) <= int64(b.N); off++ {
+						start := time.Now()
+						e := Entry{Key: k, BaseOffset: off, LastOffset: off, Data: data,
+							Done: func(err error) { done <- err }}
+						if err := l.Append(e); err != nil {
+							b.Error(err)
+							return
+						}
+						if err := <-done; err != nil {
+							b.Error(err)
+							return
+						}
+						lat[p] = append(lat[p], time.Since(start))
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			l.Close()
+			close(sealed)
+			<-removerDone
+			var all []time.Duration
+			for _, d := range lat {
+				all = append(all, d...)
+			}
+			slices.Sort(all)
+			if len(all) > 0 {
+				b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+				b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+			}
+			reportCommits(b, l)
 		})
 	}
 }

@@ -55,6 +55,12 @@ type Config struct {
 	// still accepted once nothing else is queued. Default 64 MiB.
 	MaxPendingBytes int64
 
+	// DisableSpares turns off spare files: removed segments are deleted
+	// and every segment file starts empty and grows. Spares pay off on
+	// filesystems that overwrite in place (ext4, XFS); on copy-on-write
+	// filesystems (btrfs, ZFS) they only cost disk space.
+	DisableSpares bool
+
 	// OnSeal, if set, is called from the commit goroutine with each segment
 	// after it is sealed and fsynced. It must not block long and must not
 	// call Append, Sync or Close. Segments found sealed by Open are not

@@ -96,6 +96,9 @@ func (sp *spares) signal() {
 // roomForSpares reports whether n more bytes of spare files keep the log
 // within half its budget.
 func (l *Log) roomForSpares(n int64) bool {
+	if l.cfg.DisableSpares {
+		return false
+	}
 	return l.cfg.MaxBytes == 0 || l.diskBytes.Load()+l.extraBytes.Load()+n <= l.cfg.MaxBytes/2
 }
 
