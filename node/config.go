@@ -67,6 +67,10 @@ type WALConfig struct {
 	SegmentMaxBytes ByteSize `yaml:"segment_max_bytes"`
 	SegmentMaxAge   Duration `yaml:"segment_max_age"`
 	MaxBytes        ByteSize `yaml:"max_bytes"`
+	// RecycleSegments keeps uploaded segment files to overwrite as later
+	// segments (faster fsyncs on ext4 and XFS); turn it off on
+	// copy-on-write filesystems.
+	RecycleSegments bool `yaml:"recycle_segments"`
 }
 
 // MetadataConfig is the YAML/flag face of metadata.Config.
@@ -89,6 +93,7 @@ func DefaultConfig() Config {
 			SegmentMaxBytes: 16 << 20,
 			SegmentMaxAge:   Duration(250 * time.Millisecond),
 			MaxBytes:        1 << 30,
+			RecycleSegments: true,
 		},
 		Tiering: TieringConfig{
 			LocalRetainBytes:  256 << 20,

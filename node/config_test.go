@@ -22,6 +22,7 @@ wal:
   segment_max_bytes: 16MiB
   segment_max_age: 100ms
   max_bytes: 2GiB
+  recycle_segments: false
 tiering:
   cache_bytes: 1GiB
   compaction_target: 512MiB
@@ -37,11 +38,11 @@ tiering:
 	case cfg.Broker.NodeID != 3, cfg.Broker.Advertised != "broker-3.example:9092",
 		cfg.Broker.OffsetsRetention != 72*time.Hour,
 		cfg.WAL.SegmentMaxBytes != 16<<20, time.Duration(cfg.WAL.SegmentMaxAge) != 100*time.Millisecond,
-		cfg.WAL.MaxBytes != 2<<30, cfg.Tiering.CacheBytes != 1<<30, cfg.Tiering.CompactionTarget != 512<<20:
+		cfg.WAL.MaxBytes != 2<<30, cfg.WAL.RecycleSegments, cfg.Tiering.CacheBytes != 1<<30, cfg.Tiering.CompactionTarget != 512<<20:
 		t.Fatalf("config not applied: %+v", cfg)
 	}
 	// Untouched settings keep their defaults.
-	if cfg.Tiering.BlockSize != DefaultConfig().Tiering.BlockSize || cfg.Broker.MaxRequestBytes != DefaultConfig().Broker.MaxRequestBytes {
+	if !DefaultConfig().WAL.RecycleSegments || cfg.Tiering.BlockSize != DefaultConfig().Tiering.BlockSize || cfg.Broker.MaxRequestBytes != DefaultConfig().Broker.MaxRequestBytes {
 		t.Fatalf("defaults lost: %+v", cfg)
 	}
 }

@@ -95,6 +95,7 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	wc.SegmentMaxBytes = int64(cfg.WAL.SegmentMaxBytes)
 	wc.SegmentMaxAge = time.Duration(cfg.WAL.SegmentMaxAge)
 	wc.MaxBytes = int64(cfg.WAL.MaxBytes)
+	wc.DisableSpares = !cfg.WAL.RecycleSegments
 	wc.Logger = logger.With("component", "wal")
 	wc.OnSeal = func(wal.SegmentInfo) {
 		if u := up.Load(); u != nil {

@@ -55,6 +55,7 @@ func nodeFlags(fs *flag.FlagSet, cfg *node.Config) *string {
 	fs.Var(&cfg.WAL.SegmentMaxBytes, "wal-segment-bytes", "seal a WAL segment at this size")
 	fs.Var(&cfg.WAL.SegmentMaxAge, "wal-segment-age", "seal a non-empty WAL segment after this long")
 	fs.Var(&cfg.WAL.MaxBytes, "wal-max-bytes", "local WAL byte budget; produce gets a retriable error when it is full")
+	fs.BoolVar(&cfg.WAL.RecycleSegments, "wal-recycle-segments", cfg.WAL.RecycleSegments, "reuse uploaded WAL segment files (turn off on copy-on-write filesystems)")
 	fs.StringVar(&cfg.ObjectStore, "object-store", cfg.ObjectStore, "object store URL: file:///path or s3://bucket/prefix?endpoint=http://host:9000&region=us-east-1 (default: file://DATA_DIR/objects)")
 	fs.Var(&cfg.Tiering.LocalRetainBytes, "local-retain-bytes", "bytes of already-uploaded WAL kept locally for hot reads")
 	fs.Var(&cfg.Tiering.CacheBytes, "cache-bytes", "cold-read block cache size")
