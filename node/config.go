@@ -6,6 +6,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,7 +25,10 @@ type Config struct {
 	LogLevel string `yaml:"log_level"`
 	// ObjectStore is the bucket URL: file:///path (default: DATA_DIR/objects)
 	// or s3://bucket/prefix?endpoint=...&region=...
-	ObjectStore string         `yaml:"object_store"`
+	ObjectStore string `yaml:"object_store"`
+	// DebugListen, if set, serves Go runtime profiles (/debug/pprof/) on
+	// this host:port. Off by default; bind it to a private address.
+	DebugListen string         `yaml:"debug_listen"`
 	Broker      broker.Config  `yaml:"broker"`
 	WAL         WALConfig      `yaml:"wal"`
 	Metadata    MetadataConfig `yaml:"metadata"`
@@ -122,6 +126,11 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("log_level %q: must be debug, info, warn or error", c.LogLevel)
+	}
+	if c.DebugListen != "" {
+		if _, _, err := net.SplitHostPort(c.DebugListen); err != nil {
+			return fmt.Errorf("debug_listen %q: want host:port", c.DebugListen)
+		}
 	}
 	if err := c.Broker.Validate(); err != nil {
 		return err

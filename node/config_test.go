@@ -71,6 +71,7 @@ func TestValidateNamesTheSetting(t *testing.T) {
 	for want, mutate := range map[string]func(*Config){
 		"data_dir":           func(c *Config) { c.DataDir = "" },
 		"log_level":          func(c *Config) { c.LogLevel = "loud" },
+		"debug_listen":       func(c *Config) { c.DebugListen = "localhost" },
 		"max_bytes":          func(c *Config) { c.WAL.MaxBytes = 1 << 20 },
 		"segment_max_bytes":  func(c *Config) { c.WAL.SegmentMaxBytes = 1 },
 		"local_retain_bytes": func(c *Config) { c.Tiering.LocalRetainBytes = 1 << 40 },

@@ -36,6 +36,8 @@ type Node struct {
 	gc        *tiering.GC
 	compactor *tiering.Compactor
 
+	debug *debugServer
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -58,6 +60,11 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 			n = nil
 		}
 	}()
+	if cfg.DebugListen != "" {
+		if n.debug, err = startDebug(cfg.DebugListen, logger); err != nil {
+			return nil, err
+		}
+	}
 
 	mc := metadata.DefaultConfig()
 	mc.Dir = cfg.MetadataDir()
@@ -277,6 +284,14 @@ func (n *Node) logStats() {
 // Addr is the address the Kafka listener is bound to.
 func (n *Node) Addr() string { return n.ln.Addr().String() }
 
+// DebugAddr is the debug (pprof) listener's address, or "" when it is off.
+func (n *Node) DebugAddr() string {
+	if n.debug == nil {
+		return ""
+	}
+	return n.debug.ln.Addr().String()
+}
+
 // Bucket is the node's object store (with request counters).
 func (n *Node) Bucket() *objectstore.Counting { return n.bucket }
 
@@ -307,6 +322,9 @@ func (n *Node) Close() error {
 	}
 	if n.meta != nil {
 		errs = append(errs, n.meta.Close())
+	}
+	if n.debug != nil {
+		errs = append(errs, n.debug.Close())
 	}
 	return errors.Join(errs...)
 }
