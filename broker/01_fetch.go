@@ -56,7 +56,7 @@ func handleFetch(s *Server, rc *reqCtx, r kmsg.Request) {
 			// partition has an error to report, or when there is nothing
 			// to wait on.
 			if res.bytes >= int(req.MinBytes) || res.errored || len(res.watches) == 0 || wait == 0 {
-				rc.respond(res.resp)
+				respondFetch(rc, res)
 				return
 			}
 			if deadline == nil {
@@ -66,7 +66,7 @@ func handleFetch(s *Server, rc *reqCtx, r kmsg.Request) {
 			}
 			if !waitAny(ctx, res.watches, deadline) {
 				// Time is up: answer with whatever is there now.
-				rc.respond(s.fetchOnce(ctx, req).resp)
+				respondFetch(rc, s.fetchOnce(ctx, req))
 				return
 			}
 		}
@@ -79,6 +79,26 @@ type fetchResult struct {
 	bytes   int               // record bytes in resp
 	errored bool              // some partition carries an error code
 	watches []<-chan struct{} // of the partitions read, taken before reading
+	// pieces holds the record batches of partitions whose read returned
+	// more than one piece (cold reads spanning blocks of the object
+	// tier's cache), by topic and partition index in resp; their
+	// RecordBatches are left empty and the encoder writes the pieces.
+	pieces fetchPieces
+}
+
+// fetchPieces maps a partition of a fetch response, by its topic's index in
+// Topics and its own index in Partitions, to its record batches in pieces
+// that, written back to back, are the batches' bytes.
+type fetchPieces map[[2]int][][]byte
+
+// respondFetch finishes a fetch request with res, as reqCtx.respond does,
+// writing the record pieces of res without joining them.
+func respondFetch(rc *reqCtx, res fetchResult) {
+	if rc.slot == nil {
+		return
+	}
+	res.resp.SetVersion(rc.hdr.version)
+	rc.slot.finish(encodeFetchResponsePieces(rc.hdr, res.resp, res.pieces))
 }
 
 // fetchOnce reads every requested partition once. Each partition's watch
@@ -149,11 +169,19 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest) fetchRes
 				res.errored = true
 				continue
 			}
-			if len(rr.Data) == 0 || (res.bytes > 0 && len(rr.Data) > limit) {
+			n := rr.Len()
+			if n == 0 || (res.bytes > 0 && n > limit) {
 				continue
 			}
-			sp.RecordBatches = rr.Data
-			res.bytes += len(rr.Data)
+			if len(rr.Data) == 1 {
+				sp.RecordBatches = rr.Data[0]
+			} else {
+				if res.pieces == nil {
+					res.pieces = make(fetchPieces)
+				}
+				res.pieces[[2]int{len(resp.Topics), j}] = rr.Data
+			}
+			res.bytes += n
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
@@ -221,14 +249,32 @@ const fetchInlineBytes = 4 << 10
 // larger than fetchInlineBytes: the frame is the pieces that, written in
 // order, make up kmsg's encoding of the same response. The batches must not
 // change until the frame is written; partition reads return buffers of
-// their own, so nothing writes to them again.
+// their own or blocks of the object tier's cache, which nothing writes to
+// again.
 //
 // It handles the versions and fields Shale's fetch fills in (v4–v12;
 // aborted transactions, tagged fields and node endpoints left empty) and
 // hands anything else to kmsg.
 func encodeFetchResponse(hdr requestHeader, resp *kmsg.FetchResponse) net.Buffers {
+	return encodeFetchResponsePieces(hdr, resp, nil)
+}
+
+// encodeFetchResponsePieces is encodeFetchResponse for a response some of
+// whose partitions have their record batches in pieces instead of
+// RecordBatches: each piece larger than fetchInlineBytes is a piece of the
+// frame of its own, so batches spanning several cached blocks are written
+// from the blocks. On kmsg's path the pieces are joined into RecordBatches.
+func encodeFetchResponsePieces(hdr requestHeader, resp *kmsg.FetchResponse, pieces fetchPieces) net.Buffers {
 	v := resp.Version
 	if v < 4 || v > 12 || !plainFetchResponse(resp) {
+		for at, ps := range pieces {
+			// Never nil: pieces stand for a record set, maybe empty.
+			joined := []byte{}
+			for _, b := range ps {
+				joined = append(joined, b...)
+			}
+			resp.Topics[at[0]].Partitions[at[1]].RecordBatches = joined
+		}
 		return net.Buffers{encodeResponse(hdr, resp.IsFlexible(), resp)}
 	}
 	flexible := v >= 12
@@ -286,23 +332,32 @@ func encodeFetchResponse(hdr requestHeader, resp *kmsg.FetchResponse) net.Buffer
 			if v >= 11 {
 				meta = binary.BigEndian.AppendUint32(meta, uint32(p.PreferredReadReplica))
 			}
-			b := p.RecordBatches
+			records, ok := pieces[[2]int{i, j}]
+			if !ok && p.RecordBatches != nil {
+				records = [][]byte{p.RecordBatches}
+			}
 			switch {
-			case b == nil && flexible:
+			case records == nil && flexible:
 				meta = append(meta, 0)
-			case b == nil:
+			case records == nil:
 				meta = binary.BigEndian.AppendUint32(meta, 0xffffffff)
 			default:
-				if flexible {
-					meta = binary.AppendUvarint(meta, uint64(len(b))+1)
-				} else {
-					meta = binary.BigEndian.AppendUint32(meta, uint32(len(b)))
+				n := 0
+				for _, b := range records {
+					n += len(b)
 				}
-				if len(b) <= fetchInlineBytes {
-					meta = append(meta, b...)
+				if flexible {
+					meta = binary.AppendUvarint(meta, uint64(n)+1)
 				} else {
-					splices = append(splices, splice{at: len(meta), data: b})
-					spliced += len(b)
+					meta = binary.BigEndian.AppendUint32(meta, uint32(n))
+				}
+				for _, b := range records {
+					if len(b) <= fetchInlineBytes {
+						meta = append(meta, b...)
+					} else {
+						splices = append(splices, splice{at: len(meta), data: b})
+						spliced += len(b)
+					}
 				}
 			}
 			if flexible {
@@ -320,7 +375,10 @@ func encodeFetchResponse(hdr requestHeader, resp *kmsg.FetchResponse) net.Buffer
 	frame := make(net.Buffers, 0, 2*len(splices)+1)
 	prev := 0
 	for _, sp := range splices {
-		frame = append(frame, meta[prev:sp.at], sp.data)
+		if sp.at > prev {
+			frame = append(frame, meta[prev:sp.at])
+		}
+		frame = append(frame, sp.data)
 		prev = sp.at
 	}
 	return append(frame, meta[prev:])

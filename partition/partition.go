@@ -42,9 +42,11 @@ type Log interface {
 
 // ColdReader reads offsets that have left the local WAL from the object
 // tier. It returns whole, verified batches starting with the one holding
-// offset, never at or past end.
+// offset, never at or past end, as pieces that are the batches' bytes
+// written back to back. Pieces may be shared with the reader's cache: the
+// partition and its callers read them and never modify them.
 type ColdReader interface {
-	Read(ctx context.Context, k wal.Key, offset, end int64, maxBytes int) ([]byte, error)
+	ReadPieces(ctx context.Context, k wal.Key, offset, end int64, maxBytes int) ([][]byte, error)
 }
 
 // Partition is one partition led by this broker.
@@ -320,9 +322,39 @@ func (p *Partition) RestoreProducer(h *recordbatch.Header) {
 
 // ReadResult is what Read returns.
 type ReadResult struct {
-	Data           []byte // whole batches; the first may start before the requested offset
+	// Data is whole batches, the first of which may start before the
+	// requested offset, as one or more pieces: the batches' bytes are the
+	// pieces written back to back (a cold read returns slices of the object
+	// tier's cached blocks rather than a copy). Nil when there is no data.
+	// Pieces may be shared: read them, never modify them.
+	Data           [][]byte
 	HighWatermark  int64
 	LogStartOffset int64
+}
+
+// Len returns the number of bytes in r.Data.
+func (r ReadResult) Len() int {
+	n := 0
+	for _, p := range r.Data {
+		n += len(p)
+	}
+	return n
+}
+
+// Bytes returns r.Data as one slice: the only piece itself, or a copy of
+// the pieces joined. Like the pieces, it is for reading only.
+func (r ReadResult) Bytes() []byte {
+	switch len(r.Data) {
+	case 0:
+		return nil
+	case 1:
+		return r.Data[0]
+	}
+	b := make([]byte, 0, r.Len())
+	for _, p := range r.Data {
+		b = append(b, p...)
+	}
+	return b
 }
 
 // Read returns whole batches from offset on, at most about maxBytes but
@@ -341,7 +373,7 @@ func (p *Partition) Read(ctx context.Context, offset int64, maxBytes int) (ReadR
 	if wr, ok := p.log.Range(p.key); ok && offset >= wr.First {
 		data, err := p.log.Read(p.key, offset, r.HighWatermark, maxBytes)
 		if err == nil && data != nil {
-			r.Data = data
+			r.Data = [][]byte{data}
 			return r, nil
 		}
 		if err != nil && !errors.Is(err, wal.ErrOffsetTooLow) {
@@ -352,11 +384,13 @@ func (p *Partition) Read(ctx context.Context, offset int64, maxBytes int) (ReadR
 	if p.cold == nil {
 		return r, kerr.OffsetOutOfRange
 	}
-	data, err := p.cold.Read(ctx, p.key, offset, r.HighWatermark, maxBytes)
+	pieces, err := p.cold.ReadPieces(ctx, p.key, offset, r.HighWatermark, maxBytes)
 	if err != nil {
 		return r, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
 	}
-	r.Data = data
+	if len(pieces) > 0 {
+		r.Data = pieces
+	}
 	return r, nil
 }
 
@@ -410,16 +444,17 @@ func (p *Partition) OffsetForTime(ctx context.Context, ts int64) (offset, timest
 		if err != nil {
 			return -1, -1, err
 		}
-		if len(r.Data) == 0 {
+		data := r.Bytes()
+		if len(data) == 0 {
 			break
 		}
-		scanned += len(r.Data)
-		for pos := 0; pos < len(r.Data); {
-			h, err := recordbatch.ParseHeader(r.Data[pos:])
+		scanned += len(data)
+		for pos := 0; pos < len(data); {
+			h, err := recordbatch.ParseHeader(data[pos:])
 			if err != nil {
 				return -1, -1, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
 			}
-			batch := r.Data[pos : pos+h.Size()]
+			batch := data[pos : pos+h.Size()]
 			pos += h.Size()
 			if h.LastOffset() < off {
 				continue

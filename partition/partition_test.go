@@ -67,7 +67,7 @@ func TestAppendAssignsOffsetsAndReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := recordbatch.Parse(r.Data)
+	h, err := recordbatch.Parse(r.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestAppendAssignsOffsetsAndReads(t *testing.T) {
 		t.Fatalf("read past end: %v, want OFFSET_OUT_OF_RANGE", err)
 	}
 	if r, err := p.Read(ctx, want, 100); err != nil || r.Data != nil {
-		t.Fatalf("read at end: %v %d bytes, want none", err, len(r.Data))
+		t.Fatalf("read at end: %v %d bytes, want none", err, r.Len())
 	}
 }
 

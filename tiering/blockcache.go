@@ -169,6 +169,16 @@ func (c *loadingCache[K, V]) contains(key K) bool {
 	return cached || loading
 }
 
+// demote moves key, when cached, to the least recently used end of the
+// cache, so that it is the first to go when room is needed.
+func (c *loadingCache[K, V]) demote(key K) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[key]; ok {
+		c.lru.MoveToBack(e)
+	}
+}
+
 // startLocked registers a load for key and starts its load. c.mu is held.
 func (c *loadingCache[K, V]) startLocked(key K, load func(context.Context) (V, error)) *cacheLoad[V] {
 	ctx, cancel := context.WithCancel(c.base)

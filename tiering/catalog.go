@@ -42,7 +42,8 @@ func (p PartitionReader) OffsetForTime(k wal.Key, ts, from int64) (int64, bool) 
 	return 0, false
 }
 
-// Read reads cold batches of partition k.
-func (p PartitionReader) Read(ctx context.Context, k wal.Key, offset, end int64, maxBytes int) ([]byte, error) {
-	return p.R.Read(ctx, index.Key(k), offset, end, maxBytes)
+// ReadPieces reads cold batches of partition k without copying them (see
+// Reader.ReadPieces).
+func (p PartitionReader) ReadPieces(ctx context.Context, k wal.Key, offset, end int64, maxBytes int) ([][]byte, error) {
+	return p.R.ReadPieces(ctx, index.Key(k), offset, end, maxBytes)
 }

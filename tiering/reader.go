@@ -180,9 +180,12 @@ type cursorKey struct {
 //	sparse             ^e0        ^e1         ^e2
 //	blocks   |  block 0   |  block 1   |  block 2   |  block 3 |
 //
-// A read of an offset in e1's range starts at e1, assembles blocks 1 and 2
-// as far as it needs, verifies every batch from e1 on and returns those from
-// the batch holding the offset.
+// A read of an offset in e1's range starts at e1, walks blocks 1 and 2 as
+// far as it needs, verifies every batch from e1 on and returns those from
+// the batch holding the offset. The batches are returned as slices of the
+// cached blocks, not copied (ReadPieces; Read copies them into one slice);
+// only a batch that crosses a block boundary is assembled, in a reused
+// scratch buffer, to be verified.
 //
 // Every batch Read returns has been checked with index.VerifyBatches
 // (framing, magic, CRC-32C, contiguous offsets starting from the sparse
@@ -216,6 +219,10 @@ type Reader struct {
 
 	getSlots        chan struct{} // one token per GET in flight
 	pendingPrefetch atomic.Int64  // background block fetches not finished
+
+	// scratch holds *[]byte buffers that reads assemble batches crossing
+	// a block boundary in, for verification.
+	scratch sync.Pool
 
 	cursorsMu sync.Mutex
 	cursors   map[cursorKey]struct{}
@@ -293,10 +300,35 @@ func (r *Reader) Close() error {
 // and no error when there is nothing to return, and an error wrapping
 // ErrNotInCatalog when no extent covers offset.
 //
-// The returned slice is the caller's. Corrupt data gives an error wrapping
-// *index.CorruptionError naming the object; errors of the store come back
-// wrapped after GetAttempts tries; ctx bounds the whole call.
+// The returned slice is the caller's: it is a copy of what ReadPieces
+// returns. Corrupt data gives an error wrapping *index.CorruptionError
+// naming the object; errors of the store come back wrapped after
+// GetAttempts tries; ctx bounds the whole call.
 func (r *Reader) Read(ctx context.Context, k index.Key, offset, end int64, maxBytes int) ([]byte, error) {
+	pieces, err := r.ReadPieces(ctx, k, offset, end, maxBytes)
+	if err != nil || len(pieces) == 0 {
+		return nil, err
+	}
+	n := 0
+	for _, p := range pieces {
+		n += len(p)
+	}
+	data := make([]byte, 0, n)
+	for _, p := range pieces {
+		data = append(data, p...)
+	}
+	return data, nil
+}
+
+// ReadPieces is Read without the copy: it returns the same bytes as pieces
+// that, written back to back, are the batches Read would return, each batch
+// verified as Read describes. A piece is usually a slice of a cached block,
+// shared with the cache and with other readers, so the caller must never
+// modify one. Holding pieces keeps their blocks alive after the cache drops
+// them; a piece shorter than 1/sharedPieceFraction of its block is a copy,
+// so that pieces never keep more than sharedPieceFraction times their own
+// bytes of block memory alive.
+func (r *Reader) ReadPieces(ctx context.Context, k index.Key, offset, end int64, maxBytes int) ([][]byte, error) {
 	if r.closed.Load() {
 		return nil, ErrReaderClosed
 	}
@@ -332,10 +364,17 @@ func (r *Reader) Read(ctx context.Context, k index.Key, offset, end int64, maxBy
 		}
 		return nil, fmt.Errorf("read %v offset %d: %w", k, offset, err)
 	}
-	if len(data.bytes) > 0 && r.advanceCursor(k, offset, next) {
+	if len(data.pieces) > 0 && r.advanceCursor(k, offset, next) {
 		r.readAhead(ext, data.footer, data.lastBlock)
+		// A sequential reader will not come back for the blocks it has
+		// read past: let them go before the blocks read ahead of it
+		// (and of other readers), which the LRU order alone would evict
+		// first when they were fetched earlier.
+		for _, b := range data.passed {
+			r.blocks.demote(blockKey{ext.Object, b})
+		}
 	}
-	return data.bytes, nil
+	return data.pieces, nil
 }
 
 // checkExtent rejects extents the catalog should never return for offset.
@@ -357,13 +396,14 @@ func checkExtent(ext Extent, offset int64) error {
 
 // extentRead is what readExtent returns.
 type extentRead struct {
-	bytes     []byte
+	pieces    [][]byte
 	footer    *objectFooter
-	lastBlock int64 // the last block the read touched
+	lastBlock int64   // the last block the read touched
+	passed    []int64 // blocks wholly before where the read ended
 }
 
-// readExtent reads from ext the batches Read describes, for offset target
-// (inside ext). It returns them and the offset after the last one.
+// readExtent reads from ext the batches ReadPieces describes, for offset
+// target (inside ext). It returns them and the offset after the last one.
 func (r *Reader) readExtent(ctx context.Context, k index.Key, ext Extent, target, end int64, maxBytes int) (extentRead, int64, error) {
 	of, err := r.objectFooterFor(ctx, ext)
 	if err != nil {
@@ -404,33 +444,37 @@ func (r *Reader) readExtent(ctx context.Context, k index.Key, ext Extent, target
 		}
 	}
 
-	// Room for the sparse block before target and maxBytes after it, so
-	// that assembling rarely grows the buffer.
-	want := min(hi-start, p.BlockEnd(start)-start+int64(maxBytes)+batchPeekSize, maxPrealloc)
-	w := blockWindow{r: r, ctx: ctx, object: ext.Object, of: of, bufPos: start, blk: -1, buf: make([]byte, 0, want)}
+	w := r.newBlockWindow(ctx, ext.Object, of)
+	defer w.release()
 	next := expect
 	included := 0
 	cur := start
 	for cur < hi {
-		rel := int(cur - w.bufPos)
+		if included > 0 && included+batchMinSize > maxBytes {
+			// No further batch can fit: stop without looking at it, so
+			// that a read ending at a block's end does not wait for the
+			// next block.
+			break
+		}
 		if hi-cur < batchMinSize {
 			return extentRead{}, 0, r.objectError(ext.Object, "read batches", &index.CorruptionError{
 				Offset: cur, Reason: fmt.Sprintf("extent of %v ends %d bytes into a batch", k, hi-cur)})
 		}
-		if err := w.ensure(rel + batchPeekSize); err != nil {
+		head, err := w.peek(cur)
+		if err != nil {
 			return extentRead{}, 0, err
 		}
 		// The header is not verified yet: it may end the read early (the
 		// caller comes back for this batch and it is checked then), but
 		// nothing else is decided on it before the checks below.
-		base := int64(binary.BigEndian.Uint64(w.buf[rel:]))
-		size := batchLengthEnd + int64(int32(binary.BigEndian.Uint32(w.buf[rel+8:])))
+		base := int64(binary.BigEndian.Uint64(head))
+		size := batchLengthEnd + int64(int32(binary.BigEndian.Uint32(head[8:])))
 		if included > 0 && (base >= end || int64(included)+size > int64(maxBytes)) {
 			break
 		}
 		// Length, magic and base offset are checked before the rest is
 		// fetched, so that a damaged length cannot ask for a huge fetch.
-		if _, _, _, err := index.VerifyBatches(w.buf[rel:rel+batchPeekSize], next); err != nil {
+		if _, _, _, err := index.VerifyBatches(head, next); err != nil {
 			return extentRead{}, 0, r.batchError(ext.Object, cur, err)
 		}
 		if base != next {
@@ -444,10 +488,11 @@ func (r *Reader) readExtent(ctx context.Context, k index.Key, ext Extent, target
 		if base >= end {
 			break
 		}
-		if err := w.ensure(rel + int(size)); err != nil {
+		batch, err := w.span(cur, int(size))
+		if err != nil {
 			return extentRead{}, 0, err
 		}
-		n, nextOffset, consumed, err := index.VerifyBatches(w.buf[rel:rel+int(size)], next)
+		n, nextOffset, consumed, err := index.VerifyBatches(batch, next)
 		if err == nil && (n != 1 || int64(consumed) != size) {
 			err = &index.CorruptionError{Offset: 0, Reason: fmt.Sprintf("batch of %d bytes did not verify as one whole batch", size)}
 		}
@@ -459,13 +504,15 @@ func (r *Reader) readExtent(ctx context.Context, k index.Key, ext Extent, target
 				Offset: cur, Reason: fmt.Sprintf("batch ends at offset %d, past the last offset %d of the extent of %v", nextOffset-1, ext.LastOffset, k)})
 		}
 		next = nextOffset
-		cur += size
-		if next <= target {
-			// Before the batch holding target: checked, not returned.
-			w.drop(rel + int(size))
-			continue
+		if next > target {
+			// At or after the batch holding target: returned. Batches
+			// before it are checked, not returned.
+			if err := w.keep(cur, int(size)); err != nil {
+				return extentRead{}, 0, err
+			}
+			included += int(size)
 		}
-		included += int(size)
+		cur += size
 	}
 	if cur == hi && next != ext.LastOffset+1 {
 		return extentRead{}, 0, r.objectError(ext.Object, "read batches", &index.CorruptionError{
@@ -474,12 +521,8 @@ func (r *Reader) readExtent(ctx context.Context, k index.Key, ext Extent, target
 	if included == 0 {
 		return extentRead{}, 0, nil
 	}
-	return extentRead{bytes: w.buf[:included:included], footer: of, lastBlock: w.blk}, next, nil
+	return extentRead{pieces: w.pieces(), footer: of, lastBlock: w.lastBlock(), passed: w.blocksBefore(cur)}, next, nil
 }
-
-// maxPrealloc caps the buffer a read allocates up front (64 MiB); a read
-// returning more grows it.
-const maxPrealloc = 64 << 20
 
 // RecordBatch framing: the base offset and length fields come first, the
 // magic byte at 16; a batch has at least 61 bytes.
@@ -511,48 +554,6 @@ func (r *Reader) objectError(object, op string, err error) error {
 		return fmt.Errorf("%s: %w", op, &c)
 	}
 	return fmt.Errorf("%s %s: %w", op, object, err)
-}
-
-// blockWindow assembles object bytes from cached blocks into buf, which
-// holds the bytes from object position bufPos on.
-type blockWindow struct {
-	r       *Reader
-	ctx     context.Context
-	object  string
-	of      *objectFooter
-	bufPos  int64
-	buf     []byte
-	blk     int64 // index of blkData's block, -1 before the first
-	blkData []byte
-}
-
-// ensure makes buf hold at least n bytes, fetching blocks as needed. The
-// caller keeps bufPos+n within the object's data.
-func (w *blockWindow) ensure(n int) error {
-	bs := w.r.cfg.BlockSize
-	for len(w.buf) < n {
-		pos := w.bufPos + int64(len(w.buf))
-		if bi := pos / bs; bi != w.blk {
-			data, err := w.r.block(w.ctx, w.object, w.of, bi)
-			if err != nil {
-				return err
-			}
-			w.blk, w.blkData = bi, data
-		}
-		off := pos - w.blk*bs
-		take := min(int64(n-len(w.buf)), int64(len(w.blkData))-off)
-		if take <= 0 {
-			return fmt.Errorf("read %s: position %d is past the %d bytes of data", w.object, pos, w.of.dataLen)
-		}
-		w.buf = append(w.buf, w.blkData[off:off+take]...)
-	}
-	return nil
-}
-
-// drop discards the first n bytes of buf.
-func (w *blockWindow) drop(n int) {
-	w.buf = w.buf[:copy(w.buf, w.buf[n:])]
-	w.bufPos += int64(n)
 }
 
 // advanceCursor records that a read of k at offset ended before next and

@@ -2,6 +2,7 @@ package tiering
 
 import (
 	"context"
+	"encoding/binary"
 	"math/rand/v2"
 	"testing"
 
@@ -90,4 +91,69 @@ func BenchmarkColdReadCached(b *testing.B) {
 	if r.Stats().Gets != gets {
 		b.Fatal("a cached read sent GETs")
 	}
+}
+
+// BenchmarkColdReadPiecesSequential is BenchmarkColdReadSequential with
+// ReadPieces, as the broker's fetch path reads: no copy of the batches.
+func BenchmarkColdReadPiecesSequential(b *testing.B) {
+	f, k, ext := coldBenchObject(b)
+	cfg := DefaultReaderConfig()
+	ctx := context.Background()
+	b.SetBytes(ext.Len)
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := NewReader(f.bucket, f.cat, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var n int64
+		for off := ext.BaseOffset; off <= ext.LastOffset; {
+			pieces, err := r.ReadPieces(ctx, k, off, ext.LastOffset+1, 1<<20)
+			if err != nil || len(pieces) == 0 {
+				b.Fatalf("read at %d: %d pieces, %v", off, len(pieces), err)
+			}
+			size := 0
+			for _, p := range pieces {
+				size += len(p)
+			}
+			n += int64(size)
+			off = piecesEnd(b, pieces, size)
+		}
+		r.Close()
+		if n != ext.Len {
+			b.Fatalf("read %d bytes, want %d", n, ext.Len)
+		}
+	}
+}
+
+// piecesEnd returns the offset after the whole batches held in pieces
+// (size bytes in all), walking their headers without joining the pieces.
+func piecesEnd(tb testing.TB, pieces [][]byte, size int) int64 {
+	tb.Helper()
+	header := func(pos int) []byte { // the 27 bytes at pos, across pieces
+		var h []byte
+		for _, p := range pieces {
+			if pos >= len(p) {
+				pos -= len(p)
+				continue
+			}
+			take := min(len(p)-pos, 27-len(h))
+			h = append(h, p[pos:pos+take]...)
+			pos = 0
+			if len(h) == 27 {
+				break
+			}
+		}
+		return h
+	}
+	next := int64(-1)
+	for pos := 0; pos < size; {
+		h := header(pos)
+		if len(h) < 27 {
+			tb.Fatalf("batch at %d of %d bytes is cut short", pos, size)
+		}
+		next = int64(binary.BigEndian.Uint64(h)) + int64(int32(binary.BigEndian.Uint32(h[23:]))) + 1
+		pos += batchLengthEnd + int(int32(binary.BigEndian.Uint32(h[8:])))
+	}
+	return next
 }
