@@ -120,7 +120,12 @@ func handleProduce(s *Server, rc *reqCtx, r kmsg.Request) {
 			ctx, cancel = context.WithTimeout(ctx, timeout)
 			defer cancel()
 		}
-		for _, w := range waits {
+		// Last first: the WAL makes entries durable and calls their Done
+		// in append order, so once the last partition appended is durable
+		// the others are too, and this goroutine is woken once rather
+		// than once per partition.
+		for i := len(waits) - 1; i >= 0; i-- {
+			w := waits[i]
 			wait := w.app.WaitLocal
 			if req.Acks == -1 {
 				wait = w.app.WaitCommitted

@@ -2,6 +2,7 @@ package wal
 
 import (
 	"fmt"
+	"runtime"
 	"time"
 )
 
@@ -111,6 +112,11 @@ func (l *Log) commit(q *commitQueue) {
 				done(nil)
 			}
 		}
+		// Let the goroutines the callbacks woke run before this one
+		// blocks in the next write and fdatasync: the last one woken sits
+		// in this P's run-next slot, where it would wait for the syscall
+		// (or the scheduler's monitor) instead of running now.
+		runtime.Gosched()
 		i = j
 		if seg.written >= maxSize {
 			if err := l.seal(); err != nil {
