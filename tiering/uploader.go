@@ -111,6 +111,14 @@ type Uploader struct {
 	uploaded map[uint64]bool
 	stats    UploaderStats
 
+	// Buffers reused from one wave to the next, touched by the upload
+	// loop only: the arena collect copies a segment's entries into, and
+	// object bodies whose upload is done. Reusing them keeps the
+	// uploader from allocating (and the kernel from zeroing) twice the
+	// ingest rate in fresh memory.
+	arena  []byte
+	bodies [][]byte
+
 	objects, bytes, segments, putErrors, commitErrors, trimmed atomic.Int64
 }
 
@@ -249,7 +257,28 @@ func (u *Uploader) uploadWave(segs []wal.SegmentInfo) error {
 		u.mu.Unlock()
 		u.segments.Add(1)
 	}
+	for _, up := range ups {
+		if up.body != nil && len(u.bodies) < maxSpareBodies {
+			u.bodies = append(u.bodies, up.body[:0])
+		}
+		up.body = nil
+	}
 	return nil
+}
+
+// maxSpareBodies is how many object buffers the uploader keeps for reuse.
+const maxSpareBodies = 2
+
+// bodyBuffer returns an empty buffer of at least n bytes' capacity for an
+// object body, reusing one a finished upload left if it is large enough.
+func (u *Uploader) bodyBuffer(n int) []byte {
+	for i := len(u.bodies) - 1; i >= 0; i-- {
+		if b := u.bodies[i]; cap(b) >= n {
+			u.bodies = append(u.bodies[:i], u.bodies[i+1:]...)
+			return b
+		}
+	}
+	return make([]byte, 0, n)
 }
 
 func (u *Uploader) isUploaded(id uint64) bool {
@@ -271,6 +300,13 @@ type partEntries struct {
 // data will end once the earlier segments are committed; a partition not
 // in it starts at the catalog's end. collect updates it.
 func (u *Uploader) collect(seg wal.SegmentInfo, ends map[wal.Key]int64) ([]*partEntries, error) {
+	// The entries are copied into one arena: a segment's frames (its
+	// size) hold every payload. The arena is reused by the next collect,
+	// so the entries are valid until then.
+	if int64(cap(u.arena)) < seg.Size {
+		u.arena = make([]byte, 0, seg.Size)
+	}
+	arena := u.arena[:0]
 	parts := map[wal.Key]*partEntries{}
 	gone := map[wal.Key]bool{}
 	err := u.log.ReadSegment(seg.ID, func(e wal.Entry) error {
@@ -304,9 +340,9 @@ func (u *Uploader) collect(seg wal.SegmentInfo, ends map[wal.Key]int64) ([]*part
 			delete(parts, e.Key)
 			return nil
 		}
-		data := make([]byte, len(e.Data))
-		copy(data, e.Data)
-		e.Data, e.Done = data, nil
+		start := len(arena)
+		arena = append(arena, e.Data...)
+		e.Data, e.Done = arena[start:len(arena):len(arena)], nil
 		pe.entries = append(pe.entries, e)
 		ends[e.Key] = e.LastOffset + 1
 		return nil
@@ -337,7 +373,7 @@ func (u *Uploader) build(parts []*partEntries) ([]byte, []metadata.Extent, error
 			size += len(e.Data)
 		}
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
+	buf := bytes.NewBuffer(u.bodyBuffer(size))
 	b := index.NewBuilder(buf, index.BuilderOptions{SparseInterval: u.cfg.SparseInterval})
 	epochs := map[wal.Key]int32{}
 	for _, pe := range parts {
