@@ -8,7 +8,7 @@
 OT_COUNT=${BENCH_OT_COUNT:-2097152}
 OT_REPEAT=${BENCH_OT_REPEAT:-3}
 IDLE_SECS=${BENCH_IDLE_SECS:-20}
-HISTORY_GIB=${BENCH_HISTORY_GIB:-6}
+HISTORY_GIB=${BENCH_HISTORY_GIB:-20}
 SCALE_PARTITIONS=${BENCH_SCALE_PARTITIONS:-1000 10000}
 SCALE_SECS=${BENCH_SCALE_SECS:-20}
 COMPACTION_INTERVAL=${BENCH_COMPACTION_INTERVAL:-5s}
@@ -166,6 +166,18 @@ objtier_step() {
 
 	# Long history: grow the same topic to HISTORY_GIB and measure the
 	# Fetch at offset 0 again.
+	if ((HISTORY_GIB > 0)); then
+		# MinIO holds about twice the history until the garbage
+		# collector removes what compaction replaced: cap the history
+		# to what the disk can take, with 8 GiB to spare.
+		local avail_gib fit_gib
+		avail_gib=$(df -Pk "$WORK" | awk 'NR == 2 { printf "%d", $4 / 1048576 }')
+		fit_gib=$(((avail_gib - 8) / 2 + OT_COUNT * 1024 / (1 << 30)))
+		if ((fit_gib < HISTORY_GIB)); then
+			log "long history: only $avail_gib GiB free, growing to $fit_gib GiB instead of $HISTORY_GIB"
+			HISTORY_GIB=$fit_gib
+		fi
+	fi
 	if ((HISTORY_GIB > 0)); then
 		local have_bytes=$((OT_COUNT * 1024)) want_bytes=$((HISTORY_GIB << 30))
 		if ((want_bytes > have_bytes)); then

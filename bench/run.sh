@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: Shale, franz-go's kfake and NATS JetStream side by side on
 # this machine, plus the machine's own limits, in one bounded run (about
-# 5-10 minutes). Prints a table of ratios against the targets and writes
+# 20 minutes, most of it the 20 GiB long history, which wants about 50 GiB of
+# free disk). Prints a table of ratios against the targets and writes
 # bench/RESULTS.md.
 #
 #   bench/run.sh                    # from the repository root or anywhere
@@ -10,6 +11,7 @@
 #   BENCH_COUNT_100   records in the 100-byte profiles      (default 2000000)
 #   BENCH_COUNT_1K    records in the 1 KiB profile          (default 300000)
 #   BENCH_LAT_SECS    seconds of the half-rate latency run  (default 10)
+#   BENCH_SETTLE_SECS idle seconds before the latency run  (default 10)
 #   BENCH_DISK_MB     MiB written by each dd run            (default 1024)
 #   BENCH_TMP         parent of the work dir (same disk as the data dir:
 #                     Shale's data, the NATS store and the dd files all
@@ -26,7 +28,9 @@
 #   BENCH_COMPACTION_INTERVAL  the broker's --compaction-interval (default 5s)
 #   BENCH_OT_EXTRA_ARGS more flags for that broker, e.g. "--wal-segment-bytes 16MiB"
 #   BENCH_HISTORY_GIB total history for the long-history step, GiB; 0 skips
-#                     it                                    (default 6)
+#                     it; capped to what the disk holds (MinIO needs about
+#                     twice the history until compaction garbage is
+#                     collected)                            (default 20)
 # Scale (one broker, the embedded file object store):
 #   BENCH_SCALE=0     skip the 1,000 and 10,000 partition runs
 #   BENCH_SCALE_PARTITIONS  partition counts        (default "1000 10000")
@@ -130,7 +134,11 @@ profiles() {
 	max=$(sed -n 's/.*"records_per_sec": \([0-9.]*\).*/\1/p' "$WORK/$prefix-produce100.json" | head -1)
 	half=$(awk -v m="$max" 'BEGIN { printf "%d", m / 2 }')
 	# Latency at half the measured maximum, without linger: a 5ms
-	# linger would be 5ms of every record's latency at this rate.
+	# linger would be 5ms of every record's latency at this rate. The
+	# pause lets the broker finish the work the previous profiles left
+	# (Shale uploads and trims what they wrote), so the run measures
+	# this load alone.
+	sleep "${BENCH_SETTLE_SECS:-10}"
 	loadtest "$prefix" latency produce "${common[@]}" --topic lat --producers 4 --acks 1 --linger 0s --batch-bytes 1MiB \
 		--compression none --record-size 100 --rate "$half" --duration "${LAT_SECS}s"
 }
