@@ -68,4 +68,16 @@ func TestObjtierTargets(t *testing.T) {
 	if ts := objtierTargets(o); ts[3].ok {
 		t.Errorf("fetch 2.5x slower counted as met: %+v", ts[3])
 	}
+	// With warm-store runs in both histories, those are compared: a long
+	// history whose cold Fetch read the disk (30 ms) but whose warm Fetch
+	// matches the short one is met.
+	o.FetchBase.Warm = []fetchResult{{MedianMs: 8}, {MedianMs: 9}, {MedianMs: 40}}
+	o.FetchLong.Warm = []fetchResult{{MedianMs: 9.5}}
+	if ts := objtierTargets(o); !ts[3].ok || ts[3].measured != "1.06x (9.5 ms vs 9.0 ms)" {
+		t.Errorf("warm fetch growth: %+v", ts[3])
+	}
+	o.FetchLong.Warm[0].MedianMs = 20
+	if ts := objtierTargets(o); ts[3].ok {
+		t.Errorf("warm fetch 2.2x slower counted as met: %+v", ts[3])
+	}
 }
