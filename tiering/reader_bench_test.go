@@ -32,9 +32,21 @@ func coldBenchObject(b *testing.B) (*coldFixture, index.Key, coldExtent) {
 // (empty caches) in 1 MiB fetches, as a consumer catching up would, with
 // 4 MiB blocks and read-ahead.
 func BenchmarkColdReadSequential(b *testing.B) {
+	benchColdSequential(b, func(r *Reader, k index.Key, off, end int64) (int, int64) {
+		data, err := r.Read(context.Background(), k, off, end, 1<<20)
+		if err != nil || len(data) == 0 {
+			b.Fatalf("read at %d: %d bytes, %v", off, len(data), err)
+		}
+		return len(data), nextOffsetOf(b, data)
+	})
+}
+
+// benchColdSequential reads the bench object from offset 0 to its end with
+// a fresh reader per iteration; read returns the bytes one call read and
+// the offset to read next.
+func benchColdSequential(b *testing.B, read func(r *Reader, k index.Key, off, end int64) (int, int64)) {
 	f, k, ext := coldBenchObject(b)
 	cfg := DefaultReaderConfig()
-	ctx := context.Background()
 	b.SetBytes(ext.Len)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -44,12 +56,9 @@ func BenchmarkColdReadSequential(b *testing.B) {
 		}
 		var n int64
 		for off := ext.BaseOffset; off <= ext.LastOffset; {
-			data, err := r.Read(ctx, k, off, ext.LastOffset+1, 1<<20)
-			if err != nil || len(data) == 0 {
-				b.Fatalf("read at %d: %d bytes, %v", off, len(data), err)
-			}
-			n += int64(len(data))
-			off = nextOffsetOf(b, data)
+			size, next := read(r, k, off, ext.LastOffset+1)
+			n += int64(size)
+			off = next
 		}
 		r.Close()
 		if n != ext.Len {
@@ -96,34 +105,17 @@ func BenchmarkColdReadCached(b *testing.B) {
 // BenchmarkColdReadPiecesSequential is BenchmarkColdReadSequential with
 // ReadPieces, as the broker's fetch path reads: no copy of the batches.
 func BenchmarkColdReadPiecesSequential(b *testing.B) {
-	f, k, ext := coldBenchObject(b)
-	cfg := DefaultReaderConfig()
-	ctx := context.Background()
-	b.SetBytes(ext.Len)
-	b.ReportAllocs()
-	for b.Loop() {
-		r, err := NewReader(f.bucket, f.cat, cfg)
-		if err != nil {
-			b.Fatal(err)
+	benchColdSequential(b, func(r *Reader, k index.Key, off, end int64) (int, int64) {
+		pieces, err := r.ReadPieces(context.Background(), k, off, end, 1<<20)
+		if err != nil || len(pieces) == 0 {
+			b.Fatalf("read at %d: %d pieces, %v", off, len(pieces), err)
 		}
-		var n int64
-		for off := ext.BaseOffset; off <= ext.LastOffset; {
-			pieces, err := r.ReadPieces(ctx, k, off, ext.LastOffset+1, 1<<20)
-			if err != nil || len(pieces) == 0 {
-				b.Fatalf("read at %d: %d pieces, %v", off, len(pieces), err)
-			}
-			size := 0
-			for _, p := range pieces {
-				size += len(p)
-			}
-			n += int64(size)
-			off = piecesEnd(b, pieces, size)
+		size := 0
+		for _, p := range pieces {
+			size += len(p)
 		}
-		r.Close()
-		if n != ext.Len {
-			b.Fatalf("read %d bytes, want %d", n, ext.Len)
-		}
-	}
+		return size, piecesEnd(b, pieces, size)
+	})
 }
 
 // piecesEnd returns the offset after the whole batches held in pieces
