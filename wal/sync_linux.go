@@ -16,22 +16,27 @@ import (
 // fdatasync the kernel may have dropped the dirty pages, so the caller must
 // not retry and claim durability.
 func syncData(f *os.File) error {
+	return onFD(f, unix.Fdatasync)
+}
+
+// onFD calls op on f's descriptor, again as long as it fails with EINTR.
+func onFD(f *os.File, op func(fd int) error) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return err
 	}
-	var syncErr error
+	var opErr error
 	if err := rc.Control(func(fd uintptr) {
 		for {
-			syncErr = unix.Fdatasync(int(fd))
-			if !errors.Is(syncErr, unix.EINTR) {
+			opErr = op(int(fd))
+			if !errors.Is(opErr, unix.EINTR) {
 				return
 			}
 		}
 	}); err != nil {
 		return err
 	}
-	return syncErr
+	return opErr
 }
 
 // dirLock holds an exclusive advisory lock on a WAL directory so that two
