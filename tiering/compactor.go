@@ -8,11 +8,11 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/shalelog/shale/index"
 	"github.com/shalelog/shale/metadata"
 	"github.com/shalelog/shale/objectstore"
-	"time"
 )
 
 // CompactionCatalog is the part of the metadata store the compactor uses.
@@ -72,6 +72,13 @@ type CompactionResult struct {
 // compaction); the replaced objects become garbage once no extent
 // references them, and the GC deletes them after its grace period, so
 // readers that looked up the old extents finish.
+//
+// The new object is deleted at once only when the state machine refused
+// the swap (ErrCatalogChanged). When the outcome is unknown (the context
+// was cancelled at shutdown, leadership was lost, the store closed) the
+// raft entry may still apply and make the catalog point at the object, so
+// it stays; if the swap never happened it is an orphan under part/, which
+// the GC's orphan sweep deletes after the orphan grace.
 type Compactor struct {
 	cfg    CompactorConfig
 	bucket objectstore.Bucket
@@ -213,15 +220,37 @@ func (c *Compactor) compact(ctx context.Context, t metadata.Topic, p int32, run 
 		Now:        time.Now().UnixMilli(),
 	})
 	if err != nil {
-		// Never referenced: remove it now rather than leave an orphan.
-		if derr := c.bucket.Delete(context.WithoutCancel(ctx), objKey); derr != nil {
-			c.logger.Warn("delete unused compacted object", "object", objKey, "err", derr)
+		if swapRefused(err) {
+			// The state machine refused the swap: nothing references the
+			// object and nothing ever will, so remove it now.
+			if derr := c.bucket.Delete(context.WithoutCancel(ctx), objKey); derr != nil {
+				c.logger.Warn("delete unused compacted object", "object", objKey, "err", derr)
+			}
+		} else {
+			// Unknown outcome: the entry may have applied (or still
+			// apply), and the catalog then points at this object. It is
+			// left alone; if the swap did not happen, the orphan sweep
+			// deletes it after the orphan grace.
+			c.logger.Warn("compaction swap outcome unknown; object kept", "object", objKey, "err", err)
 		}
 		return 0, err
 	}
 	c.logger.Info("compacted extents", "topic", t.Name, "partition", p, "extents", len(run),
 		"first_offset", first.BaseOffset, "last_offset", last.LastOffset, "object", objKey, "bytes", size)
 	return size, nil
+}
+
+// swapRefused reports whether a ReplaceExtents error is a definite
+// rejection by the state machine, after which the new object is referenced
+// by nothing. Only ErrCatalogChanged is: the entry applied and changed
+// nothing. Every other error leaves the outcome unknown: a cancelled
+// context or a closed store stops waiting for an entry raft may still
+// apply, and ErrNotLeader also covers a leadership lost after the entry
+// was appended (a later leader may commit it). ErrInvalidRequest is not a
+// rejection of this object either: "already in the catalog" would mean the
+// catalog references the key.
+func swapRefused(err error) bool {
+	return errors.Is(err, metadata.ErrCatalogChanged)
 }
 
 // readExtent reads one extent's bytes and verifies every batch in it.
