@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shalelog/shale/broker"
+	"github.com/shalelog/shale/tiering"
 	"gopkg.in/yaml.v3"
 )
 
@@ -50,7 +51,8 @@ type TieringConfig struct {
 	RetentionInterval Duration `yaml:"retention_interval"`
 	// GCInterval is how often unreferenced objects are deleted, GCGrace how
 	// long they stay first, OrphanGrace how old a never-committed upload
-	// must be before it is deleted.
+	// (a Shale-named object under wal/ or part/ the catalog does not know)
+	// must be before it is deleted: at least tiering.MinOrphanGrace.
 	GCInterval  Duration `yaml:"gc_interval"`
 	GCGrace     Duration `yaml:"gc_grace"`
 	OrphanGrace Duration `yaml:"orphan_grace"`
@@ -160,8 +162,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("tiering gc_interval %s: must be at least 1s", t.GCInterval)
 	case t.GCGrace < 0:
 		return fmt.Errorf("tiering gc_grace %s: must be >= 0", t.GCGrace)
-	case t.OrphanGrace < Duration(time.Minute):
-		return fmt.Errorf("tiering orphan_grace %s: must be at least 1m", t.OrphanGrace)
+	case t.OrphanGrace < Duration(tiering.MinOrphanGrace):
+		return fmt.Errorf("tiering orphan_grace %s: must be at least %s", t.OrphanGrace, tiering.MinOrphanGrace)
 	case t.StatsInterval < 0:
 		return fmt.Errorf("tiering stats_interval %s: must be >= 0", t.StatsInterval)
 	case t.CompactionTarget < 1<<20:

@@ -104,3 +104,17 @@ func TestParseByteSize(t *testing.T) {
 		t.Errorf("String: %s", s)
 	}
 }
+
+// TestValidateOrphanGraceMinimum: orphan_grace below an hour is refused
+// with a message naming the setting; an hour is accepted.
+func TestValidateOrphanGraceMinimum(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Tiering.OrphanGrace = Duration(59 * time.Minute)
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "orphan_grace") {
+		t.Fatalf("orphan_grace 59m: got %v", err)
+	}
+	cfg.Tiering.OrphanGrace = Duration(time.Hour)
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("orphan_grace 1h: %v", err)
+	}
+}

@@ -216,7 +216,7 @@ func (n *Node) background(ctx context.Context) {
 			}
 		case now := <-gc.C:
 			gcRuns++
-			// Orphans need a LIST of the whole bucket: at most one pass
+			// Orphans need a LIST of wal/ and part/: at most one pass
 			// in 60, and only if PUTs happened since the last sweep (an
 			// orphan is an upload whose commit never came), so an idle
 			// broker makes no PUT-class request at all.
