@@ -23,6 +23,15 @@ type Extent struct {
 	Pos, Len     int64  // byte range of this partition's batches inside the object
 	MaxTimestamp int64  // ms
 	LeaderEpoch  int32  // epoch of the leader that uploaded it
+	// CommitTime (ms) is when the extent entered the catalog: the Now of
+	// the CommitObject that added it; for a compacted extent the newest
+	// CommitTime of the extents it replaced (compaction does not make data
+	// younger, as Kafka's cleaner keeps the last segment's modification
+	// time). 0 means unknown: the extent was restored from a snapshot
+	// older than version 3. Retention falls back on it when MaxTimestamp
+	// is negative (no batch carries a timestamp). Set by the catalog;
+	// ignored in an ObjectCommit or a Replacement.
+	CommitTime int64
 }
 
 // PartitionLog summarizes a partition's committed log in the catalog.
@@ -83,11 +92,12 @@ type partitionLog struct {
 
 // extentRec is an Extent as the catalog holds it: topic and partition are
 // implied by where it is stored, and object shares the string of its
-// objects map key. 64 bytes each.
+// objects map key. 72 bytes each.
 type extentRec struct {
 	base, last   int64
 	pos, length  int64
 	maxTimestamp int64
+	commitTime   int64
 	leaderEpoch  int32
 	object       string
 }
@@ -101,7 +111,7 @@ type objectInfo struct {
 
 func (r extentRec) extent(k partitionKey) Extent {
 	return Extent{Topic: k.topic, Partition: k.partition, BaseOffset: r.base, LastOffset: r.last, Object: r.object,
-		Pos: r.pos, Len: r.length, MaxTimestamp: r.maxTimestamp, LeaderEpoch: r.leaderEpoch}
+		Pos: r.pos, Len: r.length, MaxTimestamp: r.maxTimestamp, LeaderEpoch: r.leaderEpoch, CommitTime: r.commitTime}
 }
 
 func (pl *partitionLog) summary() PartitionLog {
@@ -267,7 +277,7 @@ func (st *state) commitObject(c commitObjectCmd) (applyResult, bool) {
 		e := c.Extents[i]
 		pl := &st.logs[e.Topic][e.Partition]
 		pl.extents = append(pl.extents, extentRec{base: e.BaseOffset, last: e.LastOffset, pos: e.Pos, length: e.Len,
-			maxTimestamp: e.MaxTimestamp, leaderEpoch: e.LeaderEpoch, object: c.Key})
+			maxTimestamp: e.MaxTimestamp, commitTime: c.Now, leaderEpoch: e.LeaderEpoch, object: c.Key})
 		pl.end = e.LastOffset + 1
 		pl.bytes += e.Len
 	}
@@ -295,10 +305,18 @@ func (st *state) replaceExtents(c replaceExtentsCmd) (applyResult, bool) {
 		return applyResult{err: fmt.Errorf("%w: partition %s has no run of extents covering exactly offsets %d..%d",
 			ErrCatalogChanged, st.partitionName(k), n.BaseOffset, n.LastOffset)}, false
 	}
+	// The merged extent is as old as the newest extent it replaces; an
+	// unknown (0) commit time counts as older than any known one, which
+	// holds: unknown ones were restored from a snapshot taken before any
+	// known one was committed.
+	var committed int64
+	for _, old := range pl.extents[i : j+1] {
+		committed = max(committed, old.commitTime)
+	}
 	next := make([]extentRec, 0, len(pl.extents)-(j-i))
 	next = append(next, pl.extents[:i]...)
 	next = append(next, extentRec{base: n.BaseOffset, last: n.LastOffset, pos: n.Pos, length: n.Len,
-		maxTimestamp: n.MaxTimestamp, leaderEpoch: n.LeaderEpoch, object: n.Object})
+		maxTimestamp: n.MaxTimestamp, commitTime: committed, leaderEpoch: n.LeaderEpoch, object: n.Object})
 	next = append(next, pl.extents[j+1:]...)
 	for _, old := range pl.extents[i : j+1] {
 		pl.bytes -= old.length

@@ -83,6 +83,7 @@ func TestApplyCommitObject(t *testing.T) {
 	}
 	want := ext(tid(1), 0, 10, 19, 0)
 	want.Object = "o2"
+	want.CommitTime = 20 // the commit's Now
 	if got, ok := a.f.st.findExtent(partitionKey{tid(1), 0}, 12); !ok || got != want {
 		t.Fatalf("find 12 = %+v %v, want %+v", got, ok, want)
 	}

@@ -15,7 +15,7 @@
 // Brokers upload sealed WAL segments as objects holding many partitions'
 // batches; a partition's byte range in one object is an Extent. Per
 // partition the catalog keeps the extents sorted by offset in one slice
-// (binary search, 64 bytes per extent, nothing per offset; sparse indexes
+// (binary search, 72 bytes per extent, nothing per offset; sparse indexes
 // stay in the objects), the log start offset, the end (the high watermark:
 // the offset after the last committed extent) and the bytes referenced.
 // Extents of a partition are contiguous: a commit must start exactly at the
@@ -34,6 +34,11 @@
 // the catalog does not know (IsKnownObject false) and older than the grace
 // period is an orphan of a failed commit. Leader epochs fence uploads: an
 // extent must carry its partition's current leader epoch (ErrFenced).
+//
+// Each extent records its commit time (the CommitObject's Now; a
+// compacted extent keeps the newest of the extents it replaced).
+// Retention uses it for extents whose batches carry no timestamp
+// (MaxTimestamp < 0), as Kafka uses a segment's modification time.
 //
 // Consumer groups' committed offsets are kept per group, topic name and
 // partition; deleting a topic deletes every group's offsets for it.
@@ -107,11 +112,13 @@
 //
 //	body v1: JSON {ClusterID, NextProducerID, Brokers[] by id, Topics[] by name}
 //	body v2: uvarint len | the v1 JSON | objects | garbage | partitions | groups
+//	body v3: v2 with each extent's commit time (delta) after its leader epoch
 //
-// The binary sections of v2 are laid out in snapshot_catalog.go: objects
+// The binary sections of v2 and v3 are laid out in snapshot_catalog.go: objects
 // by key (key, size), garbage (key, since), each partition with End > 0
 // (log start, end, its extents with implied bases, object indexes and
-// delta timestamps, about 11 bytes each), then groups' offsets. Reference
+// delta timestamps, about 11 bytes each; v3 adds the delta commit time,
+// usually one byte), then groups' offsets. Reference
 // counts and byte totals are recomputed on decode, not stored.
 //
 // The CRC (Castagnoli) covers version, length and body. Restore checks
@@ -124,6 +131,8 @@
 // them, reslices their front or replaces them), so 1,000,000 extents copy
 // in well under a millisecond. FSMSnapshot.Persist encodes and writes the
 // copy while Apply continues. Migration: version 2 added the catalog and
-// offsets; decodeSnapshot still reads version 1 (an empty catalog) and
-// writes version 2.
+// offsets, version 3 each extent's commit time; decodeSnapshot still reads
+// version 1 (an empty catalog) and version 2 (commit times unknown, 0) and
+// writes version 3. A build older than version 3 cannot read it: upgrade
+// forward only.
 package metadata

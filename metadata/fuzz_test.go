@@ -88,6 +88,7 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		checkSnapshotDecode(t, data)
 		checkSnapshotDecode(t, frameSnapshot(data))
 		checkSnapshotDecode(t, frameSnapshotVersion(snapshotVersion2, data))
+		checkSnapshotDecode(t, frameSnapshotVersion(snapshotVersion3, data))
 	})
 }
 

@@ -6,9 +6,9 @@ import (
 	"slices"
 )
 
-// The binary sections of a version-2 snapshot body, after the JSON part.
-// Varints as bodyWriter writes them; lists in a fixed order so equal states
-// encode to equal bytes.
+// The binary sections of a version-2 or version-3 snapshot body, after the
+// JSON part. Varints as bodyWriter writes them; lists in a fixed order so
+// equal states encode to equal bytes.
 //
 //	objects:    n uvarint | n x (key string | size varint)          by key
 //	garbage:    n uvarint | n x (key string | since varint)         by since, key
@@ -19,7 +19,8 @@ import (
 //	    [first base offset varint, when nextents > 0]
 //	    nextents x (object index uvarint (into objects) | last-base varint
 //	                pos varint | len varint | max timestamp - previous
-//	                extent's varint | leader epoch varint)
+//	                extent's varint | leader epoch varint
+//	                [v3: | commit time - previous extent's varint])
 //	groups:     n uvarint | n x (group string | ntopics uvarint | per topic:
 //	            name string | nparts uvarint | per partition: partition varint
 //	            | offset varint | leader epoch varint | metadata string
@@ -27,14 +28,21 @@ import (
 //
 // Bases are implied after the first (extents are contiguous), reference
 // counts and byte totals are recomputed, so a typical extent takes about
-// 12 bytes.
+// 12 bytes (14 in version 3: extents committed together share a commit
+// time, a delta of 0 in one byte). Version 2 has no commit times: decoded
+// extents get CommitTime 0, unknown.
+//
+// Migration: version 3 (commit times) is written since extents carry
+// them; versions 1 and 2 are still read. A node running a build before
+// version 3 cannot read a version-3 snapshot, so a cluster is upgraded
+// forward only.
 
 // catalogSizeHint estimates the bytes encodeCatalog and encodeGroups add.
 func (st *state) catalogSizeHint() int {
 	n := 64 * (len(st.objects) + len(st.garbage))
 	for _, parts := range st.logs {
 		for _, pl := range parts {
-			n += 16 + 14*len(pl.extents)
+			n += 16 + 16*len(pl.extents)
 		}
 	}
 	return n + 32*len(st.groups)
@@ -82,7 +90,7 @@ func (st *state) encodeCatalog(w *bodyWriter, topics []Topic) {
 				continue
 			}
 			w.varint(pl.extents[0].base)
-			var prevTS int64
+			var prevTS, prevCommit int64
 			for _, e := range pl.extents {
 				w.uvarint(uint64(index[e.object]))
 				w.varint(e.last - e.base)
@@ -91,15 +99,18 @@ func (st *state) encodeCatalog(w *bodyWriter, topics []Topic) {
 				w.varint(e.maxTimestamp - prevTS)
 				prevTS = e.maxTimestamp
 				w.varint(int64(e.leaderEpoch))
+				w.varint(e.commitTime - prevCommit) // wraps like the decoder's addition
+				prevCommit = e.commitTime
 			}
 		}
 	}
 }
 
-// decodeCatalog reads the catalog sections into st, whose topics and
-// empty logs come from the JSON part (topics in the JSON order). It checks
-// every invariant apply maintains.
-func (st *state) decodeCatalog(r *bodyReader, topics []Topic) error {
+// decodeCatalog reads the catalog sections of a snapshot of the given
+// version (2 or 3) into st, whose topics and empty logs come from the JSON
+// part (topics in the JSON order). It checks every invariant apply
+// maintains.
+func (st *state) decodeCatalog(r *bodyReader, topics []Topic, version uint16) error {
 	keys := make([]string, r.count("object", 2))
 	sizes := make([]int64, len(keys))
 	for i := range keys {
@@ -157,7 +168,7 @@ func (st *state) decodeCatalog(r *bodyReader, topics []Topic) error {
 			pl.extents = make([]extentRec, n)
 			base = r.varint()
 		}
-		var prevTS int64
+		var prevTS, prevCommit int64
 		for i := range pl.extents {
 			e := &pl.extents[i]
 			oi := r.uvarint()
@@ -166,6 +177,10 @@ func (st *state) decodeCatalog(r *bodyReader, topics []Topic) error {
 			e.maxTimestamp = prevTS + r.varint()
 			prevTS = e.maxTimestamp
 			e.leaderEpoch = r.int32("leader epoch")
+			if version >= snapshotVersion3 {
+				e.commitTime = prevCommit + r.varint()
+				prevCommit = e.commitTime
+			}
 			if r.err != nil {
 				return r.err
 			}

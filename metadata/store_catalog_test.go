@@ -41,6 +41,7 @@ func TestStoreCatalog(t *testing.T) {
 		t.Fatalf("orders-0 %+v", pl)
 	}
 	e1.Object = "wal/1"
+	e0.CommitTime, e1.CommitTime = 10, 10 // the commit's Now
 	if got, ok := s.FindExtent(audit.ID, 0, 9); !ok || got != e1 {
 		t.Fatalf("FindExtent = %+v %v, want %+v", got, ok, e1)
 	}

@@ -29,7 +29,9 @@ type RetentionResult struct {
 // Retention applies each topic's retention.ms and retention.bytes to the
 // object tier, as Kafka applies them to log segments: only whole extents
 // are dropped, oldest first; time retention drops an extent once its newest
-// record is older than retention.ms; size retention drops the oldest
+// record is older than retention.ms, or, when its batches carry no
+// timestamp, once it was committed more than retention.ms ago
+// (retentionTime); size retention drops the oldest
 // extents while what remains would still be at least retention.bytes. The
 // decision is committed through raft (the log start offset advances and
 // the extents' objects lose a reference); the garbage collector deletes
@@ -93,15 +95,43 @@ func (r *Retention) RunOnce(ctx context.Context, now time.Time) (RetentionResult
 	return res, nil
 }
 
+// retentionTime returns the time retention.ms counts from for an extent,
+// as Kafka does for a segment (its largest timestamp, or its last
+// modification time when no batch has a timestamp): MaxTimestamp when it
+// is not negative, else the time it was committed. known is false when
+// both are missing (MaxTimestamp < 0 and CommitTime 0: an extent restored
+// from a snapshot older than commit times); such an extent is dropped
+// only together with a later extent that is due, never on its own.
+func retentionTime(e metadata.Extent) (ts int64, known bool) {
+	switch {
+	case e.MaxTimestamp >= 0:
+		return e.MaxTimestamp, true
+	case e.CommitTime > 0:
+		return e.CommitTime, true
+	}
+	return 0, false
+}
+
 // planRetention returns the new log start offset for a partition whose
 // extents from the current log start are exts (in offset order).
 func planRetention(exts []metadata.Extent, logStart, nowMs, retMs, retBytes int64) (newStart int64, dropped int, droppedBytes int64) {
 	newStart = logStart
 	i := 0
 	if retMs >= 0 {
-		for ; i < len(exts) && exts[i].MaxTimestamp < nowMs-retMs; i++ {
-			newStart = exts[i].LastOffset + 1
-			droppedBytes += exts[i].Len
+		// j walks ahead over extents whose time is unknown; when it meets
+		// a due extent, it and every extent before it go.
+		for j := 0; j < len(exts); j++ {
+			ts, known := retentionTime(exts[j])
+			if !known {
+				continue
+			}
+			if ts >= nowMs-retMs {
+				break
+			}
+			for ; i <= j; i++ {
+				newStart = exts[i].LastOffset + 1
+				droppedBytes += exts[i].Len
+			}
 		}
 	}
 	if retBytes >= 0 {
