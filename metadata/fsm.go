@@ -81,10 +81,59 @@ type fsm struct {
 	mu      sync.RWMutex
 	st      *state
 	changed chan struct{}
+
+	// applied is the raft index of the last entry applied (or restored);
+	// appliedCh is closed whenever it moves. results keeps the outcome of
+	// the last len(results) entries, so a node that forwarded a command
+	// to the leader reads the outcome of its own, identical apply.
+	applied   uint64
+	appliedCh chan struct{}
+	results   [resultRing]indexedResult
+}
+
+// resultRing is how many recent apply outcomes an fsm remembers.
+const resultRing = 4096
+
+type indexedResult struct {
+	index uint64
+	res   applyResult
 }
 
 func newFSM(log *slog.Logger) *fsm {
-	return &fsm{log: log, st: newState(), changed: make(chan struct{})}
+	return &fsm{log: log, st: newState(), changed: make(chan struct{}), appliedCh: make(chan struct{})}
+}
+
+// markApplied records index as applied with res. Callers hold mu.
+func (f *fsm) markApplied(index uint64, res applyResult) {
+	f.results[index%resultRing] = indexedResult{index: index, res: res}
+	if index > f.applied {
+		f.applied = index
+	}
+	close(f.appliedCh)
+	f.appliedCh = make(chan struct{})
+}
+
+// resultAt returns the outcome of the entry at index once it is applied;
+// ok is false when the index is applied but its outcome is forgotten (too
+// old, or covered by a restored snapshot).
+func (f *fsm) resultAt(index uint64) (res applyResult, applied, ok bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.applied < index {
+		return applyResult{}, false, false
+	}
+	r := f.results[index%resultRing]
+	if r.index != index {
+		return applyResult{}, true, false
+	}
+	return r.res, true, true
+}
+
+// appliedChan returns a channel closed when the applied index next moves.
+func (f *fsm) appliedChan() <-chan struct{} {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.appliedCh
 }
 
 var _ raft.FSM = (*fsm)(nil)
@@ -92,12 +141,19 @@ var _ raft.FSM = (*fsm)(nil)
 // Apply applies one committed raft log entry.
 func (f *fsm) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
+		f.mu.Lock()
+		f.markApplied(l.Index, applyResult{})
+		f.mu.Unlock()
 		return applyResult{}
 	}
 	c, err := decodeCommand(l.Data)
 	if err != nil {
 		f.log.Error("metadata: skip raft log entry", "index", l.Index, "term", l.Term, "err", err)
-		return applyResult{err: fmt.Errorf("apply raft log %d: %w", l.Index, err)}
+		res := applyResult{err: fmt.Errorf("apply raft log %d: %w", l.Index, err)}
+		f.mu.Lock()
+		f.markApplied(l.Index, res)
+		f.mu.Unlock()
+		return res
 	}
 	f.mu.Lock()
 	if rc, ok := c.(registerBrokerCmd); ok {
@@ -109,6 +165,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 		close(f.changed)
 		f.changed = make(chan struct{})
 	}
+	f.markApplied(l.Index, res)
 	f.mu.Unlock()
 	return res
 }
