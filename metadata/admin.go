@@ -17,11 +17,14 @@ import (
 
 // AdminRequest is the body of an admin call.
 type AdminRequest struct {
-	Op     string       `json:"op"` // status, applied, drain, undrain, fence, remove, move, rebalance
-	Broker int32        `json:"broker,omitempty"`
-	Moves  []LeaderMove `json:"moves,omitempty"`
-	Force  bool         `json:"force,omitempty"`
-	Max    int          `json:"max,omitempty"`
+	Op     string `json:"op"` // status, applied, drain, undrain, fence, remove, move, move-partition, rebalance
+	Broker int32  `json:"broker,omitempty"`
+	// move-partition: Topic's partition Partition to Broker.
+	Topic     string       `json:"topic,omitempty"`
+	Partition int32        `json:"partition,omitempty"`
+	Moves     []LeaderMove `json:"moves,omitempty"`
+	Force     bool         `json:"force,omitempty"`
+	Max       int          `json:"max,omitempty"`
 }
 
 // ClusterStatus is the answer to "status".
@@ -104,6 +107,18 @@ func (s *Store) handleAdmin(ctx context.Context, body []byte) ([]byte, error) {
 		return answer(map[string]any{"ok": true}, s.RemoveServer(ctx, req.Broker))
 	case "move":
 		n, err := s.MoveLeaders(ctx, req.Moves, req.Force)
+		return answer(map[string]any{"moved": n}, err)
+	case "move-partition":
+		t, ok := s.Topic(req.Topic)
+		if !ok || req.Partition < 0 || int(req.Partition) >= len(t.Partitions) {
+			return nil, fmt.Errorf("%w: %s:%d", ErrUnknownTopic, req.Topic, req.Partition)
+		}
+		b, ok := s.Broker(req.Broker)
+		if !ok || !b.live() {
+			return nil, fmt.Errorf("%w: broker %d is not live (registered, unfenced, not draining)", ErrInvalidRequest, req.Broker)
+		}
+		m := LeaderMove{Topic: t.ID, Partition: req.Partition, Epoch: t.Partitions[req.Partition].LeaderEpoch, To: req.Broker}
+		n, err := s.MoveLeaders(ctx, []LeaderMove{m}, req.Force)
 		return answer(map[string]any{"moved": n}, err)
 	case "rebalance":
 		max := req.Max
