@@ -33,11 +33,11 @@ type Config struct {
 	// Roles are what this node does: "controller" (a voter of the
 	// metadata quorum), "broker" (serves Kafka, owns a WAL), or both
 	// (the default, and the only choice of a single node).
-	Roles       string         `yaml:"roles"`
-	Broker      broker.Config  `yaml:"broker"`
-	WAL         WALConfig      `yaml:"wal"`
-	Metadata    MetadataConfig `yaml:"metadata"`
-	Tiering     TieringConfig  `yaml:"tiering"`
+	Roles    string         `yaml:"roles"`
+	Broker   broker.Config  `yaml:"broker"`
+	WAL      WALConfig      `yaml:"wal"`
+	Metadata MetadataConfig `yaml:"metadata"`
+	Tiering  TieringConfig  `yaml:"tiering"`
 }
 
 // TieringConfig is the object tier's YAML/flag face.
