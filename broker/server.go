@@ -102,7 +102,7 @@ func (s *Server) AdvertisedAddr() (string, int32) { return s.advHost, s.advPort 
 // Start registers the broker, loads the topics and serves ln in the
 // background until Close.
 func (s *Server) Start(ln net.Listener) error {
-	if err := s.meta.RegisterBroker(s.ctx, metadata.Broker{ID: s.cfg.NodeID, Host: s.advHost, Port: s.advPort}); err != nil {
+	if _, err := s.meta.RegisterBroker(s.ctx, metadata.Broker{ID: s.cfg.NodeID, Host: s.advHost, Port: s.advPort}); err != nil {
 		return fmt.Errorf("register broker: %w", err)
 	}
 	s.topics.refresh()

@@ -27,6 +27,13 @@ const (
 	cmdCommitOffsets       commandType = 12
 	cmdDeleteGroupOffsets  commandType = 13
 	cmdExpireGroupOffsets  commandType = 14
+
+	// The cluster's commands (leadership.go).
+	cmdFenceBroker      commandType = 20
+	cmdDrainBroker      commandType = 21
+	cmdUnregisterBroker commandType = 22
+	cmdMoveLeaders      commandType = 23
+	cmdCompleteHandover commandType = 24
 )
 
 func (t commandType) String() string {
@@ -59,6 +66,16 @@ func (t commandType) String() string {
 		return "DeleteGroupOffsets"
 	case cmdExpireGroupOffsets:
 		return "ExpireGroupOffsets"
+	case cmdFenceBroker:
+		return "FenceBroker"
+	case cmdDrainBroker:
+		return "DrainBroker"
+	case cmdUnregisterBroker:
+		return "UnregisterBroker"
+	case cmdMoveLeaders:
+		return "MoveLeaders"
+	case cmdCompleteHandover:
+		return "CompleteHandover"
 	}
 	return fmt.Sprintf("command(%d)", uint8(t))
 }
@@ -71,8 +88,15 @@ const commandVersion1 = 1
 
 // version is the body version encodeCommand writes for t.
 func (t commandType) version() uint8 {
-	if t == cmdDeleteTopic {
+	switch t {
+	case cmdDeleteTopic:
 		return 2 // v2 added Now
+	case cmdRegisterBroker, cmdCreateTopic, cmdCreatePartitions:
+		// v2: the same bodies, applied with the cluster's leadership
+		// rules (leaders spread over live brokers, incarnations). A v1
+		// entry is applied as v1 was, so old logs replay to the state
+		// they made.
+		return 2
 	}
 	return commandVersion1
 }
@@ -89,6 +113,8 @@ type initClusterCmd struct {
 
 type registerBrokerCmd struct {
 	Broker Broker
+	v1     bool   // a version-1 entry: store the broker as given
+	index  uint64 // set by Apply: the entry's raft index
 }
 
 type createTopicCmd struct {
@@ -96,7 +122,8 @@ type createTopicCmd struct {
 	ID            TopicID
 	Partitions    int32
 	Configs       map[string]string
-	DefaultLeader int32 // leader when no broker is registered: the proposer's id
+	DefaultLeader int32 // leader when no broker is live: the proposer's id
+	v1            bool  // a version-1 entry: every partition led by the lowest broker id
 }
 
 // deleteTopicCmd is DeleteTopic version 2. Now (ms, the proposer's clock)
@@ -117,6 +144,7 @@ type createPartitionsCmd struct {
 	Name          string
 	NewTotal      int32
 	DefaultLeader int32
+	v1            bool
 }
 
 type alterTopicConfigsCmd struct {
@@ -224,6 +252,34 @@ func decodeCommand(b []byte) (command, error) {
 		}
 		return deleteTopicCmd{Name: c.(deleteTopicCmdV1).Name}, nil
 	}
+	if version == commandVersion1 && typ.version() == 2 {
+		switch typ {
+		case cmdRegisterBroker:
+			c, err := decodeBody[registerBrokerCmd](typ, body)
+			if err != nil {
+				return nil, err
+			}
+			r := c.(registerBrokerCmd)
+			r.v1 = true
+			return r, nil
+		case cmdCreateTopic:
+			c, err := decodeBody[createTopicCmd](typ, body)
+			if err != nil {
+				return nil, err
+			}
+			r := c.(createTopicCmd)
+			r.v1 = true
+			return r, nil
+		case cmdCreatePartitions:
+			c, err := decodeBody[createPartitionsCmd](typ, body)
+			if err != nil {
+				return nil, err
+			}
+			r := c.(createPartitionsCmd)
+			r.v1 = true
+			return r, nil
+		}
+	}
 	if version != typ.version() {
 		return nil, fmt.Errorf("%w: %s version %d", ErrUnknownCommand, typ, version)
 	}
@@ -256,6 +312,16 @@ func decodeCommand(b []byte) (command, error) {
 		return decodeBody[deleteGroupOffsetsCmd](typ, body)
 	case cmdExpireGroupOffsets:
 		return decodeBody[expireGroupOffsetsCmd](typ, body)
+	case cmdFenceBroker:
+		return decodeBody[fenceBrokerCmd](typ, body)
+	case cmdDrainBroker:
+		return decodeBody[drainBrokerCmd](typ, body)
+	case cmdUnregisterBroker:
+		return decodeBody[unregisterBrokerCmd](typ, body)
+	case cmdMoveLeaders:
+		return decodeBody[moveLeadersCmd](typ, body)
+	case cmdCompleteHandover:
+		return decodeBody[completeHandoverCmd](typ, body)
 	}
 	return nil, fmt.Errorf("%w: type %d", ErrUnknownCommand, uint8(typ))
 }

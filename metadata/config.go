@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -42,6 +44,57 @@ type Config struct {
 	// Logger receives raft's and the state machine's logs. Nil means
 	// slog.Default().
 	Logger *slog.Logger
+
+	// Controllers are the voters of the metadata quorum (1, 3 or 5),
+	// each an id and raft address. With Controllers set, a node whose
+	// NodeID is among them bootstraps the quorum with all of them as
+	// voters (if it has no raft state yet); any other node joins as a
+	// non-voting follower of the log, asking the controllers to add it.
+	// Writes on a node that is not the raft leader are forwarded to the
+	// leader. Empty: the single-node mode of Bootstrap.
+	Controllers []Peer
+	// SessionTimeout is how long the leader waits for a broker's
+	// heartbeat before fencing it and moving its partitions. 0 turns
+	// sessions off (a single node has nowhere to move partitions).
+	SessionTimeout time.Duration
+}
+
+// Peer is a member of the metadata quorum.
+type Peer struct {
+	ID   int32
+	Addr string
+}
+
+// ParsePeers parses "1@host:port,2@host:port,..." (the --controllers flag).
+func ParsePeers(s string) ([]Peer, error) {
+	var out []Peer
+	seen := map[int32]bool{}
+	for _, item := range splitList(s) {
+		id, addr, ok := strings.Cut(item, "@")
+		n, err := strconv.ParseInt(id, 10, 32)
+		if !ok || err != nil || n < 0 {
+			return nil, fmt.Errorf("controller %q: want ID@HOST:PORT with a non-negative id", item)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("controller %q: %v", item, err)
+		}
+		if seen[int32(n)] {
+			return nil, fmt.Errorf("controller id %d is listed twice", n)
+		}
+		seen[int32(n)] = true
+		out = append(out, Peer{ID: int32(n), Addr: addr})
+	}
+	return out, nil
+}
+
+// isController reports whether id is one of the configured controllers.
+func (c Config) isController(id int32) bool {
+	for _, p := range c.Controllers {
+		if p.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // DefaultConfig returns a Config with every default filled in except Dir.
@@ -97,6 +150,17 @@ func (c Config) Validate() error {
 	}
 	if c.ElectionTimeout < c.HeartbeatTimeout {
 		errs = append(errs, fmt.Errorf("ElectionTimeout %v is below HeartbeatTimeout %v", c.ElectionTimeout, c.HeartbeatTimeout))
+	}
+	if len(c.Controllers) > 0 {
+		if c.RaftAddr == "" {
+			errs = append(errs, errors.New("Controllers need RaftAddr: a cluster talks over TCP"))
+		}
+		if n := len(c.Controllers); n != 1 && n != 3 && n != 5 {
+			errs = append(errs, fmt.Errorf("%d controllers: use 1, 3 or 5 (an even count adds no fault tolerance)", n))
+		}
+	}
+	if c.SessionTimeout < 0 {
+		errs = append(errs, fmt.Errorf("SessionTimeout %v is negative", c.SessionTimeout))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("metadata config: %w", err)

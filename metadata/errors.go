@@ -41,6 +41,12 @@ var (
 	// ErrOffsetMetadataTooLarge: a committed offset's metadata exceeds
 	// MaxOffsetMetadataBytes (OFFSET_METADATA_TOO_LARGE).
 	ErrOffsetMetadataTooLarge = errors.New("offset metadata too large")
+	// ErrUnknownBroker: no registered broker with that id.
+	ErrUnknownBroker = errors.New("unknown broker")
+	// ErrStaleIncarnation: a broker's heartbeat or fencing names an
+	// incarnation that is not its current registration; the broker must
+	// register again.
+	ErrStaleIncarnation = errors.New("stale broker incarnation")
 	// ErrOffsetOutOfRange: an offset beyond the partition's end (OFFSET_OUT_OF_RANGE).
 	ErrOffsetOutOfRange = errors.New("offset out of range")
 )

@@ -58,7 +58,8 @@ type applyResult struct {
 	topic      Topic
 	producerID int64
 	clusterID  string
-	count      int // offsets deleted by DeleteGroupOffsets and ExpireGroupOffsets
+	count      int // offsets deleted by DeleteGroupOffsets and ExpireGroupOffsets; moves taken by MoveLeaders
+	broker     Broker
 	err        error
 }
 
@@ -80,10 +81,59 @@ type fsm struct {
 	mu      sync.RWMutex
 	st      *state
 	changed chan struct{}
+
+	// applied is the raft index of the last entry applied (or restored);
+	// appliedCh is closed whenever it moves. results keeps the outcome of
+	// the last len(results) entries, so a node that forwarded a command
+	// to the leader reads the outcome of its own, identical apply.
+	applied   uint64
+	appliedCh chan struct{}
+	results   [resultRing]indexedResult
+}
+
+// resultRing is how many recent apply outcomes an fsm remembers.
+const resultRing = 4096
+
+type indexedResult struct {
+	index uint64
+	res   applyResult
 }
 
 func newFSM(log *slog.Logger) *fsm {
-	return &fsm{log: log, st: newState(), changed: make(chan struct{})}
+	return &fsm{log: log, st: newState(), changed: make(chan struct{}), appliedCh: make(chan struct{})}
+}
+
+// markApplied records index as applied with res. Callers hold mu.
+func (f *fsm) markApplied(index uint64, res applyResult) {
+	f.results[index%resultRing] = indexedResult{index: index, res: res}
+	if index > f.applied {
+		f.applied = index
+	}
+	close(f.appliedCh)
+	f.appliedCh = make(chan struct{})
+}
+
+// resultAt returns the outcome of the entry at index once it is applied;
+// ok is false when the index is applied but its outcome is forgotten (too
+// old, or covered by a restored snapshot).
+func (f *fsm) resultAt(index uint64) (res applyResult, applied, ok bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.applied < index {
+		return applyResult{}, false, false
+	}
+	r := f.results[index%resultRing]
+	if r.index != index {
+		return applyResult{}, true, false
+	}
+	return r.res, true, true
+}
+
+// appliedChan returns a channel closed when the applied index next moves.
+func (f *fsm) appliedChan() <-chan struct{} {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.appliedCh
 }
 
 var _ raft.FSM = (*fsm)(nil)
@@ -91,19 +141,31 @@ var _ raft.FSM = (*fsm)(nil)
 // Apply applies one committed raft log entry.
 func (f *fsm) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
+		f.mu.Lock()
+		f.markApplied(l.Index, applyResult{})
+		f.mu.Unlock()
 		return applyResult{}
 	}
 	c, err := decodeCommand(l.Data)
 	if err != nil {
 		f.log.Error("metadata: skip raft log entry", "index", l.Index, "term", l.Term, "err", err)
-		return applyResult{err: fmt.Errorf("apply raft log %d: %w", l.Index, err)}
+		res := applyResult{err: fmt.Errorf("apply raft log %d: %w", l.Index, err)}
+		f.mu.Lock()
+		f.markApplied(l.Index, res)
+		f.mu.Unlock()
+		return res
 	}
 	f.mu.Lock()
+	if rc, ok := c.(registerBrokerCmd); ok {
+		rc.index = l.Index // the incarnation of the registration
+		c = rc
+	}
 	res, changed := f.st.apply(c)
 	if changed {
 		close(f.changed)
 		f.changed = make(chan struct{})
 	}
+	f.markApplied(l.Index, res)
 	f.mu.Unlock()
 	return res
 }
@@ -130,6 +192,9 @@ func (st *state) apply(c command) (applyResult, bool) {
 		return applyResult{clusterID: c.ClusterID}, true
 
 	case registerBrokerCmd:
+		if !c.v1 {
+			return st.registerBroker(c)
+		}
 		if err := validateBroker(c.Broker); err != nil {
 			return applyResult{err: err}, false
 		}
@@ -138,6 +203,16 @@ func (st *state) apply(c command) (applyResult, bool) {
 		}
 		st.brokers[c.Broker.ID] = c.Broker
 		return applyResult{}, true
+	case fenceBrokerCmd:
+		return st.fenceBroker(c)
+	case drainBrokerCmd:
+		return st.drainBroker(c)
+	case unregisterBrokerCmd:
+		return st.unregisterBroker(c)
+	case moveLeadersCmd:
+		return st.moveLeaders(c)
+	case completeHandoverCmd:
+		return st.completeHandover(c)
 
 	case createTopicCmd:
 		if err := ValidateTopicName(c.Name); err != nil {
@@ -162,11 +237,8 @@ func (st *state) apply(c command) (applyResult, bool) {
 		for k, v := range c.Configs {
 			t.Configs[k] = v
 		}
-		leader := st.defaultLeader(c.DefaultLeader)
 		t.Partitions = make([]Partition, c.Partitions)
-		for i := range t.Partitions {
-			t.Partitions[i] = Partition{Leader: leader}
-		}
+		st.assignNew(t.Partitions, c.DefaultLeader, c.v1)
 		st.topics[t.Name] = t
 		st.topicIDs[t.ID] = t.Name
 		st.logs[t.ID] = make([]partitionLog, c.Partitions)
@@ -192,10 +264,9 @@ func (st *state) apply(c command) (applyResult, bool) {
 			return applyResult{err: err}, false
 		}
 		t = t.Clone()
-		leader := st.defaultLeader(c.DefaultLeader)
-		for int32(len(t.Partitions)) < c.NewTotal {
-			t.Partitions = append(t.Partitions, Partition{Leader: leader})
-		}
+		have := len(t.Partitions)
+		t.Partitions = append(t.Partitions, make([]Partition, int(c.NewTotal)-have)...)
+		st.assignNew(t.Partitions[have:], c.DefaultLeader, c.v1)
 		st.topics[t.Name] = t
 		// A new slice: clones share the old one.
 		logs := make([]partitionLog, c.NewTotal)
@@ -246,8 +317,31 @@ func (st *state) apply(c command) (applyResult, bool) {
 	return applyResult{err: fmt.Errorf("%w: %T has no apply", ErrUnknownCommand, c)}, false
 }
 
-// defaultLeader is the leader new partitions get: the lowest registered
-// broker id, or fallback (the proposer's id) when none is registered.
+// assignNew gives new partitions their leaders: spread over the live
+// brokers, least loaded first, or all fallback (the proposer's id) when no
+// broker is live. A version-1 command gives them all the lowest registered
+// broker id, as version 1 did.
+func (st *state) assignNew(parts []Partition, fallback int32, v1 bool) {
+	if v1 {
+		leader := st.defaultLeader(fallback)
+		for i := range parts {
+			parts[i] = Partition{Leader: leader}
+		}
+		return
+	}
+	load := st.leaderLoad()
+	for i := range parts {
+		leader := pickLeader(load)
+		if leader == NoLeader && len(st.brokers) == 0 {
+			leader = fallback
+		}
+		parts[i] = Partition{Leader: leader}
+	}
+}
+
+// defaultLeader is the leader version-1 commands gave new partitions: the
+// lowest registered broker id, or fallback (the proposer's id) when none is
+// registered.
 func (st *state) defaultLeader(fallback int32) int32 {
 	leader, found := int32(0), false
 	for id := range st.brokers {

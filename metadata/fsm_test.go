@@ -84,15 +84,16 @@ func TestApplyInitCluster(t *testing.T) {
 
 func TestApplyRegisterBroker(t *testing.T) {
 	a := newApplier(t)
-	a.must(registerBrokerCmd{Broker{ID: 3, Host: "h3", Port: 9092}})
-	a.must(registerBrokerCmd{Broker{ID: 1, Host: "h1", Port: 9092, Rack: "r1"}})
-	a.must(registerBrokerCmd{Broker{ID: 3, Host: "h3b", Port: 9093}}) // re-registration replaces
-	want := []Broker{{ID: 1, Host: "h1", Port: 9092, Rack: "r1"}, {ID: 3, Host: "h3b", Port: 9093}}
+	a.must(registerBrokerCmd{Broker: Broker{ID: 3, Host: "h3", Port: 9092}})
+	a.must(registerBrokerCmd{Broker: Broker{ID: 1, Host: "h1", Port: 9092, Rack: "r1"}})
+	a.must(registerBrokerCmd{Broker: Broker{ID: 3, Host: "h3b", Port: 9093}}) // re-registration replaces
+	// Incarnations are the raft indexes of the registrations.
+	want := []Broker{{ID: 1, Host: "h1", Port: 9092, Rack: "r1", Incarnation: 2}, {ID: 3, Host: "h3b", Port: 9093, Incarnation: 3}}
 	if got := a.f.st.sortedBrokers(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("brokers %+v, want %+v", got, want)
 	}
 	for _, b := range []Broker{{ID: -1, Host: "h", Port: 1}, {ID: 1, Port: 1}, {ID: 1, Host: "h", Port: 0}, {ID: 1, Host: "h", Port: 70000}} {
-		if res := a.apply(registerBrokerCmd{b}); !errors.Is(res.err, ErrInvalidRequest) {
+		if res := a.apply(registerBrokerCmd{Broker: b}); !errors.Is(res.err, ErrInvalidRequest) {
 			t.Errorf("broker %+v: err %v, want ErrInvalidRequest", b, res.err)
 		}
 	}
@@ -107,8 +108,8 @@ func TestApplyCreateTopic(t *testing.T) {
 		t.Fatalf("topic %+v, want %+v", res.topic, want)
 	}
 	// With brokers registered: the lowest id leads.
-	a.must(registerBrokerCmd{Broker{ID: 5, Host: "h", Port: 1}})
-	a.must(registerBrokerCmd{Broker{ID: 2, Host: "h", Port: 1}})
+	a.must(registerBrokerCmd{Broker: Broker{ID: 5, Host: "h", Port: 1}})
+	a.must(registerBrokerCmd{Broker: Broker{ID: 2, Host: "h", Port: 1}})
 	res = a.must(createTopicCmd{Name: "b", ID: tid(2), Partitions: 1, DefaultLeader: 7})
 	if res.topic.Partitions[0].Leader != 2 || res.topic.Partitions[0].LeaderEpoch != 0 {
 		t.Fatalf("partition %+v, want leader 2 epoch 0", res.topic.Partitions[0])
@@ -159,9 +160,11 @@ func TestApplyDeleteTopic(t *testing.T) {
 func TestApplyCreatePartitions(t *testing.T) {
 	a := newApplier(t)
 	a.must(createTopicCmd{Name: "a", ID: tid(1), Partitions: 2, DefaultLeader: 4})
-	a.must(registerBrokerCmd{Broker{ID: 3, Host: "h", Port: 1}})
+	a.must(registerBrokerCmd{Broker: Broker{ID: 3, Host: "h", Port: 1}})
+	// Broker 4 never registered: registering 3 hands it 4's partitions
+	// (a new epoch), and the new partitions go to the only live broker.
 	res := a.must(createPartitionsCmd{Name: "a", NewTotal: 4, DefaultLeader: 4})
-	want := []Partition{{Leader: 4}, {Leader: 4}, {Leader: 3}, {Leader: 3}}
+	want := []Partition{{Leader: 3, LeaderEpoch: 1}, {Leader: 3, LeaderEpoch: 1}, {Leader: 3}, {Leader: 3}}
 	if !reflect.DeepEqual(res.topic.Partitions, want) {
 		t.Fatalf("partitions %+v, want %+v", res.topic.Partitions, want)
 	}
@@ -280,7 +283,7 @@ func TestApplyBadCommandBytes(t *testing.T) {
 func TestCommandRoundTrip(t *testing.T) {
 	cmds := []command{
 		initClusterCmd{ClusterID: "AAAAAAAAAAAAAAAAAAAAAA"},
-		registerBrokerCmd{Broker{ID: 1, Host: "h", Port: 9092, Rack: "r"}},
+		registerBrokerCmd{Broker: Broker{ID: 1, Host: "h", Port: 9092, Rack: "r"}},
 		createTopicCmd{Name: "t", ID: tid(3), Partitions: 3, Configs: map[string]string{"retention.ms": "1"}, DefaultLeader: 2},
 		deleteTopicCmd{Name: "t"},
 		createPartitionsCmd{Name: "t", NewTotal: 9, DefaultLeader: 1},
@@ -329,7 +332,7 @@ func commandLog() []command {
 	var cmds []command
 	cmds = append(cmds, initClusterCmd{ClusterID: "AAAAAAAAAAAAAAAAAAAAAA"})
 	for i := range 5 {
-		cmds = append(cmds, registerBrokerCmd{Broker{ID: int32(5 - i), Host: fmt.Sprintf("b%d", i), Port: 9092}})
+		cmds = append(cmds, registerBrokerCmd{Broker: Broker{ID: int32(5 - i), Host: fmt.Sprintf("b%d", i), Port: 9092}})
 	}
 	for i := range 40 {
 		name := fmt.Sprintf("topic-%02d", i%30) // some repeat: ErrTopicExists

@@ -41,6 +41,12 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// The cluster (cluster.go): the controller RPC client, the broker
+	// sessions the leader tracks.
+	rpc      *rpcClient
+	sessions sessionTracker
+	ready    chan struct{} // closed once raft runs: RPCs wait for it
 }
 
 // Open starts this node's raft and state machine in cfg.Dir. With
@@ -72,6 +78,7 @@ func open(cfg Config, trans raft.Transport) (_ *Store, err error) {
 		localID:      raft.ServerID(strconv.Itoa(int(cfg.NodeID))),
 		observations: make(chan raft.Observation, 64),
 		stop:         make(chan struct{}),
+		ready:        make(chan struct{}),
 	}
 	defer func() {
 		if err != nil {
@@ -87,11 +94,12 @@ func open(cfg Config, trans raft.Transport) (_ *Store, err error) {
 		return nil, fmt.Errorf("open snapshot store: %w", err)
 	}
 	if trans == nil {
-		if trans, err = newTransport(cfg); err != nil {
+		if trans, err = s.newTransport(cfg); err != nil {
 			return nil, err
 		}
 	}
 	s.trans = trans
+	s.rpc = newRPCClient()
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = s.localID
@@ -104,11 +112,21 @@ func open(cfg Config, trans raft.Transport) (_ *Store, err error) {
 		rc.CommitTimeout = cfg.HeartbeatTimeout / 2
 	}
 
-	if cfg.Bootstrap {
-		exists, err := raft.HasExistingState(s.logs, s.logs, snaps)
-		if err != nil {
-			return nil, fmt.Errorf("check raft state: %w", err)
+	exists, err := raft.HasExistingState(s.logs, s.logs, snaps)
+	if err != nil {
+		return nil, fmt.Errorf("check raft state: %w", err)
+	}
+	if len(cfg.Controllers) > 0 && cfg.isController(cfg.NodeID) && !exists {
+		var boot raft.Configuration
+		for _, p := range cfg.Controllers {
+			boot.Servers = append(boot.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(strconv.Itoa(int(p.ID))), Address: raft.ServerAddress(p.Addr)})
 		}
+		if err := raft.BootstrapCluster(rc, s.logs, s.logs, snaps, trans, boot); err != nil {
+			return nil, fmt.Errorf("bootstrap metadata quorum: %w", err)
+		}
+		log.Info("bootstrapped metadata quorum", "controllers", len(cfg.Controllers))
+	}
+	if cfg.Bootstrap && len(cfg.Controllers) == 0 {
 		if !exists {
 			boot := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: s.localID, Address: trans.LocalAddr()}}}
 			if err := raft.BootstrapCluster(rc, s.logs, s.logs, snaps, trans, boot); err != nil {
@@ -126,10 +144,20 @@ func open(cfg Config, trans raft.Transport) (_ *Store, err error) {
 		return ok
 	})
 	s.raft.RegisterObserver(s.observer)
+	close(s.ready)
 	s.wg.Add(1)
 	go s.watchLeadership()
+	if cfg.SessionTimeout > 0 {
+		s.wg.Add(1)
+		go s.enforceSessions()
+	}
 
-	if s.soleVoter() {
+	switch {
+	case len(cfg.Controllers) > 0:
+		if err := s.awaitCluster(exists); err != nil {
+			return nil, err
+		}
+	case s.soleVoter():
 		if err := s.awaitReady(); err != nil {
 			return nil, err
 		}
@@ -137,7 +165,9 @@ func open(cfg Config, trans raft.Transport) (_ *Store, err error) {
 	return s, nil
 }
 
-func newTransport(cfg Config) (raft.Transport, error) {
+// newTransport returns raft's transport: in memory without RaftAddr, else
+// TCP on RaftAddr, shared with the controller RPC (rpc.go).
+func (s *Store) newTransport(cfg Config) (raft.Transport, error) {
 	if cfg.RaftAddr == "" {
 		_, t := raft.NewInmemTransport(raft.ServerAddress("inmem:" + strconv.Itoa(int(cfg.NodeID))))
 		return t, nil
@@ -150,11 +180,18 @@ func newTransport(cfg Config) (raft.Transport, error) {
 		}
 		advertise = a
 	}
-	t, err := raft.NewTCPTransportWithLogger(cfg.RaftAddr, advertise, 3, 10*time.Second, newRaftLogger(cfg.Logger, "raft-net"))
+	ln, err := net.Listen("tcp", cfg.RaftAddr)
 	if err != nil {
 		return nil, fmt.Errorf("start raft transport on %s: %w", cfg.RaftAddr, err)
 	}
-	return t, nil
+	if advertise == nil {
+		if a, ok := ln.Addr().(*net.TCPAddr); ok && a.IP.IsUnspecified() {
+			ln.Close()
+			return nil, fmt.Errorf("raft address %s binds every interface: set an advertised raft address", cfg.RaftAddr)
+		}
+	}
+	layer := newMuxLayer(ln, advertise, s.serveRPC)
+	return raft.NewNetworkTransportWithLogger(layer, 3, 10*time.Second, newRaftLogger(cfg.Logger, "raft-net")), nil
 }
 
 // soleVoter reports whether the raft configuration has this node as its
@@ -257,6 +294,9 @@ func (s *Store) release() error {
 			errs = append(errs, fmt.Errorf("shut down raft: %w", err))
 		}
 	}
+	if s.rpc != nil {
+		s.rpc.Close()
+	}
 	if c, ok := s.trans.(io.Closer); ok {
 		if err := c.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close raft transport: %w", err))
@@ -273,6 +313,10 @@ func (s *Store) release() error {
 // propose replicates c and waits until it is applied on this node,
 // ctx is done, or the Store closes. A ctx that ends after the proposal
 // was sent leaves its outcome unknown: it may still be applied.
+//
+// On a node that is not the raft leader, a node of a cluster (Controllers
+// set) forwards c to the leader and waits until its own state machine has
+// applied the entry; any other node fails with ErrNotLeader.
 func (s *Store) propose(ctx context.Context, c command) (applyResult, error) {
 	select {
 	case <-s.stop:
@@ -283,11 +327,25 @@ func (s *Store) propose(ctx context.Context, c command) (applyResult, error) {
 		return applyResult{}, fmt.Errorf("propose %s: %w", c.commandType(), err)
 	}
 	if s.raft.State() != raft.Leader {
+		if len(s.cfg.Controllers) > 0 {
+			return s.forward(ctx, c)
+		}
 		return applyResult{}, fmt.Errorf("%w: propose %s: leader is %d", ErrNotLeader, c.commandType(), s.ControllerID())
+	}
+	_, res, err := s.applyLocal(ctx, c)
+	return res, err
+}
+
+// applyLocal proposes c on this node, which must be the leader, and
+// returns the raft index it was applied at (0 if it was not) and its
+// outcome.
+func (s *Store) applyLocal(ctx context.Context, c command) (uint64, applyResult, error) {
+	if s.raft.State() != raft.Leader {
+		return 0, applyResult{}, fmt.Errorf("%w: propose %s", ErrNotLeader, c.commandType())
 	}
 	b, err := encodeCommand(c)
 	if err != nil {
-		return applyResult{}, err
+		return 0, applyResult{}, err
 	}
 	timeout := s.cfg.ApplyTimeout
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
@@ -299,35 +357,37 @@ func (s *Store) propose(ctx context.Context, c command) (applyResult, error) {
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		return applyResult{}, fmt.Errorf("propose %s: %w", c.commandType(), ctx.Err())
+		return 0, applyResult{}, fmt.Errorf("propose %s: %w", c.commandType(), ctx.Err())
 	case <-s.stop:
-		return applyResult{}, fmt.Errorf("propose %s: %w", c.commandType(), ErrClosed)
+		return 0, applyResult{}, fmt.Errorf("propose %s: %w", c.commandType(), ErrClosed)
 	}
 	switch {
 	case err == nil:
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
-		return applyResult{}, fmt.Errorf("%w: propose %s: %v", ErrNotLeader, c.commandType(), err)
+		return 0, applyResult{}, fmt.Errorf("%w: propose %s: %v", ErrNotLeader, c.commandType(), err)
 	case errors.Is(err, raft.ErrLeadershipLost):
-		return applyResult{}, fmt.Errorf("%w: propose %s: leadership lost, outcome unknown", ErrNotLeader, c.commandType())
+		return 0, applyResult{}, fmt.Errorf("%w: propose %s: leadership lost, outcome unknown", ErrNotLeader, c.commandType())
 	case errors.Is(err, raft.ErrRaftShutdown):
-		return applyResult{}, fmt.Errorf("propose %s: %w", c.commandType(), ErrClosed)
+		return 0, applyResult{}, fmt.Errorf("propose %s: %w", c.commandType(), ErrClosed)
 	default:
-		return applyResult{}, fmt.Errorf("propose %s: %w", c.commandType(), err)
+		return 0, applyResult{}, fmt.Errorf("propose %s: %w", c.commandType(), err)
 	}
 	res, ok := fut.Response().(applyResult)
 	if !ok {
-		return applyResult{}, fmt.Errorf("propose %s: unexpected apply result %T", c.commandType(), fut.Response())
+		return 0, applyResult{}, fmt.Errorf("propose %s: unexpected apply result %T", c.commandType(), fut.Response())
 	}
-	return res, res.err
+	return fut.Index(), res, res.err
 }
 
-// RegisterBroker adds a broker or replaces the registration with its id.
-func (s *Store) RegisterBroker(ctx context.Context, b Broker) error {
+// RegisterBroker adds a broker or replaces the registration with its id,
+// and returns the registration: a new incarnation, live. Partitions
+// without a leader get one (see leadership.go).
+func (s *Store) RegisterBroker(ctx context.Context, b Broker) (Broker, error) {
 	if err := validateBroker(b); err != nil {
-		return err
+		return Broker{}, err
 	}
-	_, err := s.propose(ctx, registerBrokerCmd{Broker: b})
-	return err
+	res, err := s.propose(ctx, registerBrokerCmd{Broker: b})
+	return res.broker, err
 }
 
 // CreateTopic creates a topic with a fresh random TopicID. Every partition

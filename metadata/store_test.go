@@ -99,10 +99,10 @@ func TestStoreSingleNode(t *testing.T) {
 		t.Fatal("mutating a returned topic changed the store")
 	}
 
-	if err := s.RegisterBroker(ctx, Broker{ID: 1, Host: "localhost", Port: 9092}); err != nil {
+	if _, err := s.RegisterBroker(ctx, Broker{ID: 1, Host: "localhost", Port: 9092}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RegisterBroker(ctx, Broker{ID: 0, Host: "localhost", Port: 9093, Rack: "a"}); err != nil {
+	if _, err := s.RegisterBroker(ctx, Broker{ID: 0, Host: "localhost", Port: 9093, Rack: "a"}); err != nil {
 		t.Fatal(err)
 	}
 	if bs := s.Brokers(); len(bs) != 2 || bs[0].ID != 0 || bs[1].ID != 1 {
@@ -178,7 +178,7 @@ func TestStoreErrors(t *testing.T) {
 		{"alter unknown", s.AlterTopicConfigs(ctx, "nope", nil, false), ErrUnknownTopic},
 		{"alter bad", s.AlterTopicConfigs(ctx, "t", []ConfigOp{{Key: "segment.ms", Value: "0"}}, true), ErrInvalidConfig},
 		{"pid count", second(s.AllocateProducerIDs(ctx, 0)), ErrInvalidRequest},
-		{"bad broker", s.RegisterBroker(ctx, Broker{ID: 1, Host: "", Port: 1}), ErrInvalidRequest},
+		{"bad broker", second(s.RegisterBroker(ctx, Broker{ID: 1, Host: "", Port: 1})), ErrInvalidRequest},
 	}
 	for _, tc := range cases {
 		if !errors.Is(tc.err, tc.want) {

@@ -51,18 +51,28 @@ type Topic struct {
 	Configs    map[string]string // explicit overrides only
 }
 
-// Partition is the leadership state of one partition.
+// Partition is the leadership state of one partition: its leader broker
+// (NoLeader when no live broker can lead it) and leader epoch, and a
+// graceful handover in progress (Handover) to broker HandoverTo.
 type Partition struct {
 	Leader      int32
 	LeaderEpoch int32
+	Handover    bool  `json:",omitempty"`
+	HandoverTo  int32 `json:",omitempty"`
 }
 
-// Broker is a registered broker and where clients reach it.
+// Broker is a registered broker and where clients reach it. Incarnation is
+// the raft index of its latest registration; a fenced broker's session
+// lapsed (or an operator fenced it) and it leads nothing; a draining broker
+// hands its partitions over and gets no new ones.
 type Broker struct {
-	ID   int32
-	Host string
-	Port int32
-	Rack string
+	ID          int32
+	Host        string
+	Port        int32
+	Rack        string
+	Incarnation int64 `json:",omitempty"`
+	Fenced      bool  `json:",omitempty"`
+	Draining    bool  `json:",omitempty"`
 }
 
 // Clone returns a deep copy of t.

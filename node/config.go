@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shalelog/shale/broker"
+	"github.com/shalelog/shale/metadata"
 	"github.com/shalelog/shale/tiering"
 	"gopkg.in/yaml.v3"
 )
@@ -29,11 +30,15 @@ type Config struct {
 	ObjectStore string `yaml:"object_store"`
 	// DebugListen, if set, serves Go runtime profiles (/debug/pprof/) on
 	// this host:port. Off by default; bind it to a private address.
-	DebugListen string         `yaml:"debug_listen"`
-	Broker      broker.Config  `yaml:"broker"`
-	WAL         WALConfig      `yaml:"wal"`
-	Metadata    MetadataConfig `yaml:"metadata"`
-	Tiering     TieringConfig  `yaml:"tiering"`
+	DebugListen string `yaml:"debug_listen"`
+	// Roles are what this node does: "controller" (a voter of the
+	// metadata quorum), "broker" (serves Kafka, owns a WAL), or both
+	// (the default, and the only choice of a single node).
+	Roles    string         `yaml:"roles"`
+	Broker   broker.Config  `yaml:"broker"`
+	WAL      WALConfig      `yaml:"wal"`
+	Metadata MetadataConfig `yaml:"metadata"`
+	Tiering  TieringConfig  `yaml:"tiering"`
 }
 
 // TieringConfig is the object tier's YAML/flag face.
@@ -83,6 +88,16 @@ type WALConfig struct {
 type MetadataConfig struct {
 	Dir      string `yaml:"dir"`
 	RaftAddr string `yaml:"raft_addr"`
+	// Controllers is the metadata quorum, "1@host:port,2@host:port,..."
+	// (raft addresses). Empty: a single node that is its own quorum.
+	Controllers string `yaml:"controllers"`
+	// SessionTimeout is how long a broker may go without a heartbeat
+	// before the controllers fence it and move its partitions.
+	SessionTimeout Duration `yaml:"session_timeout"`
+	// AutoLeaderBalance lets the metadata leader spread partition leaders
+	// over the live brokers every LeaderBalanceInterval (graceful moves).
+	AutoLeaderBalance     bool     `yaml:"auto_leader_balance"`
+	LeaderBalanceInterval Duration `yaml:"leader_balance_interval"`
 }
 
 // DefaultConfig is a single node on 127.0.0.1:9092 with data under
@@ -91,7 +106,13 @@ func DefaultConfig() Config {
 	return Config{
 		DataDir:  "shale-data",
 		LogLevel: "info",
+		Roles:    "controller,broker",
 		Broker:   broker.DefaultConfig(),
+		Metadata: MetadataConfig{
+			SessionTimeout:        Duration(6 * time.Second),
+			AutoLeaderBalance:     true,
+			LeaderBalanceInterval: Duration(30 * time.Second),
+		},
 		WAL: WALConfig{
 			// 16 MiB rather than 8: at full load one PUT per segment is
 			// 64 PUTs per GiB, which leaves room for compaction's writes
@@ -137,6 +158,38 @@ func (c Config) Validate() error {
 	if err := c.Broker.Validate(); err != nil {
 		return err
 	}
+	ctl, brk, err := c.RoleSet()
+	if err != nil {
+		return err
+	}
+	peers, err := c.Peers()
+	if err != nil {
+		return err
+	}
+	if len(peers) == 0 && !(ctl && brk) {
+		return fmt.Errorf("roles %q: a node without controllers (--controllers) must be both controller and broker", c.Roles)
+	}
+	if len(peers) > 0 {
+		if c.Metadata.RaftAddr == "" {
+			return errors.New("metadata raft_addr: a node of a cluster (controllers set) needs its raft address")
+		}
+		isPeer := false
+		for _, p := range peers {
+			isPeer = isPeer || p.ID == c.Broker.NodeID
+		}
+		if ctl != isPeer {
+			return fmt.Errorf("roles %q: node %d is %s the controllers list %q", c.Roles, c.Broker.NodeID, map[bool]string{true: "in", false: "not in"}[isPeer], c.Metadata.Controllers)
+		}
+		if n := len(peers); n != 1 && n != 3 && n != 5 {
+			return fmt.Errorf("controllers %q: %d controllers; use 1, 3 or 5", c.Metadata.Controllers, n)
+		}
+	}
+	if c.Metadata.SessionTimeout < Duration(500*time.Millisecond) {
+		return fmt.Errorf("metadata session_timeout %s: must be at least 500ms", c.Metadata.SessionTimeout)
+	}
+	if c.Metadata.LeaderBalanceInterval < Duration(time.Second) {
+		return fmt.Errorf("metadata leader_balance_interval %s: must be at least 1s", c.Metadata.LeaderBalanceInterval)
+	}
 	if c.WAL.SegmentMaxBytes < 64<<10 {
 		return fmt.Errorf("wal segment_max_bytes %d: must be at least 64KiB", c.WAL.SegmentMaxBytes)
 	}
@@ -178,6 +231,33 @@ func (c Config) Validate() error {
 
 // ObjectStoreURL is the bucket URL, defaulting to a directory under the
 // data dir.
+// RoleSet parses Roles.
+func (c Config) RoleSet() (controller, broker bool, err error) {
+	for _, r := range strings.Split(c.Roles, ",") {
+		switch strings.TrimSpace(r) {
+		case "controller":
+			controller = true
+		case "broker":
+			broker = true
+		default:
+			return false, false, fmt.Errorf("roles %q: %q is not a role (controller, broker)", c.Roles, r)
+		}
+	}
+	return controller, broker, nil
+}
+
+// Peers parses the controllers list.
+func (c Config) Peers() ([]metadata.Peer, error) {
+	if strings.TrimSpace(c.Metadata.Controllers) == "" {
+		return nil, nil
+	}
+	p, err := metadata.ParsePeers(c.Metadata.Controllers)
+	if err != nil {
+		return nil, fmt.Errorf("controllers: %w", err)
+	}
+	return p, nil
+}
+
 func (c Config) ObjectStoreURL() (string, error) {
 	if c.ObjectStore != "" {
 		return c.ObjectStore, nil

@@ -66,11 +66,28 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 		}
 	}
 
+	_, isBroker, err := cfg.RoleSet()
+	if err != nil {
+		return nil, err
+	}
+	peers, err := cfg.Peers()
+	if err != nil {
+		return nil, err
+	}
 	mc := metadata.DefaultConfig()
 	mc.Dir = cfg.MetadataDir()
 	mc.NodeID = cfg.Broker.NodeID
 	mc.RaftAddr = cfg.Metadata.RaftAddr
 	mc.Logger = logger
+	if len(peers) > 0 {
+		mc.Controllers = peers
+		mc.Bootstrap = false
+		mc.SessionTimeout = time.Duration(cfg.Metadata.SessionTimeout)
+		// Elect within about a second of losing the leader.
+		mc.HeartbeatTimeout = 500 * time.Millisecond
+		mc.ElectionTimeout = 500 * time.Millisecond
+		mc.StartTimeout = 2 * time.Minute
+	}
 	if cfg.Metadata.RaftAddr == "" {
 		// One in-process voter has no peers to wait for: elect at once
 		// instead of after a cluster-sized heartbeat timeout.
@@ -95,60 +112,16 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 		return nil, fmt.Errorf("open object store: %w", err)
 	}
 	n.bucket = objectstore.NewCounting(b)
-
-	var up atomic.Pointer[tiering.Uploader]
-	wc := wal.DefaultConfig()
-	wc.Dir = cfg.WALDir()
-	wc.SegmentMaxBytes = int64(cfg.WAL.SegmentMaxBytes)
-	wc.SegmentMaxAge = time.Duration(cfg.WAL.SegmentMaxAge)
-	wc.MaxBytes = int64(cfg.WAL.MaxBytes)
-	wc.DisableSpares = !cfg.WAL.RecycleSegments
-	wc.Logger = logger.With("component", "wal")
-	wc.OnSeal = func(wal.SegmentInfo) {
-		if u := up.Load(); u != nil {
-			u.Kick()
+	if isBroker {
+		if err := n.startBroker(cfg, logger); err != nil {
+			return nil, err
 		}
 	}
-	if n.wal, err = wal.Open(wc); err != nil {
-		return nil, fmt.Errorf("open wal: %w", err)
-	}
-
-	rc := tiering.DefaultReaderConfig()
-	rc.BlockSize = int64(cfg.Tiering.BlockSize)
-	rc.CacheBytes = int64(cfg.Tiering.CacheBytes)
-	rc.ReadAhead = cfg.Tiering.ReadAhead
-	rc.Logger = logger.With("component", "coldread")
-	if n.reader, err = tiering.NewReader(n.bucket, tiering.CatalogFinder{Store: n.meta}, rc); err != nil {
-		return nil, fmt.Errorf("cold reader: %w", err)
-	}
-	n.parts = partition.NewManager(n.wal, tiering.PartitionReader{R: n.reader, Store: n.meta})
-
-	uc := tiering.DefaultUploaderConfig()
-	uc.BrokerID = cfg.Broker.NodeID
-	uc.LocalRetainBytes = int64(cfg.Tiering.LocalRetainBytes)
-	uc.Logger = logger.With("component", "uploader")
-	uc.OnCommitted = func(k wal.Key, end int64) {
-		if p := n.parts.Get(k); p != nil {
-			p.Committed(end)
-		}
-	}
-	if n.uploader, err = tiering.NewUploader(uc, n.wal, n.bucket, n.meta); err != nil {
-		return nil, err
-	}
-	up.Store(n.uploader)
-
-	if n.server, err = broker.New(cfg.Broker, n.meta, n.parts, logger.With("component", "broker")); err != nil {
-		return nil, err
-	}
-	if n.ln, err = n.server.Listen(); err != nil {
-		return nil, err
-	}
-	if err = n.server.Start(n.ln); err != nil {
-		return nil, err
-	}
-	n.uploader.Start()
 
 	n.retention = tiering.NewRetention(n.meta, func(k wal.Key, start int64) {
+		if n.parts == nil {
+			return
+		}
 		if p := n.parts.Get(k); p != nil {
 			p.SetLogStart(start)
 		}
@@ -168,7 +141,74 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	n.cancel = cancel
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.background(ctx) }()
+	if len(peers) > 0 {
+		if isBroker {
+			n.wg.Add(1)
+			go func() { defer n.wg.Done(); n.heartbeat(ctx) }()
+		}
+		if cfg.Metadata.AutoLeaderBalance {
+			n.wg.Add(1)
+			go func() { defer n.wg.Done(); n.balanceLeaders(ctx) }()
+		}
+	}
 	return n, nil
+}
+
+// startBroker opens the WAL, the cold reader and the uploader and starts
+// the Kafka listener.
+func (n *Node) startBroker(cfg Config, logger *slog.Logger) (err error) {
+	var up atomic.Pointer[tiering.Uploader]
+	wc := wal.DefaultConfig()
+	wc.Dir = cfg.WALDir()
+	wc.SegmentMaxBytes = int64(cfg.WAL.SegmentMaxBytes)
+	wc.SegmentMaxAge = time.Duration(cfg.WAL.SegmentMaxAge)
+	wc.MaxBytes = int64(cfg.WAL.MaxBytes)
+	wc.DisableSpares = !cfg.WAL.RecycleSegments
+	wc.Logger = logger.With("component", "wal")
+	wc.OnSeal = func(wal.SegmentInfo) {
+		if u := up.Load(); u != nil {
+			u.Kick()
+		}
+	}
+	if n.wal, err = wal.Open(wc); err != nil {
+		return fmt.Errorf("open wal: %w", err)
+	}
+
+	rc := tiering.DefaultReaderConfig()
+	rc.BlockSize = int64(cfg.Tiering.BlockSize)
+	rc.CacheBytes = int64(cfg.Tiering.CacheBytes)
+	rc.ReadAhead = cfg.Tiering.ReadAhead
+	rc.Logger = logger.With("component", "coldread")
+	if n.reader, err = tiering.NewReader(n.bucket, tiering.CatalogFinder{Store: n.meta}, rc); err != nil {
+		return fmt.Errorf("cold reader: %w", err)
+	}
+	n.parts = partition.NewManager(n.wal, tiering.PartitionReader{R: n.reader, Store: n.meta})
+
+	uc := tiering.DefaultUploaderConfig()
+	uc.BrokerID = cfg.Broker.NodeID
+	uc.LocalRetainBytes = int64(cfg.Tiering.LocalRetainBytes)
+	uc.Logger = logger.With("component", "uploader")
+	uc.OnCommitted = func(k wal.Key, end int64) {
+		if p := n.parts.Get(k); p != nil {
+			p.Committed(end)
+		}
+	}
+	if n.uploader, err = tiering.NewUploader(uc, n.wal, n.bucket, n.meta); err != nil {
+		return err
+	}
+	up.Store(n.uploader)
+
+	if n.server, err = broker.New(cfg.Broker, n.meta, n.parts, logger.With("component", "broker")); err != nil {
+		return err
+	}
+	if n.ln, err = n.server.Listen(); err != nil {
+		return err
+	}
+	if err = n.server.Start(n.ln); err != nil {
+		return err
+	}
+	n.uploader.Start()
+	return nil
 }
 
 // background runs retention, garbage collection and the stats log.
@@ -197,6 +237,9 @@ func (n *Node) background(ctx context.Context) {
 				case <-ctx.Done():
 					return
 				case <-ct.C:
+					if !n.meta.IsLeader() {
+						continue
+					}
 					if _, err := n.RunCompaction(ctx); err != nil && ctx.Err() == nil {
 						n.log.Warn("compaction pass failed", "err", err)
 					}
@@ -211,10 +254,16 @@ func (n *Node) background(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-retention.C:
+			if !n.meta.IsLeader() {
+				continue // the metadata leader runs retention, GC and compaction
+			}
 			if _, err := n.RunRetention(ctx, now); err != nil && ctx.Err() == nil {
 				n.log.Warn("retention pass failed", "err", err)
 			}
 		case now := <-gc.C:
+			if !n.meta.IsLeader() {
+				continue
+			}
 			gcRuns++
 			// Orphans need a LIST of wal/ and part/: at most one pass
 			// in 60, and only if PUTs happened since the last sweep (an
@@ -261,6 +310,9 @@ type Stats struct {
 
 // Stats returns the current figures.
 func (n *Node) Stats() Stats {
+	if n.wal == nil {
+		return Stats{Bucket: n.bucket.Stats()}
+	}
 	return Stats{
 		Bucket:   n.bucket.Stats(),
 		Uploader: n.uploader.Stats(),
@@ -282,7 +334,15 @@ func (n *Node) logStats() {
 }
 
 // Addr is the address the Kafka listener is bound to.
-func (n *Node) Addr() string { return n.ln.Addr().String() }
+func (n *Node) Addr() string {
+	if n.ln == nil {
+		return ""
+	}
+	return n.ln.Addr().String()
+}
+
+// Meta is the node's metadata store.
+func (n *Node) Meta() *metadata.Store { return n.meta }
 
 // DebugAddr is the debug (pprof) listener's address, or "" when it is off.
 func (n *Node) DebugAddr() string {

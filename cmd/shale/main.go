@@ -14,6 +14,8 @@ Usage:
   shale broker --config shale.yaml [flags]                     a broker for real deployments
   shale topics create|list|describe|delete|alter-config ...    manage topics
   shale groups list|describe|reset-offsets|delete ...          inspect and manage consumer groups
+  shale cluster status|drain|undrain|fence|remove|rebalance    run the cluster (see 'shale cluster --help')
+  shale partitions move TOPIC:P --to BROKER                    move a partition's leadership
   shale loadtest produce|consume|e2e [flags]                   measure throughput and latency
   shale version
 
@@ -38,6 +40,10 @@ func run(args []string) int {
 		return runTopics(args[1:], os.Stdout, os.Stderr)
 	case "groups":
 		return runGroups(args[1:], os.Stdout, os.Stderr)
+	case "cluster":
+		return runCluster(args[1:], os.Stdout, os.Stderr)
+	case "partitions":
+		return runPartitions(args[1:], os.Stdout, os.Stderr)
 	case "loadtest":
 		return runLoadtest(args[1:], os.Stdout, os.Stderr)
 	case "version", "--version":

@@ -71,7 +71,12 @@ func nodeFlags(fs *flag.FlagSet, cfg *node.Config) *string {
 	fs.IntVar(&cfg.Tiering.CompactionMinExtents, "compaction-min-extents", cfg.Tiering.CompactionMinExtents, "shortest run of small extents worth merging")
 	fs.Var(&cfg.Tiering.CompactionInterval, "compaction-interval", "how often compaction runs (0: never)")
 	fs.StringVar(&cfg.Metadata.Dir, "metadata-dir", cfg.Metadata.Dir, "raft log and snapshots (default DATA_DIR/meta)")
-	fs.StringVar(&cfg.Metadata.RaftAddr, "raft-addr", cfg.Metadata.RaftAddr, "raft transport host:port (empty: single node, in-process)")
+	fs.StringVar(&cfg.Metadata.RaftAddr, "raft-addr", cfg.Metadata.RaftAddr, "raft transport and controller RPC host:port (empty: single node, in-process)")
+	fs.StringVar(&cfg.Roles, "roles", cfg.Roles, "controller, broker or controller,broker")
+	fs.StringVar(&cfg.Metadata.Controllers, "controllers", cfg.Metadata.Controllers, "the metadata quorum: 1@host:port,2@host:port,3@host:port (raft addresses; empty: single node)")
+	fs.Var(&cfg.Metadata.SessionTimeout, "session-timeout", "a broker silent this long is fenced and its partitions move")
+	fs.BoolVar(&cfg.Metadata.AutoLeaderBalance, "auto-leader-balance", cfg.Metadata.AutoLeaderBalance, "spread partition leaders over live brokers automatically")
+	fs.Var(&cfg.Metadata.LeaderBalanceInterval, "leader-balance-interval", "how often automatic leader balancing runs")
 	return configPath
 }
 
