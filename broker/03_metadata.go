@@ -21,6 +21,9 @@ func handleMetadata(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	for _, b := range s.meta.Brokers() {
+		if b.Fenced {
+			continue // Kafka lists only brokers that are alive
+		}
 		mb := kmsg.NewMetadataResponseBroker()
 		mb.NodeID, mb.Host, mb.Port = b.ID, b.Host, b.Port
 		if b.Rack != "" {
@@ -31,7 +34,7 @@ func handleMetadata(s *Server, rc *reqCtx, r kmsg.Request) {
 	}
 	cid := s.meta.ClusterID()
 	resp.ClusterID = &cid
-	resp.ControllerID = s.meta.ControllerID()
+	resp.ControllerID = s.controllerID()
 
 	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
 	if all {
@@ -101,4 +104,16 @@ func (s *Server) describeTopic(t *topicEntry) kmsg.MetadataResponseTopic {
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt
+}
+
+// controllerID is the id clients get as the controller: the metadata
+// leader when it is a live broker, else this broker, which forwards what
+// clients send to the controller (the leader may be a controller-only
+// node clients cannot reach).
+func (s *Server) controllerID() int32 {
+	id := s.meta.ControllerID()
+	if b, ok := s.meta.Broker(id); ok && !b.Fenced {
+		return id
+	}
+	return s.cfg.NodeID
 }

@@ -17,9 +17,12 @@ func handleDescribeCluster(s *Server, rc *reqCtx, r kmsg.Request) {
 		return
 	}
 	resp.ClusterID = s.meta.ClusterID()
-	resp.ControllerID = s.meta.ControllerID()
+	resp.ControllerID = s.controllerID()
 	resp.EndpointType = 1
 	for _, b := range s.meta.Brokers() {
+		if b.Fenced {
+			continue // Kafka lists only brokers that are alive
+		}
 		mb := kmsg.NewDescribeClusterResponseBroker()
 		mb.NodeID, mb.Host, mb.Port = b.ID, b.Host, b.Port
 		if b.Rack != "" {

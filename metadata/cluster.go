@@ -233,6 +233,7 @@ type sessionTracker struct {
 	mu    sync.Mutex
 	since time.Time // when this node last became leader
 	last  map[int32]time.Time
+	inc   map[int32]int64 // the incarnation last seen registered, per broker
 }
 
 func (t *sessionTracker) heartbeat(s *Store, id int32, incarnation int64) (time.Duration, error) {
@@ -250,9 +251,9 @@ func (t *sessionTracker) heartbeat(s *Store, id int32, incarnation int64) (time.
 	}
 	t.mu.Lock()
 	if t.last == nil {
-		t.last = make(map[int32]time.Time)
+		t.last, t.inc = make(map[int32]time.Time), make(map[int32]int64)
 	}
-	t.last[id] = time.Now()
+	t.last[id], t.inc[id] = time.Now(), incarnation
 	t.mu.Unlock()
 	return s.cfg.SessionTimeout, nil
 }
@@ -261,9 +262,18 @@ func (t *sessionTracker) heartbeat(s *Store, id int32, incarnation int64) (time.
 func (t *sessionTracker) expired(bs []Broker, now time.Time, timeout time.Duration) []Broker {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.last == nil {
+		t.last, t.inc = make(map[int32]time.Time), make(map[int32]int64)
+	}
 	var out []Broker
 	for _, b := range bs {
 		if b.Fenced {
+			continue
+		}
+		if t.inc[b.ID] != b.Incarnation {
+			// A new registration counts as a heartbeat: its session
+			// starts now, whatever the last incarnation's did.
+			t.last[b.ID], t.inc[b.ID] = now, b.Incarnation
 			continue
 		}
 		seen := t.last[b.ID]

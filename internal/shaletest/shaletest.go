@@ -175,6 +175,29 @@ type Process struct {
 // args...` and waits until it reports its listener.
 func StartProcess(t testing.TB, dataDir string, args ...string) *Process {
 	t.Helper()
+	p, addrCh := launch(t, dataDir, args...)
+	p.awaitListener(addrCh)
+	return p
+}
+
+// StartProcesses starts several `shale dev` processes at once (dataDirs[i]
+// with args[i]) and waits for all of them: the nodes of a cluster, which
+// cannot report ready before a quorum of them runs.
+func StartProcesses(t testing.TB, dataDirs []string, args [][]string) []*Process {
+	t.Helper()
+	procs := make([]*Process, len(dataDirs))
+	chans := make([]chan string, len(dataDirs))
+	for i := range dataDirs {
+		procs[i], chans[i] = launch(t, dataDirs[i], args[i]...)
+	}
+	for i := range procs {
+		procs[i].awaitListener(chans[i])
+	}
+	return procs
+}
+
+func launch(t testing.TB, dataDir string, args ...string) (*Process, chan string) {
+	t.Helper()
 	bin := Binary(t)
 	logPath := filepath.Join(t.TempDir(), "shale.log")
 	logFile, err := os.Create(logPath)
@@ -212,15 +235,19 @@ func StartProcess(t testing.TB, dataDir string, args ...string) *Process {
 		close(p.done)
 	}()
 	t.Cleanup(func() { p.Kill() })
+	return p, addrCh
+}
+
+func (p *Process) awaitListener(addrCh chan string) {
+	p.t.Helper()
 	select {
 	case p.Addr = <-addrCh:
 	case <-p.done:
-		t.Fatalf("shale exited before listening:\n%s", p.Log())
+		p.t.Fatalf("shale exited before listening:\n%s", p.Log())
 	case <-time.After(60 * time.Second):
 		p.Kill()
-		t.Fatalf("shale did not report its listener within 60s:\n%s", p.Log())
+		p.t.Fatalf("shale did not report its listener within 60s:\n%s", p.Log())
 	}
-	return p
 }
 
 // Kill sends SIGKILL and waits for the process to be gone.
