@@ -371,9 +371,9 @@ func (p *Partition) Read(ctx context.Context, offset int64, maxBytes int) (ReadR
 		return r, nil
 	}
 	if wr, ok := p.log.Range(p.key); ok && offset >= wr.First {
-		data, err := p.log.Read(p.key, offset, r.HighWatermark, maxBytes)
+		data, err := p.readLog(offset, r.HighWatermark, maxBytes)
 		if err == nil && data != nil {
-			r.Data = [][]byte{data}
+			r.Data = data
 			return r, nil
 		}
 		if err != nil && !errors.Is(err, wal.ErrOffsetTooLow) {
@@ -392,6 +392,70 @@ func (p *Partition) Read(ctx context.Context, offset int64, maxBytes int) (ReadR
 		r.Data = pieces
 	}
 	return r, nil
+}
+
+// logReadPiece bounds one read of the WAL: a large read is made of pieces
+// of about this size (a piece holds whole WAL entries, so one entry larger
+// than this is a piece of its own), so no read needs one huge buffer.
+const logReadPiece = 1 << 20
+
+// readLog reads whole batches from offset below end from the WAL, at most
+// about maxBytes but at least one entry, in pieces of about logReadPiece.
+// Like wal.Log.Read it returns nil when there is nothing, and
+// wal.ErrOffsetTooLow when offset has left the WAL; an offset trimmed
+// away after the first piece just ends the read there.
+func (p *Partition) readLog(offset, end int64, maxBytes int) ([][]byte, error) {
+	var pieces [][]byte
+	got := 0
+	for offset < end {
+		left := maxBytes - got
+		if got > 0 && left <= 0 {
+			break
+		}
+		want := min(left, logReadPiece)
+		data, err := p.log.Read(p.key, offset, end, max(want, 1))
+		if err != nil {
+			if got > 0 {
+				break
+			}
+			return nil, err
+		}
+		if len(data) == 0 || (got > 0 && len(data) > left) {
+			// Nothing more, or an entry that no longer fits: the WAL
+			// always returns at least one entry, so the read ends here.
+			break
+		}
+		pieces = append(pieces, data)
+		got += len(data)
+		if want == left {
+			// The WAL stopped before an entry that would have passed
+			// maxBytes, or at the end: nothing more fits.
+			break
+		}
+		next, err := nextOffset(data)
+		if err != nil {
+			return nil, err
+		}
+		offset = next
+	}
+	return pieces, nil
+}
+
+// nextOffset returns the offset after the last of the whole batches in data.
+func nextOffset(data []byte) (int64, error) {
+	next := int64(-1)
+	for pos := 0; pos < len(data); {
+		h, err := recordbatch.ParseHeader(data[pos:])
+		if err == nil && h.Size() > len(data)-pos {
+			err = fmt.Errorf("batch of %d bytes is cut at %d", h.Size(), len(data)-pos)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("%w: batch at byte %d of a WAL read: %v", kerr.KafkaStorageError, pos, err)
+		}
+		next = h.LastOffset() + 1
+		pos += h.Size()
+	}
+	return next, nil
 }
 
 // Committed advances the high watermark after the object tier committed
