@@ -195,7 +195,8 @@ func (a *Appended) WaitCommitted(ctx context.Context) error {
 	return a.p.waitFor(ctx, &a.p.hwm, a.LastOffset+1)
 }
 
-// Append validates the batches in records (one or more whole RecordBatch v2),
+// Append validates the batches in records (one or more whole RecordBatch v2,
+// each checked against its records by recordbatch.ValidateRecords),
 // assigns offsets and enqueues them to the WAL. Errors are Kafka errors
 // (kerr) ready for the response: CORRUPT_MESSAGE, MESSAGE_TOO_LARGE,
 // INVALID_RECORD, OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH,
@@ -217,6 +218,9 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error
 		}
 		if h.IsTransactional() || h.IsControl() {
 			return fmt.Errorf("%w: transactional batches are not supported yet", kerr.InvalidRecord)
+		}
+		if err := validateRecords(&h, batch); err != nil {
+			return err
 		}
 		hs = append(hs, h)
 		ss = append(ss, [2]int{pos, pos + len(batch)})
@@ -307,6 +311,18 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error
 		record(p.producers, &hs[0])
 	}
 	return &Appended{BaseOffset: base, LastOffset: last, LogAppendTime: lat, p: p}, nil
+}
+
+// validateRecords checks a produced batch's records against its header
+// (recordbatch.ValidateRecords): records that disagree with it are
+// INVALID_RECORD, as in Kafka; records that do not decompress are
+// CORRUPT_MESSAGE.
+func validateRecords(h *recordbatch.Header, batch []byte) error {
+	err := recordbatch.ValidateRecords(h, batch)
+	if errors.Is(err, recordbatch.ErrRecords) {
+		return fmt.Errorf("%w: %v", kerr.InvalidRecord, err)
+	}
+	return err
 }
 
 // RestoreProducer replays one already-logged batch into the producer state
