@@ -489,21 +489,32 @@ func (p *Partition) SetLogStart(start int64) {
 }
 
 // TimeIndex finds where to start looking for a timestamp in the object
-// tier: the first offset, at or after from, of the first extent whose max
-// timestamp reaches ts.
+// tier: an offset, at or after from, at or before the first record at or
+// after from whose timestamp reaches ts, as close to it as the index can
+// tell (the object tier uses the catalog's extents, then the sparse index
+// of the extent's object). ok is false when no record from there on
+// reaches ts. ctx bounds the lookup, which may read an object's footer.
 type TimeIndex interface {
-	OffsetForTime(k wal.Key, ts, from int64) (int64, bool)
+	OffsetForTime(ctx context.Context, k wal.Key, ts, from int64) (offset int64, ok bool, err error)
 }
 
 // maxTimeScan bounds the bytes OffsetForTime reads past its starting point.
+// With the object tier's sparse index the scan normally ends within one
+// sparse block; the bound is for data whose index cannot narrow it down
+// (a log start offset inside a block reaching ts).
 const maxTimeScan = 256 << 20
+
+// timeScanRead is how much one step of OffsetForTime's scan reads: about a
+// sparse block of the object tier.
+const timeScanRead = 256 << 10
 
 // OffsetForTime returns the offset and timestamp of the first record below
 // the high watermark whose timestamp is at or after ts, as Kafka's
 // ListOffsets does, or offset -1 when there is none. The object tier's
-// extents (or, without one, the WAL's entries) give a starting batch; the
+// index (or, without one, the WAL's entries) gives a starting batch; the
 // batches from there are read and, for the first whose max timestamp
-// reaches ts, its records' timestamps (decompressed if need be).
+// reaches ts, its records' timestamps (decompressed if need be). It stops
+// when ctx ends (the request's connection closed).
 func (p *Partition) OffsetForTime(ctx context.Context, ts int64) (offset, timestamp int64, err error) {
 	start, hwm := p.logStart.Load(), p.hwm.Load()
 	var (
@@ -511,7 +522,9 @@ func (p *Partition) OffsetForTime(ctx context.Context, ts int64) (offset, timest
 		ok   bool
 	)
 	if ti, isIndex := p.cold.(TimeIndex); isIndex {
-		from, ok = ti.OffsetForTime(p.key, ts, start)
+		if from, ok, err = ti.OffsetForTime(ctx, p.key, ts, start); err != nil {
+			return -1, -1, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
+		}
 	} else {
 		from, ok = p.log.OffsetForTime(p.key, ts)
 	}
@@ -520,7 +533,10 @@ func (p *Partition) OffsetForTime(ctx context.Context, ts int64) (offset, timest
 	}
 	off := max(from, start)
 	for scanned := 0; off < hwm && scanned < maxTimeScan; {
-		r, err := p.Read(ctx, off, 1<<20)
+		if err := ctx.Err(); err != nil {
+			return -1, -1, kerr.RequestTimedOut
+		}
+		r, err := p.Read(ctx, off, timeScanRead)
 		if err != nil {
 			return -1, -1, err
 		}
