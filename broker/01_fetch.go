@@ -23,8 +23,18 @@ import (
 // partition in error the request long-polls until data arrives on any
 // requested partition, MaxWaitMillis passes or the connection closes.
 //
-// Sessions (KIP-227): every response carries SessionID 0, which tells the
-// client the broker keeps no session; clients then send full requests.
+// MaxBytes and PartitionMaxBytes are capped by the broker's FetchMaxBytes
+// (fetch.max.bytes, 55 MiB by default); a MaxBytes of 0 or less means the
+// cap, as does a PartitionMaxBytes of 0 or less. A response therefore holds
+// at most FetchMaxBytes of record bytes, plus at most one batch beyond it
+// when the first batch found is larger on its own.
+//
+// Sessions (KIP-227): Shale keeps no fetch sessions, which is what Kafka
+// does with its session cache disabled. A full fetch (SessionEpoch 0 or -1,
+// whatever the SessionID) is served and answered with SessionID 0, which
+// tells the client no session was made, so it keeps sending full requests;
+// an incremental fetch (any other epoch) names a session this broker does
+// not have and is answered FETCH_SESSION_ID_NOT_FOUND with no topics.
 // Read-committed equals read-uncommitted until transactions exist (the last
 // stable offset is the high watermark). Not yet: topic ids (v13+), rack-aware
 // preferred replicas.
@@ -40,7 +50,7 @@ const fetchWaitCap = 30 * time.Second
 
 func handleFetch(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.FetchRequest)
-	if req.SessionID != 0 {
+	if req.SessionEpoch != 0 && req.SessionEpoch != -1 {
 		resp := req.ResponseKind().(*kmsg.FetchResponse)
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		rc.respond(resp)
@@ -111,9 +121,9 @@ func respondFetch(rc *reqCtx, res fetchResult) {
 // in Kafka.
 func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest) fetchResult {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
-	maxBytes := int(req.MaxBytes)
-	if maxBytes <= 0 {
-		maxBytes = 1 << 30
+	maxBytes := int(s.cfg.FetchMaxBytes)
+	if req.MaxBytes > 0 {
+		maxBytes = min(maxBytes, int(req.MaxBytes))
 	}
 	res := fetchResult{resp: resp}
 	for i := range req.Topics {

@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"runtime/debug"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -15,9 +17,42 @@ import (
 // whose max timestamp reaches the target, which can be a few records before
 // the exact record for batches that mix timestamps.
 //
+// A request naming a timestamp runs in a goroutine of its own, off the
+// connection's reader, with the connection's context: a lookup may read
+// the object tier (the catalog's extents and the sparse index in the
+// object's footer narrow it to about one block), and it stops when the
+// client goes away. A request with only -1 and -2 is answered at once.
+//
 // Not yet: -3 (max timestamp, v7), -4/-5 (tiered offsets, v8+).
 func handleListOffsets(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.ListOffsetsRequest)
+	for i := range req.Topics {
+		for _, rp := range req.Topics[i].Partitions {
+			if rp.Timestamp >= 0 {
+				go func() {
+					// As handleFrame does for handlers on the reader: a
+					// bug closes the connection, not the broker.
+					defer func() {
+						if p := recover(); p != nil {
+							s.log.Error("ListOffsets panicked", "panic", p, "stack", string(debug.Stack()))
+							if rc.slot != nil {
+								rc.slot.finish(nil)
+							}
+							rc.conn.nc.Close()
+						}
+					}()
+					listOffsets(s, rc, req)
+				}()
+				return
+			}
+		}
+	}
+	listOffsets(s, rc, req)
+}
+
+// listOffsets answers req.
+func listOffsets(s *Server, rc *reqCtx, req *kmsg.ListOffsetsRequest) {
+	ctx := rc.ctx()
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
 	for i := range req.Topics {
 		rt := &req.Topics[i]
@@ -54,7 +89,7 @@ func handleListOffsets(s *Server, rc *reqCtx, r kmsg.Request) {
 					sp.ErrorCode = kerr.UnsupportedVersion.Code
 					break
 				}
-				off, ts, err := part.OffsetForTime(s.ctx, rp.Timestamp)
+				off, ts, err := part.OffsetForTime(ctx, rp.Timestamp)
 				if err != nil {
 					sp.ErrorCode = errCode(err)
 					break

@@ -20,6 +20,11 @@ type Config struct {
 	// MaxRequestBytes is the largest request frame accepted
 	// (socket.request.max.bytes); a larger frame closes the connection.
 	MaxRequestBytes int32 `yaml:"max_request_bytes"`
+	// FetchMaxBytes caps the record bytes of one fetch response and of
+	// one partition in it (fetch.max.bytes), whatever MaxBytes and
+	// PartitionMaxBytes the client asks for; as in Kafka, the first batch
+	// found is returned whole even when it is larger.
+	FetchMaxBytes int32 `yaml:"fetch_max_bytes"`
 	// AutoCreateTopics creates unknown topics named in Metadata requests
 	// that allow it (auto.create.topics.enable).
 	AutoCreateTopics bool `yaml:"auto_create_topics"`
@@ -44,6 +49,7 @@ func DefaultConfig() Config {
 		NodeID:                     1,
 		Listen:                     "127.0.0.1:9092",
 		MaxRequestBytes:            100 << 20,
+		FetchMaxBytes:              55 << 20,
 		DefaultPartitions:          1,
 		MaxInFlight:                32,
 		OffsetsRetention:           7 * 24 * time.Hour,
@@ -70,6 +76,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxRequestBytes < 1024 {
 		return fmt.Errorf("broker max_request_bytes %d: must be at least 1024", c.MaxRequestBytes)
+	}
+	if c.FetchMaxBytes < 1024 {
+		return fmt.Errorf("broker fetch_max_bytes %d: must be at least 1024", c.FetchMaxBytes)
 	}
 	if c.DefaultPartitions < 1 {
 		return fmt.Errorf("broker default_partitions %d: must be at least 1", c.DefaultPartitions)

@@ -195,7 +195,8 @@ func (a *Appended) WaitCommitted(ctx context.Context) error {
 	return a.p.waitFor(ctx, &a.p.hwm, a.LastOffset+1)
 }
 
-// Append validates the batches in records (one or more whole RecordBatch v2),
+// Append validates the batches in records (one or more whole RecordBatch v2,
+// each checked against its records by recordbatch.ValidateRecords),
 // assigns offsets and enqueues them to the WAL. Errors are Kafka errors
 // (kerr) ready for the response: CORRUPT_MESSAGE, MESSAGE_TOO_LARGE,
 // INVALID_RECORD, OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH,
@@ -217,6 +218,9 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error
 		}
 		if h.IsTransactional() || h.IsControl() {
 			return fmt.Errorf("%w: transactional batches are not supported yet", kerr.InvalidRecord)
+		}
+		if err := validateRecords(&h, batch); err != nil {
+			return err
 		}
 		hs = append(hs, h)
 		ss = append(ss, [2]int{pos, pos + len(batch)})
@@ -309,6 +313,18 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error
 	return &Appended{BaseOffset: base, LastOffset: last, LogAppendTime: lat, p: p}, nil
 }
 
+// validateRecords checks a produced batch's records against its header
+// (recordbatch.ValidateRecords): records that disagree with it are
+// INVALID_RECORD, as in Kafka; records that do not decompress are
+// CORRUPT_MESSAGE.
+func validateRecords(h *recordbatch.Header, batch []byte) error {
+	err := recordbatch.ValidateRecords(h, batch)
+	if errors.Is(err, recordbatch.ErrRecords) {
+		return fmt.Errorf("%w: %v", kerr.InvalidRecord, err)
+	}
+	return err
+}
+
 // RestoreProducer replays one already-logged batch into the producer state
 // (used at start-up, in log order).
 func (p *Partition) RestoreProducer(h *recordbatch.Header) {
@@ -371,9 +387,9 @@ func (p *Partition) Read(ctx context.Context, offset int64, maxBytes int) (ReadR
 		return r, nil
 	}
 	if wr, ok := p.log.Range(p.key); ok && offset >= wr.First {
-		data, err := p.log.Read(p.key, offset, r.HighWatermark, maxBytes)
+		data, err := p.readLog(offset, r.HighWatermark, maxBytes)
 		if err == nil && data != nil {
-			r.Data = [][]byte{data}
+			r.Data = data
 			return r, nil
 		}
 		if err != nil && !errors.Is(err, wal.ErrOffsetTooLow) {
@@ -394,6 +410,70 @@ func (p *Partition) Read(ctx context.Context, offset int64, maxBytes int) (ReadR
 	return r, nil
 }
 
+// logReadPiece bounds one read of the WAL: a large read is made of pieces
+// of about this size (a piece holds whole WAL entries, so one entry larger
+// than this is a piece of its own), so no read needs one huge buffer.
+const logReadPiece = 1 << 20
+
+// readLog reads whole batches from offset below end from the WAL, at most
+// about maxBytes but at least one entry, in pieces of about logReadPiece.
+// Like wal.Log.Read it returns nil when there is nothing, and
+// wal.ErrOffsetTooLow when offset has left the WAL; an offset trimmed
+// away after the first piece just ends the read there.
+func (p *Partition) readLog(offset, end int64, maxBytes int) ([][]byte, error) {
+	var pieces [][]byte
+	got := 0
+	for offset < end {
+		left := maxBytes - got
+		if got > 0 && left <= 0 {
+			break
+		}
+		want := min(left, logReadPiece)
+		data, err := p.log.Read(p.key, offset, end, max(want, 1))
+		if err != nil {
+			if got > 0 {
+				break
+			}
+			return nil, err
+		}
+		if len(data) == 0 || (got > 0 && len(data) > left) {
+			// Nothing more, or an entry that no longer fits: the WAL
+			// always returns at least one entry, so the read ends here.
+			break
+		}
+		pieces = append(pieces, data)
+		got += len(data)
+		if want == left {
+			// The WAL stopped before an entry that would have passed
+			// maxBytes, or at the end: nothing more fits.
+			break
+		}
+		next, err := nextOffset(data)
+		if err != nil {
+			return nil, err
+		}
+		offset = next
+	}
+	return pieces, nil
+}
+
+// nextOffset returns the offset after the last of the whole batches in data.
+func nextOffset(data []byte) (int64, error) {
+	next := int64(-1)
+	for pos := 0; pos < len(data); {
+		h, err := recordbatch.ParseHeader(data[pos:])
+		if err == nil && h.Size() > len(data)-pos {
+			err = fmt.Errorf("batch of %d bytes is cut at %d", h.Size(), len(data)-pos)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("%w: batch at byte %d of a WAL read: %v", kerr.KafkaStorageError, pos, err)
+		}
+		next = h.LastOffset() + 1
+		pos += h.Size()
+	}
+	return next, nil
+}
+
 // Committed advances the high watermark after the object tier committed
 // data up to end (exclusive).
 func (p *Partition) Committed(end int64) { p.hwm.advance(end) }
@@ -409,21 +489,32 @@ func (p *Partition) SetLogStart(start int64) {
 }
 
 // TimeIndex finds where to start looking for a timestamp in the object
-// tier: the first offset, at or after from, of the first extent whose max
-// timestamp reaches ts.
+// tier: an offset, at or after from, at or before the first record at or
+// after from whose timestamp reaches ts, as close to it as the index can
+// tell (the object tier uses the catalog's extents, then the sparse index
+// of the extent's object). ok is false when no record from there on
+// reaches ts. ctx bounds the lookup, which may read an object's footer.
 type TimeIndex interface {
-	OffsetForTime(k wal.Key, ts, from int64) (int64, bool)
+	OffsetForTime(ctx context.Context, k wal.Key, ts, from int64) (offset int64, ok bool, err error)
 }
 
 // maxTimeScan bounds the bytes OffsetForTime reads past its starting point.
+// With the object tier's sparse index the scan normally ends within one
+// sparse block; the bound is for data whose index cannot narrow it down
+// (a log start offset inside a block reaching ts).
 const maxTimeScan = 256 << 20
+
+// timeScanRead is how much one step of OffsetForTime's scan reads: about a
+// sparse block of the object tier.
+const timeScanRead = 256 << 10
 
 // OffsetForTime returns the offset and timestamp of the first record below
 // the high watermark whose timestamp is at or after ts, as Kafka's
 // ListOffsets does, or offset -1 when there is none. The object tier's
-// extents (or, without one, the WAL's entries) give a starting batch; the
+// index (or, without one, the WAL's entries) gives a starting batch; the
 // batches from there are read and, for the first whose max timestamp
-// reaches ts, its records' timestamps (decompressed if need be).
+// reaches ts, its records' timestamps (decompressed if need be). It stops
+// when ctx ends (the request's connection closed).
 func (p *Partition) OffsetForTime(ctx context.Context, ts int64) (offset, timestamp int64, err error) {
 	start, hwm := p.logStart.Load(), p.hwm.Load()
 	var (
@@ -431,7 +522,9 @@ func (p *Partition) OffsetForTime(ctx context.Context, ts int64) (offset, timest
 		ok   bool
 	)
 	if ti, isIndex := p.cold.(TimeIndex); isIndex {
-		from, ok = ti.OffsetForTime(p.key, ts, start)
+		if from, ok, err = ti.OffsetForTime(ctx, p.key, ts, start); err != nil {
+			return -1, -1, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
+		}
 	} else {
 		from, ok = p.log.OffsetForTime(p.key, ts)
 	}
@@ -440,7 +533,10 @@ func (p *Partition) OffsetForTime(ctx context.Context, ts int64) (offset, timest
 	}
 	off := max(from, start)
 	for scanned := 0; off < hwm && scanned < maxTimeScan; {
-		r, err := p.Read(ctx, off, 1<<20)
+		if err := ctx.Err(); err != nil {
+			return -1, -1, kerr.RequestTimedOut
+		}
+		r, err := p.Read(ctx, off, timeScanRead)
 		if err != nil {
 			return -1, -1, err
 		}

@@ -13,11 +13,26 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// makeBatch builds a valid uncompressed RecordBatch v2 header with n
-// records of the given payload size (records are opaque to the broker, so
-// their bytes need only be covered by the CRC).
+// makeBatch builds a valid uncompressed RecordBatch v2 of n records whose
+// values take about payload bytes in all.
 func makeBatch(n int, pid int64, epoch int16, seq int32, payload int) []byte {
-	b := make([]byte, recordbatch.HeaderSize+payload)
+	b := make([]byte, recordbatch.HeaderSize, recordbatch.HeaderSize+payload+16*n)
+	for i := range n {
+		var rec []byte
+		rec = append(rec, 0)                     // attributes
+		rec = binary.AppendVarint(rec, 0)        // timestamp delta
+		rec = binary.AppendVarint(rec, int64(i)) // offset delta
+		rec = binary.AppendVarint(rec, -1)       // null key
+		value := payload / n
+		if i == n-1 {
+			value = payload - value*(n-1)
+		}
+		rec = binary.AppendVarint(rec, int64(value))
+		rec = append(rec, make([]byte, value)...)
+		rec = binary.AppendVarint(rec, 0) // no headers
+		b = binary.AppendVarint(b, int64(len(rec)))
+		b = append(b, rec...)
+	}
 	binary.BigEndian.PutUint32(b[8:], uint32(len(b)-12))
 	b[16] = 2
 	binary.BigEndian.PutUint32(b[23:], uint32(n-1))

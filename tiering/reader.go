@@ -377,6 +377,35 @@ func (r *Reader) ReadPieces(ctx context.Context, k index.Key, offset, end int64,
 	return data.pieces, nil
 }
 
+// TimeStart returns where to start reading ext to find the first record
+// of partition k whose timestamp is at least ts: the base offset of the
+// first sparse block of k in ext's object whose running max timestamp
+// reaches ts (index.Partition.LocateTime), or ext's base offset if that
+// block starts before it. It reports false when no batch of k in ext
+// reaches ts. It reads only the object's footer (cached).
+func (r *Reader) TimeStart(ctx context.Context, k index.Key, ext Extent, ts int64) (int64, bool, error) {
+	if r.closed.Load() {
+		return 0, false, ErrReaderClosed
+	}
+	if err := checkExtent(ext, ext.BaseOffset); err != nil {
+		return 0, false, fmt.Errorf("time lookup %v: %w", k, err)
+	}
+	of, err := r.objectFooterFor(ctx, ext)
+	if err != nil {
+		return 0, false, fmt.Errorf("time lookup %v: %w", k, err)
+	}
+	p, ok := of.footer.Lookup(k)
+	if !ok {
+		return 0, false, r.objectError(ext.Object, "time lookup", &index.CorruptionError{
+			Offset: -1, Reason: fmt.Sprintf("footer has no partition %v, the catalog says it holds offsets [%d, %d]", k, ext.BaseOffset, ext.LastOffset)})
+	}
+	i := sort.Search(len(p.Sparse), func(i int) bool { return p.Sparse[i].MaxTimestamp >= ts })
+	if i == len(p.Sparse) || p.Sparse[i].Offset > ext.LastOffset {
+		return 0, false, nil
+	}
+	return max(p.Sparse[i].Offset, ext.BaseOffset), true, nil
+}
+
 // checkExtent rejects extents the catalog should never return for offset.
 func checkExtent(ext Extent, offset int64) error {
 	switch {

@@ -48,6 +48,17 @@ func nodeFlags(fs *flag.FlagSet, cfg *node.Config) *string {
 		cfg.Broker.MaxRequestBytes = int32(v)
 		return nil
 	})
+	fs.Func("fetch-max-bytes", "most record bytes in one fetch response (default 55MiB)", func(s string) error {
+		v, err := node.ParseByteSize(s)
+		if err != nil {
+			return err
+		}
+		if v > 1<<31-1 {
+			return fmt.Errorf("%s is larger than 2GiB", s)
+		}
+		cfg.Broker.FetchMaxBytes = int32(v)
+		return nil
+	})
 	fs.IntVar(&cfg.Broker.MaxInFlight, "max-in-flight", cfg.Broker.MaxInFlight, "requests one connection may have in progress before the broker stops reading it")
 	fs.DurationVar(&cfg.Broker.OffsetsRetention, "offsets-retention", cfg.Broker.OffsetsRetention, "how long committed offsets of an empty group are kept (offsets.retention.minutes)")
 	fs.DurationVar(&cfg.Broker.GroupInitialRebalanceDelay, "group-initial-rebalance-delay", cfg.Broker.GroupInitialRebalanceDelay, "wait for more members before the first rebalance of an empty group")
