@@ -70,20 +70,21 @@ type applyResult struct {
 // topic, bad config, ...) are applied as no-ops and returned as the result,
 // identically on every node.
 //
-// LOCKING: mu guards st and changed. Apply, Restore and Snapshot run on
+// LOCKING: mu guards st, changed and topicChanges. Apply, Restore and Snapshot run on
 // raft's FSM goroutine and take mu for writing (Snapshot only to copy);
 // readers take it for reading and copy what they return. Persist works on
 // its own copy, so it runs concurrently with Apply without locks.
 type fsm struct {
 	log *slog.Logger
 
-	mu      sync.RWMutex
-	st      *state
-	changed chan struct{}
+	mu           sync.RWMutex
+	st           *state
+	changed      chan struct{}
+	topicChanges topicJournal // see topicchanges.go
 }
 
 func newFSM(log *slog.Logger) *fsm {
-	return &fsm{log: log, st: newState(), changed: make(chan struct{})}
+	return &fsm{log: log, st: newState(), changed: make(chan struct{}), topicChanges: newTopicJournal()}
 }
 
 var _ raft.FSM = (*fsm)(nil)
@@ -101,6 +102,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 	f.mu.Lock()
 	res, changed := f.st.apply(c)
 	if changed {
+		f.topicChanges.note(c, res)
 		close(f.changed)
 		f.changed = make(chan struct{})
 	}
@@ -386,6 +388,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	f.st = st
+	f.topicChanges.reset()
 	close(f.changed)
 	f.changed = make(chan struct{})
 	f.mu.Unlock()
