@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -92,6 +93,12 @@ func handleProduce(s *Server, rc *reqCtx, r kmsg.Request) {
 				LogAppendTime:   t.logAppendTime,
 				Now:             now,
 			})
+			if errors.Is(err, kerr.UnknownProducerID) && req.Version < 5 {
+				// UNKNOWN_PRODUCER_ID came with Produce v5 (and
+				// log_start_offset); older clients get what
+				// brokers gave them before it.
+				err = kerr.OutOfOrderSequenceNumber
+			}
 			if err != nil {
 				sp.ErrorCode, sp.ErrorMessage = kafkaError(err)
 				continue

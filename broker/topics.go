@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"maps"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -27,14 +28,20 @@ func (t *topicEntry) partition(i int32) *partition.Partition {
 	return t.parts[i]
 }
 
-// topicCache mirrors the metadata store's topics for the hot path. It is
-// rebuilt whole after every metadata change and read without locks.
+// topicCache mirrors the metadata store's topics for the hot path and is
+// read without locks. A refresh rebuilds only the topics the store reports
+// as changed since the last one (metadata.Store.TopicChangesSince): most
+// raft applies (catalog and offset commits) change no topic and cost one
+// generation check, and a topic change costs that topic's partitions plus
+// a copy of the two maps, never every partition of the broker. Unchanged
+// entries, and the *partition.Partition of unchanged partitions, are kept.
 //
-// LOCKING: mu serialises rebuilds; readers load the current snapshot
-// atomically.
+// LOCKING: mu serialises refreshes and guards gen; readers load the
+// current snapshot atomically.
 type topicCache struct {
 	s    *Server
 	mu   sync.Mutex
+	gen  uint64 // topic generation of the store the snapshot reflects
 	snap atomic.Pointer[topicSnapshot]
 }
 
@@ -53,36 +60,36 @@ func (c *topicCache) byName(name string) *topicEntry { return c.snap.Load().byNa
 
 func (c *topicCache) all() map[string]*topicEntry { return c.snap.Load().byName }
 
-// refresh rebuilds the snapshot from the metadata store, opening partitions
+// refresh brings the snapshot up to the metadata store, opening partitions
 // of new topics and dropping those of deleted ones.
 func (c *topicCache) refresh() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	changed, gen, all := c.s.meta.TopicChangesSince(c.gen)
+	if !all && len(changed) == 0 {
+		c.gen = gen
+		return
+	}
 	old := c.snap.Load()
-	next := &topicSnapshot{byName: map[string]*topicEntry{}, byID: map[metadata.TopicID]*topicEntry{}}
-	for _, t := range c.s.meta.Topics() {
-		e := &topicEntry{meta: t}
-		for i, pm := range t.Partitions {
-			key := wal.Key{Topic: [16]byte(t.ID), Partition: int32(i)}
-			st := partition.State{LeaderEpoch: pm.LeaderEpoch}
-			pl, ok := c.s.meta.PartitionLog(t.ID, int32(i))
-			if ok {
-				st.LogStart, st.HighWatermark, st.Next = pl.LogStart, pl.End, pl.End
-			}
-			p := c.s.parts.Open(key, st)
-			if ok {
-				// The catalog is the truth for the high watermark and the
-				// log start: catch up on commits and truncations that
-				// happened while the partition was being opened.
-				p.Committed(pl.End)
-				p.SetLogStart(pl.LogStart)
-			}
-			e.parts = append(e.parts, p)
-		}
-		if n, err := strconv.Atoi(t.Config("max.message.bytes")); err == nil {
-			e.maxMessageBytes = n
-		}
-		e.logAppendTime = t.Config("message.timestamp.type") == "LogAppendTime"
+	var next *topicSnapshot
+	if all {
+		next = c.rebuildAll(old)
+	} else {
+		next = c.rebuild(old, changed)
+	}
+	c.snap.Store(next)
+	// A change applied after TopicChangesSince may already be in next; it
+	// is newer than gen, so the next refresh redoes it, harmlessly.
+	c.gen = gen
+}
+
+// rebuildAll re-reads every topic (at start, after a snapshot restore, or
+// when the cache fell behind the store's change journal).
+func (c *topicCache) rebuildAll(old *topicSnapshot) *topicSnapshot {
+	topics := c.s.meta.Topics()
+	next := &topicSnapshot{byName: make(map[string]*topicEntry, len(topics)), byID: make(map[metadata.TopicID]*topicEntry, len(topics))}
+	for _, t := range topics {
+		e := c.entry(t, old.byID[t.ID])
 		next.byName[t.Name] = e
 		next.byID[t.ID] = e
 	}
@@ -91,7 +98,67 @@ func (c *topicCache) refresh() {
 			c.s.parts.Drop([16]byte(id))
 		}
 	}
-	c.snap.Store(next)
+	return next
+}
+
+// rebuild copies old and re-reads only the changed topics.
+func (c *topicCache) rebuild(old *topicSnapshot, changed []metadata.TopicID) *topicSnapshot {
+	next := &topicSnapshot{byName: maps.Clone(old.byName), byID: maps.Clone(old.byID)}
+	for _, id := range changed {
+		prev := old.byID[id]
+		t, ok := c.s.meta.TopicByID(id)
+		if !ok {
+			if prev != nil {
+				delete(next.byID, id)
+				if next.byName[prev.meta.Name] == prev {
+					delete(next.byName, prev.meta.Name)
+				}
+				c.s.parts.Drop([16]byte(id))
+			}
+			continue
+		}
+		e := c.entry(t, prev)
+		if other := next.byName[t.Name]; other != nil && other.meta.ID != id {
+			// The name's previous topic was deleted; its own change
+			// (in this batch or an earlier one) drops its partitions.
+			delete(next.byID, other.meta.ID)
+		}
+		next.byName[t.Name] = e
+		next.byID[id] = e
+	}
+	return next
+}
+
+// entry builds the cache entry of t, keeping the partitions prev (the
+// topic's previous entry, or nil) already holds.
+func (c *topicCache) entry(t metadata.Topic, prev *topicEntry) *topicEntry {
+	e := &topicEntry{meta: t, parts: make([]*partition.Partition, len(t.Partitions))}
+	for i, pm := range t.Partitions {
+		if prev != nil && i < len(prev.parts) {
+			e.parts[i] = prev.parts[i]
+			continue
+		}
+		key := wal.Key{Topic: [16]byte(t.ID), Partition: int32(i)}
+		st := partition.State{LeaderEpoch: pm.LeaderEpoch}
+		if pl, ok := c.s.meta.PartitionLog(t.ID, int32(i)); ok {
+			st.LogStart, st.HighWatermark, st.Next = pl.LogStart, pl.End, pl.End
+		}
+		p := c.s.parts.Open(key, st)
+		// The catalog is the truth for the high watermark and the log
+		// start: catch up on commits and truncations applied while the
+		// partition was being opened. Read after Open: a later commit
+		// finds the partition open and reports to it directly.
+		if pl, ok := c.s.meta.PartitionLog(t.ID, int32(i)); ok {
+			p.Committed(pl.End)
+			p.SetLogStart(pl.LogStart)
+		}
+		e.parts[i] = p
+	}
+	if n, err := strconv.Atoi(t.Config("max.message.bytes")); err == nil {
+		e.maxMessageBytes = n
+	}
+	e.logAppendTime = t.Config("message.timestamp.type") == "LogAppendTime"
+	return e
 }
 
 // watch refreshes after every metadata change until ctx ends.

@@ -71,16 +71,17 @@ type applyResult struct {
 // topic, bad config, ...) are applied as no-ops and returned as the result,
 // identically on every node.
 //
-// LOCKING: mu guards st and changed. Apply, Restore and Snapshot run on
+// LOCKING: mu guards st, changed and topicChanges. Apply, Restore and Snapshot run on
 // raft's FSM goroutine and take mu for writing (Snapshot only to copy);
 // readers take it for reading and copy what they return. Persist works on
 // its own copy, so it runs concurrently with Apply without locks.
 type fsm struct {
 	log *slog.Logger
 
-	mu      sync.RWMutex
-	st      *state
-	changed chan struct{}
+	mu           sync.RWMutex
+	st           *state
+	changed      chan struct{}
+	topicChanges topicJournal // see topicchanges.go
 
 	// applied is the raft index of the last entry applied (or restored);
 	// appliedCh is closed whenever it moves. results keeps the outcome of
@@ -100,7 +101,7 @@ type indexedResult struct {
 }
 
 func newFSM(log *slog.Logger) *fsm {
-	return &fsm{log: log, st: newState(), changed: make(chan struct{}), appliedCh: make(chan struct{})}
+	return &fsm{log: log, st: newState(), changed: make(chan struct{}), appliedCh: make(chan struct{}), topicChanges: newTopicJournal()}
 }
 
 // markApplied records index as applied with res. Callers hold mu.
@@ -162,6 +163,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 	}
 	res, changed := f.st.apply(c)
 	if changed {
+		f.topicChanges.note(c, res)
 		close(f.changed)
 		f.changed = make(chan struct{})
 	}
@@ -480,6 +482,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	f.st = st
+	f.topicChanges.reset()
 	close(f.changed)
 	f.changed = make(chan struct{})
 	f.mu.Unlock()

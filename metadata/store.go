@@ -593,9 +593,26 @@ func (s *Store) IsLeader() bool { return s.raft.State() == raft.Leader }
 
 // Changed returns a channel that is closed after the next applied state
 // change (or snapshot restore, or leadership change). Watchers re-read
-// state and call Changed again for the next one.
+// state and call Changed again for the next one; TopicChangesSince tells
+// them which topics to re-read.
 func (s *Store) Changed() <-chan struct{} {
 	s.fsm.mu.RLock()
 	defer s.fsm.mu.RUnlock()
 	return s.fsm.changed
+}
+
+// TopicChangesSince returns the ids of the topics whose metadata (the
+// Topic: partitions, leadership, configs; or its existence) changed after
+// topic generation gen, each once, and the current generation to pass
+// next time. With all set the caller must re-read every topic instead:
+// gen is 0 (nothing seen yet), older than the bounded journal reaches, or
+// a snapshot was restored since. Catalog commits, truncations and offset
+// commits are not topic changes, so the common answer is nothing, in O(1).
+//
+// Generations are local to this Store and not replicated. An id may name a
+// topic deleted since: TopicByID then reports false.
+func (s *Store) TopicChangesSince(gen uint64) (changed []TopicID, now uint64, all bool) {
+	s.fsm.mu.RLock()
+	defer s.fsm.mu.RUnlock()
+	return s.fsm.topicChanges.since(gen)
 }

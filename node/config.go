@@ -39,6 +39,12 @@ type Config struct {
 	WAL      WALConfig      `yaml:"wal"`
 	Metadata MetadataConfig `yaml:"metadata"`
 	Tiering  TieringConfig  `yaml:"tiering"`
+
+	// ProducerIDExpiration is how long a partition keeps an idempotent
+	// producer's state (for duplicate detection) after its last write
+	// there (Kafka's producer.id.expiration.ms). A producer that writes
+	// again after that must start at sequence 0.
+	ProducerIDExpiration Duration `yaml:"producer_id_expiration"`
 }
 
 // TieringConfig is the object tier's YAML/flag face.
@@ -137,6 +143,7 @@ func DefaultConfig() Config {
 			CompactionMinExtents: 16,
 			CompactionInterval:   Duration(time.Minute),
 		},
+		ProducerIDExpiration: Duration(24 * time.Hour), // Kafka's 86400000 ms
 	}
 }
 
@@ -154,6 +161,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.DebugListen); err != nil {
 			return fmt.Errorf("debug_listen %q: want host:port", c.DebugListen)
 		}
+	}
+	if c.ProducerIDExpiration < Duration(time.Second) {
+		return fmt.Errorf("producer_id_expiration %s: must be at least 1s", c.ProducerIDExpiration)
 	}
 	if err := c.Broker.Validate(); err != nil {
 		return err

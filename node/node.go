@@ -247,12 +247,16 @@ func (n *Node) background(ctx context.Context) {
 			}
 		}()
 	}
+	producers := time.NewTicker(producerSweepInterval(time.Duration(n.cfg.ProducerIDExpiration)))
+	defer producers.Stop()
 	gcRuns := 0
 	sweptAtPuts := int64(0)
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case now := <-producers.C:
+			n.ExpireProducers(now)
 		case now := <-retention.C:
 			if !n.meta.IsLeader() {
 				continue // the metadata leader runs retention, GC and compaction
@@ -281,6 +285,23 @@ func (n *Node) background(ctx context.Context) {
 			n.logStats()
 		}
 	}
+}
+
+// maxProducerSweepInterval is Kafka's producer.id.expiration.check.interval.ms
+// default: a producer's state outlives its expiration by at most this.
+const maxProducerSweepInterval = 10 * time.Minute
+
+// producerSweepInterval is how often expired producer state is swept: the
+// expiration itself when it is shorter than Kafka's ten-minute check.
+func producerSweepInterval(expiration time.Duration) time.Duration {
+	return min(expiration, maxProducerSweepInterval)
+}
+
+// ExpireProducers forgets the idempotent producers whose last write to a
+// partition is at least producer_id_expiration before now, and returns
+// how many partition states it dropped (also run periodically).
+func (n *Node) ExpireProducers(now time.Time) int {
+	return n.parts.ExpireProducers(now, time.Duration(n.cfg.ProducerIDExpiration))
 }
 
 // RunRetention applies retention now (also run periodically).

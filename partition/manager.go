@@ -3,6 +3,7 @@ package partition
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/shalelog/shale/recordbatch"
 	"github.com/shalelog/shale/wal"
@@ -79,4 +80,22 @@ func (m *Manager) RestoreProducers() error {
 		}
 		return nil
 	})
+}
+
+// ExpireProducers forgets, in every partition, the idempotent producers
+// whose last append is at least window before now (producer id
+// expiration; see Partition.ExpireProducers) and returns how many. It
+// takes one partition's mutex at a time, so appends elsewhere go on.
+func (m *Manager) ExpireProducers(now time.Time, window time.Duration) int {
+	m.mu.RLock()
+	parts := make([]*Partition, 0, len(m.parts))
+	for _, p := range m.parts {
+		parts = append(parts, p)
+	}
+	m.mu.RUnlock()
+	n := 0
+	for _, p := range parts {
+		n += p.ExpireProducers(now.UnixMilli(), window.Milliseconds())
+	}
+	return n
 }

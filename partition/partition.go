@@ -170,7 +170,7 @@ func (p *Partition) NextOffset() int64 {
 type AppendOptions struct {
 	MaxMessageBytes int   // largest batch accepted; 0 means no limit
 	LogAppendTime   bool  // message.timestamp.type=LogAppendTime
-	Now             int64 // broker time in ms, used for LogAppendTime
+	Now             int64 // broker time in ms, used for LogAppendTime and producer id expiration
 }
 
 // Appended describes the outcome of an accepted append.
@@ -199,7 +199,8 @@ func (a *Appended) WaitCommitted(ctx context.Context) error {
 // each checked against its records by recordbatch.ValidateRecords),
 // assigns offsets and enqueues them to the WAL. Errors are Kafka errors
 // (kerr) ready for the response: CORRUPT_MESSAGE, MESSAGE_TOO_LARGE,
-// INVALID_RECORD, OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH,
+// INVALID_RECORD, OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID,
+// INVALID_PRODUCER_EPOCH,
 // KAFKA_STORAGE_ERROR.
 func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error) {
 	var (
@@ -308,7 +309,7 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error
 	}
 	p.next = off
 	if idempotent {
-		record(p.producers, &hs[0])
+		record(p.producers, &hs[0], opts.Now)
 	}
 	return &Appended{BaseOffset: base, LastOffset: last, LogAppendTime: lat, p: p}, nil
 }
@@ -332,7 +333,7 @@ func (p *Partition) RestoreProducer(h *recordbatch.Header) {
 		return
 	}
 	p.mu.Lock()
-	record(p.producers, h)
+	record(p.producers, h, 0) // append time unknown: see producerState
 	p.mu.Unlock()
 }
 

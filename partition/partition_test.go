@@ -115,7 +115,7 @@ func TestIdempotentSequences(t *testing.T) {
 	if _, err := p.Append(makeBatch(1, 7, 0, 3, 5), AppendOptions{}); err != nil {
 		t.Fatalf("next in sequence: %v", err)
 	}
-	if _, err := p.Append(makeBatch(1, 8, 0, 4, 5), AppendOptions{}); !errors.Is(err, kerr.OutOfOrderSequenceNumber) {
+	if _, err := p.Append(makeBatch(1, 8, 0, 4, 5), AppendOptions{}); !errors.Is(err, kerr.UnknownProducerID) {
 		t.Fatalf("new producer not at 0: %v", err)
 	}
 	if _, err := p.Append(makeBatch(1, 7, 1, 0, 5), AppendOptions{}); err != nil {

@@ -23,6 +23,12 @@ type producerState struct {
 	recent  [maxRememberedBatches]batchMeta
 	n       int // valid entries in recent (oldest first)
 	lastSeq int32
+	// lastAppend is the broker time (ms) of the producer's last append
+	// here, which producer id expiration counts from; 0 when unknown
+	// (state replayed from the WAL at start-up), and then the first
+	// sweep sets it to its own time, so replayed state lives at least one
+	// more window.
+	lastAppend int64
 }
 
 func (s *producerState) remember(m batchMeta) {
@@ -48,9 +54,19 @@ const (
 func checkSequence(st *producerState, h *recordbatch.Header) (checkResult, batchMeta, error) {
 	first, last := h.BaseSequence, h.LastSequence()
 	if st == nil {
-		// A producer we have no state for must start at sequence 0.
+		// A producer we have no state for (new, or expired) must start
+		// at sequence 0. Otherwise this is UNKNOWN_PRODUCER_ID, as Kafka
+		// 1.0-2.4 answer "no record of this producer id", so the client
+		// knows the broker forgot it (it resets its sequence or bumps its
+		// epoch) rather than that records were lost in between. Kafka 2.5
+		// and later (KIP-360) accept any sequence here; Shale does not,
+		// because its producer state is rebuilt from the local WAL only,
+		// so "no state" can also follow a restart, where accepting a
+		// retry would write it twice. The produce handler turns this into
+		// OUT_OF_ORDER_SEQUENCE_NUMBER for Produce v3-v4, whose clients
+		// predate the code (it came with Produce v5 and log_start_offset).
 		if first != 0 {
-			return 0, batchMeta{}, kerr.OutOfOrderSequenceNumber
+			return 0, batchMeta{}, kerr.UnknownProducerID
 		}
 		return checkAppend, batchMeta{}, nil
 	}
@@ -75,17 +91,41 @@ func checkSequence(st *producerState, h *recordbatch.Header) (checkResult, batch
 	return checkAppend, batchMeta{}, nil
 }
 
-// record updates producer state after a batch was appended.
-func record(states map[int64]*producerState, h *recordbatch.Header) {
+// record updates producer state after a batch was appended at broker time
+// now (ms; 0 when unknown, see producerState.lastAppend).
+func record(states map[int64]*producerState, h *recordbatch.Header, now int64) {
 	st := states[h.ProducerID]
 	if st == nil || h.ProducerEpoch > st.epoch {
 		st = &producerState{epoch: h.ProducerEpoch}
 		states[h.ProducerID] = st
 	}
+	st.lastAppend = now
 	st.remember(batchMeta{
 		firstSeq:   h.BaseSequence,
 		lastSeq:    h.LastSequence(),
 		baseOffset: h.BaseOffset,
 		lastOffset: h.LastOffset(),
 	})
+}
+
+// ExpireProducers forgets the producers whose last append here is at least
+// window ms before now (Kafka's producer.id.expiration.ms rule: state is
+// kept while now - last append < window) and returns how many. State with
+// an unknown append time is stamped now instead. A producer that comes
+// back after expiry must start again at sequence 0 (see checkSequence).
+// It holds the partition's mutex for one pass over its producers.
+func (p *Partition) ExpireProducers(now, window int64) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for id, st := range p.producers {
+		switch {
+		case st.lastAppend == 0:
+			st.lastAppend = now
+		case now-st.lastAppend >= window:
+			delete(p.producers, id)
+			n++
+		}
+	}
+	return n
 }

@@ -63,6 +63,7 @@ func nodeFlags(fs *flag.FlagSet, cfg *node.Config) *string {
 	fs.DurationVar(&cfg.Broker.OffsetsRetention, "offsets-retention", cfg.Broker.OffsetsRetention, "how long committed offsets of an empty group are kept (offsets.retention.minutes)")
 	fs.DurationVar(&cfg.Broker.GroupInitialRebalanceDelay, "group-initial-rebalance-delay", cfg.Broker.GroupInitialRebalanceDelay, "wait for more members before the first rebalance of an empty group")
 	fs.StringVar(&cfg.DebugListen, "debug-listen", cfg.DebugListen, "serve Go runtime profiles (/debug/pprof/) on this host:port (default off)")
+	fs.Var(&cfg.ProducerIDExpiration, "producer-id-expiration", "forget an idempotent producer's state this long after its last write (producer.id.expiration.ms)")
 	fs.StringVar(&cfg.WAL.Dir, "wal-dir", cfg.WAL.Dir, "WAL directory (default DATA_DIR/wal)")
 	fs.Var(&cfg.WAL.SegmentMaxBytes, "wal-segment-bytes", "seal a WAL segment at this size")
 	fs.Var(&cfg.WAL.SegmentMaxAge, "wal-segment-age", "seal a non-empty WAL segment after this long")
