@@ -31,7 +31,13 @@ func TestTopicChangesFollowTopicCommands(t *testing.T) {
 	}
 	gen = gen2
 
+	// A registration may change leaders of any topic: watchers rebuild.
 	a.must(registerBrokerCmd{Broker: Broker{ID: 1, Host: "h", Port: 9092}})
+	if _, gen2, all := changesSince(a, gen); !all {
+		t.Fatalf("a broker registration did not ask for a rebuild")
+	} else {
+		gen = gen2
+	}
 	a.must(allocateProducerIDsCmd{Count: 10})
 	a.must(commitObjectCmd{Key: "o1", Size: 10, Broker: 1, Now: 1, Extents: []Extent{
 		{Topic: idA, Partition: 0, BaseOffset: 0, LastOffset: 9, Len: 10, MaxTimestamp: 1}}})
