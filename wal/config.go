@@ -74,10 +74,14 @@ type Config struct {
 	hooks hooks
 }
 
-// hooks are test-only interception points on the commit path.
+// hooks are test-only interception points on the commit path and in
+// recovery.
 type hooks struct {
 	beforeWrite func() error // called before each segment write
 	beforeSync  func() error // called before each segment fsync
+	// recoverySynced is called with a segment file's path after recovery
+	// fdatasynced it.
+	recoverySynced func(path string)
 }
 
 // DefaultConfig returns a Config with every default filled in and Dir empty.

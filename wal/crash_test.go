@@ -192,6 +192,59 @@ func TestRecoverCorruptionInNewestSegmentCutsThere(t *testing.T) {
 	fx.checkRecovered(t, m, dropped[0], true)
 }
 
+// TestRecoverSyncsKeptTail: a crash left the newest segment's last frame
+// written but not fsynced (in the page cache only). Recovery keeps it and
+// seals the segment, so it must make it durable first: after a second
+// crash right after recovery, which loses every byte never fsynced, the
+// log still holds every entry the first recovery reported.
+func TestRecoverSyncsKeptTail(t *testing.T) {
+	fx := newCrashFixture(t)
+	newest := fx.names[len(fx.names)-1]
+	path := filepath.Join(fx.cfg.Dir, newest)
+	b := fx.newest()
+	bounds := frameBounds(t, b)
+	// What stable storage held at the first crash: the frames before the
+	// last one (the last commit's fdatasync never returned).
+	durable := b[:bounds[len(bounds)-1][0]]
+
+	for _, tc := range []struct {
+		name string
+		tail []byte // bytes after the unsynced frame: none, or a recycled file's stale ones
+	}{
+		{"ends at the frame", nil},
+		{"stale tail", bytes.Repeat([]byte{0xA5}, 300)},
+	} {
+		fx.restore(t, newest, append(append([]byte(nil), b...), tc.tail...))
+		cfg := fx.cfg
+		synced := false
+		cfg.hooks.recoverySynced = func(p string) { synced = synced || p == path }
+		l, err := Open(cfg)
+		if err != nil {
+			t.Fatalf("%s: Open: %v", tc.name, err)
+		}
+		fx.m.verify(t, l) // recovery kept the unsynced frame
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+
+		// Second crash: the segment loses whatever recovery did not fsync.
+		if !synced {
+			if err := os.WriteFile(path, durable, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l2, err := Open(fx.cfg)
+		if err != nil {
+			t.Fatalf("%s: Open after the second crash: %v", tc.name, err)
+		}
+		fx.m.verify(t, l2)
+		l2.Close()
+		if t.Failed() {
+			t.Fatalf("%s: entries recovery reported did not survive the next crash", tc.name)
+		}
+	}
+}
+
 // TestRecoverCorruptSealedSegment: a bad frame in an older segment fails
 // Open with a CorruptionError naming the file and the frame's position.
 func TestRecoverCorruptSealedSegment(t *testing.T) {

@@ -80,7 +80,8 @@ func (l *Log) recover() error {
 
 // recoverSegment opens segment id, verifies every frame and indexes it. In
 // the newest segment (last) a bad frame is taken for a torn tail and cut
-// off; anywhere else it is a *CorruptionError.
+// off, and what is kept is fdatasynced; anywhere else a bad frame is a
+// *CorruptionError.
 func (l *Log) recoverSegment(id uint64, last bool) (_ *segment, err error) {
 	path := filepath.Join(l.cfg.Dir, segmentFileName(id))
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -158,9 +159,6 @@ func (l *Log) recoverSegment(id uint64, last bool) (_ *segment, err error) {
 			if err := f.Truncate(se.pos); err != nil {
 				return nil, fmt.Errorf("truncate segment %d: %w", id, err)
 			}
-			if err := syncData(f); err != nil {
-				return nil, fmt.Errorf("sync segment %d: %w", id, err)
-			}
 			break
 		}
 		if err != nil {
@@ -181,6 +179,19 @@ func (l *Log) recoverSegment(id uint64, last bool) (_ *segment, err error) {
 			span:   uint32(h.lastOffset - h.baseOffset),
 		})
 		s.entries++
+	}
+	if last {
+		// The frames kept may have been written by a commit whose
+		// fdatasync never returned: readable from the page cache, not yet
+		// on stable storage. This segment is about to be sealed (or
+		// appended to), and its entries to be served, uploaded and
+		// continued from, so make them, and any cut above, durable first.
+		if err := syncData(f); err != nil {
+			return nil, fmt.Errorf("sync segment %d: %w", id, err)
+		}
+		if h := l.cfg.hooks.recoverySynced; h != nil {
+			h(path)
+		}
 	}
 	s.written, s.durable = sc.pos, sc.pos
 	if s.entries > 0 {
