@@ -301,8 +301,8 @@ func TestRecoverSegmentHeaders(t *testing.T) {
 
 	// A segment whose header names another id is corruption.
 	fx.restore(t, "", nil)
-	renamed := filepath.Join(fx.cfg.Dir, segmentFileName(lastID+5))
-	if err := os.Rename(filepath.Join(fx.cfg.Dir, newest), renamed); err != nil {
+	renamed := filepath.Join(fx.cfg.Dir, segmentFileName(lastID+1))
+	if err := os.WriteFile(renamed, fx.newest(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Open(fx.cfg); err == nil || !strings.Contains(err.Error(), "header names segment") {
@@ -365,6 +365,67 @@ func TestRecoverBackwardOffsets(t *testing.T) {
 	var ce *CorruptionError
 	if _, err := Open(Config{Dir: dir}); !errors.As(err, &ce) || ce.Offset != segmentHeaderSize+frameHeaderSize+20 {
 		t.Fatalf("Open: %v", err)
+	}
+}
+
+// TestRecoverMissingSegment: segment ids run without gaps (sealing names
+// the next id, and only the oldest segment is ever removed), so a missing
+// segment between two others is lost data: Open fails with a
+// CorruptionError naming the missing file. A missing oldest segment is
+// what RemoveSegment leaves.
+func TestRecoverMissingSegment(t *testing.T) {
+	fx := newCrashFixture(t)
+	fx.restore(t, "", nil)
+	missing := filepath.Join(fx.cfg.Dir, fx.names[1])
+	if err := os.Remove(missing); err != nil {
+		t.Fatal(err)
+	}
+	var ce *CorruptionError
+	if _, err := Open(fx.cfg); !errors.As(err, &ce) || ce.Path != missing {
+		t.Fatalf("Open with %s missing: %v, want a CorruptionError naming it", fx.names[1], err)
+	}
+
+	fx.restore(t, "", nil)
+	if err := os.Remove(filepath.Join(fx.cfg.Dir, fx.names[0])); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(fx.cfg)
+	if err != nil {
+		t.Fatalf("Open without the oldest segment: %v", err)
+	}
+	l.Close()
+}
+
+// TestRecoverKeepsEmptyMiddleSegment: an empty segment between segments
+// with entries (sealed empty with a SegmentMaxBytes below a header's size)
+// stays, so that the ids keep running without a gap on the next Open.
+func TestRecoverKeepsEmptyMiddleSegment(t *testing.T) {
+	cfg := testConfig(t)
+	k := testKey(0)
+	for id := uint64(1); id <= 3; id++ {
+		b := appendSegmentHeader(nil, id, time.Now())
+		if id != 2 {
+			e := testEntry(k, int64(id), 1, 20)
+			var hdr [frameHeaderSize]byte
+			putFrameCRC(hdr[:], putFrameHeader(hdr[:], &e)^frameSalt(id))
+			b = append(append(b, hdr[:]...), e.Data...)
+		}
+		if err := os.WriteFile(filepath.Join(cfg.Dir, segmentFileName(id)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		l, err := Open(cfg)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		if got := len(l.SealedSegments()); got != 3 {
+			t.Errorf("%d sealed segments, want 3", got)
+		}
+		if r, _ := l.Range(k); r.First != 1 || r.Next != 4 {
+			t.Errorf("range %+v, want [1, 4)", r)
+		}
+		l.Close()
 	}
 }
 

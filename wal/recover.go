@@ -29,6 +29,15 @@ func (l *Log) recover() error {
 	}
 	slices.Sort(ids)
 	slices.Sort(spareNames)
+	// Sealing names the next segment id+1 and only the oldest segment is
+	// ever removed, so the ids run without a gap. A missing one is a lost
+	// segment: the offsets it held are gone from the middle of the log.
+	for i := 1; i < len(ids); i++ {
+		if ids[i] != ids[i-1]+1 {
+			return &CorruptionError{Path: filepath.Join(l.cfg.Dir, segmentFileName(ids[i-1]+1)), Offset: 0,
+				Reason: fmt.Sprintf("segment missing: segments %d and %d exist, and only the oldest segment is ever removed", ids[i-1], ids[i])}
+		}
+	}
 	l.adoptSpares(spareNames)
 
 	for i, id := range ids {
@@ -39,10 +48,12 @@ func (l *Log) recover() error {
 		l.segments = append(l.segments, s)
 	}
 
-	// Empty segments other than the newest hold nothing worth keeping.
+	// Empty segments older than every segment with entries (and than the
+	// newest) hold nothing worth keeping. An empty one between two others
+	// stays, so that the ids keep running without a gap.
 	var kept []*segment
 	for i, s := range l.segments {
-		if s.entries == 0 && i < len(l.segments)-1 {
+		if s.entries == 0 && len(kept) == 0 && i < len(l.segments)-1 {
 			s.f.Close()
 			if err := removeFile(s.path, l.cfg.Dir); err != nil {
 				return fmt.Errorf("remove empty segment %d: %w", s.id, err)
