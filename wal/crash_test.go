@@ -397,7 +397,8 @@ func TestRecoverMissingSegment(t *testing.T) {
 }
 
 // TestRecoverKeepsEmptyMiddleSegment: an empty segment between segments
-// with entries (sealed empty with a SegmentMaxBytes below a header's size)
+// with entries (a Sync seals one when SegmentMaxBytes is no larger than a
+// header)
 // stays, so that the ids keep running without a gap on the next Open.
 func TestRecoverKeepsEmptyMiddleSegment(t *testing.T) {
 	cfg := testConfig(t)
