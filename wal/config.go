@@ -74,10 +74,17 @@ type Config struct {
 	hooks hooks
 }
 
-// hooks are test-only interception points on the commit path.
+// hooks are test-only interception points on the commit path, in
+// recovery and in the preparer.
 type hooks struct {
 	beforeWrite func() error // called before each segment write
 	beforeSync  func() error // called before each segment fsync
+	// recoverySynced is called with a segment file's path after recovery
+	// fdatasynced it.
+	recoverySynced func(path string)
+	// beforePrepare is called by the preparer after it counted a spare's
+	// bytes and before it writes the file.
+	beforePrepare func()
 }
 
 // DefaultConfig returns a Config with every default filled in and Dir empty.

@@ -192,6 +192,59 @@ func TestRecoverCorruptionInNewestSegmentCutsThere(t *testing.T) {
 	fx.checkRecovered(t, m, dropped[0], true)
 }
 
+// TestRecoverSyncsKeptTail: a crash left the newest segment's last frame
+// written but not fsynced (in the page cache only). Recovery keeps it and
+// seals the segment, so it must make it durable first: after a second
+// crash right after recovery, which loses every byte never fsynced, the
+// log still holds every entry the first recovery reported.
+func TestRecoverSyncsKeptTail(t *testing.T) {
+	fx := newCrashFixture(t)
+	newest := fx.names[len(fx.names)-1]
+	path := filepath.Join(fx.cfg.Dir, newest)
+	b := fx.newest()
+	bounds := frameBounds(t, b)
+	// What stable storage held at the first crash: the frames before the
+	// last one (the last commit's fdatasync never returned).
+	durable := b[:bounds[len(bounds)-1][0]]
+
+	for _, tc := range []struct {
+		name string
+		tail []byte // bytes after the unsynced frame: none, or a recycled file's stale ones
+	}{
+		{"ends at the frame", nil},
+		{"stale tail", bytes.Repeat([]byte{0xA5}, 300)},
+	} {
+		fx.restore(t, newest, append(append([]byte(nil), b...), tc.tail...))
+		cfg := fx.cfg
+		synced := false
+		cfg.hooks.recoverySynced = func(p string) { synced = synced || p == path }
+		l, err := Open(cfg)
+		if err != nil {
+			t.Fatalf("%s: Open: %v", tc.name, err)
+		}
+		fx.m.verify(t, l) // recovery kept the unsynced frame
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+
+		// Second crash: the segment loses whatever recovery did not fsync.
+		if !synced {
+			if err := os.WriteFile(path, durable, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l2, err := Open(fx.cfg)
+		if err != nil {
+			t.Fatalf("%s: Open after the second crash: %v", tc.name, err)
+		}
+		fx.m.verify(t, l2)
+		l2.Close()
+		if t.Failed() {
+			t.Fatalf("%s: entries recovery reported did not survive the next crash", tc.name)
+		}
+	}
+}
+
 // TestRecoverCorruptSealedSegment: a bad frame in an older segment fails
 // Open with a CorruptionError naming the file and the frame's position.
 func TestRecoverCorruptSealedSegment(t *testing.T) {
@@ -248,8 +301,8 @@ func TestRecoverSegmentHeaders(t *testing.T) {
 
 	// A segment whose header names another id is corruption.
 	fx.restore(t, "", nil)
-	renamed := filepath.Join(fx.cfg.Dir, segmentFileName(lastID+5))
-	if err := os.Rename(filepath.Join(fx.cfg.Dir, newest), renamed); err != nil {
+	renamed := filepath.Join(fx.cfg.Dir, segmentFileName(lastID+1))
+	if err := os.WriteFile(renamed, fx.newest(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Open(fx.cfg); err == nil || !strings.Contains(err.Error(), "header names segment") {
@@ -312,6 +365,68 @@ func TestRecoverBackwardOffsets(t *testing.T) {
 	var ce *CorruptionError
 	if _, err := Open(Config{Dir: dir}); !errors.As(err, &ce) || ce.Offset != segmentHeaderSize+frameHeaderSize+20 {
 		t.Fatalf("Open: %v", err)
+	}
+}
+
+// TestRecoverMissingSegment: segment ids run without gaps (sealing names
+// the next id, and only the oldest segment is ever removed), so a missing
+// segment between two others is lost data: Open fails with a
+// CorruptionError naming the missing file. A missing oldest segment is
+// what RemoveSegment leaves.
+func TestRecoverMissingSegment(t *testing.T) {
+	fx := newCrashFixture(t)
+	fx.restore(t, "", nil)
+	missing := filepath.Join(fx.cfg.Dir, fx.names[1])
+	if err := os.Remove(missing); err != nil {
+		t.Fatal(err)
+	}
+	var ce *CorruptionError
+	if _, err := Open(fx.cfg); !errors.As(err, &ce) || ce.Path != missing {
+		t.Fatalf("Open with %s missing: %v, want a CorruptionError naming it", fx.names[1], err)
+	}
+
+	fx.restore(t, "", nil)
+	if err := os.Remove(filepath.Join(fx.cfg.Dir, fx.names[0])); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(fx.cfg)
+	if err != nil {
+		t.Fatalf("Open without the oldest segment: %v", err)
+	}
+	l.Close()
+}
+
+// TestRecoverKeepsEmptyMiddleSegment: an empty segment between segments
+// with entries (a Sync seals one when SegmentMaxBytes is no larger than a
+// header)
+// stays, so that the ids keep running without a gap on the next Open.
+func TestRecoverKeepsEmptyMiddleSegment(t *testing.T) {
+	cfg := testConfig(t)
+	k := testKey(0)
+	for id := uint64(1); id <= 3; id++ {
+		b := appendSegmentHeader(nil, id, time.Now())
+		if id != 2 {
+			e := testEntry(k, int64(id), 1, 20)
+			var hdr [frameHeaderSize]byte
+			putFrameCRC(hdr[:], putFrameHeader(hdr[:], &e)^frameSalt(id))
+			b = append(append(b, hdr[:]...), e.Data...)
+		}
+		if err := os.WriteFile(filepath.Join(cfg.Dir, segmentFileName(id)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		l, err := Open(cfg)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		if got := len(l.SealedSegments()); got != 3 {
+			t.Errorf("%d sealed segments, want 3", got)
+		}
+		if r, _ := l.Range(k); r.First != 1 || r.Next != 4 {
+			t.Errorf("range %+v, want [1, 4)", r)
+		}
+		l.Close()
 	}
 }
 

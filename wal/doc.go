@@ -108,13 +108,26 @@
 // order of pages (some pages written, others zero or stale), and past it
 // lie preallocated zeros or a recycled file's old frames. Recovery cuts
 // the newest segment at its first frame that is short, has an impossible
-// header or fails its (salted) CRC, logs how many bytes were dropped (at
-// info level when they are all zero, unused preallocated space), and
-// fsyncs the truncation. A clean Close truncates the active segment to its
-// last frame, so a clean restart cuts nothing. None of the dropped bytes were acknowledged: everything
-// before the cut was verified, and everything acknowledged lies before the
-// first unsynced byte. A newest segment with a torn header and no more
-// than a header's bytes (a crash while creating it) is reset to empty.
+// header or fails its (salted) CRC, and logs how many bytes were dropped
+// (at info level when they are all zero, unused preallocated space). A
+// clean Close truncates the active segment to its last frame, so a clean
+// restart cuts nothing. None of the dropped bytes were acknowledged:
+// everything before the cut was verified, and everything acknowledged lies
+// before the first unsynced byte. A newest segment with a torn header and
+// no more than a header's bytes (a crash while creating it) is reset to
+// empty.
+//
+// What recovery keeps of the newest segment is not necessarily durable: a
+// process that died between a commit's pwrite and its fdatasync leaves
+// whole, valid frames in the page cache that stable storage may not hold.
+// Recovery serves them and seals the segment, after which the uploader
+// ships it and every partition continues after them; a later power loss
+// must not take them back (that would tear a sealed segment, or silently
+// reuse offsets already handed out). So recovery fdatasyncs the newest
+// segment, cut or not, once it has scanned it: that makes the kept frames
+// and the cut durable, and only then is the segment sealed and its
+// successor created. The argument above then holds again: every segment
+// but the newest is durable whole.
 //
 // A bad frame in any older segment is reported as a *CorruptionError (path
 // and byte position) and Open fails. It cannot be a torn write (that
@@ -124,12 +137,24 @@
 // there would lose every later segment too. The operator decides: remove
 // the segment (its data may already be in the object tier) or restore it.
 // The same holds for a valid frame whose offsets go backwards for its
-// partition.
+// partition, and for a segment missing between two others: sealing names
+// the next segment id+1 and only the oldest segment is ever removed, so
+// segment ids run without a gap, and a missing one is a segment lost from
+// the middle of the log (the error names the missing file).
+//
+// Offsets that jump forward are not checked: they are legal. Per partition
+// the log only requires increasing offsets (Append refuses others with
+// ErrOutOfOrder), and a broker that leads a partition again after another
+// broker committed more of it starts at the catalog end, past the end of
+// what its own log holds for that partition.
 //
 // After recovery, a newest segment holding entries is sealed (it is
 // complete) and a new active segment is created; an empty one is reused.
-// Empty older segments are deleted. Open does not call OnSeal for segments
-// it finds; SealedSegments lists them.
+// Empty segments older than every segment holding entries are deleted; an
+// empty one between two others (a Sync seals an empty segment when
+// SegmentMaxBytes is no larger than a header) stays, so the ids keep
+// running. Open does not call OnSeal for segments it finds;
+// SealedSegments lists them.
 //
 // # Reads
 //

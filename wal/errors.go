@@ -27,7 +27,9 @@ var (
 
 // CorruptionError reports bytes on disk that fail validation where a torn
 // write cannot explain them: a bad header, a bad CRC or an impossible frame
-// anywhere but the unsynced tail of the newest segment.
+// anywhere but the unsynced tail of the newest segment, offsets going
+// backwards, or a segment file missing between two others (then Path names
+// the missing file and Offset is 0).
 type CorruptionError struct {
 	Path   string // segment file
 	Offset int64  // byte position in the file where the bad data starts

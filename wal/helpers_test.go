@@ -238,20 +238,24 @@ func fileBytes(t testing.TB, dir string) int64 {
 	return total
 }
 
-// settlePreparer waits until the preparer has nothing left to do: the next
-// segment's file is ready, or the budget leaves no room for it.
+// settlePreparer waits until the preparer has nothing left to do: it is
+// idle (no round running or asked for, so no spare half made: its bytes
+// counted, its file not yet written) and the next segment's file is ready,
+// or the budget leaves no room for it. The deadline only keeps a broken
+// preparer from hanging the test; a loaded machine may need most of it.
 func settlePreparer(t testing.TB, l *Log) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
+		idle := l.sp.idle()
 		l.sp.mu.Lock()
-		done := (l.sp.ready != nil && l.sp.ready.id == l.sp.want) || !l.roomForSpares(l.sp.target)
+		done := idle && ((l.sp.ready != nil && l.sp.ready.id == l.sp.want) || !l.roomForSpares(l.sp.target))
 		l.sp.mu.Unlock()
 		if done {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the preparer did not settle within 10s")
+			t.Fatal("the preparer did not settle within a minute")
 		}
 		time.Sleep(time.Millisecond)
 	}

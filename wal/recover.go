@@ -29,6 +29,15 @@ func (l *Log) recover() error {
 	}
 	slices.Sort(ids)
 	slices.Sort(spareNames)
+	// Sealing names the next segment id+1 and only the oldest segment is
+	// ever removed, so the ids run without a gap. A missing one is a lost
+	// segment: the offsets it held are gone from the middle of the log.
+	for i := 1; i < len(ids); i++ {
+		if ids[i] != ids[i-1]+1 {
+			return &CorruptionError{Path: filepath.Join(l.cfg.Dir, segmentFileName(ids[i-1]+1)), Offset: 0,
+				Reason: fmt.Sprintf("segment missing: segments %d and %d exist, and only the oldest segment is ever removed", ids[i-1], ids[i])}
+		}
+	}
 	l.adoptSpares(spareNames)
 
 	for i, id := range ids {
@@ -39,10 +48,12 @@ func (l *Log) recover() error {
 		l.segments = append(l.segments, s)
 	}
 
-	// Empty segments other than the newest hold nothing worth keeping.
+	// Empty segments older than every segment with entries (and than the
+	// newest) hold nothing worth keeping. An empty one between two others
+	// stays, so that the ids keep running without a gap.
 	var kept []*segment
 	for i, s := range l.segments {
-		if s.entries == 0 && i < len(l.segments)-1 {
+		if s.entries == 0 && len(kept) == 0 && i < len(l.segments)-1 {
 			s.f.Close()
 			if err := removeFile(s.path, l.cfg.Dir); err != nil {
 				return fmt.Errorf("remove empty segment %d: %w", s.id, err)
@@ -80,7 +91,8 @@ func (l *Log) recover() error {
 
 // recoverSegment opens segment id, verifies every frame and indexes it. In
 // the newest segment (last) a bad frame is taken for a torn tail and cut
-// off; anywhere else it is a *CorruptionError.
+// off, and what is kept is fdatasynced; anywhere else a bad frame is a
+// *CorruptionError.
 func (l *Log) recoverSegment(id uint64, last bool) (_ *segment, err error) {
 	path := filepath.Join(l.cfg.Dir, segmentFileName(id))
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -158,9 +170,6 @@ func (l *Log) recoverSegment(id uint64, last bool) (_ *segment, err error) {
 			if err := f.Truncate(se.pos); err != nil {
 				return nil, fmt.Errorf("truncate segment %d: %w", id, err)
 			}
-			if err := syncData(f); err != nil {
-				return nil, fmt.Errorf("sync segment %d: %w", id, err)
-			}
 			break
 		}
 		if err != nil {
@@ -181,6 +190,19 @@ func (l *Log) recoverSegment(id uint64, last bool) (_ *segment, err error) {
 			span:   uint32(h.lastOffset - h.baseOffset),
 		})
 		s.entries++
+	}
+	if last {
+		// The frames kept may have been written by a commit whose
+		// fdatasync never returned: readable from the page cache, not yet
+		// on stable storage. This segment is about to be sealed (or
+		// appended to), and its entries to be served, uploaded and
+		// continued from, so make them, and any cut above, durable first.
+		if err := syncData(f); err != nil {
+			return nil, fmt.Errorf("sync segment %d: %w", id, err)
+		}
+		if h := l.cfg.hooks.recoverySynced; h != nil {
+			h(path)
+		}
 	}
 	s.written, s.durable = sc.pos, sc.pos
 	if s.entries > 0 {

@@ -84,9 +84,23 @@ type spares struct {
 	shed atomic.Bool   // delete every spare: an append found the budget short
 	wake chan struct{} // capacity 1
 	done chan struct{}
+
+	// signalled is set by signal and cleared when the preparer starts a
+	// round; working is set during a round. Both clear means the preparer
+	// has done everything it was asked to (see idle).
+	signalled, working atomic.Bool
+}
+
+// idle reports whether the preparer has finished every round asked of it.
+// Only tests need to know.
+func (sp *spares) idle() bool {
+	// signalled first: seen clear, any round it asked for has begun, and
+	// working then tells whether that round is still running.
+	return !sp.signalled.Load() && !sp.working.Load()
 }
 
 func (sp *spares) signal() {
+	sp.signalled.Store(true)
 	select {
 	case sp.wake <- struct{}{}:
 	default:
@@ -113,8 +127,11 @@ func (l *Log) preallocTarget(last int64) int64 {
 func (l *Log) prepareLoop() {
 	defer close(l.sp.done)
 	for range l.sp.wake {
+		l.sp.working.Store(true)
+		l.sp.signalled.Store(false)
 		for l.prepareStep() {
 		}
+		l.sp.working.Store(false)
 		l.sp.mu.Lock()
 		closing := l.sp.closing
 		l.sp.mu.Unlock()
@@ -175,6 +192,9 @@ func (l *Log) prepareStep() bool {
 		f.size = target
 	}
 	sp.mu.Unlock()
+	if h := l.cfg.hooks.beforePrepare; h != nil {
+		h()
+	}
 
 	if f.f == nil {
 		file, err := os.OpenFile(f.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
@@ -197,7 +217,9 @@ func (l *Log) prepareStep() bool {
 		return false
 	}
 	sp.ready = f
-	again := sp.want != want
+	// Appends may have taken the log over half its budget while the file
+	// was being written: then the next step gives it back.
+	again := sp.want != want || !l.roomForSpares(0)
 	sp.mu.Unlock()
 	return again
 }

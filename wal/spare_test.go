@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -173,6 +174,48 @@ func TestSparesWithinBudget(t *testing.T) {
 		t.Fatalf("%d free spares and ready=%v while the log is over half its budget", n, ready)
 	}
 	checkDiskBytes(t, l)
+}
+
+// TestSpareFinishedOverBudgetIsShed: the preparer counts a spare's bytes
+// and starts writing it while the log is under half its budget; appends
+// take the log over half before the spare is done. The finished spare must
+// then be given back, not kept ready, and every counted byte is a byte on
+// disk once the preparer is idle.
+func TestSpareFinishedOverBudgetIsShed(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.SegmentMaxBytes = 256 << 10
+	// Half the budget leaves room for the first spare (the segment size)
+	// and 4 KiB of entries.
+	cfg.MaxBytes = 2 * (cfg.SegmentMaxBytes + segmentHeaderSize + 4<<10)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	cfg.hooks.beforePrepare = func() {
+		once.Do(func() {
+			close(entered)
+			<-release
+		})
+	}
+	l := mustOpen(t, cfg)
+	<-entered // the first spare's bytes are counted, its file not written
+
+	m := newModel()
+	for range 2 {
+		appendDurable(t, m, l, testKey(0), 3000)
+	}
+	if l.roomForSpares(0) {
+		t.Fatalf("log holds %d + %d bytes, want more than half of %d", l.Bytes(), l.extraBytes.Load(), cfg.MaxBytes)
+	}
+	close(release)
+
+	settlePreparer(t, l)
+	l.sp.mu.Lock()
+	n, ready := len(l.sp.free), l.sp.ready != nil
+	l.sp.mu.Unlock()
+	if n != 0 || ready {
+		t.Fatalf("%d free spares and ready=%v while the log is over half its budget", n, ready)
+	}
+	checkDiskBytes(t, l)
+	m.verify(t, l)
 }
 
 // TestReadVersion1Segment: segments written before CRC salting (version 1)
