@@ -1,0 +1,14 @@
+//go:build !linux
+
+package proc
+
+import (
+	"syscall"
+	"time"
+)
+
+func sysProcAttr() *syscall.SysProcAttr { return nil }
+
+// waitState cannot observe the state without /proc; signals to a child
+// are delivered promptly, so it returns at once.
+func waitState(int, <-chan struct{}, bool, time.Duration) error { return nil }
