@@ -202,3 +202,17 @@ func (r *Recorder) nextPrefix() string {
 	r.loads++
 	return fmt.Sprintf("L%d", r.loads)
 }
+
+// AckedEnds returns, per partition of topic, one past the highest offset
+// acknowledged: the high watermark that makes every ack readable.
+func (r *Recorder) AckedEnds(topic string) map[int32]int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ends := map[int32]int64{}
+	for _, a := range r.acks {
+		if a.Topic == topic && a.Offset+1 > ends[a.Partition] {
+			ends[a.Partition] = a.Offset + 1
+		}
+	}
+	return ends
+}
