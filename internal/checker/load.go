@@ -141,15 +141,28 @@ func StartLoad(ctx context.Context, cfg LoadConfig, rec *Recorder) (*Load, error
 
 func (l *Load) halt() { l.stopOnce.Do(func() { close(l.stop) }) }
 
+// failurePause is how long a producer waits after a failure before it
+// produces again: a broker that refuses everything at once must not turn
+// the load into a busy loop.
+const failurePause = 20 * time.Millisecond
+
 // produce is one producer's loop: at most InFlight records unanswered.
 func (l *Load) produce(g int, cl *kgo.Client) {
 	defer l.loops.Done()
 	window := make(chan struct{}, l.cfg.InFlight)
+	var failing atomic.Bool
 	for i := 0; ; i++ {
 		select {
 		case window <- struct{}{}:
 		case <-l.stop:
 			return
+		}
+		if failing.Swap(false) {
+			select {
+			case <-time.After(failurePause):
+			case <-l.stop:
+				return
+			}
 		}
 		select {
 		case <-l.stop:
@@ -168,6 +181,7 @@ func (l *Load) produce(g int, cl *kgo.Client) {
 			defer l.promises.Done()
 			<-window
 			if err != nil {
+				failing.Store(true)
 				l.failed.Add(1)
 				l.rec.Fail(value, err)
 				return
