@@ -32,7 +32,8 @@ var (
 // .go file, go.mod, go.sum, the Go version and the target platform: test
 // binaries of other packages (go test ./... runs them in parallel) and later
 // runs of an unchanged tree reuse it. The file is written under a temporary
-// name and renamed, so a concurrent builder never sees half a binary.
+// name and renamed under a lock file, so concurrent test binaries build it
+// once and never see half a binary.
 // Cached binaries of other trees older than a day are removed.
 func Binary(t testing.TB) string {
 	t.Helper()
@@ -59,6 +60,16 @@ func build() (string, error) {
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
+	}
+	// One builder at a time: test binaries of other packages wait for
+	// this build instead of repeating it.
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+		return path, nil
 	}
 	tmp, err := os.CreateTemp(dir, "shale-*.tmp")
 	if err != nil {

@@ -52,3 +52,23 @@ func procState(pid int) (byte, error) {
 	}
 	return data[i+2], nil
 }
+
+// lockDir takes an exclusive lock on dir/.lock, waiting for another
+// process that holds it, and returns its release.
+func lockDir(dir string) (func(), error) {
+	f, err := os.OpenFile(dir+"/.lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+	}
+	return func() { f.Close() }, nil // closing releases the lock
+}
