@@ -7,7 +7,9 @@
 // Every process is bound to the test that started it: t.Cleanup kills it
 // by its pid (never by name) and waits for it, and on Linux the kernel
 // kills it if the test binary dies first (Pdeathsig), so no process
-// outlives an interrupted run. A test that restarts a process starts it
+// outlives an interrupted run (the kernel sends it when the thread that
+// started the child ends; Go keeps its threads unless a goroutine exits
+// while locked to one). A test that restarts a process starts it
 // again with the same Cmd: proc.Start(t, p.Cmd).
 //
 // Cleanups run last-in first-out: a directory a process writes to must be
