@@ -26,7 +26,9 @@ const (
 )
 
 // Kinds lists every kind, in the order a Report prints them.
-var Kinds = []Kind{Lost, Duplicated, Moved, OffsetReused, Backwards, ReadThenGone, NeverWritten}
+func Kinds() []Kind {
+	return []Kind{Lost, Duplicated, Moved, OffsetReused, Backwards, ReadThenGone, NeverWritten}
+}
 
 // Report is what Verify found: the run's figures, a count of each kind of
 // violation and the first few examples of each.
@@ -62,7 +64,7 @@ func (r Report) Err() error {
 		return nil
 	}
 	var parts []string
-	for _, k := range Kinds {
+	for _, k := range Kinds() {
 		if n := r.Violations[k]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%s: %d", k, n))
 		}
@@ -81,10 +83,10 @@ func (r Report) String() string {
 	line("records in final log", r.Final)
 	line("unacked but present", r.UnackedPresent)
 	line("unacked and absent", r.UnackedAbsent)
-	for _, k := range Kinds {
+	for _, k := range Kinds() {
 		line(string(k), r.Violations[k])
 	}
-	for _, k := range Kinds {
+	for _, k := range Kinds() {
 		for _, ex := range r.Examples[k] {
 			fmt.Fprintf(&b, "  %s: %s\n", k, ex)
 		}
