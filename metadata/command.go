@@ -27,6 +27,7 @@ const (
 	cmdCommitOffsets       commandType = 12
 	cmdDeleteGroupOffsets  commandType = 13
 	cmdExpireGroupOffsets  commandType = 14
+	cmdSetPartitionLeader  commandType = 15
 )
 
 func (t commandType) String() string {
@@ -59,6 +60,8 @@ func (t commandType) String() string {
 		return "DeleteGroupOffsets"
 	case cmdExpireGroupOffsets:
 		return "ExpireGroupOffsets"
+	case cmdSetPartitionLeader:
+		return "SetPartitionLeader"
 	}
 	return fmt.Sprintf("command(%d)", uint8(t))
 }
@@ -256,6 +259,8 @@ func decodeCommand(b []byte) (command, error) {
 		return decodeBody[deleteGroupOffsetsCmd](typ, body)
 	case cmdExpireGroupOffsets:
 		return decodeBody[expireGroupOffsetsCmd](typ, body)
+	case cmdSetPartitionLeader:
+		return decodeBody[setPartitionLeaderCmd](typ, body)
 	}
 	return nil, fmt.Errorf("%w: type %d", ErrUnknownCommand, uint8(typ))
 }

@@ -59,6 +59,7 @@ type applyResult struct {
 	producerID int64
 	clusterID  string
 	count      int // offsets deleted by DeleteGroupOffsets and ExpireGroupOffsets
+	commit     CommitResult
 	err        error
 }
 
@@ -242,6 +243,8 @@ func (st *state) apply(c command) (applyResult, bool) {
 		return st.deleteGroupOffsets(c)
 	case expireGroupOffsetsCmd:
 		return st.expireGroupOffsets(c)
+	case setPartitionLeaderCmd:
+		return st.setPartitionLeader(c)
 	}
 	return applyResult{err: fmt.Errorf("%w: %T has no apply", ErrUnknownCommand, c)}, false
 }
