@@ -70,6 +70,13 @@ func (c *topicCache) refresh() {
 				st.LogStart, st.HighWatermark, st.Next = pl.LogStart, pl.End, pl.End
 			}
 			p := c.s.parts.Open(key, st)
+			if pm.Leader != c.s.cfg.NodeID || pm.LeaderEpoch != p.LeaderEpoch() {
+				// Led elsewhere or under a newer epoch: what this
+				// partition wrote and did not commit never will be. Fence
+				// it before the catalog's end (another leader's data)
+				// raises its high watermark past its waiting producers.
+				p.Fence(p.LeaderEpoch())
+			}
 			if ok {
 				// The catalog is the truth for the high watermark and the
 				// log start: catch up on commits and truncations that

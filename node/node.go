@@ -127,11 +127,13 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	uc.BrokerID = cfg.Broker.NodeID
 	uc.LocalRetainBytes = int64(cfg.Tiering.LocalRetainBytes)
 	uc.Logger = logger.With("component", "uploader")
+	uc.OrphanGrace = time.Duration(cfg.Tiering.OrphanGrace)
 	uc.OnCommitted = func(k wal.Key, end int64) {
 		if p := n.parts.Get(k); p != nil {
 			p.Committed(end)
 		}
 	}
+	uc.OnFenced = n.parts.Fence
 	if n.uploader, err = tiering.NewUploader(uc, n.wal, n.bucket, n.meta); err != nil {
 		return nil, err
 	}

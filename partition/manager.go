@@ -80,3 +80,10 @@ func (m *Manager) RestoreProducers() error {
 		return nil
 	})
 }
+
+// Fence fences partition k if this broker holds it (see Partition.Fence).
+func (m *Manager) Fence(k wal.Key, epoch int32) {
+	if p := m.Get(k); p != nil {
+		p.Fence(epoch)
+	}
+}

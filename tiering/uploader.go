@@ -625,11 +625,12 @@ func (u *Uploader) committed(up *upload, res metadata.CommitResult) {
 	// A partition's extents are in offset order; from its first refused
 	// one on, none of them was accepted.
 	refusedFrom := map[wal.Key]int64{}
+	var first []metadata.RefusedExtent
 	for _, r := range res.Refused {
 		k := wal.Key{Topic: [16]byte(r.Topic), Partition: r.Partition}
 		if _, ok := refusedFrom[k]; !ok {
 			refusedFrom[k] = r.BaseOffset
-			u.fence(k, r.LeaderEpoch, r.Err)
+			first = append(first, r)
 		}
 	}
 	accepted := 0
@@ -652,6 +653,11 @@ func (u *Uploader) committed(up *upload, res metadata.CommitResult) {
 		u.stats.LastUploadLag = time.Since(up.seg.FirstEntryTime)
 	}
 	u.mu.Unlock()
+	// After the accepted extents: a partition fenced now still serves
+	// what it committed from its local WAL.
+	for _, r := range first {
+		u.fence(wal.Key{Topic: [16]byte(r.Topic), Partition: r.Partition}, r.LeaderEpoch, r.Err)
+	}
 }
 
 // trim removes the oldest uploaded segments while the uploaded data kept
