@@ -278,6 +278,7 @@ func (n *Node) logStats() {
 		"objects_uploaded", s.Uploader.Objects, "bytes_uploaded", s.Uploader.Bytes,
 		"upload_pending_segments", s.Uploader.Pending, "upload_lag", s.Uploader.LastUploadLag,
 		"put_errors", s.Uploader.PutErrors, "commit_errors", s.Uploader.CommitErrors,
+		"upload_re_puts", s.Uploader.RePuts, "fenced_partitions", s.Uploader.Fenced,
 		"s3_class_a", s.Bucket.ClassA, "s3_class_b", s.Bucket.ClassB, "s3_bytes_in", s.Bucket.BytesIn, "s3_bytes_out", s.Bucket.BytesOut,
 		"cache_hits", s.Reader.CacheHits, "cache_misses", s.Reader.CacheMisses,
 		"wal_bytes", s.WALBytes, "wal_fsyncs", s.WAL.Fsyncs)
