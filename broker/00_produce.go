@@ -34,6 +34,12 @@ import (
 // to be committed for at most TimeoutMillis (0 or less: a default of 30s),
 // then answers REQUEST_TIMED_OUT.
 //
+// Only the partition's leader takes writes: a partition another broker
+// leads, one whose leader epoch moved on, or one the catalog fenced (it
+// refused data written here under the partition's epoch) answers
+// NOT_LEADER_OR_FOLLOWER, as do producers still waiting on such a
+// partition's un-committed data (see partition.Partition.Fence).
+//
 // Not yet: transactional produce (INVALID_RECORD), acks=all waiting for the
 // object tier (arrives with it), topic ids (v13).
 
@@ -83,6 +89,10 @@ func handleProduce(s *Server, rc *reqCtx, r kmsg.Request) {
 				continue
 			}
 			p := t.partition(rp.Partition)
+			if err := checkLeader(s, t, rp.Partition, p); err != nil {
+				sp.ErrorCode, sp.ErrorMessage = kafkaError(err)
+				continue
+			}
 			sp.LogStartOffset = p.LogStartOffset()
 			if err := validateProduced(req.Version, rp.Records, t.maxMessageBytes); err != nil {
 				sp.ErrorCode, sp.ErrorMessage = kafkaError(err)
@@ -144,6 +154,24 @@ func handleProduce(s *Server, rc *reqCtx, r kmsg.Request) {
 		}
 		rc.respond(resp)
 	}()
+}
+
+// checkLeader answers NOT_LEADER_OR_FOLLOWER for a partition this broker
+// may not write: another broker leads it, its leader epoch moved past the
+// one this broker opened it with (whatever it wrote under the old one is
+// refused by the catalog), or the uploader fenced it. Clients refresh
+// their metadata and retry at the leader.
+func checkLeader(s *Server, t *topicEntry, i int32, p *partition.Partition) error {
+	pm := t.meta.Partitions[i]
+	switch {
+	case pm.Leader != s.cfg.NodeID:
+		return fmt.Errorf("%w: broker %d leads partition %d of %q, this is broker %d", kerr.NotLeaderForPartition, pm.Leader, i, t.meta.Name, s.cfg.NodeID)
+	case pm.LeaderEpoch != p.LeaderEpoch():
+		return fmt.Errorf("%w: partition %d of %q is at leader epoch %d, this broker leads it under epoch %d", kerr.NotLeaderForPartition, i, t.meta.Name, pm.LeaderEpoch, p.LeaderEpoch())
+	case p.Fenced():
+		return fmt.Errorf("%w: partition %d of %q is no longer led here under leader epoch %d", kerr.NotLeaderForPartition, i, t.meta.Name, p.LeaderEpoch())
+	}
+	return nil
 }
 
 // validateProduced makes the checks Kafka makes on one partition's records

@@ -155,6 +155,13 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest) fetchRes
 					continue
 				}
 			}
+			if t.meta.Partitions[rp.Partition].Leader != s.cfg.NodeID {
+				// Only the leader serves a partition (its high watermark
+				// is the one that moves first).
+				sp.ErrorCode = kerr.NotLeaderForPartition.Code
+				res.errored = true
+				continue
+			}
 			res.watches = append(res.watches, p.Watch())
 			limit := maxBytes - res.bytes
 			if rp.PartitionMaxBytes > 0 {

@@ -78,6 +78,11 @@ func listOffsets(s *Server, rc *reqCtx, req *kmsg.ListOffsetsRequest) {
 					continue
 				}
 			}
+			if t.meta.Partitions[rp.Partition].Leader != s.cfg.NodeID {
+				sp.ErrorCode = kerr.NotLeaderForPartition.Code
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
 			sp.LeaderEpoch = epoch
 			switch rp.Timestamp {
 			case -1:

@@ -2,10 +2,12 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/shalelog/shale/metadata"
 	"github.com/shalelog/shale/partition"
@@ -130,20 +132,49 @@ func (c *topicCache) rebuild(old *topicSnapshot, changed []metadata.TopicID) *to
 }
 
 // entry builds the cache entry of t, keeping the partitions prev (the
-// topic's previous entry, or nil) already holds.
+// topic's previous entry, or nil) already holds while their leadership is
+// unchanged. Leadership is followed here (the refresh runs on every
+// change of it):
+//   - a partition whose leader epoch moved is fenced: what it wrote and
+//     did not commit never will be, so its waiting producers get
+//     NOT_LEADER_OR_FOLLOWER before the catalog's end (another leader's
+//     data) raises its high watermark;
+//   - a partition this broker leads under a new epoch is reopened at the
+//     catalog end;
+//   - a partition this broker leads with a handover pending is sealed and
+//     handed over once its tail is committed (see handOver).
 func (c *topicCache) entry(t metadata.Topic, prev *topicEntry) *topicEntry {
 	e := &topicEntry{meta: t, parts: make([]*partition.Partition, len(t.Partitions))}
 	for i, pm := range t.Partitions {
+		var p *partition.Partition
 		if prev != nil && i < len(prev.parts) {
-			e.parts[i] = prev.parts[i]
+			p = prev.parts[i]
+		}
+		led := pm.Leader == c.s.cfg.NodeID
+		if p != nil && p.LeaderEpoch() == pm.LeaderEpoch {
+			if !led {
+				p.Fence(p.LeaderEpoch())
+			}
+			e.parts[i] = p
+			if led && pm.Handover {
+				c.handOver(t, int32(i), p)
+			}
 			continue
 		}
 		key := wal.Key{Topic: [16]byte(t.ID), Partition: int32(i)}
 		st := partition.State{LeaderEpoch: pm.LeaderEpoch}
-		if pl, ok := c.s.meta.PartitionLog(t.ID, int32(i)); ok {
+		pl, ok := c.s.meta.PartitionLog(t.ID, int32(i))
+		if ok {
 			st.LogStart, st.HighWatermark, st.Next = pl.LogStart, pl.End, pl.End
 		}
-		p := c.s.parts.Open(key, st)
+		if p == nil {
+			p = c.s.parts.Open(key, st)
+		} else {
+			p = c.s.parts.Reopen(key, st)
+		}
+		if !led || p.LeaderEpoch() != pm.LeaderEpoch {
+			p.Fence(p.LeaderEpoch())
+		}
 		// The catalog is the truth for the high watermark and the log
 		// start: catch up on commits and truncations applied while the
 		// partition was being opened. Read after Open: a later commit
@@ -153,12 +184,62 @@ func (c *topicCache) entry(t metadata.Topic, prev *topicEntry) *topicEntry {
 			p.SetLogStart(pl.LogStart)
 		}
 		e.parts[i] = p
+		if led && pm.Handover {
+			c.handOver(t, int32(i), p)
+		}
 	}
 	if n, err := strconv.Atoi(t.Config("max.message.bytes")); err == nil {
 		e.maxMessageBytes = n
 	}
 	e.logAppendTime = t.Config("message.timestamp.type") == "LogAppendTime"
 	return e
+}
+
+// handOver runs a graceful handover of partition i of t (once per
+// partition object): it seals the partition, waits until everything
+// appended is committed, and proposes CompleteHandover under the
+// partition's epoch, so the next leader starts where this one's
+// acknowledged data ends. If the epoch moves first (the partition was
+// fenced, or the handover forced) it stops.
+func (c *topicCache) handOver(t metadata.Topic, i int32, p *partition.Partition) {
+	if p.Sealed() || p.Fenced() {
+		return
+	}
+	p.Seal()
+	c.s.wg.Add(1)
+	go func() {
+		defer c.s.wg.Done()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for !p.Drained() {
+			select {
+			case <-c.s.ctx.Done():
+				return
+			case <-p.Watch():
+			case <-tick.C:
+			}
+			if p.Fenced() {
+				return
+			}
+		}
+		for attempt := 0; ; attempt++ {
+			ctx, cancel := context.WithTimeout(c.s.ctx, 10*time.Second)
+			err := c.s.meta.CompleteHandover(ctx, t.ID, i, p.LeaderEpoch())
+			cancel()
+			if err == nil || errors.Is(err, metadata.ErrFenced) || errors.Is(err, metadata.ErrInvalidRequest) || errors.Is(err, metadata.ErrUnknownTopic) || c.s.ctx.Err() != nil {
+				if err != nil && c.s.ctx.Err() == nil {
+					c.s.log.Info("handover not completed", "topic", t.Name, "partition", i, "err", err)
+				}
+				return
+			}
+			c.s.log.Warn("complete handover; retrying", "topic", t.Name, "partition", i, "err", err)
+			select {
+			case <-c.s.ctx.Done():
+				return
+			case <-time.After(time.Duration(min(attempt+1, 10)) * 100 * time.Millisecond):
+			}
+		}
+	}()
 }
 
 // watch refreshes after every metadata change until ctx ends.

@@ -55,7 +55,7 @@ func mustCreate(tb testing.TB, s *Server, name string, partitions int32, configs
 func commitExtent(tb testing.TB, s *Server, id metadata.TopicID, part int32, n int64, key string) {
 	tb.Helper()
 	pl, _ := s.meta.PartitionLog(id, part)
-	err := s.meta.CommitObject(context.Background(), metadata.ObjectCommit{Key: key, Size: 100, Broker: 1, Now: 1,
+	_, err := s.meta.CommitObject(context.Background(), metadata.ObjectCommit{Key: key, Size: 100, Broker: 1, Now: 1,
 		Extents: []metadata.Extent{{Topic: id, Partition: part, BaseOffset: pl.End, LastOffset: pl.End + n - 1, Pos: 0, Len: 100, MaxTimestamp: 1}}})
 	if err != nil {
 		tb.Fatalf("commit %s: %v", key, err)

@@ -65,7 +65,7 @@ func catalogWithExtents(b *testing.B, n int64) (*metadata.Store, metadata.TopicI
 				Pos: j * 100, Len: 100, LeaderEpoch: t.Partitions[0].LeaderEpoch,
 			})
 		}
-		if err := s.CommitObject(ctx, c); err != nil {
+		if _, err := s.CommitObject(ctx, c); err != nil {
 			b.Fatalf("commit object %d: %v", obj, err)
 		}
 	}

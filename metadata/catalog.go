@@ -224,15 +224,44 @@ func validateReplacement(r Replacement) error {
 	return nil
 }
 
-// commitObject applies CommitObject: all extents or none.
+// CommitResult is what CommitObject decided for the extents it did not
+// commit. Every extent not listed was committed by this command or, being
+// a retry, is in the catalog already (or belongs to a deleted topic).
+type CommitResult struct {
+	Refused []RefusedExtent // in the commit's extent order
+}
+
+// RefusedExtent is an extent CommitObject refused and why. Err wraps
+// ErrFenced (its LeaderEpoch is not the partition's current epoch) or
+// ErrOffsetGap (it does not start where the partition's log ends) and
+// names the object and partition.
+type RefusedExtent struct {
+	Extent
+	Err error
+}
+
+// commitObject applies CommitObject. It decides each extent on its own:
+// the accepted ones are committed, the refused ones reported in the
+// result, in one step (see Store.CommitObject for the rules).
 func (st *state) commitObject(c commitObjectCmd) (applyResult, bool) {
 	if err := validateObjectCommit(ObjectCommit(c)); err != nil {
 		return applyResult{err: err}, false
 	}
 	// Decide every extent before changing anything. ends holds the log end
 	// each touched partition will have, so an object may carry several
-	// consecutive extents of one partition.
+	// consecutive extents of one partition; refused marks partitions with
+	// a refused extent, whose later extents in this object are refused too.
 	ends := make(map[partitionKey]int64)
+	var refused map[partitionKey]bool
+	var res CommitResult
+	refuse := func(e Extent, err error) {
+		if refused == nil {
+			refused = make(map[partitionKey]bool)
+		}
+		refused[partitionKey{e.Topic, e.Partition}] = true
+		e.Object = c.Key
+		res.Refused = append(res.Refused, RefusedExtent{Extent: e, Err: err})
+	}
 	accepted := make([]int, 0, len(c.Extents))
 	for i, e := range c.Extents {
 		k := partitionKey{e.Topic, e.Partition}
@@ -244,31 +273,32 @@ func (st *state) commitObject(c commitObjectCmd) (applyResult, bool) {
 		if err != nil {
 			return applyResult{err: fmt.Errorf("commit object %q: %w", c.Key, err)}, false
 		}
-		if epoch := st.topics[name].Partitions[e.Partition].LeaderEpoch; e.LeaderEpoch != epoch {
-			return applyResult{err: fmt.Errorf("%w: commit object %q: partition %s: extent leader epoch %d, current leader epoch %d",
-				ErrFenced, c.Key, st.partitionName(k), e.LeaderEpoch, epoch)}, false
-		}
 		end, ok := ends[k]
 		if !ok {
 			end = pl.end
 		}
-		if e.LastOffset < end {
-			continue // a retry of something already committed
+		switch epoch := st.topics[name].Partitions[e.Partition].LeaderEpoch; {
+		case e.LeaderEpoch != epoch:
+			refuse(e, fmt.Errorf("%w: commit object %q: partition %s: extent leader epoch %d, current leader epoch %d",
+				ErrFenced, c.Key, st.partitionName(k), e.LeaderEpoch, epoch))
+		case e.LastOffset < end:
+			// A retry of something already committed: the same epoch has
+			// one writer, so these are the same offsets of the same data.
+		case refused[k] || e.BaseOffset != end:
+			refuse(e, fmt.Errorf("%w: commit object %q: partition %s: extent starts at offset %d, the log ends at %d",
+				ErrOffsetGap, c.Key, st.partitionName(k), e.BaseOffset, end))
+		default:
+			ends[k] = e.LastOffset + 1
+			accepted = append(accepted, i)
 		}
-		if e.BaseOffset != end {
-			return applyResult{err: fmt.Errorf("%w: commit object %q: partition %s: extent starts at offset %d, the log ends at %d",
-				ErrOffsetGap, c.Key, st.partitionName(k), e.BaseOffset, end)}, false
-		}
-		ends[k] = e.LastOffset + 1
-		accepted = append(accepted, i)
 	}
 	known := st.knownObject(c.Key)
 	if len(accepted) == 0 {
 		if known {
-			return applyResult{}, false // a retry of a commit that was applied
+			return applyResult{commit: res}, false // a retry of a commit that was applied
 		}
 		st.garbage[c.Key] = c.Now
-		return applyResult{}, true
+		return applyResult{commit: res}, true
 	}
 	if known {
 		return applyResult{err: fmt.Errorf("%w: object %q is already in the catalog; keys are written once", ErrInvalidRequest, c.Key)}, false
@@ -282,7 +312,7 @@ func (st *state) commitObject(c commitObjectCmd) (applyResult, bool) {
 		pl.bytes += e.Len
 	}
 	st.objects[c.Key] = objectInfo{size: c.Size, refs: int64(len(accepted))}
-	return applyResult{}, true
+	return applyResult{commit: res}, true
 }
 
 // replaceExtents applies ReplaceExtents.
@@ -394,26 +424,32 @@ func (st *state) sortedGarbage() []GarbageObject {
 }
 
 // CommitObject registers an uploaded object and its extents in one raft
-// command, all or nothing:
+// command that decides each extent on its own:
 //   - an extent of a topic that no longer exists (by TopicID) is dropped
 //     silently (the topic was deleted during the upload);
-//   - LeaderEpoch must equal the partition's current leader epoch, else
-//     ErrFenced;
+//   - an extent whose LeaderEpoch is not the partition's current leader
+//     epoch is refused (ErrFenced): only the current leader's data enters;
 //   - an extent with LastOffset < End is a retry of something already
 //     committed and is skipped;
 //   - otherwise BaseOffset must equal End (or the end of the previous
-//     extent of that partition in this commit), else ErrOffsetGap.
+//     accepted extent of that partition in this commit), else it is
+//     refused (ErrOffsetGap); so is every later extent of a partition
+//     after one of its extents was refused.
 //
-// The object's reference count is the number of extents accepted; an
-// object with none becomes garbage at once (since c.Now). Committing a key
-// the catalog already knows is a no-op when every extent is a retry or
-// dropped, and ErrInvalidRequest otherwise (keys are written once).
-func (s *Store) CommitObject(ctx context.Context, c ObjectCommit) error {
+// The other extents are committed: a refusal never holds back another
+// partition. The result lists the refused extents. The object's reference
+// count is the number of extents accepted; an object with none becomes
+// garbage at once (since c.Now). Committing a key the catalog already
+// knows is a no-op (with the same refusals) when no extent is accepted,
+// and ErrInvalidRequest otherwise (keys are written once). An error means
+// nothing was applied: a malformed commit, or one naming a partition the
+// topic does not have.
+func (s *Store) CommitObject(ctx context.Context, c ObjectCommit) (CommitResult, error) {
 	if err := validateObjectCommit(c); err != nil {
-		return err
+		return CommitResult{}, err
 	}
-	_, err := s.propose(ctx, commitObjectCmd(c))
-	return err
+	res, err := s.propose(ctx, commitObjectCmd(c))
+	return res.commit, err
 }
 
 // PartitionLog returns a partition's catalog summary; false if there is no

@@ -96,42 +96,112 @@ func TestApplyCommitObject(t *testing.T) {
 	}
 }
 
+// refusals applies c, wants no error, and returns how each refused
+// extent's partition and reason read: "a-1 fenced", "a-0 gap".
+func (a *applier) refusals(c commitObjectCmd) []string {
+	a.t.Helper()
+	res := a.must(c)
+	var out []string
+	for _, r := range res.commit.Refused {
+		why := "?"
+		switch {
+		case errors.Is(r.Err, ErrFenced):
+			why = "fenced"
+		case errors.Is(r.Err, ErrOffsetGap):
+			why = "gap"
+		}
+		out = append(out, fmt.Sprintf("%s-%d %s", a.f.st.topicIDs[r.Topic], r.Partition, why))
+	}
+	return out
+}
+
 func TestApplyCommitObjectFenced(t *testing.T) {
 	a := catalogApplier(t)
 	a.f.st.topics["a"].Partitions[1].LeaderEpoch = 3
 	good, stale := ext(tid(1), 0, 0, 9, 0), ext(tid(1), 1, 0, 9, 0)
 	stale.LeaderEpoch = 2
-	err := a.mustReject(object("o1", 1, good, stale), ErrFenced)
+	// One decision per extent: the stale one is refused, the other
+	// partition commits.
+	res := a.must(object("o1", 1, good, stale))
+	if len(res.commit.Refused) != 1 {
+		t.Fatalf("refused %+v, want a-1 only", res.commit.Refused)
+	}
+	r := res.commit.Refused[0]
+	if !errors.Is(r.Err, ErrFenced) || r.Partition != 1 || r.LeaderEpoch != 2 {
+		t.Fatalf("refusal %+v", r)
+	}
 	for _, s := range []string{"a-1", "epoch 2", "epoch 3", `"o1"`} {
-		if !strings.Contains(err.Error(), s) {
-			t.Errorf("error %q does not mention %s", err, s)
+		if !strings.Contains(r.Err.Error(), s) {
+			t.Errorf("reason %q does not mention %s", r.Err, s)
 		}
 	}
-	if a.f.st.knownObject("o1") {
-		t.Fatal("a fenced commit registered its object")
+	if a.plog(tid(1), 0).End != 10 || a.plog(tid(1), 1).End != 0 || a.refs("o1") != 1 {
+		t.Fatalf("a-0 %+v, a-1 %+v, o1 refs %d", a.plog(tid(1), 0), a.plog(tid(1), 1), a.refs("o1"))
+	}
+	// The same command again (a retried proposal): no change, the same
+	// refusal.
+	before := a.snapshotBytes()
+	if got := a.refusals(object("o1", 1, good, stale)); !reflect.DeepEqual(got, []string{"a-1 fenced"}) {
+		t.Fatalf("retry refusals %v", got)
+	}
+	if !bytes.Equal(before, a.snapshotBytes()) {
+		t.Fatal("retry changed the state")
 	}
 	stale.LeaderEpoch = 4 // newer than the catalog knows: fenced as well
-	a.mustReject(object("o1", 1, stale), ErrFenced)
+	if got := a.refusals(object("o2", 1, stale)); !reflect.DeepEqual(got, []string{"a-1 fenced"}) {
+		t.Fatalf("refusals %v", got)
+	}
+	// An object whose every extent is refused holds nothing: garbage at once.
+	if a.f.st.garbage["o2"] != 1 || a.f.st.objects["o2"].refs != 0 {
+		t.Fatalf("o2 garbage %v objects %v", a.f.st.garbage, a.f.st.objects)
+	}
 	stale.LeaderEpoch = 3
-	a.must(object("o1", 1, good, stale))
+	a.must(object("o3", 1, stale))
 	if a.plog(tid(1), 1).End != 10 {
 		t.Fatal("current epoch not accepted")
+	}
+	// Data written under two epochs in one object: the old run is
+	// refused, and so is everything after it in that partition.
+	old, cur := ext(tid(1), 1, 10, 14, 0), ext(tid(1), 1, 15, 19, 0)
+	old.LeaderEpoch, cur.LeaderEpoch = 2, 3
+	if got := a.refusals(object("o4", 1, old, cur, ext(tid(2), 0, 0, 4, 0))); !reflect.DeepEqual(got, []string{"a-1 fenced", "a-1 gap"}) {
+		t.Fatalf("refusals %v", got)
+	}
+	if a.plog(tid(1), 1).End != 10 || a.plog(tid(2), 0).End != 5 {
+		t.Fatalf("a-1 %+v b-0 %+v", a.plog(tid(1), 1), a.plog(tid(2), 0))
 	}
 }
 
 func TestApplyCommitObjectGap(t *testing.T) {
 	a := catalogApplier(t)
-	err := a.mustReject(object("o1", 1, ext(tid(1), 0, 0, 9, 0), ext(tid(1), 1, 5, 9, 0)), ErrOffsetGap)
+	res := a.must(object("o1", 1, ext(tid(1), 0, 0, 9, 0), ext(tid(1), 1, 5, 9, 0)))
+	if len(res.commit.Refused) != 1 || !errors.Is(res.commit.Refused[0].Err, ErrOffsetGap) {
+		t.Fatalf("refused %+v", res.commit.Refused)
+	}
 	for _, s := range []string{"a-1", "offset 5", "ends at 0"} {
-		if !strings.Contains(err.Error(), s) {
-			t.Errorf("error %q does not mention %s", err, s)
+		if err := res.commit.Refused[0].Err; !strings.Contains(err.Error(), s) {
+			t.Errorf("reason %q does not mention %s", err, s)
 		}
 	}
-	a.must(object("o1", 1, ext(tid(1), 0, 0, 9, 0)))
-	a.mustReject(object("o2", 1, ext(tid(1), 0, 5, 14, 0)), ErrOffsetGap)  // overlap
-	a.mustReject(object("o2", 1, ext(tid(1), 0, 11, 14, 0)), ErrOffsetGap) // hole
-	// Within one commit, the second extent must follow the first.
-	a.mustReject(object("o2", 1, ext(tid(1), 0, 10, 14, 0), ext(tid(1), 0, 16, 20, 0)), ErrOffsetGap)
+	if a.plog(tid(1), 0).End != 10 || a.plog(tid(1), 1).End != 0 {
+		t.Fatal("the partition without a gap was not committed")
+	}
+	for name, c := range map[string]commitObjectCmd{
+		"overlap": object("o2", 1, ext(tid(1), 0, 5, 14, 0)),
+		"hole":    object("o3", 1, ext(tid(1), 0, 11, 14, 0)),
+		// Within one commit, the second extent must follow the first.
+		"inner hole": object("o4", 1, ext(tid(1), 0, 16, 20, 0), ext(tid(1), 2, 0, 3, 0)),
+	} {
+		if got := a.refusals(c); !reflect.DeepEqual(got, []string{"a-0 gap"}) {
+			t.Errorf("%s: refusals %v", name, got)
+		}
+	}
+	if got := a.refusals(object("o5", 1, ext(tid(1), 0, 10, 14, 0), ext(tid(1), 0, 16, 20, 0))); !reflect.DeepEqual(got, []string{"a-0 gap"}) {
+		t.Errorf("refusals %v", got)
+	}
+	if a.plog(tid(1), 0).End != 15 || a.plog(tid(1), 2).End != 4 {
+		t.Fatalf("a-0 %+v a-2 %+v", a.plog(tid(1), 0), a.plog(tid(1), 2))
+	}
 }
 
 func TestApplyCommitObjectRetry(t *testing.T) {
@@ -451,4 +521,30 @@ func TestFindExtentMany(t *testing.T) {
 	if got := a.f.st.listExtents(partitionKey{tid(1), 9}, 0, 5); got != nil {
 		t.Fatal("extents of a missing partition")
 	}
+}
+
+func TestApplySetPartitionLeader(t *testing.T) {
+	a := catalogApplier(t)
+	a.must(object("o1", 1, ext(tid(1), 0, 0, 9, 0)))
+	res := a.must(setPartitionLeaderCmd{Name: "a", Partition: 0, Leader: 2})
+	if p := res.topic.Partitions[0]; p != (Partition{Leader: 2, LeaderEpoch: 1}) {
+		t.Fatalf("partition %+v", p)
+	}
+	// Same leader again: a new epoch all the same.
+	a.must(setPartitionLeaderCmd{Name: "a", Partition: 0, Leader: 2})
+	if p := a.f.st.topics["a"].Partitions[0]; p.LeaderEpoch != 2 || a.f.st.topics["a"].Partitions[1].LeaderEpoch != 0 {
+		t.Fatalf("partitions %+v", a.f.st.topics["a"].Partitions)
+	}
+	// Data of epoch 0 is fenced now; epoch 2 continues the log.
+	old, cur := ext(tid(1), 0, 10, 19, 0), ext(tid(1), 0, 10, 19, 0)
+	cur.LeaderEpoch = 2
+	if got := a.refusals(object("o2", 2, old)); !reflect.DeepEqual(got, []string{"a-0 fenced"}) {
+		t.Fatalf("refusals %v", got)
+	}
+	if got := a.refusals(object("o3", 3, cur)); got != nil || a.plog(tid(1), 0).End != 20 {
+		t.Fatalf("refusals %v, a-0 %+v", got, a.plog(tid(1), 0))
+	}
+	a.mustReject(setPartitionLeaderCmd{Name: "zz", Partition: 0, Leader: 1}, ErrUnknownTopic)
+	a.mustReject(setPartitionLeaderCmd{Name: "a", Partition: 3, Leader: 1}, ErrUnknownTopic)
+	a.mustReject(setPartitionLeaderCmd{Name: "a", Partition: 0, Leader: -2}, ErrInvalidRequest)
 }

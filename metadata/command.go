@@ -29,11 +29,12 @@ const (
 	cmdExpireGroupOffsets  commandType = 14
 
 	// The cluster's commands (leadership.go).
-	cmdFenceBroker      commandType = 20
-	cmdDrainBroker      commandType = 21
-	cmdUnregisterBroker commandType = 22
-	cmdMoveLeaders      commandType = 23
-	cmdCompleteHandover commandType = 24
+	cmdFenceBroker        commandType = 20
+	cmdDrainBroker        commandType = 21
+	cmdUnregisterBroker   commandType = 22
+	cmdMoveLeaders        commandType = 23
+	cmdCompleteHandover   commandType = 24
+	cmdSetPartitionLeader commandType = 15
 )
 
 func (t commandType) String() string {
@@ -76,6 +77,8 @@ func (t commandType) String() string {
 		return "MoveLeaders"
 	case cmdCompleteHandover:
 		return "CompleteHandover"
+	case cmdSetPartitionLeader:
+		return "SetPartitionLeader"
 	}
 	return fmt.Sprintf("command(%d)", uint8(t))
 }
@@ -322,6 +325,8 @@ func decodeCommand(b []byte) (command, error) {
 		return decodeBody[moveLeadersCmd](typ, body)
 	case cmdCompleteHandover:
 		return decodeBody[completeHandoverCmd](typ, body)
+	case cmdSetPartitionLeader:
+		return decodeBody[setPartitionLeaderCmd](typ, body)
 	}
 	return nil, fmt.Errorf("%w: type %d", ErrUnknownCommand, uint8(typ))
 }

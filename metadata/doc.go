@@ -18,8 +18,9 @@
 // (binary search, 72 bytes per extent, nothing per offset; sparse indexes
 // stay in the objects), the log start offset, the end (the high watermark:
 // the offset after the last committed extent) and the bytes referenced.
-// Extents of a partition are contiguous: a commit must start exactly at the
-// end (else ErrOffsetGap), and truncation and compaction keep coverage.
+// Extents of a partition are contiguous: an extent must start exactly at
+// the end (else it is refused, ErrOffsetGap), and truncation and compaction
+// keep coverage.
 //
 //	       LogStart = 5                             End = 41
 //	         v                                            v
@@ -33,7 +34,9 @@
 // bucket after a grace period and then ForgetObjects drops it. An object
 // the catalog does not know (IsKnownObject false) and older than the grace
 // period is an orphan of a failed commit. Leader epochs fence uploads: an
-// extent must carry its partition's current leader epoch (ErrFenced).
+// extent must carry its partition's current leader epoch (else it is
+// refused, ErrFenced). CommitObject decides each extent on its own and
+// reports the refused ones; the others commit.
 //
 // Each extent records its commit time (the CommitObject's Now; a
 // compacted extent keeps the newest of the extents it replaced).
@@ -73,6 +76,7 @@
 //	type 12 v1 CommitOffsets       binary, below
 //	type 13 v1 DeleteGroupOffsets  {Group, Parts[{Topic, Partition}], All}
 //	type 14 v1 ExpireGroupOffsets  {Group, CommittedBefore}
+//	type 15 v1 SetPartitionLeader  {Name, Partition, Leader}  (the epoch grows by one)
 //
 // The two frequent, large commands have binary bodies of varints (zig-zag
 // for signed values), strings as a uvarint length and bytes, topic ids as

@@ -60,6 +60,7 @@ type applyResult struct {
 	clusterID  string
 	count      int // offsets deleted by DeleteGroupOffsets and ExpireGroupOffsets; moves taken by MoveLeaders
 	broker     Broker
+	commit     CommitResult
 	err        error
 }
 
@@ -315,6 +316,8 @@ func (st *state) apply(c command) (applyResult, bool) {
 		return st.deleteGroupOffsets(c)
 	case expireGroupOffsetsCmd:
 		return st.expireGroupOffsets(c)
+	case setPartitionLeaderCmd:
+		return st.setPartitionLeader(c)
 	}
 	return applyResult{err: fmt.Errorf("%w: %T has no apply", ErrUnknownCommand, c)}, false
 }

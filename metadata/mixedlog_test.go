@@ -142,11 +142,12 @@ func TestApplyDeterministicMixed(t *testing.T) {
 	rejected := make(map[commandType]int)
 	for _, c := range log {
 		ra, rb := a.apply(c), b.apply(c)
-		if fmt.Sprint(ra.err) != fmt.Sprint(rb.err) || !reflect.DeepEqual(ra.topic, rb.topic) || ra.producerID != rb.producerID || ra.count != rb.count {
+		if fmt.Sprint(ra.err) != fmt.Sprint(rb.err) || !reflect.DeepEqual(ra.topic, rb.topic) || ra.producerID != rb.producerID || ra.count != rb.count ||
+			fmt.Sprint(ra.commit) != fmt.Sprint(rb.commit) {
 			t.Fatalf("%s: results differ: %+v vs %+v", c.commandType(), ra, rb)
 		}
 		kinds[c.commandType()]++
-		if ra.err != nil {
+		if ra.err != nil || len(ra.commit.Refused) > 0 {
 			rejected[c.commandType()]++
 		}
 	}

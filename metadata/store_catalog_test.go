@@ -28,14 +28,14 @@ func TestStoreCatalog(t *testing.T) {
 	e0 := Extent{Topic: orders.ID, Partition: 0, BaseOffset: 0, LastOffset: 99, Object: "wal/1", Pos: 0, Len: 1000, MaxTimestamp: 5}
 	e1 := Extent{Topic: audit.ID, Partition: 0, BaseOffset: 0, LastOffset: 9, Pos: 1000, Len: 100, MaxTimestamp: 6}
 	// Refused up front, without a proposal.
-	if err := s.CommitObject(ctx, ObjectCommit{Key: "wal/1", Size: 500, Extents: []Extent{e0}}); !errors.Is(err, ErrInvalidRequest) {
+	if _, err := s.CommitObject(ctx, ObjectCommit{Key: "wal/1", Size: 500, Extents: []Extent{e0}}); !errors.Is(err, ErrInvalidRequest) {
 		t.Fatalf("extent beyond the object: %v", err)
 	}
-	if err := s.CommitObject(ctx, ObjectCommit{Key: "wal/1", Size: 2000, Extents: []Extent{e0, e1}, Now: 10}); err != nil {
+	if _, err := s.CommitObject(ctx, ObjectCommit{Key: "wal/1", Size: 2000, Extents: []Extent{e0, e1}, Now: 10}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CommitObject(ctx, ObjectCommit{Key: "wal/2", Size: 2000, Extents: []Extent{{Topic: orders.ID, Partition: 0, BaseOffset: 101, LastOffset: 110, Len: 10}}}); !errors.Is(err, ErrOffsetGap) {
-		t.Fatalf("gap: %v", err)
+	if res, err := s.CommitObject(ctx, ObjectCommit{Key: "wal/2", Size: 2000, Extents: []Extent{{Topic: orders.ID, Partition: 0, BaseOffset: 101, LastOffset: 110, Len: 10}}}); err != nil || len(res.Refused) != 1 || !errors.Is(res.Refused[0].Err, ErrOffsetGap) {
+		t.Fatalf("gap: %+v %v", res, err)
 	}
 	if pl, _ := s.PartitionLog(orders.ID, 0); pl != (PartitionLog{End: 100, Bytes: 1000, Extents: 1}) {
 		t.Fatalf("orders-0 %+v", pl)
@@ -51,7 +51,8 @@ func TestStoreCatalog(t *testing.T) {
 	if got := s.Extents(orders.ID, 0, 50, 10); !reflect.DeepEqual(got, []Extent{e0}) {
 		t.Fatalf("Extents = %+v", got)
 	}
-	if !s.IsKnownObject("wal/1") || s.IsKnownObject("wal/2") {
+	// wal/2 holds nothing the catalog accepted: garbage at once.
+	if !s.IsKnownObject("wal/1") || !s.IsKnownObject("wal/2") || s.IsKnownObject("wal/3") {
 		t.Fatal("IsKnownObject")
 	}
 	if err := s.ReplaceExtents(ctx, Replacement{New: Extent{Topic: orders.ID, Partition: 0, BaseOffset: 0, LastOffset: 98, Object: "c/1", Len: 10}, ObjectSize: 10, Now: 20}); !errors.Is(err, ErrCatalogChanged) {
@@ -66,10 +67,10 @@ func TestStoreCatalog(t *testing.T) {
 	if err := s.TruncatePartition(ctx, audit.ID, 0, 10, 30); err != nil {
 		t.Fatal(err)
 	}
-	if got := s.GarbageObjects(); !reflect.DeepEqual(got, []GarbageObject{{"wal/1", 30}}) {
+	if got := s.GarbageObjects(); !reflect.DeepEqual(got, []GarbageObject{{"wal/2", 0}, {"wal/1", 30}}) {
 		t.Fatalf("garbage %+v", got)
 	}
-	if err := s.ForgetObjects(ctx, []string{"wal/1", "c/1"}); err != nil {
+	if err := s.ForgetObjects(ctx, []string{"wal/1", "wal/2", "c/1"}); err != nil {
 		t.Fatal(err)
 	}
 	if len(s.GarbageObjects()) != 0 || !s.IsKnownObject("c/1") || s.IsKnownObject("wal/1") {

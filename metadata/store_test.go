@@ -234,7 +234,7 @@ func TestStoreRestart(t *testing.T) {
 	nextPID := firstPID + 10 // every later allocation must start here or above
 	a, _ := s.Topic("a")
 	for i := range int64(4) {
-		err := s.CommitObject(ctx, ObjectCommit{Key: fmt.Sprintf("wal/%d", i), Size: 100, Now: 10 + i, Extents: []Extent{
+		_, err := s.CommitObject(ctx, ObjectCommit{Key: fmt.Sprintf("wal/%d", i), Size: 100, Now: 10 + i, Extents: []Extent{
 			{Topic: a.ID, Partition: 0, BaseOffset: 10 * i, LastOffset: 10*i + 9, Len: 50},
 			{Topic: a.ID, Partition: 1, BaseOffset: 5 * i, LastOffset: 5*i + 4, Pos: 50, Len: 50},
 		}})
@@ -314,7 +314,7 @@ func TestStoreRestart(t *testing.T) {
 	if err := s.ForgetObjects(ctx, []string{"wal/0"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CommitObject(ctx, ObjectCommit{Key: "wal/9", Size: 10, Extents: []Extent{{Topic: a.ID, Partition: 0, BaseOffset: 40, LastOffset: 40, Len: 10}}}); err != nil {
+	if _, err := s.CommitObject(ctx, ObjectCommit{Key: "wal/9", Size: 10, Extents: []Extent{{Topic: a.ID, Partition: 0, BaseOffset: 40, LastOffset: 40, Len: 10}}}); err != nil {
 		t.Fatal(err)
 	}
 	topics, catalog = s.Topics(), view(s)

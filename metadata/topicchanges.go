@@ -44,7 +44,7 @@ func newTopicJournal() topicJournal { return topicJournal{gen: 1, floor: 1} }
 func (j *topicJournal) note(c command, res applyResult) {
 	switch c.(type) {
 	case createTopicCmd, deleteTopicCmd, createPartitionsCmd, alterTopicConfigsCmd:
-	case registerBrokerCmd, fenceBrokerCmd, drainBrokerCmd, unregisterBrokerCmd, moveLeadersCmd, completeHandoverCmd:
+	case registerBrokerCmd, fenceBrokerCmd, drainBrokerCmd, unregisterBrokerCmd, moveLeadersCmd, completeHandoverCmd, setPartitionLeaderCmd:
 		// Leadership changes (leadership.go) may touch any topic; they
 		// are rare, so watchers rebuild everything.
 		if res.err == nil {

@@ -188,6 +188,8 @@ func (n *Node) startBroker(cfg Config, logger *slog.Logger) (err error) {
 	uc.BrokerID = cfg.Broker.NodeID
 	uc.LocalRetainBytes = int64(cfg.Tiering.LocalRetainBytes)
 	uc.Logger = logger.With("component", "uploader")
+	uc.OrphanGrace = time.Duration(cfg.Tiering.OrphanGrace)
+	uc.OnFenced = func(k wal.Key, epoch int32) { n.parts.Fence(k, epoch) }
 	uc.OnCommitted = func(k wal.Key, end int64) {
 		if p := n.parts.Get(k); p != nil {
 			p.Committed(end)
@@ -349,6 +351,7 @@ func (n *Node) logStats() {
 		"objects_uploaded", s.Uploader.Objects, "bytes_uploaded", s.Uploader.Bytes,
 		"upload_pending_segments", s.Uploader.Pending, "upload_lag", s.Uploader.LastUploadLag,
 		"put_errors", s.Uploader.PutErrors, "commit_errors", s.Uploader.CommitErrors,
+		"upload_re_puts", s.Uploader.RePuts, "fenced_partitions", s.Uploader.Fenced,
 		"s3_class_a", s.Bucket.ClassA, "s3_class_b", s.Bucket.ClassB, "s3_bytes_in", s.Bucket.BytesIn, "s3_bytes_out", s.Bucket.BytesOut,
 		"cache_hits", s.Reader.CacheHits, "cache_misses", s.Reader.CacheMisses,
 		"wal_bytes", s.WALBytes, "wal_fsyncs", s.WAL.Fsyncs)

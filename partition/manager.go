@@ -42,12 +42,60 @@ func (m *Manager) Open(k wal.Key, st State) *Partition {
 	if p := m.parts[k]; p != nil {
 		return p
 	}
-	if r, ok := m.log.Range(k); ok {
-		st.Next = max(st.Next, r.Next)
-	}
+	m.adoptLog(k, &st, m.tailEpoch(k) == st.LeaderEpoch)
 	p := New(k, m.log, m.cold, st)
 	m.parts[k] = p
 	return p
+}
+
+// Reopen replaces partition k, if this broker holds it, with a new one
+// under st (a new leader epoch) starting at the catalog end: the old one
+// is fenced, and nothing the WAL holds for k is served or continued by
+// the new one (it was written under an older epoch).
+func (m *Manager) Reopen(k wal.Key, st State) *Partition {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old := m.parts[k]; old != nil {
+		old.Fence(old.LeaderEpoch())
+	}
+	m.adoptLog(k, &st, false)
+	p := New(k, m.log, m.cold, st)
+	m.parts[k] = p
+	return p
+}
+
+// adoptLog sets where st continues given what the WAL holds for k. When
+// the tail was written under st's epoch (a restart of the same
+// leadership) it is this leader's own: it is served, uploaded and
+// continued. Otherwise it belongs to an older leadership that the catalog
+// never took: the new leadership starts at the catalog end, below that
+// tail (the WAL lets a newer epoch restart a partition lower and then
+// forgets the older run). Either way reads below the catalog end go to
+// the object tier: the WAL may hold older epochs' data there that
+// differs from what was committed.
+func (m *Manager) adoptLog(k wal.Key, st *State, ownTail bool) {
+	st.WALFloor = st.HighWatermark
+	if r, ok := m.log.Range(k); ok && ownTail {
+		st.Next = max(st.Next, r.Next)
+	}
+}
+
+// tailEpoch is the leader epoch of the last entry the WAL holds for k
+// (-1 if none or unreadable).
+func (m *Manager) tailEpoch(k wal.Key) int32 {
+	r, ok := m.log.Range(k)
+	if !ok || r.Next <= r.First {
+		return -1
+	}
+	data, err := m.log.Read(k, r.Next-1, r.Next, 1)
+	if err != nil || len(data) == 0 {
+		return -1
+	}
+	h, err := recordbatch.ParseHeader(data)
+	if err != nil {
+		return -1
+	}
+	return h.PartitionLeaderEpoch
 }
 
 // Drop forgets every partition of a topic (after it was deleted).
@@ -75,7 +123,12 @@ func (m *Manager) RestoreProducers() error {
 			if err != nil {
 				return fmt.Errorf("replay %v offset %d: %w", e.Key, e.BaseOffset, err)
 			}
-			p.RestoreProducer(&h)
+			// Only the current leadership's batches: an older epoch's
+			// may never have been committed, or another leader may have
+			// committed other data at their offsets.
+			if h.PartitionLeaderEpoch == p.LeaderEpoch() {
+				p.RestoreProducer(&h)
+			}
 			pos += h.Size()
 		}
 		return nil
@@ -98,4 +151,11 @@ func (m *Manager) ExpireProducers(now time.Time, window time.Duration) int {
 		n += p.ExpireProducers(now.UnixMilli(), window.Milliseconds())
 	}
 	return n
+}
+
+// Fence fences partition k if this broker holds it (see Partition.Fence).
+func (m *Manager) Fence(k wal.Key, epoch int32) {
+	if p := m.Get(k); p != nil {
+		p.Fence(epoch)
+	}
 }

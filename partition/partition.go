@@ -12,8 +12,16 @@
 // data below the high watermark, so a consumer never reads a record that a
 // crash could take back.
 //
+// Fencing: the partition is led under the leader epoch it was opened with,
+// which Append stamps into every batch. When the catalog refuses data the
+// partition wrote under that epoch (a newer leader exists, or the data does
+// not continue the committed log), the uploader calls Fence: from then on
+// the partition answers NOT_LEADER_OR_FOLLOWER to appends and to producers
+// waiting for offsets past its last commit, and reads past that point come
+// from the object tier only, never from the local WAL's un-committed tail.
+//
 // LOCKING: Partition.mu serialises appends (offset assignment, producer state
-// and WAL enqueue). The durable end, high watermark and log start offset are
+// and WAL enqueue) and fencing. The durable end, high watermark and log start offset are
 // atomics read without the mutex; each mark's own small mutex guards only
 // its watch channel, and failMu only the sticky failure. Those are taken
 // from the WAL's commit goroutine and the uploader, never while waiting on
@@ -24,6 +32,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 
@@ -66,6 +75,15 @@ type Partition struct {
 
 	failMu sync.Mutex
 	failed error
+
+	// fenced is set by Fence; fencedAt is the high watermark then: the end
+	// of what this partition committed, past which its WAL data is not
+	// the log's (MaxInt64 while not fenced).
+	fenced   atomic.Bool
+	fencedAt atomic.Int64
+
+	sealed   atomic.Bool // see Seal
+	walFloor int64       // see State.WALFloor
 }
 
 // mark is an offset that only grows, with a channel closed each time it
@@ -119,6 +137,11 @@ type State struct {
 	HighWatermark int64
 	Next          int64
 	LeaderEpoch   int32
+	// WALFloor is the lowest offset the partition reads from the local
+	// WAL; below it reads go to the object tier. The WAL may hold data of
+	// an older leadership there that the catalog never took (or took
+	// from another leader at the same offsets).
+	WALFloor int64
 }
 
 // New returns a partition over the WAL and, when cold is not nil, the object
@@ -136,7 +159,10 @@ func New(key wal.Key, log Log, cold ColdReader, st State) *Partition {
 	}
 	p.durable.Store(p.next)
 	p.hwm.Store(st.HighWatermark)
+	p.fencedAt.Store(math.MaxInt64)
+	p.walFloor = st.WALFloor
 	if cold == nil {
+		p.walFloor = 0 // WAL-only: the WAL is the whole log
 		p.hwm.Store(p.next)
 	}
 	p.logStart.Store(st.LogStart)
@@ -155,6 +181,47 @@ func (p *Partition) DurableEnd() int64 { return p.durable.Load() }
 
 // LeaderEpoch is the epoch this partition was opened with.
 func (p *Partition) LeaderEpoch() int32 { return p.leaderEpoch }
+
+// Fence tells the partition that data it wrote under leader epoch epoch
+// can never be committed: this broker no longer leads it under that
+// epoch. An epoch older than the partition's is about an earlier
+// incarnation and changes nothing. Fencing is final for this Partition.
+func (p *Partition) Fence(epoch int32) {
+	if epoch < p.leaderEpoch {
+		return
+	}
+	p.mu.Lock()
+	if !p.fenced.Load() {
+		p.fencedAt.Store(p.hwm.Load())
+		p.fenced.Store(true)
+	}
+	p.mu.Unlock()
+	p.durable.wake()
+	p.hwm.wake()
+}
+
+// Fenced reports whether Fence stopped the partition.
+func (p *Partition) Fenced() bool { return p.fenced.Load() }
+
+// Seal stops new appends (NOT_LEADER_OR_FOLLOWER) while what was appended
+// goes on to the object tier and its producers are answered: the first
+// step of a graceful handover.
+func (p *Partition) Seal() { p.sealed.Store(true) }
+
+// Sealed reports whether Seal was called.
+func (p *Partition) Sealed() bool { return p.sealed.Load() }
+
+// Drained reports whether everything appended is committed: a sealed
+// partition may then be handed over without losing an acknowledged write.
+func (p *Partition) Drained() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hwm.Load() >= p.next
+}
+
+func (p *Partition) notLeader() error {
+	return fmt.Errorf("%w: partition %v is no longer led here under leader epoch %d", kerr.NotLeaderForPartition, p.key, p.leaderEpoch)
+}
 
 // LogStartOffset is the first offset still held.
 func (p *Partition) LogStartOffset() int64 { return p.logStart.Load() }
@@ -200,8 +267,8 @@ func (a *Appended) WaitCommitted(ctx context.Context) error {
 // assigns offsets and enqueues them to the WAL. Errors are Kafka errors
 // (kerr) ready for the response: CORRUPT_MESSAGE, MESSAGE_TOO_LARGE,
 // INVALID_RECORD, OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID,
-// INVALID_PRODUCER_EPOCH,
-// KAFKA_STORAGE_ERROR.
+// INVALID_PRODUCER_EPOCH, KAFKA_STORAGE_ERROR, NOT_LEADER_OR_FOLLOWER
+// (fenced).
 func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error) {
 	var (
 		headers [4]recordbatch.Header
@@ -251,6 +318,9 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error
 	defer p.mu.Unlock()
 	if err := p.failure(); err != nil {
 		return nil, kerr.KafkaStorageError
+	}
+	if p.fenced.Load() || p.sealed.Load() {
+		return nil, p.notLeader()
 	}
 	if idempotent {
 		h := &hs[0]
@@ -387,8 +457,9 @@ func (p *Partition) Read(ctx context.Context, offset int64, maxBytes int) (ReadR
 	if offset == r.HighWatermark {
 		return r, nil
 	}
-	if wr, ok := p.log.Range(p.key); ok && offset >= wr.First {
-		data, err := p.readLog(offset, r.HighWatermark, maxBytes)
+	// Past fencedAt the WAL holds this broker's refused tail, not the log.
+	if wr, ok := p.log.Range(p.key); ok && offset >= max(wr.First, p.walFloor) && offset < p.fencedAt.Load() {
+		data, err := p.readLog(offset, min(r.HighWatermark, p.fencedAt.Load()), maxBytes)
 		if err == nil && data != nil {
 			r.Data = data
 			return r, nil
@@ -601,6 +672,11 @@ func (p *Partition) failure() error {
 func (p *Partition) waitFor(ctx context.Context, m *mark, end int64) error {
 	for {
 		ch := m.watch()
+		// Checked first: once fenced, a high watermark past end is
+		// another leader's data, not this producer's.
+		if p.fenced.Load() && end > p.fencedAt.Load() {
+			return p.notLeader()
+		}
 		if m.Load() >= end {
 			return nil
 		}

@@ -175,3 +175,79 @@ func byteSize(n int) string {
 	}
 	return strconv.Itoa(n) + "B"
 }
+
+// coldBytes is an object tier that answers every read with the same bytes.
+type coldBytes []byte
+
+func (c coldBytes) ReadPieces(context.Context, wal.Key, int64, int64, int) ([][]byte, error) {
+	return [][]byte{c}, nil
+}
+
+// TestFencedPartitionAnswersNotLeader: once the catalog refused data the
+// partition wrote under its epoch, waiting producers and new appends get
+// NOT_LEADER_OR_FOLLOWER, even after another leader's commits raise the
+// high watermark past their offsets, and reads never serve the local
+// un-committed tail.
+func TestFencedPartitionAnswersNotLeader(t *testing.T) {
+	l := openWAL(t)
+	cold := coldBytes("another leader's batches")
+	p := New(wal.Key{Partition: 1}, l, cold, State{LeaderEpoch: 3})
+	ctx := context.Background()
+	a1, err := p.Append(makeBatch(2, -1, -1, -1, 10), AppendOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a1.WaitLocal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p.Committed(2)
+	a2, err := p.Append(makeBatch(3, -1, -1, -1, 10), AppendOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a2.WaitLocal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- a2.WaitCommitted(ctx) }()
+
+	p.Fence(2) // an older incarnation's data: not this partition's
+	if _, err := p.Append(makeBatch(1, -1, -1, -1, 10), AppendOptions{}); err != nil {
+		t.Fatalf("append after fencing an older epoch: %v", err)
+	}
+	p.Fence(3)
+	if err := <-waited; !errors.Is(err, kerr.NotLeaderForPartition) {
+		t.Fatalf("acks=all wait: %v, want NOT_LEADER_OR_FOLLOWER", err)
+	}
+	if _, err := p.Append(makeBatch(1, -1, -1, -1, 10), AppendOptions{}); !errors.Is(err, kerr.NotLeaderForPartition) {
+		t.Fatalf("append: %v, want NOT_LEADER_OR_FOLLOWER", err)
+	}
+	// Committed data is still answered; the waiter of a1 is done.
+	if err := a1.WaitCommitted(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Another leader commits offsets 2..9: the high watermark passes a2,
+	// whose own bytes never reached the catalog.
+	p.Committed(10)
+	if err := a2.WaitCommitted(ctx); !errors.Is(err, kerr.NotLeaderForPartition) {
+		t.Fatalf("acks=all wait after another leader's commit: %v", err)
+	}
+	if err := a2.WaitLocal(ctx); !errors.Is(err, kerr.NotLeaderForPartition) {
+		t.Fatalf("acks=1 wait after fencing: %v", err)
+	}
+	r, err := p.Read(ctx, 2, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(r.Bytes()); got != string(cold) {
+		t.Fatalf("read at 2 served %d local bytes, want the catalog's", len(got))
+	}
+	// Below the fencing point the local WAL still serves.
+	r, err = p.Read(ctx, 0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := recordbatch.ParseHeader(r.Bytes()); err != nil || h.BaseOffset != 0 {
+		t.Fatalf("read at 0: %+v %v", h, err)
+	}
+}

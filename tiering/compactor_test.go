@@ -57,7 +57,7 @@ func newCompactionFixture(t *testing.T, objects int) *compactionFixture {
 			t.Fatal(err)
 		}
 		fp := footer.Partitions[0]
-		err := f.meta.CommitObject(context.Background(), metadata.ObjectCommit{Key: name, Size: int64(len(obj)), Broker: 1,
+		_, err := f.meta.CommitObject(context.Background(), metadata.ObjectCommit{Key: name, Size: int64(len(obj)), Broker: 1,
 			Now: time.Now().UnixMilli(), Extents: []metadata.Extent{{Topic: f.topic.ID, Partition: 0,
 				BaseOffset: fp.FirstOffset, LastOffset: fp.LastOffset, Pos: fp.Pos, Len: fp.Len,
 				MaxTimestamp: batchMaxTimestamp(batches)}}})

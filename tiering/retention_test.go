@@ -33,7 +33,7 @@ func TestRetentionUsesCommitTimeWithoutTimestamps(t *testing.T) {
 	committed := time.UnixMilli(1_800_000_000_000)
 	commit := func(key string, base, last, maxTS int64, at time.Time) {
 		t.Helper()
-		err := meta.CommitObject(ctx, metadata.ObjectCommit{Key: key, Size: 1000, Broker: 1, Now: at.UnixMilli(),
+		_, err := meta.CommitObject(ctx, metadata.ObjectCommit{Key: key, Size: 1000, Broker: 1, Now: at.UnixMilli(),
 			Extents: []metadata.Extent{{Topic: topic.ID, BaseOffset: base, LastOffset: last, Pos: 0, Len: 500, MaxTimestamp: maxTS}}})
 		if err != nil {
 			t.Fatal(err)

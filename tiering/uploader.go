@@ -16,12 +16,13 @@ import (
 	"github.com/shalelog/shale/index"
 	"github.com/shalelog/shale/metadata"
 	"github.com/shalelog/shale/objectstore"
+	"github.com/shalelog/shale/recordbatch"
 	"github.com/shalelog/shale/wal"
 )
 
 // Catalog is the part of the metadata store the uploader uses.
 type Catalog interface {
-	CommitObject(ctx context.Context, c metadata.ObjectCommit) error
+	CommitObject(ctx context.Context, c metadata.ObjectCommit) (metadata.CommitResult, error)
 	PartitionLog(topic metadata.TopicID, partition int32) (metadata.PartitionLog, bool)
 	TopicByID(id metadata.TopicID) (metadata.Topic, bool)
 }
@@ -43,6 +44,19 @@ type UploaderConfig struct {
 	// OnCommitted is called after data of partition k up to end
 	// (exclusive) is committed to the catalog.
 	OnCommitted func(k wal.Key, end int64)
+	// OnFenced is called, once per partition and epoch, when data of
+	// partition k written under leader epoch epoch can never be committed:
+	// the catalog refused it (the partition has a newer epoch, or the data
+	// does not continue its log). The uploader skips the partition's data
+	// of that epoch and older from then on; its producers must be told
+	// this broker no longer leads it.
+	OnFenced func(k wal.Key, epoch int32)
+	// OrphanGrace is the garbage collector's orphan grace: an object the
+	// catalog does not know is deleted once it is older than that. An
+	// object whose PUT started more than half of it ago is uploaded again
+	// under a new key before it is committed, so a commit never names an
+	// object the GC may have deleted.
+	OrphanGrace time.Duration
 	Logger      *slog.Logger
 }
 
@@ -55,6 +69,7 @@ func DefaultUploaderConfig() UploaderConfig {
 		Concurrency:      4,
 		RetryMin:         100 * time.Millisecond,
 		RetryMax:         5 * time.Second,
+		OrphanGrace:      24 * time.Hour,
 	}
 }
 
@@ -67,6 +82,8 @@ func (c UploaderConfig) Validate() error {
 		return fmt.Errorf("upload concurrency %d: must be between 1 and 64", c.Concurrency)
 	case c.RetryMin <= 0 || c.RetryMax < c.RetryMin:
 		return fmt.Errorf("upload retry backoff [%s, %s]: need 0 < min <= max", c.RetryMin, c.RetryMax)
+	case c.OrphanGrace <= 0:
+		return fmt.Errorf("upload orphan grace %s: must be > 0", c.OrphanGrace)
 	}
 	return index.BuilderOptions{SparseInterval: c.SparseInterval}.Validate()
 }
@@ -78,6 +95,8 @@ type UploaderStats struct {
 	Segments      int64         // WAL segments handled (uploaded or found already committed)
 	PutErrors     int64         // failed PUT attempts
 	CommitErrors  int64         // failed catalog commit attempts
+	RePuts        int64         // objects uploaded again because their first PUT neared the orphan grace
+	Fenced        int64         // partitions (per epoch) whose data the catalog refused
 	Trimmed       int64         // local segments removed after upload
 	LastUploadLag time.Duration // first entry of the last segment to its commit
 	Pending       int           // sealed segments not yet uploaded
@@ -95,6 +114,15 @@ type UploaderStats struct {
 // latency overlaps. A failed PUT or commit is retried with capped
 // exponential backoff until it succeeds or the uploader closes; meanwhile
 // the WAL keeps accepting acks=1 writes until its byte budget is full.
+//
+// Fencing: each extent carries the leader epoch its data was written under,
+// read from the batches' PartitionLeaderEpoch (the partition stamps it at
+// append), never the catalog's current epoch; a partition's entries of
+// different epochs become separate extents. The catalog decides each
+// extent on its own: the accepted ones advance their partitions, a refused
+// one fences its partition at that epoch (OnFenced) and the uploader skips
+// the partition's data of that epoch and older in later segments, so a
+// refusal never holds back another partition or a later segment.
 type Uploader struct {
 	cfg    UploaderConfig
 	log    *wal.Log
@@ -118,8 +146,12 @@ type Uploader struct {
 	// ingest rate in fresh memory.
 	arena  []byte
 	bodies [][]byte
+	// fenced holds, per partition, the newest leader epoch whose data can
+	// never be committed; touched by the upload loop only.
+	fenced map[wal.Key]int32
 
 	objects, bytes, segments, putErrors, commitErrors, trimmed atomic.Int64
+	rePuts, fencedParts                                        atomic.Int64
 }
 
 // NewUploader returns an uploader; Start runs it.
@@ -134,7 +166,7 @@ func NewUploader(cfg UploaderConfig, log *wal.Log, bucket objectstore.Bucket, ca
 	return &Uploader{
 		cfg: cfg, log: log, bucket: bucket, cat: cat, logger: cfg.Logger,
 		kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel, done: make(chan struct{}),
-		uploaded: make(map[uint64]bool),
+		uploaded: make(map[uint64]bool), fenced: make(map[wal.Key]int32),
 	}, nil
 }
 
@@ -164,6 +196,7 @@ func (u *Uploader) Stats() UploaderStats {
 	u.mu.Unlock()
 	s.Objects, s.Bytes, s.Segments = u.objects.Load(), u.bytes.Load(), u.segments.Load()
 	s.PutErrors, s.CommitErrors, s.Trimmed = u.putErrors.Load(), u.commitErrors.Load(), u.trimmed.Load()
+	s.RePuts, s.Fenced = u.rePuts.Load(), u.fencedParts.Load()
 	return s
 }
 
@@ -212,6 +245,7 @@ type upload struct {
 	key     string
 	body    []byte
 	extents []metadata.Extent
+	putAt   time.Time // when the PUT that stored key started
 }
 
 // uploadWave builds, uploads and commits consecutive segments. Only
@@ -287,18 +321,42 @@ func (u *Uploader) isUploaded(id uint64) bool {
 	return u.uploaded[id]
 }
 
-// partEntries is one partition's entries of a segment, in offset order.
+// partEntries is one partition's entries of a segment, in offset order,
+// and the leader epoch each was written under.
 type partEntries struct {
 	key     wal.Key
-	epoch   int32
+	current int32 // the partition's leader epoch in the catalog
 	entries []wal.Entry
+	epochs  []int32
+	maxTs   []int64 // largest of the entry's MaxTimestamp and its batches'
+}
+
+// entryEpoch returns the leader epoch an entry was written under (its
+// first batch's PartitionLeaderEpoch: the partition stamps every batch of
+// an entry with the same one) and the largest batch max timestamp.
+func entryEpoch(data []byte) (epoch int32, maxTs int64, err error) {
+	maxTs = -1
+	for pos := 0; pos < len(data); {
+		h, err := recordbatch.ParseHeader(data[pos:])
+		if err != nil {
+			return 0, 0, err
+		}
+		if pos == 0 {
+			epoch = h.PartitionLeaderEpoch
+		}
+		maxTs = max(maxTs, h.MaxTimestamp)
+		pos += h.Size()
+	}
+	return epoch, maxTs, nil
 }
 
 // collect reads a sealed segment and keeps, per partition, the entries the
-// catalog does not have yet. Partitions of deleted topics are dropped.
-// ends carries, across the segments of one wave, where each partition's
-// data will end once the earlier segments are committed; a partition not
-// in it starts at the catalog's end. collect updates it.
+// catalog does not have yet. Partitions of deleted topics are dropped;
+// entries that can never be committed (written under an epoch the
+// partition has left, or not continuing its log) fence their partition
+// and are dropped. ends carries, across the segments of one wave, where
+// each partition's data will end once the earlier segments are committed;
+// a partition not in it starts at the catalog's end. collect updates it.
 func (u *Uploader) collect(seg wal.SegmentInfo, ends map[wal.Key]int64) ([]*partEntries, error) {
 	// The entries are copied into one arena: a segment's frames (its
 	// size) hold every payload. The arena is reused by the next collect,
@@ -313,6 +371,13 @@ func (u *Uploader) collect(seg wal.SegmentInfo, ends map[wal.Key]int64) ([]*part
 		if gone[e.Key] {
 			return nil
 		}
+		epoch, maxTs, err := entryEpoch(e.Data)
+		if err != nil {
+			return fmt.Errorf("partition %v offsets %d..%d: %w", e.Key, e.BaseOffset, e.LastOffset, err)
+		}
+		if f, ok := u.fenced[e.Key]; ok && epoch <= f {
+			return nil // refused before: it can never be committed
+		}
 		pe := parts[e.Key]
 		if pe == nil {
 			t, ok := u.cat.TopicByID(metadata.TopicID(e.Key.Topic))
@@ -321,7 +386,7 @@ func (u *Uploader) collect(seg wal.SegmentInfo, ends map[wal.Key]int64) ([]*part
 				gone[e.Key] = true
 				return nil
 			}
-			pe = &partEntries{key: e.Key, epoch: t.Partitions[e.Key.Partition].LeaderEpoch}
+			pe = &partEntries{key: e.Key, current: t.Partitions[e.Key.Partition].LeaderEpoch}
 			parts[e.Key] = pe
 			if _, seen := ends[e.Key]; !seen {
 				ends[e.Key] = pl.End
@@ -330,20 +395,25 @@ func (u *Uploader) collect(seg wal.SegmentInfo, ends map[wal.Key]int64) ([]*part
 		if e.LastOffset < ends[e.Key] {
 			return nil // committed by an earlier upload
 		}
+		if epoch < pe.current {
+			u.fence(e.Key, epoch, fmt.Errorf("%w: data written under leader epoch %d, the partition is at epoch %d", metadata.ErrFenced, epoch, pe.current))
+			return nil
+		}
 		if e.BaseOffset != ends[e.Key] {
 			// Entries of one partition are contiguous in the WAL and the
 			// catalog ends where the WAL continues; anything else means
 			// the catalog moved under this broker (another leader).
-			u.logger.Error("WAL entry does not continue the catalog; not uploading it",
-				"partition", e.Key.String(), "catalog_end", ends[e.Key], "entry_base", e.BaseOffset, "segment", seg.ID)
+			u.fence(e.Key, epoch, fmt.Errorf("%w: WAL entry at offset %d does not continue the catalog, which ends at %d (segment %d)",
+				metadata.ErrOffsetGap, e.BaseOffset, ends[e.Key], seg.ID))
 			gone[e.Key] = true
-			delete(parts, e.Key)
 			return nil
 		}
 		start := len(arena)
 		arena = append(arena, e.Data...)
 		e.Data, e.Done = arena[start:len(arena):len(arena)], nil
 		pe.entries = append(pe.entries, e)
+		pe.epochs = append(pe.epochs, epoch)
+		pe.maxTs = append(pe.maxTs, max(maxTs, e.MaxTimestamp))
 		ends[e.Key] = e.LastOffset + 1
 		return nil
 	})
@@ -362,6 +432,21 @@ func (u *Uploader) collect(seg wal.SegmentInfo, ends map[wal.Key]int64) ([]*part
 	return out, nil
 }
 
+// fence records that partition k's data of leader epoch epoch (and older)
+// can never be committed, and tells OnFenced once per partition and epoch.
+func (u *Uploader) fence(k wal.Key, epoch int32, why error) {
+	if f, ok := u.fenced[k]; ok && f >= epoch {
+		return
+	}
+	u.fenced[k] = epoch
+	u.fencedParts.Add(1)
+	u.logger.Warn("partition's data refused by the catalog; it is not led here under this epoch any more",
+		"partition", k.String(), "epoch", epoch, "reason", why)
+	if u.cfg.OnFenced != nil {
+		u.cfg.OnFenced(k, epoch)
+	}
+}
+
 // build writes the object for parts and returns its bytes and extents
 // (without the object key).
 func (u *Uploader) build(parts []*partEntries) ([]byte, []metadata.Extent, error) {
@@ -375,9 +460,9 @@ func (u *Uploader) build(parts []*partEntries) ([]byte, []metadata.Extent, error
 	}
 	buf := bytes.NewBuffer(u.bodyBuffer(size))
 	b := index.NewBuilder(buf, index.BuilderOptions{SparseInterval: u.cfg.SparseInterval})
-	epochs := map[wal.Key]int32{}
+	byKey := make(map[wal.Key]*partEntries, len(parts))
 	for _, pe := range parts {
-		epochs[pe.key] = pe.epoch
+		byKey[pe.key] = pe
 		for _, e := range pe.entries {
 			if err := b.Add(index.Key(pe.key), e.BaseOffset, e.LastOffset, e.MaxTimestamp, e.Data); err != nil {
 				return nil, nil, fmt.Errorf("build object: %w", err)
@@ -388,18 +473,35 @@ func (u *Uploader) build(parts []*partEntries) ([]byte, []metadata.Extent, error
 	if err != nil {
 		return nil, nil, fmt.Errorf("build object: %w", err)
 	}
+	// One extent per run of entries written under one leader epoch: the
+	// footer covers the partition's whole byte range, each extent the
+	// part of it its run's batches fill (the builder writes them
+	// verbatim, back to back).
 	extents := make([]metadata.Extent, 0, len(footer.Partitions))
 	for _, p := range footer.Partitions {
-		extents = append(extents, metadata.Extent{
-			Topic:        metadata.TopicID(p.Key.Topic),
-			Partition:    p.Key.Partition,
-			BaseOffset:   p.FirstOffset,
-			LastOffset:   p.LastOffset,
-			Pos:          p.Pos,
-			Len:          p.Len,
-			MaxTimestamp: p.MaxTimestamp,
-			LeaderEpoch:  epochs[wal.Key(p.Key)],
-		})
+		pe := byKey[wal.Key(p.Key)]
+		pos := p.Pos
+		for i := 0; i < len(pe.entries); {
+			ext := metadata.Extent{
+				Topic:        metadata.TopicID(p.Key.Topic),
+				Partition:    p.Key.Partition,
+				BaseOffset:   pe.entries[i].BaseOffset,
+				Pos:          pos,
+				MaxTimestamp: -1,
+				LeaderEpoch:  pe.epochs[i],
+			}
+			for ; i < len(pe.entries) && pe.epochs[i] == ext.LeaderEpoch; i++ {
+				ext.LastOffset = pe.entries[i].LastOffset
+				ext.Len += int64(len(pe.entries[i].Data))
+				ext.MaxTimestamp = max(ext.MaxTimestamp, pe.maxTs[i])
+			}
+			pos += ext.Len
+			extents = append(extents, ext)
+		}
+		if pos != p.Pos+p.Len || extents[len(extents)-1].LastOffset != p.LastOffset {
+			return nil, nil, fmt.Errorf("build object: partition %v: entries end at byte %d offset %d, the footer at byte %d offset %d",
+				p.Key, pos, extents[len(extents)-1].LastOffset, p.Pos+p.Len, p.LastOffset)
+		}
 	}
 	return buf.Bytes(), extents, nil
 }
@@ -439,8 +541,10 @@ func (u *Uploader) prepare(seg wal.SegmentInfo, ends map[wal.Key]int64) (*upload
 // closes.
 func (u *Uploader) put(up *upload) error {
 	for attempt := 0; ; attempt++ {
+		start := time.Now()
 		err := u.bucket.Put(u.ctx, up.key, bytes.NewReader(up.body), int64(len(up.body)))
 		if err == nil {
+			up.putAt = start
 			return nil
 		}
 		if u.ctx.Err() != nil {
@@ -454,24 +558,42 @@ func (u *Uploader) put(up *upload) error {
 	}
 }
 
-// commit registers the object's extents in the catalog, retrying until it
-// is committed or can never be, then advances the partitions.
+// commit registers the object's extents in the catalog, retrying until the
+// catalog decided on them or the uploader closes, then advances the
+// partitions whose extents it accepted and fences those it refused.
+//
+// Before each attempt, an object whose PUT started more than half the
+// orphan grace ago is uploaded again under a new key: the GC deletes
+// objects the catalog does not know once they are older than the grace
+// (a wave whose other PUTs kept failing, a long metadata outage), and
+// checking that the old one still exists would leave it the rest of the
+// grace to vanish between the check and the commit. The old object, if
+// still there, is an orphan the GC removes.
 func (u *Uploader) commit(up *upload) error {
-	c := metadata.ObjectCommit{Key: up.key, Size: int64(len(up.body)), Broker: u.cfg.BrokerID, Extents: up.extents}
 	for attempt := 0; ; attempt++ {
-		c.Now = time.Now().UnixMilli()
-		err := u.cat.CommitObject(u.ctx, c)
+		if time.Since(up.putAt) > u.cfg.OrphanGrace/2 {
+			if err := u.rePut(up); err != nil {
+				return err
+			}
+		}
+		c := metadata.ObjectCommit{Key: up.key, Size: int64(len(up.body)), Broker: u.cfg.BrokerID, Extents: up.extents,
+			Now: time.Now().UnixMilli()}
+		res, err := u.cat.CommitObject(u.ctx, c)
 		if err == nil {
-			break
+			u.committed(up, res)
+			return nil
 		}
 		if u.ctx.Err() != nil {
 			return u.ctx.Err()
 		}
 		u.commitErrors.Add(1)
-		if errors.Is(err, metadata.ErrFenced) || errors.Is(err, metadata.ErrOffsetGap) {
-			// Another leader owns one of these partitions now: this
-			// object can never be committed. It becomes an orphan.
-			u.logger.Error("segment cannot be committed; leaving it to the garbage collector", "segment", up.seg.ID, "object", up.key, "err", err)
+		if errors.Is(err, metadata.ErrInvalidRequest) || errors.Is(err, metadata.ErrUnknownTopic) {
+			// The catalog can never take this object; retrying would hold
+			// back every later segment. Its partitions cannot continue.
+			u.logger.Error("segment cannot be committed; leaving its object to the garbage collector", "segment", up.seg.ID, "object", up.key, "err", err)
+			for _, e := range up.extents {
+				u.fence(wal.Key{Topic: [16]byte(e.Topic), Partition: e.Partition}, e.LeaderEpoch, err)
+			}
 			return nil
 		}
 		u.logger.Warn("commit segment failed; retrying", "segment", up.seg.ID, "object", up.key, "attempt", attempt+1, "err", err)
@@ -479,19 +601,63 @@ func (u *Uploader) commit(up *upload) error {
 			return err
 		}
 	}
-	u.objects.Add(1)
-	u.bytes.Add(int64(len(up.body)))
+}
+
+// rePut uploads the object again under a fresh key.
+func (u *Uploader) rePut(up *upload) error {
+	old := up.key
+	up.key = WALObjectKey(u.cfg.BrokerID, up.seg.ID, NewNonce())
+	for i := range up.extents {
+		up.extents[i].Object = up.key
+	}
+	if err := u.put(up); err != nil {
+		return err
+	}
+	u.rePuts.Add(1)
+	u.logger.Warn("object not committed within half the orphan grace; uploaded it again under a new key",
+		"segment", up.seg.ID, "old_object", old, "object", up.key, "orphan_grace", u.cfg.OrphanGrace)
+	return nil
+}
+
+// committed advances the partitions of the extents the catalog accepted
+// and fences those of the extents it refused.
+func (u *Uploader) committed(up *upload, res metadata.CommitResult) {
+	// A partition's extents are in offset order; from its first refused
+	// one on, none of them was accepted.
+	refusedFrom := map[wal.Key]int64{}
+	var first []metadata.RefusedExtent
+	for _, r := range res.Refused {
+		k := wal.Key{Topic: [16]byte(r.Topic), Partition: r.Partition}
+		if _, ok := refusedFrom[k]; !ok {
+			refusedFrom[k] = r.BaseOffset
+			first = append(first, r)
+		}
+	}
+	accepted := 0
+	for _, e := range up.extents {
+		k := wal.Key{Topic: [16]byte(e.Topic), Partition: e.Partition}
+		if from, ok := refusedFrom[k]; ok && e.LastOffset >= from {
+			continue
+		}
+		accepted++
+		if u.cfg.OnCommitted != nil {
+			u.cfg.OnCommitted(k, e.LastOffset+1)
+		}
+	}
+	if accepted > 0 {
+		u.objects.Add(1)
+		u.bytes.Add(int64(len(up.body)))
+	}
 	u.mu.Lock()
 	if !up.seg.FirstEntryTime.IsZero() {
 		u.stats.LastUploadLag = time.Since(up.seg.FirstEntryTime)
 	}
 	u.mu.Unlock()
-	if u.cfg.OnCommitted != nil {
-		for _, e := range up.extents {
-			u.cfg.OnCommitted(wal.Key{Topic: [16]byte(e.Topic), Partition: e.Partition}, e.LastOffset+1)
-		}
+	// After the accepted extents: a partition fenced now still serves
+	// what it committed from its local WAL.
+	for _, r := range first {
+		u.fence(wal.Key{Topic: [16]byte(r.Topic), Partition: r.Partition}, r.LeaderEpoch, r.Err)
 	}
-	return nil
 }
 
 // trim removes the oldest uploaded segments while the uploaded data kept

@@ -1,15 +1,22 @@
 package tiering
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
 	"log/slog"
 	"math/rand/v2"
+	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/shalelog/shale/index"
 	"github.com/shalelog/shale/metadata"
 	"github.com/shalelog/shale/objectstore"
+	"github.com/shalelog/shale/recordbatch"
 	"github.com/shalelog/shale/wal"
 )
 
@@ -24,6 +31,7 @@ type uploadFixture struct {
 
 	mu        sync.Mutex
 	committed map[wal.Key]int64
+	fenced    map[wal.Key][]int32 // epochs reported by OnFenced, in order
 }
 
 func newUploadFixture(t *testing.T, partitions int32) *uploadFixture {
@@ -55,10 +63,17 @@ func newUploadFixture(t *testing.T, partitions int32) *uploadFixture {
 		t.Fatal(err)
 	}
 	f := objectstore.NewFaulty(fs)
-	return &uploadFixture{log: l, meta: meta, faulty: f, bucket: objectstore.NewCounting(f), topic: topic, committed: map[wal.Key]int64{}}
+	return &uploadFixture{log: l, meta: meta, faulty: f, bucket: objectstore.NewCounting(f), topic: topic, committed: map[wal.Key]int64{}, fenced: map[wal.Key][]int32{}}
 }
 
 func (f *uploadFixture) uploader(t *testing.T, retain int64) *Uploader {
+	t.Helper()
+	return f.uploaderWith(t, retain, f.bucket, f.meta, nil)
+}
+
+// uploaderWith starts an uploader over bucket and cat; mutate, if not nil,
+// changes its config first.
+func (f *uploadFixture) uploaderWith(t *testing.T, retain int64, bucket objectstore.Bucket, cat Catalog, mutate func(*UploaderConfig)) *Uploader {
 	t.Helper()
 	cfg := DefaultUploaderConfig()
 	cfg.LocalRetainBytes = retain
@@ -68,7 +83,15 @@ func (f *uploadFixture) uploader(t *testing.T, retain int64) *Uploader {
 		defer f.mu.Unlock()
 		f.committed[k] = max(f.committed[k], end)
 	}
-	u, err := NewUploader(cfg, f.log, f.bucket, f.meta)
+	cfg.OnFenced = func(k wal.Key, epoch int32) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.fenced[k] = append(f.fenced[k], epoch)
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	u, err := NewUploader(cfg, f.log, bucket, cat)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,15 +100,33 @@ func (f *uploadFixture) uploader(t *testing.T, retain int64) *Uploader {
 	return u
 }
 
-// appendBatches writes n batches to every partition, round-robin, and
-// returns each partition's end offset.
+// appendBatches writes n batches to every partition, round-robin, each
+// stamped with its partition's current leader epoch as a partition leader
+// does, and advances next to each partition's end offset.
 func (f *uploadFixture) appendBatches(t *testing.T, rng *rand.Rand, n int, next map[wal.Key]int64) {
+	t.Helper()
+	topic, _ := f.meta.TopicByID(f.topic.ID)
+	epochs := map[int32]int32{}
+	for p, pm := range topic.Partitions {
+		epochs[int32(p)] = pm.LeaderEpoch
+	}
+	f.appendEpoch(t, rng, n, next, epochs)
+}
+
+// appendEpoch writes n batches to each partition in epochs, round-robin,
+// stamped with the epoch given for it, and advances next.
+func (f *uploadFixture) appendEpoch(t *testing.T, rng *rand.Rand, n int, next map[wal.Key]int64, epochs map[int32]int32) {
 	t.Helper()
 	for i := 0; i < n; i++ {
 		for p := range f.topic.Partitions {
+			epoch, ok := epochs[int32(p)]
+			if !ok {
+				continue
+			}
 			k := wal.Key{Topic: [16]byte(f.topic.ID), Partition: int32(p)}
 			records := 1 + rng.IntN(4)
 			b := makeColdBatch(t, rng, next[k], records, 200+rng.IntN(400))
+			recordbatch.SetPartitionLeaderEpoch(b, epoch)
 			if err := f.log.Append(wal.Entry{Key: k, BaseOffset: next[k], LastOffset: next[k] + int64(records) - 1, MaxTimestamp: 1, Data: b}); err != nil {
 				t.Fatal(err)
 			}
@@ -252,4 +293,217 @@ func TestPlanCompaction(t *testing.T) {
 	if planCompaction(exts[:1], 1000, 2) != nil {
 		t.Fatal("a single extent was planned")
 	}
+}
+
+func partKey(topic metadata.Topic, p int32) wal.Key {
+	return wal.Key{Topic: [16]byte(topic.ID), Partition: p}
+}
+
+func (f *uploadFixture) fencedEpochs(k wal.Key) []int32 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]int32(nil), f.fenced[k]...)
+}
+
+func (f *uploadFixture) told(k wal.Key) int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.committed[k]
+}
+
+// TestUploaderRefusalDoesNotCascade: two partitions share every object of
+// a wave; one moves to a new leader epoch while the wave is being
+// uploaded. The other commits all its data, in that wave and later ones;
+// the moved one commits nothing and is reported fenced once; and the WAL
+// segments are handled and trimmed.
+func TestUploaderRefusalDoesNotCascade(t *testing.T) {
+	f := newUploadFixture(t, 2)
+	rng := rand.New(rand.NewPCG(7, 8))
+	k0, k1 := partKey(f.topic, 0), partKey(f.topic, 1)
+	f.faulty.SetDown(true)
+	u := f.uploader(t, 0)
+	next := map[wal.Key]int64{}
+	f.appendBatches(t, rng, 200, next)
+	coldWaitFor(t, "a wave failing its PUTs", func() bool { return u.Stats().PutErrors > 0 && len(f.log.SealedSegments()) >= 2 })
+	if _, err := f.meta.SetPartitionLeader(context.Background(), "up", 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	f.faulty.SetDown(false)
+	f.waitCommitted(t, map[wal.Key]int64{k0: next[k0]})
+	// Later segments of partition 0 still commit.
+	f.appendEpoch(t, rng, 100, next, map[int32]int32{0: 0})
+	f.waitCommitted(t, map[wal.Key]int64{k0: next[k0]})
+	coldWaitFor(t, "every segment uploaded and trimmed", func() bool { return len(f.log.SealedSegments()) == 0 })
+	if pl, _ := f.meta.PartitionLog(f.topic.ID, 1); pl.End != 0 || f.told(k1) != 0 {
+		t.Fatalf("fenced partition committed: catalog %+v, told %d", pl, f.told(k1))
+	}
+	if got := f.fencedEpochs(k1); !reflect.DeepEqual(got, []int32{0}) {
+		t.Fatalf("partition 1 reported fenced at epochs %v, want [0]", got)
+	}
+	if got := f.fencedEpochs(k0); got != nil {
+		t.Fatalf("partition 0 reported fenced at epochs %v", got)
+	}
+}
+
+// TestUploaderCommitsTheEpochDataWasWrittenUnder: data written under
+// epoch 3 is refused once the partition is at epoch 4; it is never
+// committed as epoch 4.
+func TestUploaderCommitsTheEpochDataWasWrittenUnder(t *testing.T) {
+	f := newUploadFixture(t, 2)
+	rng := rand.New(rand.NewPCG(9, 10))
+	ctx := context.Background()
+	k0, k1 := partKey(f.topic, 0), partKey(f.topic, 1)
+	for range 3 {
+		if _, err := f.meta.SetPartitionLeader(ctx, "up", 0, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := map[wal.Key]int64{}
+	f.appendEpoch(t, rng, 50, next, map[int32]int32{0: 3, 1: 0})
+	if _, err := f.meta.SetPartitionLeader(ctx, "up", 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	f.uploader(t, 1<<30)
+	f.waitCommitted(t, map[wal.Key]int64{k1: next[k1]})
+	coldWaitFor(t, "partition 0 reported fenced", func() bool { return len(f.fencedEpochs(k0)) > 0 })
+	if got := f.fencedEpochs(k0); !reflect.DeepEqual(got, []int32{3}) {
+		t.Fatalf("partition 0 reported fenced at epochs %v, want [3]", got)
+	}
+	if pl, _ := f.meta.PartitionLog(f.topic.ID, 0); pl.End != 0 || f.told(k0) != 0 {
+		t.Fatalf("epoch 3 data committed: catalog %+v, told %d", pl, f.told(k0))
+	}
+	for _, e := range f.meta.Extents(f.topic.ID, 1, 0, 1<<20) {
+		if e.LeaderEpoch != 0 {
+			t.Fatalf("partition 1 extent %+v: epoch %d, written under 0", e, e.LeaderEpoch)
+		}
+	}
+}
+
+// TestUploaderSplitsExtentsByEpoch: one segment holds a partition's data
+// of two epochs; each run becomes its own extent with its own epoch (the
+// old run is refused, so is what follows it).
+func TestUploaderSplitsExtentsByEpoch(t *testing.T) {
+	f := newUploadFixture(t, 1)
+	rng := rand.New(rand.NewPCG(11, 12))
+	k0 := partKey(f.topic, 0)
+	var got []metadata.ObjectCommit
+	var mu sync.Mutex
+	cat := recordingCatalog{Store: f.meta, fn: func(c metadata.ObjectCommit) {
+		mu.Lock()
+		got = append(got, c)
+		mu.Unlock()
+	}}
+	next := map[wal.Key]int64{}
+	f.appendEpoch(t, rng, 3, next, map[int32]int32{0: 0})
+	f.appendEpoch(t, rng, 3, next, map[int32]int32{0: 1})
+	f.uploaderWith(t, 1<<30, f.bucket, cat, nil)
+	coldWaitFor(t, "partition 0 reported fenced", func() bool { return len(f.fencedEpochs(k0)) > 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || len(got[0].Extents) != 2 {
+		t.Fatalf("commits %+v, want one object with two extents", got)
+	}
+	a, b := got[0].Extents[0], got[0].Extents[1]
+	if a.LeaderEpoch != 0 || b.LeaderEpoch != 1 || b.BaseOffset != a.LastOffset+1 || b.Pos != a.Pos+a.Len || b.LastOffset != next[k0]-1 {
+		t.Fatalf("extents %+v %+v", a, b)
+	}
+}
+
+// recordingCatalog passes commits to the store and shows them to fn.
+type recordingCatalog struct {
+	*metadata.Store
+	fn func(metadata.ObjectCommit)
+}
+
+func (c recordingCatalog) CommitObject(ctx context.Context, oc metadata.ObjectCommit) (metadata.CommitResult, error) {
+	c.fn(oc)
+	return c.Store.CommitObject(ctx, oc)
+}
+
+// putGate lets one PUT through while hold is set and fails the others.
+type putGate struct {
+	objectstore.Bucket
+	hold   atomic.Bool
+	passed atomic.Int64
+}
+
+func (g *putGate) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	if g.hold.Load() && g.passed.Add(1) > 1 {
+		return errors.New("injected: PUT refused")
+	}
+	return g.Bucket.Put(ctx, key, r, size)
+}
+
+// TestUploaderRePutsAnObjectGoneBeforeItsCommit: a wave's first PUT
+// lands, another keeps failing for longer than the orphan grace, and the
+// orphan sweep deletes the first object meanwhile (the catalog never heard
+// of it). The uploader must not commit the deleted object: it uploads it
+// again, and every offset reads back once the WAL is trimmed.
+func TestUploaderRePutsAnObjectGoneBeforeItsCommit(t *testing.T) {
+	f := newUploadFixture(t, 2)
+	rng := rand.New(rand.NewPCG(13, 14))
+	ctx := context.Background()
+	next := map[wal.Key]int64{}
+	f.appendBatches(t, rng, 200, next)
+	coldWaitFor(t, "several sealed segments", func() bool { return len(f.log.SealedSegments()) >= 3 })
+	gate := &putGate{Bucket: f.bucket}
+	gate.hold.Store(true)
+	const grace = 100 * time.Millisecond
+	u := f.uploaderWith(t, 0, gate, f.meta, func(c *UploaderConfig) { c.OrphanGrace = grace })
+	coldWaitFor(t, "one PUT stored and others failing", func() bool { return f.objects(t) == 1 && u.Stats().PutErrors > 0 })
+	var keys []string
+	if err := f.bucket.List(ctx, "", func(o objectstore.ObjectInfo) error { keys = append(keys, o.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if err := f.bucket.Delete(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(grace) // the deleted object's PUT is now older than the grace
+	gate.hold.Store(false)
+	f.waitCommitted(t, next)
+	if u.Stats().RePuts == 0 {
+		t.Fatalf("stats %+v: nothing uploaded again", u.Stats())
+	}
+	coldWaitFor(t, "every segment trimmed", func() bool { return len(f.log.SealedSegments()) == 0 })
+	r := newUploadReader(t, f)
+	for k, end := range next {
+		for _, e := range f.meta.Extents(metadata.TopicID(k.Topic), k.Partition, 0, 1<<20) {
+			if _, err := f.bucket.Stat(ctx, e.Object); err != nil {
+				t.Fatalf("%v extent [%d, %d] names object %s: %v", k, e.BaseOffset, e.LastOffset, e.Object, err)
+			}
+		}
+		for off := int64(0); off < end; {
+			pieces, err := r.ReadPieces(ctx, index.Key(k), off, end, 1<<20)
+			if err != nil {
+				t.Fatalf("%v read at %d: %v", k, off, err)
+			}
+			data := bytes.Join(pieces, nil)
+			if len(data) == 0 {
+				t.Fatalf("%v read at %d: no data", k, off)
+			}
+			for pos := 0; pos < len(data); {
+				h, err := recordbatch.ParseHeader(data[pos:])
+				if err != nil {
+					t.Fatalf("%v read at %d: %v", k, off, err)
+				}
+				if h.BaseOffset > off {
+					t.Fatalf("%v: offsets %d..%d missing", k, off, h.BaseOffset-1)
+				}
+				off = max(off, h.LastOffset()+1)
+				pos += h.Size()
+			}
+		}
+	}
+}
+
+func newUploadReader(t *testing.T, f *uploadFixture) *Reader {
+	t.Helper()
+	r, err := NewReader(f.bucket, CatalogFinder{Store: f.meta}, testReaderConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
 }

@@ -208,6 +208,13 @@ func (l *Log) indexLocked(seg *segment, k Key, ie indexEntry) {
 		p = &partitionIndex{}
 		l.parts[k] = p
 	}
+	if len(p.entries) > 0 && ie.base < p.rangeOf().Next {
+		// A new leadership restarted the partition lower: what the log
+		// held for it before belongs to older epochs and is forgotten
+		// (reads and Range see only the new run). The frames stay in
+		// their segments until those are removed.
+		p.entries = p.entries[:0]
+	}
 	p.entries = append(p.entries, ie)
 	r, ok := seg.parts[k]
 	if !ok {

@@ -148,6 +148,19 @@
 // broker committed more of it starts at the catalog end, past the end of
 // what its own log holds for that partition.
 //
+// One exception lets offsets go back: a new leadership. The log reads the
+// leader epoch of each entry from its payload (the PartitionLeaderEpoch of
+// the first Kafka batch, bytes 12..15, magic 2 at byte 16; -1 for anything
+// else). An entry whose epoch is newer than the partition's last entry's
+// may start below that entry's end: a broker led the partition again
+// under a new epoch and starts at the catalog end, below a tail of its
+// own older leadership that was never committed. From that entry on, the
+// log forgets the partition's older run (Range and Read see only the new
+// one); its frames stay in their segments until those are removed, and
+// the uploader refuses them by their epoch. Recovery applies the same
+// rule, so a log with such a restart reopens to the same state; offsets
+// going back without a newer epoch are corruption.
+//
 // After recovery, a newest segment holding entries is sealed (it is
 // complete) and a new active segment is created; an empty one is reused.
 // Empty segments older than every segment holding entries are deleted; an

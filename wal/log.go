@@ -56,6 +56,7 @@ type Log struct {
 	serving     uint64       // backpressure: ticket allowed to proceed
 	waiting     int          // backpressure: appenders holding a ticket
 	appended    map[Key]int64
+	epochs      map[Key]int32 // leader epoch of the last entry appended per partition (see restarts in doc.go)
 	closing     bool
 	failed      error // sticky write/fsync failure
 
@@ -130,6 +131,7 @@ func Open(cfg Config) (*Log, error) {
 		lock:          lock,
 		queue:         &commitQueue{},
 		appended:      make(map[Key]int64),
+		epochs:        make(map[Key]int32),
 		wake:          make(chan struct{}, 1),
 		committerDone: make(chan struct{}),
 		parts:         make(map[Key]*partitionIndex),
@@ -172,7 +174,9 @@ func checkEntry(e *Entry) error {
 
 // Append queues e and returns once it is queued; e.Done reports
 // durability. Entries are logged in the order their Append calls are
-// admitted, and per partition offsets must increase (ErrOutOfOrder).
+// admitted, and per partition offsets must increase (ErrOutOfOrder),
+// except that an entry of a newer leader epoch than the partition's last
+// one may restart it at a lower offset (see doc.go).
 // Append blocks while MaxPendingBytes are queued, and fails with ErrFull,
 // ErrClosed, or the log's sticky write/fsync error. The WAL owns e.Data
 // after the call.
@@ -189,10 +193,15 @@ func (l *Log) Append(e Entry) error {
 		l.mu.Unlock()
 		return err
 	}
+	epoch := payloadEpoch(e.Data)
 	if next, ok := l.appended[e.Key]; ok && e.BaseOffset < next {
-		l.mu.Unlock()
-		return fmt.Errorf("append %v at offset %d, next is %d: %w", e.Key, e.BaseOffset, next, ErrOutOfOrder)
+		// Only a new leadership may restart a partition lower (doc.go).
+		if last, ok := l.epochs[e.Key]; !ok || epoch <= last {
+			l.mu.Unlock()
+			return fmt.Errorf("append %v at offset %d, next is %d: %w", e.Key, e.BaseOffset, next, ErrOutOfOrder)
+		}
 	}
+	l.epochs[e.Key] = epoch
 	q := l.queue
 	q.buf = append(q.buf, hdr[:]...)
 	q.buf = append(q.buf, e.Data...)

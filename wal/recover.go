@@ -146,7 +146,7 @@ func (l *Log) recoverSegment(id uint64, last bool) (_ *segment, err error) {
 
 	sc := newFrameScanner(f, segmentHeaderSize, size, s.salt)
 	for {
-		h, _, err := sc.next()
+		h, payload, err := sc.next()
 		if err == io.EOF {
 			break
 		}
@@ -175,12 +175,14 @@ func (l *Log) recoverSegment(id uint64, last bool) (_ *segment, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if p := l.parts[h.key]; p != nil {
-			if next := p.rangeOf().Next; h.baseOffset < next {
+		epoch := payloadEpoch(payload)
+		if p := l.parts[h.key]; p != nil && len(p.entries) > 0 {
+			if next := p.rangeOf().Next; h.baseOffset < next && epoch <= l.epochs[h.key] {
 				return nil, &CorruptionError{Path: path, Offset: sc.pos - h.frameSize(),
-					Reason: fmt.Sprintf("offset %d of %v is below its next offset %d", h.baseOffset, h.key, next)}
+					Reason: fmt.Sprintf("offset %d of %v is below its next offset %d under leader epoch %d (the last was %d)", h.baseOffset, h.key, next, epoch, l.epochs[h.key])}
 			}
 		}
+		l.epochs[h.key] = epoch
 		l.indexLocked(s, h.key, indexEntry{
 			base:   h.baseOffset,
 			maxTs:  h.maxTimestamp,
