@@ -218,52 +218,52 @@ func wantCode(t *testing.T, what string, got int16, want *kerr.Error) {
 	}
 }
 
-// An unknown API key or an unsupported version is answered with
-// UNSUPPORTED_VERSION under the request's correlation id, and the same
-// connection keeps working.
+// An unknown API key, or a version outside the served range of an API
+// other than ApiVersions, closes the connection without an answer, as Kafka
+// does (a body that matches no response schema only makes clients report
+// decode errors). Other connections are unaffected.
 func TestProtocolUnknownAPIKeyAndVersion(t *testing.T) {
 	n := shaletest.StartNode(t, nil)
-	c := dialRaw(t, n.Addr())
-	c.alive()
-	for i, f := range []struct{ key, version int16 }{{9999, 0}, {0, 99}, {1, 3}} {
-		corr := int32(100 + i)
-		c.write(rawFrame(f.key, f.version, corr, false, nil))
-		got, body, err := c.readFrame()
-		if err != nil || got != corr || len(body) < 2 {
-			t.Fatalf("key %d v%d: correlation %d, %d bytes, %v", f.key, f.version, got, len(body), err)
-		}
-		wantCode(t, "unsupported request", int16(binary.BigEndian.Uint16(body)), kerr.UnsupportedVersion)
+	other := dialRaw(t, n.Addr())
+	other.alive()
+	for _, f := range []struct{ key, version int16 }{{9999, 0}, {-1, 0}, {0, 99}, {1, 3}, {3, -1}} {
+		c := dialRaw(t, n.Addr())
 		c.alive()
+		c.write(rawFrame(f.key, f.version, 100, false, nil))
+		c.closed()
+		other.alive()
 	}
 }
 
+// An ApiVersions request of a version this broker does not serve (newer,
+// or negative) gets the v0 response with UNSUPPORTED_VERSION and the
+// supported ranges, and the connection stays.
 func TestProtocolUnsupportedVersions(t *testing.T) {
 	n := shaletest.StartNode(t, nil)
-
-	// ApiVersions v99: a v0-form response with UNSUPPORTED_VERSION and the
-	// broker's ranges, and the connection stays.
-	c := dialRaw(t, n.Addr())
-	c.write(rawFrame(18, 99, 7, true, []byte{0, 1, 2, 3}))
-	corr, body, err := c.readFrame()
-	if err != nil || corr != 7 {
-		t.Fatalf("ApiVersions v99: correlation %d, %v", corr, err)
-	}
-	v0 := kmsg.NewPtrApiVersionsResponse()
-	v0.Version = 0
-	if err := v0.ReadFrom(body); err != nil {
-		t.Fatalf("decode v0 ApiVersions response: %v", err)
-	}
-	wantCode(t, "ApiVersions v99", v0.ErrorCode, kerr.UnsupportedVersion)
-	var apiVersionsMax int16 = -1
-	for _, k := range v0.ApiKeys {
-		if k.ApiKey == 18 {
-			apiVersionsMax = k.MaxVersion
+	for _, version := range []int16{99, 5, -1} {
+		c := dialRaw(t, n.Addr())
+		c.write(rawFrame(18, version, 7, true, []byte{0, 1, 2, 3}))
+		corr, body, err := c.readFrame()
+		if err != nil || corr != 7 {
+			t.Fatalf("ApiVersions v%d: correlation %d, %v", version, corr, err)
 		}
+		v0 := kmsg.NewPtrApiVersionsResponse()
+		v0.Version = 0
+		if err := v0.ReadFrom(body); err != nil {
+			t.Fatalf("decode v0 ApiVersions response: %v", err)
+		}
+		wantCode(t, fmt.Sprintf("ApiVersions v%d", version), v0.ErrorCode, kerr.UnsupportedVersion)
+		var apiVersionsMax int16 = -1
+		for _, k := range v0.ApiKeys {
+			if k.ApiKey == 18 {
+				apiVersionsMax = k.MaxVersion
+			}
+		}
+		if apiVersionsMax < 3 {
+			t.Fatalf("v0 response lists ApiVersions up to v%d, want the real range", apiVersionsMax)
+		}
+		c.alive()
 	}
-	if apiVersionsMax < 3 {
-		t.Fatalf("v0 response lists ApiVersions up to v%d, want the real range", apiVersionsMax)
-	}
-	c.alive()
 }
 
 func TestProtocolBadFrames(t *testing.T) {
