@@ -165,8 +165,10 @@ func (s *Server) serveConn(nc net.Conn) bool {
 	return true
 }
 
-// Close stops accepting, closes every connection and waits for their
-// goroutines.
+// Close stops accepting, closes the group coordinator (answering the group
+// requests that wait on a rebalance), closes every connection and waits for
+// their goroutines. Groups close first so that no connection's writer
+// waits for a rebalance step that would only end with its timeout.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -174,16 +176,18 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	s.cancel()
 	if s.ln != nil {
 		s.ln.Close()
 	}
+	s.mu.Unlock()
+	s.groups.close()
+	s.mu.Lock()
+	s.cancel()
 	for c := range s.conns {
 		c.nc.Close()
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
-	s.groups.close()
 	return nil
 }
 
