@@ -455,6 +455,63 @@ func TestProtocolCreateTopicsBadNames(t *testing.T) {
 	c.alive()
 }
 
+// A topic named twice in one CreateTopics request is not created: Kafka
+// answers it once, INVALID_REQUEST "Found multiple entries for this
+// topic.", and creates the other topics of the request.
+func TestProtocolCreateTopicsDuplicateNames(t *testing.T) {
+	n := shaletest.StartNode(t, nil)
+	c := dialRaw(t, n.Addr())
+	for _, version := range []int16{0, 7} {
+		dup, other := fmt.Sprintf("dup-v%d", version), fmt.Sprintf("other-v%d", version)
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.Version = version
+		req.TimeoutMillis = 10_000
+		for _, name := range []string{dup, other, dup} {
+			rt := kmsg.NewCreateTopicsRequestTopic()
+			rt.Topic = name
+			rt.NumPartitions, rt.ReplicationFactor = 1, 1
+			req.Topics = append(req.Topics, rt)
+		}
+		resp := c.roundTrip(req).(*kmsg.CreateTopicsResponse)
+		got := map[string][]kmsg.CreateTopicsResponseTopic{}
+		for _, st := range resp.Topics {
+			got[st.Topic] = append(got[st.Topic], st)
+		}
+		if len(resp.Topics) != 2 || len(got[dup]) != 1 || len(got[other]) != 1 {
+			t.Fatalf("v%d: response topics %+v, want %s and %s once each", version, resp.Topics, dup, other)
+		}
+		wantCode(t, fmt.Sprintf("v%d duplicated %s", version, dup), got[dup][0].ErrorCode, kerr.InvalidRequest)
+		if version >= 1 {
+			if m := got[dup][0].ErrorMessage; m == nil || *m != "Found multiple entries for this topic." {
+				t.Fatalf("v%d: message %v, want Kafka's", version, m)
+			}
+		}
+		if code := got[other][0].ErrorCode; code != 0 {
+			t.Fatalf("v%d: %s beside the duplicate: %v", version, other, kerr.ErrorForCode(code))
+		}
+		meta := kmsg.NewPtrMetadataRequest()
+		meta.Version = 12
+		for _, name := range []string{dup, other} {
+			mt := kmsg.NewMetadataRequestTopic()
+			mt.Topic = kmsg.StringPtr(name)
+			meta.Topics = append(meta.Topics, mt)
+		}
+		for _, mt := range c.roundTrip(meta).(*kmsg.MetadataResponse).Topics {
+			want := kerr.UnknownTopicOrPartition
+			if *mt.Topic == other {
+				want = nil
+			}
+			if want == nil {
+				if mt.ErrorCode != 0 {
+					t.Fatalf("v%d: %s was not created: %v", version, other, kerr.ErrorForCode(mt.ErrorCode))
+				}
+				continue
+			}
+			wantCode(t, fmt.Sprintf("v%d metadata of %s", version, *mt.Topic), mt.ErrorCode, want)
+		}
+	}
+}
+
 func TestProtocolFetch(t *testing.T) {
 	n := shaletest.StartNode(t, nil)
 	shaletest.CreateTopic(t, n.Addr(), "fetch", 3, nil)
