@@ -17,6 +17,7 @@ import (
 
 	"github.com/shalelog/shale/internal/shaletest"
 	"github.com/shalelog/shale/node"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -737,4 +738,141 @@ print("NO ERROR")
 			t.Fatalf("init_transactions: %s, want a fatal TRANSACTIONAL_ID_AUTHORIZATION_FAILED", out)
 		}
 	})
+}
+
+// Topic configs that Kafka 3.x still accepts but ignores are accepted by
+// CreateTopics, AlterConfigs and IncrementalAlterConfigs, stored and
+// described; a malformed value is still INVALID_CONFIG.
+func TestProtocolConfigsKafkaAcceptsAndIgnores(t *testing.T) {
+	n := shaletest.StartNode(t, nil)
+	adm := shaletest.Admin(t, n.Addr())
+	ctx := testContext(t, 60*time.Second)
+	const topic = "accepted-configs"
+	shaletest.CreateTopic(t, n.Addr(), topic, 1, map[string]*string{"message.format.version": strp("2.8")})
+
+	legacy, err := adm.AlterTopicConfigsState(ctx, []kadm.AlterConfig{
+		{Name: "message.format.version", Value: strp("3.0-IV1")},
+		{Name: "message.downconversion.enable", Value: strp("false")},
+		{Name: "leader.replication.throttled.replicas", Value: strp("*")},
+		{Name: "follower.replication.throttled.replicas", Value: strp("0:1,1:1")},
+	}, topic)
+	if err != nil || len(legacy) != 1 || legacy[0].Err != nil {
+		t.Fatalf("AlterConfigs with configs Kafka accepts: %v %+v", err, legacy)
+	}
+	c := topicConfigs(t, adm, topic)
+	wantConfig(t, c, "message.format.version", "3.0-IV1", true)
+	wantConfig(t, c, "message.downconversion.enable", "false", true)
+	wantConfig(t, c, "leader.replication.throttled.replicas", "*", true)
+	wantConfig(t, c, "follower.replication.throttled.replicas", "0:1,1:1", true)
+
+	inc, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "message.format.version", Value: strp("0.10.2")}}, topic)
+	if err != nil || len(inc) != 1 || inc[0].Err != nil {
+		t.Fatalf("IncrementalAlterConfigs message.format.version: %v %+v", err, inc)
+	}
+	wantConfig(t, topicConfigs(t, adm, topic), "message.format.version", "0.10.2", true)
+	for name, bad := range map[string]string{
+		"message.format.version":                "not-a-version",
+		"message.downconversion.enable":         "maybe",
+		"leader.replication.throttled.replicas": "0-1",
+	} {
+		inc, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: name, Value: strp(bad)}}, topic)
+		if err != nil || len(inc) != 1 || !errors.Is(inc[0].Err, kerr.InvalidConfig) {
+			t.Errorf("%s=%q: %v %+v, want INVALID_CONFIG", name, bad, err, inc)
+		}
+	}
+}
+
+// DescribeConfigs describes what Kafka describes: the broker resource
+// lists Kafka's broker configs (log.cleaner.backoff.ms among them), all
+// read-only, with their source, synonyms when asked (IncludeSynonyms) and
+// documentation when asked (IncludeDocumentation); a topic's configs carry
+// their broker synonyms the same way.
+func TestProtocolDescribeConfigsSynonymsAndDocumentation(t *testing.T) {
+	n := shaletest.StartNode(t, nil)
+	shaletest.CreateTopic(t, n.Addr(), "described", 1, map[string]*string{"retention.ms": strp("3600000")})
+	c := dialRaw(t, n.Addr())
+	describe := func(typ kmsg.ConfigResourceType, name string, synonyms, docs bool) map[string]kmsg.DescribeConfigsResponseResourceConfig {
+		t.Helper()
+		req := kmsg.NewPtrDescribeConfigsRequest()
+		req.Version = 4
+		req.IncludeSynonyms, req.IncludeDocumentation = synonyms, docs
+		rr := kmsg.NewDescribeConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = typ, name
+		req.Resources = append(req.Resources, rr)
+		resp := c.roundTrip(req).(*kmsg.DescribeConfigsResponse)
+		if len(resp.Resources) != 1 || resp.Resources[0].ErrorCode != 0 {
+			t.Fatalf("describe %v %q: %+v", typ, name, resp.Resources)
+		}
+		out := map[string]kmsg.DescribeConfigsResponseResourceConfig{}
+		for _, cfg := range resp.Resources[0].Configs {
+			out[cfg.Name] = cfg
+		}
+		return out
+	}
+	val := func(p *string) string {
+		if p == nil {
+			return "<null>"
+		}
+		return *p
+	}
+
+	broker := describe(kmsg.ConfigResourceTypeBroker, "1", true, true)
+	for _, name := range []string{
+		"log.cleaner.backoff.ms", "log.cleaner.enable", "log.retention.hours", "log.retention.ms",
+		"log.retention.bytes", "log.segment.bytes", "log.cleanup.policy", "log.message.format.version",
+		"log.message.timestamp.type", "message.max.bytes", "compression.type", "min.insync.replicas",
+		"unclean.leader.election.enable", "default.replication.factor", "num.partitions",
+		"auto.create.topics.enable", "offsets.retention.minutes", "group.initial.rebalance.delay.ms",
+		"group.min.session.timeout.ms", "group.max.session.timeout.ms", "socket.request.max.bytes",
+		"broker.id", "advertised.listeners",
+	} {
+		cfg, ok := broker[name]
+		if !ok {
+			t.Errorf("broker config %s not described", name)
+			continue
+		}
+		if !cfg.ReadOnly {
+			t.Errorf("broker config %s is not read-only; Shale cannot alter broker configs", name)
+		}
+		if cfg.Documentation == nil || *cfg.Documentation == "" {
+			t.Errorf("broker config %s has no documentation", name)
+		}
+	}
+	for name, cfg := range broker {
+		if cfg.Value != nil && (len(cfg.ConfigSynonyms) == 0 || cfg.ConfigSynonyms[0].Source != cfg.Source) {
+			t.Errorf("broker config %s (source %v): synonyms %+v, want itself first", name, cfg.Source, cfg.ConfigSynonyms)
+		}
+	}
+	if cfg := broker["log.cleaner.backoff.ms"]; val(cfg.Value) != "15000" || cfg.Source != kmsg.ConfigSourceDefaultConfig {
+		t.Errorf("log.cleaner.backoff.ms = %s (source %v), want Kafka's default 15000", val(cfg.Value), cfg.Source)
+	}
+	if cfg := broker["log.retention.ms"]; cfg.Value != nil || len(cfg.ConfigSynonyms) != 1 || cfg.ConfigSynonyms[0].Name != "log.retention.hours" || val(cfg.ConfigSynonyms[0].Value) != "168" {
+		t.Errorf("log.retention.ms = %s, synonyms %+v; want null, falling back to log.retention.hours=168", val(cfg.Value), cfg.ConfigSynonyms)
+	}
+
+	plain := describe(kmsg.ConfigResourceTypeBroker, "", false, false)
+	if len(plain) != len(broker) {
+		t.Errorf("%d broker configs without synonyms, %d with", len(plain), len(broker))
+	}
+	for name, cfg := range plain {
+		if len(cfg.ConfigSynonyms) != 0 || cfg.Documentation != nil {
+			t.Errorf("broker config %s: synonyms or documentation given unasked", name)
+		}
+	}
+
+	topic := describe(kmsg.ConfigResourceTypeTopic, "described", true, true)
+	ret := topic["retention.ms"]
+	if val(ret.Value) != "3600000" || ret.Source != kmsg.ConfigSourceDynamicTopicConfig || len(ret.ConfigSynonyms) != 2 ||
+		ret.ConfigSynonyms[0].Source != kmsg.ConfigSourceDynamicTopicConfig ||
+		ret.ConfigSynonyms[1].Name != "log.retention.hours" || ret.ConfigSynonyms[1].Source != kmsg.ConfigSourceDefaultConfig {
+		t.Errorf("topic retention.ms = %s (source %v), synonyms %+v; want the override, then log.retention.hours", val(ret.Value), ret.Source, ret.ConfigSynonyms)
+	}
+	if seg := topic["segment.bytes"]; seg.Source != kmsg.ConfigSourceDefaultConfig || len(seg.ConfigSynonyms) != 1 || seg.ConfigSynonyms[0].Name != "log.segment.bytes" {
+		t.Errorf("topic segment.bytes: source %v, synonyms %+v; want DEFAULT_CONFIG from log.segment.bytes", seg.Source, seg.ConfigSynonyms)
+	}
+	for name, cfg := range topic {
+		if cfg.Documentation == nil || *cfg.Documentation == "" {
+			t.Errorf("topic config %s has no documentation", name)
+		}
+	}
 }
