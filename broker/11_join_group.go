@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"net"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -14,10 +15,32 @@ import (
 // by group.instance.id; v9 leaders of a Stable group rejoining statically
 // get SkipAssignment. The v8 reason is only logged by clients; it is
 // ignored here.
+//
+// A JoinGroup that waits for its rebalance is tied to its connection: when
+// the connection closes first, its response slot is released empty at
+// once, so a closed connection (and server shutdown) never waits for the
+// rebalance timeout. The member stays in the group as Kafka keeps it: it is
+// dropped if it never syncs or its session expires.
 
 func handleJoinGroup(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.JoinGroupRequest)
-	s.groups.join(req, requestClient(rc), func(resp *kmsg.JoinGroupResponse) { rc.respond(resp) })
+	s.groups.join(req, requestClient(rc), connReply[*kmsg.JoinGroupResponse](rc))
+}
+
+// connReply returns the reply function of a group request that may wait for
+// a rebalance step: it answers rc, unless rc's connection (or the server)
+// closed first, in which case rc's response slot was already released
+// without an answer and the reply is dropped.
+func connReply[T kmsg.Response](rc *reqCtx) func(T) {
+	stop := context.AfterFunc(rc.ctx(), func() {
+		if rc.slot != nil {
+			rc.slot.finish(nil)
+		}
+	})
+	return func(resp T) {
+		stop()
+		rc.respond(resp)
+	}
 }
 
 // requestClient is the client id and host of rc's connection, as

@@ -9,9 +9,11 @@ import (
 // The leader sends every member's assignment; each member's SyncGroup is
 // answered with its own once the leader's arrives (or at once in a Stable
 // group). v5 requests naming another protocol type or protocol than the
-// group's get INCONSISTENT_GROUP_PROTOCOL.
+// group's get INCONSISTENT_GROUP_PROTOCOL. A follower's SyncGroup waiting
+// for the leader is tied to its connection like a waiting JoinGroup (see
+// connReply).
 
 func handleSyncGroup(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.SyncGroupRequest)
-	s.groups.sync(req, func(resp *kmsg.SyncGroupResponse) { rc.respond(resp) })
+	s.groups.sync(req, connReply[*kmsg.SyncGroupResponse](rc))
 }

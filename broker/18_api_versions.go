@@ -12,7 +12,8 @@ import (
 //
 // A client may open with a version newer than the broker knows; Kafka then
 // answers in v0 form with UNSUPPORTED_VERSION and its own ranges, and the
-// client retries with a version both speak. librdkafka's first request is
+// client retries with a version both speak. Any other API at a version
+// outside its range, and an unknown API key, close the connection. librdkafka's first request is
 // v3 (flexible request header, non-flexible response header).
 
 // handler serves one API key over a range of versions.
@@ -78,20 +79,13 @@ func handleApiVersions(s *Server, rc *reqCtx, r kmsg.Request) {
 	rc.respond(resp)
 }
 
-// unsupportedVersion is the body answering a request this broker does not
-// serve. For ApiVersions newer than it speaks: the v0 response with
-// UNSUPPORTED_VERSION and the supported ranges, which is what clients
-// expect. For an unknown API key, or another API at a version outside its
-// advertised range: the UNSUPPORTED_VERSION code alone, under the request's
-// correlation id, and the connection stays usable. (Kafka closes the
-// connection in this case; no client sends such a request after reading
-// ApiVersions, and a raw client gets an answer it can act on.)
-func unsupportedVersion(hdr requestHeader) []byte {
-	code := kerr.UnsupportedVersion.Code
-	b := binary.BigEndian.AppendUint16(nil, uint16(code))
-	if hdr.key != 18 {
-		return b
-	}
+// apiVersionsUnsupported is the body answering an ApiVersions request of a
+// version this broker does not serve: the v0 response with
+// UNSUPPORTED_VERSION and the supported ranges, as Kafka answers it.
+// Requests of other APIs at unsupported versions, and unknown API keys,
+// close the connection instead (see decodeRequest).
+func apiVersionsUnsupported() []byte {
+	b := binary.BigEndian.AppendUint16(nil, uint16(kerr.UnsupportedVersion.Code))
 	keys := sortedKeys()
 	b = binary.BigEndian.AppendUint32(b, uint32(len(keys)))
 	for _, k := range keys {

@@ -15,15 +15,35 @@ import (
 // object tier provides durability, so the factor is recorded as 1. Manual
 // assignments must name live brokers. ValidateOnly (v1+) checks everything
 // and creates nothing. v5+ returns the resulting configs.
+//
+// A name given more than once in one request is not created: it is
+// answered once, with INVALID_REQUEST "Found multiple entries for this
+// topic.", as Kafka answers it; the request's other topics proceed. The
+// response lists each name once, in the order of first appearance.
 func handleCreateTopics(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.CreateTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
 	brokers := int16(len(s.meta.Brokers()))
+	count := make(map[string]int, len(req.Topics))
 	for _, rt := range req.Topics {
+		count[rt.Topic]++
+	}
+	answered := make(map[string]bool, len(req.Topics))
+	for _, rt := range req.Topics {
+		if answered[rt.Topic] {
+			continue
+		}
+		answered[rt.Topic] = true
 		st := kmsg.NewCreateTopicsResponseTopic()
 		st.Topic = rt.Topic
 		st.NumPartitions = -1
 		st.ReplicationFactor = -1
+		if count[rt.Topic] > 1 {
+			msg := "Found multiple entries for this topic."
+			st.ErrorCode, st.ErrorMessage = kerr.InvalidRequest.Code, &msg
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
 		err := func() error {
 			n := rt.NumPartitions
 			if len(rt.ReplicaAssignment) > 0 {

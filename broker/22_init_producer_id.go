@@ -15,7 +15,10 @@ import (
 // producers without a transactional id. Ids come from the metadata store in
 // blocks, so they are never reused, across restarts too. A transactional id
 // is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED until transactions
-// exist.
+// exist: non-retriable, so transactional clients fail at once (see
+// 10_find_coordinator.go for why this code). The response has no message
+// field; FindCoordinator, which transactional clients send first, carries
+// the explanation.
 func handleInitProducerID(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.InitProducerIDRequest)
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)

@@ -33,7 +33,10 @@ package broker
 //
 // JoinGroup and SyncGroup answer when the rebalance step they wait for
 // completes, from whichever goroutine completes it (a later request or a
-// timer); the connection's reader never blocks on them.
+// timer); the connection's reader never blocks on them. A waiting reply is
+// tied to its connection: if the connection closes first, its response
+// slot is released (connReply), and closing the coordinator answers every
+// waiting request with NOT_COORDINATOR.
 //
 // Offsets expire (offsets.retention.minutes, KIP-211) only for groups
 // without members: an offset goes once the group has been empty for the
@@ -201,6 +204,7 @@ type groupCoordinator struct {
 	wg     sync.WaitGroup
 
 	mu     sync.Mutex
+	closed bool
 	groups map[string]*group
 	// tails is, per group, the completion channel of the last offset write
 	// queued for it; writes of one group run one after another in arrival
@@ -251,23 +255,51 @@ func (c *groupCoordinator) start() {
 	}()
 }
 
-// close stops the expiry loop, waits for queued offset writes and stops
-// every group's timers. Requests still waiting on a rebalance are not
-// answered: their connections are closed by then.
+// close stops the coordinator, as Kafka unloads the groups it stops
+// coordinating: every group turns Dead (later requests get
+// COORDINATOR_NOT_AVAILABLE and look for the coordinator again), JoinGroup
+// and SyncGroup requests waiting on a rebalance are answered NOT_COORDINATOR
+// at once, timers stop, and the queued offset writes finish (their context
+// is cancelled). Server.Close calls it before it waits for connections, so
+// that shutdown never waits for a rebalance step. Calls after the first do
+// nothing.
 func (c *groupCoordinator) close() {
-	c.cancel()
-	c.wg.Wait()
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
 	groups := make([]*group, 0, len(c.groups))
 	for _, g := range c.groups {
 		groups = append(groups, g)
 	}
 	c.mu.Unlock()
+	c.cancel()
 	for _, g := range groups {
 		g.mu.Lock()
-		g.stopTimers()
+		g.unload()
 		g.mu.Unlock()
 	}
+	c.wg.Wait()
+}
+
+// unload answers every waiting JoinGroup and SyncGroup with NOT_COORDINATOR,
+// stops the timers and marks the group Dead.
+func (g *group) unload() {
+	for _, id := range g.memberIDs() {
+		m := g.members[id]
+		if m.join != nil {
+			m.join(joinError(kerr.NotCoordinator.Code, m.id))
+			m.join = nil
+		}
+		if m.sync != nil {
+			m.sync(syncError(kerr.NotCoordinator.Code))
+			m.sync = nil
+		}
+	}
+	g.stopTimers()
+	g.state = groupDead
 }
 
 // get returns the live group named id, or nil.
@@ -277,11 +309,15 @@ func (c *groupCoordinator) get(id string) *group {
 	return c.groups[id]
 }
 
-// getOrCreate returns the group named id, creating it Empty.
+// getOrCreate returns the group named id, creating it Empty. Once the
+// coordinator is closed it returns a Dead group that is not kept.
 func (c *groupCoordinator) getOrCreate(id string) *group {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	g := c.groups[id]
+	if g == nil && c.closed {
+		return &group{c: c, id: id, state: groupDead}
+	}
 	if g == nil {
 		g = &group{
 			c:          c,
@@ -297,9 +333,16 @@ func (c *groupCoordinator) getOrCreate(id string) *group {
 	return g
 }
 
-// serialize runs fn after every write queued earlier for group.
+// serialize runs fn after every write queued earlier for group. Once the
+// coordinator is closed fn runs at once on the caller's goroutine (its
+// context is cancelled, so it fails fast).
 func (c *groupCoordinator) serialize(group string, fn func()) {
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		fn()
+		return
+	}
 	prev := c.tails[group]
 	done := make(chan struct{})
 	c.tails[group] = done

@@ -165,8 +165,10 @@ func (s *Server) serveConn(nc net.Conn) bool {
 	return true
 }
 
-// Close stops accepting, closes every connection and waits for their
-// goroutines.
+// Close stops accepting, closes the group coordinator (answering the group
+// requests that wait on a rebalance), closes every connection and waits for
+// their goroutines. Groups close first so that no connection's writer
+// waits for a rebalance step that would only end with its timeout.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -174,16 +176,18 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	s.cancel()
 	if s.ln != nil {
 		s.ln.Close()
 	}
+	s.mu.Unlock()
+	s.groups.close()
+	s.mu.Lock()
+	s.cancel()
 	for c := range s.conns {
 		c.nc.Close()
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
-	s.groups.close()
 	return nil
 }
 
@@ -350,19 +354,18 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// errApiVersionsTooNew marks an ApiVersions request newer than this broker
-// speaks: it is answered in v0 form instead of being decoded.
-var errApiVersionsTooNew = errors.New("ApiVersions version is newer than this broker speaks")
-
-// errUnsupported marks a request with an API key this broker does not
-// serve, or a version outside the advertised range: it is answered with
-// UNSUPPORTED_VERSION and the connection stays usable.
-var errUnsupported = errors.New("unsupported API key or version")
+// errApiVersionsUnsupported marks an ApiVersions request of a version this
+// broker does not serve: it is answered in v0 form (UNSUPPORTED_VERSION and
+// the supported ranges) instead of being decoded, so that the client can
+// retry with a version both speak.
+var errApiVersionsUnsupported = errors.New("ApiVersions version is not served by this broker")
 
 // decodeRequest parses one request frame (without its size prefix) into its
 // header and kmsg request, exactly as the server does for every frame. Any
-// error other than errApiVersionsTooNew and errUnsupported means the
-// connection must close: a header or body that cannot be parsed.
+// error other than errApiVersionsUnsupported means the connection must
+// close: a header or body that cannot be parsed, an unknown API key, or a
+// version outside the advertised range (Kafka closes the connection in all
+// of these; a client only sends what ApiVersions advertised).
 func decodeRequest(frame []byte) (requestHeader, kmsg.Request, error) {
 	hdr, body, err := parseRequestHeader(frame)
 	if err != nil {
@@ -371,12 +374,12 @@ func decodeRequest(frame []byte) (requestHeader, kmsg.Request, error) {
 	h, ok := handlers[hdr.key]
 	switch {
 	case !ok:
-		return hdr, nil, fmt.Errorf("%w: unknown API key %d", errUnsupported, hdr.key)
+		return hdr, nil, fmt.Errorf("unknown API key %d", hdr.key)
 	case hdr.version < h.min || hdr.version > h.max:
-		if hdr.key == apiVersionsKey && hdr.version > h.max {
-			return hdr, nil, errApiVersionsTooNew
+		if hdr.key == apiVersionsKey {
+			return hdr, nil, errApiVersionsUnsupported
 		}
-		return hdr, nil, fmt.Errorf("%w: %s v%d (v%d-v%d are served)", errUnsupported, kmsg.NameForKey(hdr.key), hdr.version, h.min, h.max)
+		return hdr, nil, fmt.Errorf("unsupported version: %s v%d (v%d-v%d are served)", kmsg.NameForKey(hdr.key), hdr.version, h.min, h.max)
 	}
 	req := kmsg.RequestForKey(hdr.key)
 	if req == nil {
@@ -402,8 +405,8 @@ const apiVersionsKey = 18
 // as Kafka does; everything else is answered.
 func (c *conn) handleFrame(frame []byte) (err error) {
 	hdr, req, err := decodeRequest(frame)
-	if errors.Is(err, errApiVersionsTooNew) || errors.Is(err, errUnsupported) {
-		c.reply(hdr, unsupportedVersion(hdr))
+	if errors.Is(err, errApiVersionsUnsupported) {
+		c.reply(hdr, apiVersionsUnsupported())
 		return nil
 	}
 	if err != nil {
@@ -458,8 +461,8 @@ func (rc *reqCtx) respond(resp kmsg.Response) {
 	rc.slot.finish(net.Buffers{encodeResponse(rc.hdr, rc.req.IsFlexible(), resp)})
 }
 
-// reply answers a request with a hand-built body (ApiVersions newer than
-// this broker).
+// reply answers a request with a hand-built body (ApiVersions of a version
+// this broker does not serve).
 func (c *conn) reply(hdr requestHeader, body []byte) {
 	buf := make([]byte, 8, 8+len(body))
 	binary.BigEndian.PutUint32(buf[4:], uint32(hdr.correlationID))

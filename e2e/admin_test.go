@@ -305,7 +305,9 @@ func TestAdminConfigs(t *testing.T) {
 	if c, ok := bc["broker.id"]; !ok || c.Value == nil || *c.Value != strconv.Itoa(int(id)) {
 		t.Errorf("broker config broker.id: %+v, want %d", c, id)
 	}
-	for _, name := range []string{"num.partitions", "message.max.bytes", "auto.create.topics.enable"} {
+	// message.max.bytes is a fixed default (DEFAULT_CONFIG), not a setting
+	// of the broker's configuration.
+	for _, name := range []string{"num.partitions", "auto.create.topics.enable"} {
 		c, ok := bc[name]
 		if !ok || c.Value == nil || c.Source != kmsg.ConfigSourceStaticBrokerConfig {
 			t.Errorf("broker config %s: %+v (present %v), want a static broker config", name, c, ok)

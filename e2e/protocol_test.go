@@ -2,19 +2,24 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"net"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shalelog/shale/internal/shaletest"
 	"github.com/shalelog/shale/node"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -218,52 +223,52 @@ func wantCode(t *testing.T, what string, got int16, want *kerr.Error) {
 	}
 }
 
-// An unknown API key or an unsupported version is answered with
-// UNSUPPORTED_VERSION under the request's correlation id, and the same
-// connection keeps working.
+// An unknown API key, or a version outside the served range of an API
+// other than ApiVersions, closes the connection without an answer, as Kafka
+// does (a body that matches no response schema only makes clients report
+// decode errors). Other connections are unaffected.
 func TestProtocolUnknownAPIKeyAndVersion(t *testing.T) {
 	n := shaletest.StartNode(t, nil)
-	c := dialRaw(t, n.Addr())
-	c.alive()
-	for i, f := range []struct{ key, version int16 }{{9999, 0}, {0, 99}, {1, 3}} {
-		corr := int32(100 + i)
-		c.write(rawFrame(f.key, f.version, corr, false, nil))
-		got, body, err := c.readFrame()
-		if err != nil || got != corr || len(body) < 2 {
-			t.Fatalf("key %d v%d: correlation %d, %d bytes, %v", f.key, f.version, got, len(body), err)
-		}
-		wantCode(t, "unsupported request", int16(binary.BigEndian.Uint16(body)), kerr.UnsupportedVersion)
+	other := dialRaw(t, n.Addr())
+	other.alive()
+	for _, f := range []struct{ key, version int16 }{{9999, 0}, {-1, 0}, {0, 99}, {1, 3}, {3, -1}} {
+		c := dialRaw(t, n.Addr())
 		c.alive()
+		c.write(rawFrame(f.key, f.version, 100, false, nil))
+		c.closed()
+		other.alive()
 	}
 }
 
+// An ApiVersions request of a version this broker does not serve (newer,
+// or negative) gets the v0 response with UNSUPPORTED_VERSION and the
+// supported ranges, and the connection stays.
 func TestProtocolUnsupportedVersions(t *testing.T) {
 	n := shaletest.StartNode(t, nil)
-
-	// ApiVersions v99: a v0-form response with UNSUPPORTED_VERSION and the
-	// broker's ranges, and the connection stays.
-	c := dialRaw(t, n.Addr())
-	c.write(rawFrame(18, 99, 7, true, []byte{0, 1, 2, 3}))
-	corr, body, err := c.readFrame()
-	if err != nil || corr != 7 {
-		t.Fatalf("ApiVersions v99: correlation %d, %v", corr, err)
-	}
-	v0 := kmsg.NewPtrApiVersionsResponse()
-	v0.Version = 0
-	if err := v0.ReadFrom(body); err != nil {
-		t.Fatalf("decode v0 ApiVersions response: %v", err)
-	}
-	wantCode(t, "ApiVersions v99", v0.ErrorCode, kerr.UnsupportedVersion)
-	var apiVersionsMax int16 = -1
-	for _, k := range v0.ApiKeys {
-		if k.ApiKey == 18 {
-			apiVersionsMax = k.MaxVersion
+	for _, version := range []int16{99, 5, -1} {
+		c := dialRaw(t, n.Addr())
+		c.write(rawFrame(18, version, 7, true, []byte{0, 1, 2, 3}))
+		corr, body, err := c.readFrame()
+		if err != nil || corr != 7 {
+			t.Fatalf("ApiVersions v%d: correlation %d, %v", version, corr, err)
 		}
+		v0 := kmsg.NewPtrApiVersionsResponse()
+		v0.Version = 0
+		if err := v0.ReadFrom(body); err != nil {
+			t.Fatalf("decode v0 ApiVersions response: %v", err)
+		}
+		wantCode(t, fmt.Sprintf("ApiVersions v%d", version), v0.ErrorCode, kerr.UnsupportedVersion)
+		var apiVersionsMax int16 = -1
+		for _, k := range v0.ApiKeys {
+			if k.ApiKey == 18 {
+				apiVersionsMax = k.MaxVersion
+			}
+		}
+		if apiVersionsMax < 3 {
+			t.Fatalf("v0 response lists ApiVersions up to v%d, want the real range", apiVersionsMax)
+		}
+		c.alive()
 	}
-	if apiVersionsMax < 3 {
-		t.Fatalf("v0 response lists ApiVersions up to v%d, want the real range", apiVersionsMax)
-	}
-	c.alive()
 }
 
 func TestProtocolBadFrames(t *testing.T) {
@@ -455,6 +460,63 @@ func TestProtocolCreateTopicsBadNames(t *testing.T) {
 	c.alive()
 }
 
+// A topic named twice in one CreateTopics request is not created: Kafka
+// answers it once, INVALID_REQUEST "Found multiple entries for this
+// topic.", and creates the other topics of the request.
+func TestProtocolCreateTopicsDuplicateNames(t *testing.T) {
+	n := shaletest.StartNode(t, nil)
+	c := dialRaw(t, n.Addr())
+	for _, version := range []int16{0, 7} {
+		dup, other := fmt.Sprintf("dup-v%d", version), fmt.Sprintf("other-v%d", version)
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.Version = version
+		req.TimeoutMillis = 10_000
+		for _, name := range []string{dup, other, dup} {
+			rt := kmsg.NewCreateTopicsRequestTopic()
+			rt.Topic = name
+			rt.NumPartitions, rt.ReplicationFactor = 1, 1
+			req.Topics = append(req.Topics, rt)
+		}
+		resp := c.roundTrip(req).(*kmsg.CreateTopicsResponse)
+		got := map[string][]kmsg.CreateTopicsResponseTopic{}
+		for _, st := range resp.Topics {
+			got[st.Topic] = append(got[st.Topic], st)
+		}
+		if len(resp.Topics) != 2 || len(got[dup]) != 1 || len(got[other]) != 1 {
+			t.Fatalf("v%d: response topics %+v, want %s and %s once each", version, resp.Topics, dup, other)
+		}
+		wantCode(t, fmt.Sprintf("v%d duplicated %s", version, dup), got[dup][0].ErrorCode, kerr.InvalidRequest)
+		if version >= 1 {
+			if m := got[dup][0].ErrorMessage; m == nil || *m != "Found multiple entries for this topic." {
+				t.Fatalf("v%d: message %v, want Kafka's", version, m)
+			}
+		}
+		if code := got[other][0].ErrorCode; code != 0 {
+			t.Fatalf("v%d: %s beside the duplicate: %v", version, other, kerr.ErrorForCode(code))
+		}
+		meta := kmsg.NewPtrMetadataRequest()
+		meta.Version = 12
+		for _, name := range []string{dup, other} {
+			mt := kmsg.NewMetadataRequestTopic()
+			mt.Topic = kmsg.StringPtr(name)
+			meta.Topics = append(meta.Topics, mt)
+		}
+		for _, mt := range c.roundTrip(meta).(*kmsg.MetadataResponse).Topics {
+			want := kerr.UnknownTopicOrPartition
+			if *mt.Topic == other {
+				want = nil
+			}
+			if want == nil {
+				if mt.ErrorCode != 0 {
+					t.Fatalf("v%d: %s was not created: %v", version, other, kerr.ErrorForCode(mt.ErrorCode))
+				}
+				continue
+			}
+			wantCode(t, fmt.Sprintf("v%d metadata of %s", version, *mt.Topic), mt.ErrorCode, want)
+		}
+	}
+}
+
 func TestProtocolFetch(t *testing.T) {
 	n := shaletest.StartNode(t, nil)
 	shaletest.CreateTopic(t, n.Addr(), "fetch", 3, nil)
@@ -585,5 +647,232 @@ func TestProtocolPipelining(t *testing.T) {
 	c.write(all)
 	for _, corr := range corrs {
 		c.recv(corr)
+	}
+}
+
+// Until Shale has transactions, a transactional client must fail at once
+// with a clear, non-retriable error rather than retry FindCoordinator until
+// its timeout: TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which librdkafka turns
+// into a fatal init_transactions error straight from FindCoordinator and
+// franz-go into a fatal BeginTransaction error. The waits below are bounds
+// (the clients' own timeouts), not measures of speed.
+func TestProtocolTransactionalClientsFailFast(t *testing.T) {
+	n := shaletest.StartNode(t, nil)
+
+	t.Run("wire", func(t *testing.T) {
+		c := dialRaw(t, n.Addr())
+		for _, version := range []int16{1, 3} {
+			req := kmsg.NewPtrFindCoordinatorRequest()
+			req.Version = version
+			req.CoordinatorType = 1
+			req.CoordinatorKey = "txn"
+			resp := c.roundTrip(req).(*kmsg.FindCoordinatorResponse)
+			wantCode(t, fmt.Sprintf("FindCoordinator v%d for a transactional id", version), resp.ErrorCode, kerr.TransactionalIDAuthorizationFailed)
+			if resp.ErrorMessage == nil || !strings.Contains(*resp.ErrorMessage, "transactions") {
+				t.Fatalf("FindCoordinator v%d message %v, want one saying transactions are not supported", version, resp.ErrorMessage)
+			}
+		}
+		req := kmsg.NewPtrFindCoordinatorRequest()
+		req.Version = 4
+		req.CoordinatorType = 1
+		req.CoordinatorKeys = []string{"a", "b"}
+		resp := c.roundTrip(req).(*kmsg.FindCoordinatorResponse)
+		if len(resp.Coordinators) != 2 {
+			t.Fatalf("FindCoordinator v4: %d coordinators, want 2", len(resp.Coordinators))
+		}
+		for _, co := range resp.Coordinators {
+			wantCode(t, "FindCoordinator v4 key "+co.Key, co.ErrorCode, kerr.TransactionalIDAuthorizationFailed)
+		}
+		ipid := kmsg.NewPtrInitProducerIDRequest()
+		ipid.Version = 4
+		ipid.TransactionalID = kmsg.StringPtr("txn")
+		ipid.TransactionTimeoutMillis = 60_000
+		ipid.ProducerID, ipid.ProducerEpoch = -1, -1
+		wantCode(t, "InitProducerId with a transactional id", c.roundTrip(ipid).(*kmsg.InitProducerIDResponse).ErrorCode, kerr.TransactionalIDAuthorizationFailed)
+		// Consumer groups are unaffected.
+		req = kmsg.NewPtrFindCoordinatorRequest()
+		req.Version = 3
+		req.CoordinatorKey = "group"
+		if code := c.roundTrip(req).(*kmsg.FindCoordinatorResponse).ErrorCode; code != 0 {
+			t.Fatalf("FindCoordinator for a group: %v", kerr.ErrorForCode(code))
+		}
+	})
+
+	t.Run("franz-go", func(t *testing.T) {
+		cl := shaletest.Client(t, n.Addr(), kgo.TransactionalID("txn-franz"))
+		done := make(chan error, 1)
+		go func() { done <- cl.BeginTransaction() }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
+				t.Fatalf("BeginTransaction: %v, want TRANSACTIONAL_ID_AUTHORIZATION_FAILED", err)
+			}
+			t.Logf("BeginTransaction: %v", err)
+		case <-time.After(60 * time.Second):
+			t.Fatal("BeginTransaction still retrying after 60s")
+		}
+	})
+
+	t.Run("librdkafka", func(t *testing.T) {
+		python := requireConfluentKafka(t)
+		const script = `
+import sys
+from confluent_kafka import Producer, KafkaException
+p = Producer({"bootstrap.servers": sys.argv[1], "transactional.id": "txn-rdkafka"})
+try:
+    p.init_transactions(30)
+except KafkaException as e:
+    err = e.args[0]
+    print("ERROR", err.name(), "fatal" if err.fatal() else "not-fatal", err.str())
+    sys.exit(0)
+print("NO ERROR")
+`
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, python, "-c", script, n.Addr()).CombinedOutput()
+		if err != nil {
+			t.Fatalf("python: %v\n%s", err, out)
+		}
+		t.Logf("init_transactions: %s", bytes.TrimSpace(out))
+		if !bytes.Contains(out, []byte("ERROR TRANSACTIONAL_ID_AUTHORIZATION_FAILED fatal")) {
+			t.Fatalf("init_transactions: %s, want a fatal TRANSACTIONAL_ID_AUTHORIZATION_FAILED", out)
+		}
+	})
+}
+
+// Topic configs that Kafka 3.x still accepts but ignores are accepted by
+// CreateTopics, AlterConfigs and IncrementalAlterConfigs, stored and
+// described; a malformed value is still INVALID_CONFIG.
+func TestProtocolConfigsKafkaAcceptsAndIgnores(t *testing.T) {
+	n := shaletest.StartNode(t, nil)
+	adm := shaletest.Admin(t, n.Addr())
+	ctx := testContext(t, 60*time.Second)
+	const topic = "accepted-configs"
+	shaletest.CreateTopic(t, n.Addr(), topic, 1, map[string]*string{"message.format.version": strp("2.8")})
+
+	legacy, err := adm.AlterTopicConfigsState(ctx, []kadm.AlterConfig{
+		{Name: "message.format.version", Value: strp("3.0-IV1")},
+		{Name: "message.downconversion.enable", Value: strp("false")},
+		{Name: "leader.replication.throttled.replicas", Value: strp("*")},
+		{Name: "follower.replication.throttled.replicas", Value: strp("0:1,1:1")},
+	}, topic)
+	if err != nil || len(legacy) != 1 || legacy[0].Err != nil {
+		t.Fatalf("AlterConfigs with configs Kafka accepts: %v %+v", err, legacy)
+	}
+	c := topicConfigs(t, adm, topic)
+	wantConfig(t, c, "message.format.version", "3.0-IV1", true)
+	wantConfig(t, c, "message.downconversion.enable", "false", true)
+	wantConfig(t, c, "leader.replication.throttled.replicas", "*", true)
+	wantConfig(t, c, "follower.replication.throttled.replicas", "0:1,1:1", true)
+
+	inc, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "message.format.version", Value: strp("0.10.2")}}, topic)
+	if err != nil || len(inc) != 1 || inc[0].Err != nil {
+		t.Fatalf("IncrementalAlterConfigs message.format.version: %v %+v", err, inc)
+	}
+	wantConfig(t, topicConfigs(t, adm, topic), "message.format.version", "0.10.2", true)
+	for name, bad := range map[string]string{
+		"message.format.version":                "not-a-version",
+		"message.downconversion.enable":         "maybe",
+		"leader.replication.throttled.replicas": "0-1",
+	} {
+		inc, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: name, Value: strp(bad)}}, topic)
+		if err != nil || len(inc) != 1 || !errors.Is(inc[0].Err, kerr.InvalidConfig) {
+			t.Errorf("%s=%q: %v %+v, want INVALID_CONFIG", name, bad, err, inc)
+		}
+	}
+}
+
+// DescribeConfigs describes what Kafka describes: the broker resource
+// lists Kafka's broker configs (log.cleaner.backoff.ms among them), all
+// read-only, with their source, synonyms when asked (IncludeSynonyms) and
+// documentation when asked (IncludeDocumentation); a topic's configs carry
+// their broker synonyms the same way.
+func TestProtocolDescribeConfigsSynonymsAndDocumentation(t *testing.T) {
+	n := shaletest.StartNode(t, nil)
+	shaletest.CreateTopic(t, n.Addr(), "described", 1, map[string]*string{"retention.ms": strp("3600000")})
+	c := dialRaw(t, n.Addr())
+	describe := func(typ kmsg.ConfigResourceType, name string, synonyms, docs bool) map[string]kmsg.DescribeConfigsResponseResourceConfig {
+		t.Helper()
+		req := kmsg.NewPtrDescribeConfigsRequest()
+		req.Version = 4
+		req.IncludeSynonyms, req.IncludeDocumentation = synonyms, docs
+		rr := kmsg.NewDescribeConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = typ, name
+		req.Resources = append(req.Resources, rr)
+		resp := c.roundTrip(req).(*kmsg.DescribeConfigsResponse)
+		if len(resp.Resources) != 1 || resp.Resources[0].ErrorCode != 0 {
+			t.Fatalf("describe %v %q: %+v", typ, name, resp.Resources)
+		}
+		out := map[string]kmsg.DescribeConfigsResponseResourceConfig{}
+		for _, cfg := range resp.Resources[0].Configs {
+			out[cfg.Name] = cfg
+		}
+		return out
+	}
+	val := func(p *string) string {
+		if p == nil {
+			return "<null>"
+		}
+		return *p
+	}
+
+	broker := describe(kmsg.ConfigResourceTypeBroker, "1", true, true)
+	for _, name := range []string{
+		"log.cleaner.backoff.ms", "log.cleaner.enable", "log.retention.hours", "log.retention.ms",
+		"log.retention.bytes", "log.segment.bytes", "log.cleanup.policy", "log.message.format.version",
+		"log.message.timestamp.type", "message.max.bytes", "compression.type", "min.insync.replicas",
+		"unclean.leader.election.enable", "default.replication.factor", "num.partitions",
+		"auto.create.topics.enable", "offsets.retention.minutes", "group.initial.rebalance.delay.ms",
+		"group.min.session.timeout.ms", "group.max.session.timeout.ms", "socket.request.max.bytes",
+		"broker.id", "advertised.listeners",
+	} {
+		cfg, ok := broker[name]
+		if !ok {
+			t.Errorf("broker config %s not described", name)
+			continue
+		}
+		if !cfg.ReadOnly {
+			t.Errorf("broker config %s is not read-only; Shale cannot alter broker configs", name)
+		}
+		if cfg.Documentation == nil || *cfg.Documentation == "" {
+			t.Errorf("broker config %s has no documentation", name)
+		}
+	}
+	for name, cfg := range broker {
+		if cfg.Value != nil && (len(cfg.ConfigSynonyms) == 0 || cfg.ConfigSynonyms[0].Source != cfg.Source) {
+			t.Errorf("broker config %s (source %v): synonyms %+v, want itself first", name, cfg.Source, cfg.ConfigSynonyms)
+		}
+	}
+	if cfg := broker["log.cleaner.backoff.ms"]; val(cfg.Value) != "15000" || cfg.Source != kmsg.ConfigSourceDefaultConfig {
+		t.Errorf("log.cleaner.backoff.ms = %s (source %v), want Kafka's default 15000", val(cfg.Value), cfg.Source)
+	}
+	if cfg := broker["log.retention.ms"]; cfg.Value != nil || len(cfg.ConfigSynonyms) != 1 || cfg.ConfigSynonyms[0].Name != "log.retention.hours" || val(cfg.ConfigSynonyms[0].Value) != "168" {
+		t.Errorf("log.retention.ms = %s, synonyms %+v; want null, falling back to log.retention.hours=168", val(cfg.Value), cfg.ConfigSynonyms)
+	}
+
+	plain := describe(kmsg.ConfigResourceTypeBroker, "", false, false)
+	if len(plain) != len(broker) {
+		t.Errorf("%d broker configs without synonyms, %d with", len(plain), len(broker))
+	}
+	for name, cfg := range plain {
+		if len(cfg.ConfigSynonyms) != 0 || cfg.Documentation != nil {
+			t.Errorf("broker config %s: synonyms or documentation given unasked", name)
+		}
+	}
+
+	topic := describe(kmsg.ConfigResourceTypeTopic, "described", true, true)
+	ret := topic["retention.ms"]
+	if val(ret.Value) != "3600000" || ret.Source != kmsg.ConfigSourceDynamicTopicConfig || len(ret.ConfigSynonyms) != 2 ||
+		ret.ConfigSynonyms[0].Source != kmsg.ConfigSourceDynamicTopicConfig ||
+		ret.ConfigSynonyms[1].Name != "log.retention.hours" || ret.ConfigSynonyms[1].Source != kmsg.ConfigSourceDefaultConfig {
+		t.Errorf("topic retention.ms = %s (source %v), synonyms %+v; want the override, then log.retention.hours", val(ret.Value), ret.Source, ret.ConfigSynonyms)
+	}
+	if seg := topic["segment.bytes"]; seg.Source != kmsg.ConfigSourceDefaultConfig || len(seg.ConfigSynonyms) != 1 || seg.ConfigSynonyms[0].Name != "log.segment.bytes" {
+		t.Errorf("topic segment.bytes: source %v, synonyms %+v; want DEFAULT_CONFIG from log.segment.bytes", seg.Source, seg.ConfigSynonyms)
+	}
+	for name, cfg := range topic {
+		if cfg.Documentation == nil || *cfg.Documentation == "" {
+			t.Errorf("topic config %s has no documentation", name)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package metadata
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,6 +89,14 @@ func (d ConfigDef) Validate(value string) error {
 var topicConfigRegistry = topicConfigDefs()
 
 // topicConfigDefs builds the registry, sorted by name.
+//
+// Besides the configs Shale honours it holds those Kafka 3.x accepts but
+// ignores or that have no meaning here (message.format.version, the
+// replication throttles, ...): tools set them, and a broker refusing them
+// with INVALID_CONFIG breaks those tools. Their values are still checked as
+// Kafka checks them, stored and described. Adding a config here makes the
+// state machine accept it, so every voter must run a build that knows it
+// before clients use it.
 func topicConfigDefs() []ConfigDef {
 	const maxLong = "9223372036854775807"
 	return []ConfigDef{
@@ -105,8 +114,14 @@ func topicConfigDefs() []ConfigDef {
 			Doc: "Accepted for compatibility; Shale's WAL syncs by group commit.", check: atLeast(1)},
 		{Name: "flush.ms", Type: ConfigTypeLong, Default: maxLong,
 			Doc: "Accepted for compatibility; Shale's WAL syncs by group commit.", check: atLeast(0)},
+		{Name: "follower.replication.throttled.replicas", Type: ConfigTypeList, Default: "",
+			Doc:   "Accepted and ignored: Shale does not replicate partitions between brokers, so there is nothing to throttle.",
+			check: throttledReplicas},
 		{Name: "index.interval.bytes", Type: ConfigTypeInt, Default: "4096",
 			Doc: "Bytes between entries of the sparse offset index.", check: atLeast(0)},
+		{Name: "leader.replication.throttled.replicas", Type: ConfigTypeList, Default: "",
+			Doc:   "Accepted and ignored: Shale does not replicate partitions between brokers, so there is nothing to throttle.",
+			check: throttledReplicas},
 		{Name: "local.retention.bytes", Type: ConfigTypeLong, Default: "-2",
 			Doc: "Bytes kept on local disk after upload; -2 means retention.bytes.", check: atLeast(-2)},
 		{Name: "local.retention.ms", Type: ConfigTypeLong, Default: "-2",
@@ -115,6 +130,11 @@ func topicConfigDefs() []ConfigDef {
 			Doc: "Longest time a message stays ineligible for compaction.", check: atLeast(1)},
 		{Name: "max.message.bytes", Type: ConfigTypeInt, Default: "1048588",
 			Doc: "Largest record batch the broker accepts.", check: atLeast(0)},
+		{Name: "message.downconversion.enable", Type: ConfigTypeBoolean, Default: "true",
+			Doc: "Accepted and ignored: Shale serves Fetch v4 and later only, which read batches as stored, so it never down-converts."},
+		{Name: "message.format.version", Type: ConfigTypeString, Default: "3.0-IV1",
+			Doc:   "Accepted and ignored, as by Kafka 3.x: batches are kept in the format producers send (RecordBatch v2).",
+			check: kafkaVersion},
 		{Name: "message.timestamp.after.max.ms", Type: ConfigTypeLong, Default: maxLong,
 			Doc: "How far a CreateTime timestamp may be ahead of broker time.", check: atLeast(0)},
 		{Name: "message.timestamp.before.max.ms", Type: ConfigTypeLong, Default: maxLong,
@@ -189,6 +209,47 @@ func validateTopicConfigs(configs map[string]string) error {
 	}
 	return nil
 }
+
+// throttledReplicas checks a replication throttle list as Kafka does: empty,
+// "*", or partition:broker pairs.
+func throttledReplicas(v string) error {
+	if strings.TrimSpace(v) == "*" {
+		return nil
+	}
+	for _, it := range splitList(v) {
+		p, b, ok := strings.Cut(it, ":")
+		_, perr := strconv.ParseUint(strings.TrimSpace(p), 10, 31)
+		_, berr := strconv.ParseUint(strings.TrimSpace(b), 10, 31)
+		if !ok || perr != nil || berr != nil {
+			return fmt.Errorf("%q is not partition:broker; want \"*\" or a list of partition:broker", it)
+		}
+	}
+	return nil
+}
+
+// kafkaVersion checks a message format version as Kafka 3.x parses one: the
+// first three dot-separated parts of a 0.x version, or the first two of a
+// later one, must name a Kafka release (optionally with an -IVn suffix);
+// anything after them is ignored ("2.8.1" is "2.8").
+func kafkaVersion(v string) error {
+	parts := strings.Split(v, ".")
+	n := 2
+	if strings.HasPrefix(v, "0.") {
+		n = 3
+	}
+	key := v
+	if len(parts) > n {
+		key = strings.Join(parts[:n], ".")
+	}
+	if !kafkaVersionPattern.MatchString(key) {
+		return fmt.Errorf("%q is not a Kafka version such as 2.8 or 3.0-IV1", v)
+	}
+	return nil
+}
+
+// kafkaVersionPattern matches the release versions (and their inter-broker
+// protocol variants) that Kafka 3.x knows.
+var kafkaVersionPattern = regexp.MustCompile(`^(0\.8\.[0-2]|0\.9\.0|0\.10\.[0-2]|0\.11\.0|1\.[01]|2\.[0-8]|3\.[0-9])(-IV[0-9]+)?$`)
 
 func atLeast(min int64) func(string) error {
 	return func(v string) error {
