@@ -107,12 +107,15 @@
 //
 //	body v1: JSON {ClusterID, NextProducerID, Brokers[] by id, Topics[] by name}
 //	body v2: uvarint len | the v1 JSON | objects | garbage | partitions | groups
+//	body v3: the v2 body | leader epochs
 //
 // The binary sections of v2 are laid out in snapshot_catalog.go: objects
 // by key (key, size), garbage (key, since), each partition with End > 0
 // (log start, end, its extents with implied bases, object indexes and
 // delta timestamps, about 11 bytes each), then groups' offsets. Reference
-// counts and byte totals are recomputed on decode, not stored.
+// counts and byte totals are recomputed on decode, not stored. Version 3
+// adds each partition's leader-epoch history (epochs.go), which answers
+// OffsetForLeaderEpoch after retention and compaction.
 //
 // The CRC (Castagnoli) covers version, length and body. Restore checks
 // magic, version, length, CRC and every invariant apply maintains (valid
@@ -124,6 +127,7 @@
 // them, reslices their front or replaces them), so 1,000,000 extents copy
 // in well under a millisecond. FSMSnapshot.Persist encodes and writes the
 // copy while Apply continues. Migration: version 2 added the catalog and
-// offsets; decodeSnapshot still reads version 1 (an empty catalog) and
-// writes version 2.
+// offsets, version 3 the leader-epoch histories; decodeSnapshot still
+// reads versions 1 (an empty catalog) and 2 (histories rebuilt from the
+// extents' epochs) and writes version 3.
 package metadata

@@ -234,12 +234,12 @@ func TestSnapshotVersion1StillReads(t *testing.T) {
 	if st.nextProducerID != 5 || len(st.logs[tid(1)]) != 2 || len(st.objects) != 0 || len(st.groups) != 0 {
 		t.Fatalf("v1 state: %+v", st)
 	}
-	// And it re-encodes as version 2.
+	// And it re-encodes as the current version.
 	b, err := encodeSnapshot(st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b[5] != snapshotVersion2 {
+	if b[5] != snapshotVersion3 {
 		t.Fatalf("re-encoded as version %d", b[5])
 	}
 }

@@ -18,11 +18,14 @@ import (
 //
 // The CRC (Castagnoli) covers version, body len and body. A version-1 body
 // is JSON (snapshotBody); a version-2 body is a uvarint length, that JSON,
-// then the binary catalog and offsets sections (encodeCatalog).
+// then the binary catalog and offsets sections (encodeCatalog); version 3
+// adds the leader-epoch section after them (encodeEpochs). Versions 1 and
+// 2 are still read; their epoch histories are rebuilt from the extents.
 const (
 	snapshotMagic    = "SHMS"
 	snapshotVersion1 = 1
 	snapshotVersion2 = 2
+	snapshotVersion3 = 3
 	snapshotHeaderSz = 4 + 2 + 8
 	snapshotTrailer  = 4
 )
@@ -39,7 +42,7 @@ type snapshotBody struct {
 	Topics         []Topic
 }
 
-// encodeSnapshot returns the bytes of a version-2 snapshot of st.
+// encodeSnapshot returns the bytes of a version-3 snapshot of st.
 func encodeSnapshot(st *state) ([]byte, error) {
 	topics := st.sortedTopics()
 	js, err := json.Marshal(snapshotBody{
@@ -53,11 +56,12 @@ func encodeSnapshot(st *state) ([]byte, error) {
 	}
 	w := bodyWriter{b: make([]byte, snapshotHeaderSz, snapshotHeaderSz+len(js)+16+st.catalogSizeHint())}
 	copy(w.b, snapshotMagic)
-	binary.BigEndian.PutUint16(w.b[4:], snapshotVersion2)
+	binary.BigEndian.PutUint16(w.b[4:], snapshotVersion3)
 	w.uvarint(uint64(len(js)))
 	w.b = append(w.b, js...)
 	st.encodeCatalog(&w, topics)
 	st.encodeGroups(&w)
+	st.encodeEpochs(&w, topics)
 	out := w.b
 	binary.BigEndian.PutUint64(out[6:], uint64(len(out)-snapshotHeaderSz))
 	return binary.BigEndian.AppendUint32(out, crc32.Checksum(out[4:], castagnoli)), nil
@@ -95,7 +99,7 @@ func decodeSnapshot(b []byte, where string) (*state, error) {
 		return nil, corrupt(0, "bad magic %q", b[:4])
 	}
 	version := binary.BigEndian.Uint16(b[4:])
-	if version != snapshotVersion1 && version != snapshotVersion2 {
+	if version < snapshotVersion1 || version > snapshotVersion3 {
 		return nil, corrupt(4, "unsupported snapshot version %d", version)
 	}
 	bodyLen := binary.BigEndian.Uint64(b[6:])
@@ -108,7 +112,7 @@ func decodeSnapshot(b []byte, where string) (*state, error) {
 	}
 	js := b[snapshotHeaderSz:end]
 	var rest *bodyReader
-	if version == snapshotVersion2 {
+	if version >= snapshotVersion2 {
 		r := &bodyReader{b: js}
 		n := r.uvarint()
 		if r.err == nil && n > uint64(len(js)-r.off) {
@@ -141,9 +145,17 @@ func decodeSnapshot(b []byte, where string) (*state, error) {
 		if err := st.decodeGroups(rest); err != nil {
 			return nil, corrupt(snapshotHeaderSz+rest.off, "group offsets: %v", err)
 		}
+		if version >= snapshotVersion3 {
+			if err := st.decodeEpochs(rest, body.Topics); err != nil {
+				return nil, corrupt(snapshotHeaderSz+rest.off, "leader epochs: %v", err)
+			}
+		}
 		if err := rest.done(); err != nil {
 			return nil, corrupt(snapshotHeaderSz+rest.off, "%v", err)
 		}
+	}
+	if version < snapshotVersion3 {
+		st.rebuildAllEpochs()
 	}
 	return st, nil
 }
