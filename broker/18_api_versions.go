@@ -49,6 +49,7 @@ func init() {
 		20: {min: 0, max: 6, fn: handleDeleteTopics},
 		21: {min: 0, max: 2, fn: handleDeleteRecords},
 		22: {min: 0, max: 4, fn: handleInitProducerID},
+		23: {min: 0, max: 4, fn: handleOffsetForLeaderEpoch},
 		32: {min: 0, max: 4, fn: handleDescribeConfigs},
 		33: {min: 0, max: 2, fn: handleAlterConfigs},
 		37: {min: 0, max: 3, fn: handleCreatePartitions},

@@ -88,6 +88,7 @@ type partitionLog struct {
 	end      int64
 	bytes    int64
 	extents  []extentRec
+	epochs   []EpochStart // leader-epoch history, see epochs.go
 }
 
 // extentRec is an Extent as the catalog holds it: topic and partition are
@@ -310,6 +311,7 @@ func (st *state) commitObject(c commitObjectCmd) (applyResult, bool) {
 			maxTimestamp: e.MaxTimestamp, commitTime: c.Now, leaderEpoch: e.LeaderEpoch, object: c.Key})
 		pl.end = e.LastOffset + 1
 		pl.bytes += e.Len
+		pl.noteEpoch(e.LeaderEpoch, e.BaseOffset)
 	}
 	st.objects[c.Key] = objectInfo{size: c.Size, refs: int64(len(accepted))}
 	return applyResult{commit: res}, true
@@ -386,6 +388,7 @@ func (st *state) truncatePartition(c truncatePartitionCmd) (applyResult, bool) {
 	}
 	pl.extents = rest
 	pl.logStart = c.NewLogStart
+	pl.truncateEpochs(c.NewLogStart)
 	return applyResult{}, true
 }
 

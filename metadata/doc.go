@@ -117,13 +117,16 @@
 //	body v1: JSON {ClusterID, NextProducerID, Brokers[] by id, Topics[] by name}
 //	body v2: uvarint len | the v1 JSON | objects | garbage | partitions | groups
 //	body v3: v2 with each extent's commit time (delta) after its leader epoch
+//	body v4: the v3 body | leader epochs
 //
 // The binary sections of v2 and v3 are laid out in snapshot_catalog.go: objects
 // by key (key, size), garbage (key, since), each partition with End > 0
 // (log start, end, its extents with implied bases, object indexes and
 // delta timestamps, about 11 bytes each; v3 adds the delta commit time,
-// usually one byte), then groups' offsets. Reference
-// counts and byte totals are recomputed on decode, not stored.
+// usually one byte), then groups' offsets. Reference counts and byte
+// totals are recomputed on decode, not stored. Version 4 adds each
+// partition's leader-epoch history (epochs.go), which answers
+// OffsetForLeaderEpoch after retention and compaction.
 //
 // The CRC (Castagnoli) covers version, length and body. Restore checks
 // magic, version, length, CRC and every invariant apply maintains (valid
@@ -135,8 +138,9 @@
 // them, reslices their front or replaces them), so 1,000,000 extents copy
 // in well under a millisecond. FSMSnapshot.Persist encodes and writes the
 // copy while Apply continues. Migration: version 2 added the catalog and
-// offsets, version 3 each extent's commit time; decodeSnapshot still reads
-// version 1 (an empty catalog) and version 2 (commit times unknown, 0) and
-// writes version 3. A build older than version 3 cannot read it: upgrade
-// forward only.
+// offsets, version 3 each extent's commit time, version 4 the leader-epoch
+// histories; decodeSnapshot still reads version 1 (an empty catalog),
+// version 2 (commit times unknown, 0) and 3 (histories rebuilt from the
+// extents' epochs) and writes version 4. An older build cannot read a
+// newer version: upgrade forward only.
 package metadata

@@ -19,14 +19,17 @@ import (
 // The CRC (Castagnoli) covers version, body len and body. A version-1 body
 // is JSON (snapshotBody); a version-2 body is a uvarint length, that JSON,
 // then the binary catalog and offsets sections (encodeCatalog); version 3
-// is version 2 with each extent's commit time added. Versions 1 and 2 are
-// still read (commit times unknown, 0); version 3 is written.
+// is version 2 with each extent's commit time added; version 4 adds the
+// leader-epoch section after the offsets (encodeEpochs). Versions 1 to 3
+// are still read (commit times of 1 and 2 unknown, 0; their epoch
+// histories rebuilt from the extents); version 4 is written.
 const (
 	snapshotMagic    = "SHMS"
 	snapshotVersion1 = 1
 	snapshotVersion2 = 2
 	snapshotVersion3 = 3
-	snapshotVersion  = snapshotVersion3 // the version written
+	snapshotVersion4 = 4
+	snapshotVersion  = snapshotVersion4 // the version written
 	snapshotHeaderSz = 4 + 2 + 8
 	snapshotTrailer  = 4
 )
@@ -62,6 +65,7 @@ func encodeSnapshot(st *state) ([]byte, error) {
 	w.b = append(w.b, js...)
 	st.encodeCatalog(&w, topics)
 	st.encodeGroups(&w)
+	st.encodeEpochs(&w, topics)
 	out := w.b
 	binary.BigEndian.PutUint64(out[6:], uint64(len(out)-snapshotHeaderSz))
 	return binary.BigEndian.AppendUint32(out, crc32.Checksum(out[4:], castagnoli)), nil
@@ -99,7 +103,7 @@ func decodeSnapshot(b []byte, where string) (*state, error) {
 		return nil, corrupt(0, "bad magic %q", b[:4])
 	}
 	version := binary.BigEndian.Uint16(b[4:])
-	if version < snapshotVersion1 || version > snapshotVersion3 {
+	if version < snapshotVersion1 || version > snapshotVersion4 {
 		return nil, corrupt(4, "unsupported snapshot version %d", version)
 	}
 	bodyLen := binary.BigEndian.Uint64(b[6:])
@@ -145,9 +149,17 @@ func decodeSnapshot(b []byte, where string) (*state, error) {
 		if err := st.decodeGroups(rest); err != nil {
 			return nil, corrupt(snapshotHeaderSz+rest.off, "group offsets: %v", err)
 		}
+		if version >= snapshotVersion4 {
+			if err := st.decodeEpochs(rest, body.Topics); err != nil {
+				return nil, corrupt(snapshotHeaderSz+rest.off, "leader epochs: %v", err)
+			}
+		}
 		if err := rest.done(); err != nil {
 			return nil, corrupt(snapshotHeaderSz+rest.off, "%v", err)
 		}
+	}
+	if version < snapshotVersion4 {
+		st.rebuildAllEpochs()
 	}
 	return st, nil
 }

@@ -31,8 +31,8 @@ func TestExtentCommitTime(t *testing.T) {
 		t.Fatalf("a-1 commit times %v, want %v", got, want)
 	}
 	snap := a.snapshotBytes()
-	if snap[5] != snapshotVersion3 {
-		t.Fatalf("snapshot version %d, want %d", snap[5], snapshotVersion3)
+	if snap[5] != snapshotVersion {
+		t.Fatalf("snapshot version %d, want %d", snap[5], snapshotVersion)
 	}
 	restored := newApplier(t)
 	if err := restored.f.Restore(io.NopCloser(bytes.NewReader(snap))); err != nil {
@@ -93,7 +93,7 @@ func TestSnapshotVersion2StillReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b[5] != snapshotVersion3 {
+	if b[5] != snapshotVersion {
 		t.Fatalf("re-encoded as version %d", b[5])
 	}
 	st2, err := decodeSnapshot(b, "v3")
