@@ -216,8 +216,8 @@ func TestEpochHistorySnapshotRoundTrip(t *testing.T) {
 	a.must(truncatePartitionCmd{Topic: tid(1), Partition: 0, NewLogStart: 25, Now: 50})
 	a.must(truncatePartitionCmd{Topic: tid(1), Partition: 1, NewLogStart: 10, Now: 50})
 	b := a.snapshotBytes()
-	if v := binary.BigEndian.Uint16(b[4:]); v != snapshotVersion3 {
-		t.Fatalf("snapshot version %d, want %d", v, snapshotVersion3)
+	if v := binary.BigEndian.Uint16(b[4:]); v != snapshotVersion {
+		t.Fatalf("snapshot version %d, want %d", v, snapshotVersion)
 	}
 	restored := newApplier(t)
 	if err := restored.f.Restore(io.NopCloser(bytes.NewReader(b))); err != nil {
@@ -237,8 +237,8 @@ func TestEpochHistorySnapshotRoundTrip(t *testing.T) {
 	}
 }
 
-// v2Snapshot encodes st as a version-2 snapshot: version 3 without the
-// epochs section.
+// v2Snapshot encodes st as a snapshot from before the epochs section
+// (version 3: version 4 without it).
 func v2Snapshot(t *testing.T, st *state) []byte {
 	t.Helper()
 	c := st.clone()
@@ -256,7 +256,7 @@ func v2Snapshot(t *testing.T, st *state) []byte {
 		t.Fatalf("the epochs section of an empty history is %x, want 00", b[end-1])
 	}
 	b = append(b[:end-1:end-1], make([]byte, snapshotTrailer)...)
-	binary.BigEndian.PutUint16(b[4:], snapshotVersion2)
+	binary.BigEndian.PutUint16(b[4:], snapshotVersion3)
 	binary.BigEndian.PutUint64(b[6:], uint64(len(b)-snapshotHeaderSz-snapshotTrailer))
 	return appendCRC(b[:len(b)-snapshotTrailer])
 }
