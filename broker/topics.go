@@ -167,6 +167,11 @@ func (c *topicCache) entry(t metadata.Topic, prev *topicEntry) *topicEntry {
 		if ok {
 			st.LogStart, st.HighWatermark, st.Next = pl.LogStart, pl.End, pl.End
 		}
+		if led {
+			// A new leader rebuilds the idempotent producers' state from
+			// the committed tail before its first append.
+			st.RestoreTail, st.TailFrom = true, c.s.meta.TailStart(t.ID, int32(i), producerStateTail)
+		}
 		if p == nil {
 			p = c.s.parts.Open(key, st)
 		} else {
@@ -194,6 +199,11 @@ func (c *topicCache) entry(t metadata.Topic, prev *topicEntry) *topicEntry {
 	e.logAppendTime = t.Config("message.timestamp.type") == "LogAppendTime"
 	return e
 }
+
+// producerStateTail is how many bytes of a partition's committed tail a
+// new leader reads to rebuild its idempotent producers' state: retried
+// batches are the newest ones, well inside it.
+const producerStateTail = 16 << 20
 
 // handOver runs a graceful handover of partition i of t (once per
 // partition object): it seals the partition, waits until everything

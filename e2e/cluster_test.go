@@ -7,6 +7,7 @@ import (
 	"net"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +62,59 @@ func waitStatus(t *testing.T, raftAddr, what string, cond func(metadata.ClusterS
 	}
 }
 
+// testCluster is n Shale processes on loopback, each a controller and a
+// broker, sharing one file object store.
+type testCluster struct {
+	raft  []string
+	dirs  []string
+	procs []*shaletest.Process
+	args  func(i int) []string
+}
+
+func (c *testCluster) argsFor(i int) []string { return c.args(i) }
+
+// kafka returns the Kafka addresses of the processes still running.
+func (c *testCluster) kafka(except ...int) []string {
+	var out []string
+	for i, p := range c.procs {
+		if !slices.Contains(except, i) {
+			out = append(out, p.Addr)
+		}
+	}
+	return out
+}
+
+func startCluster(t *testing.T, n int, extra ...string) *testCluster {
+	t.Helper()
+	c := &testCluster{raft: freeLoopbackAddrs(t, n)}
+	objects := "file://" + filepath.Join(t.TempDir(), "objects")
+	var peers []string
+	for i, a := range c.raft {
+		peers = append(peers, fmt.Sprintf("%d@%s", i+1, a))
+	}
+	c.args = func(i int) []string {
+		return append([]string{"--node-id", fmt.Sprint(i + 1), "--roles", "controller,broker", "--raft-addr", c.raft[i],
+			"--controllers", strings.Join(peers, ","), "--object-store", objects, "--session-timeout", "2s",
+			"--auto-leader-balance=false", "--wal-segment-age", "50ms"}, extra...)
+	}
+	var args [][]string
+	for i := range n {
+		c.dirs = append(c.dirs, t.TempDir())
+		args = append(args, c.args(i))
+	}
+	c.procs = shaletest.StartProcesses(t, c.dirs, args)
+	waitStatus(t, c.raft[0], fmt.Sprintf("%d live brokers", n), func(st metadata.ClusterStatus) bool {
+		live := 0
+		for _, b := range st.Brokers {
+			if !b.Fenced {
+				live++
+			}
+		}
+		return len(st.Controllers) == n && live == n
+	})
+	return c
+}
+
 // TestClusterSessionFailover runs three nodes (each a controller and a
 // broker) as separate processes on loopback sharing one object store:
 // the quorum forms, leaders spread, a broker killed with SIGKILL is
@@ -74,16 +128,8 @@ func TestClusterSessionFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three processes")
 	}
-	raft := freeLoopbackAddrs(t, 3)
-	objects := "file://" + filepath.Join(t.TempDir(), "objects")
-	controllers := fmt.Sprintf("1@%s,2@%s,3@%s", raft[0], raft[1], raft[2])
-	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
-	argsFor := func(i int) []string {
-		return []string{"--node-id", fmt.Sprint(i + 1), "--roles", "controller,broker", "--raft-addr", raft[i],
-			"--controllers", controllers, "--object-store", objects, "--session-timeout", "2s"}
-	}
-	procs := shaletest.StartProcesses(t, dirs, [][]string{argsFor(0), argsFor(1), argsFor(2)})
-
+	c := startCluster(t, 3)
+	raft, procs, dirs, argsFor := c.raft, c.procs, c.dirs, c.argsFor
 	st := waitStatus(t, raft[0], "3 voters and 3 live brokers", func(st metadata.ClusterStatus) bool {
 		live := 0
 		for _, b := range st.Brokers {

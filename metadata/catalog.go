@@ -584,3 +584,23 @@ func (s *Store) IsKnownObject(key string) bool {
 	defer s.fsm.mu.RUnlock()
 	return s.fsm.st.knownObject(key)
 }
+
+// TailStart returns the base offset of the newest extents of a partition
+// that hold at least maxBytes together (or all of them): where a new
+// leader starts reading the committed tail to rebuild the idempotent
+// producers' state. It returns the log end when the partition holds no
+// extent.
+func (s *Store) TailStart(topic TopicID, partition int32, maxBytes int64) int64 {
+	s.fsm.mu.RLock()
+	defer s.fsm.mu.RUnlock()
+	pl, err := s.fsm.st.partitionLog(partitionKey{topic, partition})
+	if err != nil {
+		return 0
+	}
+	start, sum := pl.end, int64(0)
+	for i := len(pl.extents) - 1; i >= 0 && sum < maxBytes; i-- {
+		start = max(pl.extents[i].base, pl.logStart)
+		sum += pl.extents[i].length
+	}
+	return start
+}

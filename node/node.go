@@ -53,10 +53,11 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	n = &Node{cfg: cfg, log: logger}
+	self := &Node{cfg: cfg, log: logger}
+	n = self
 	defer func() {
 		if err != nil {
-			n.Close()
+			self.Close() // n may already be nil: `return nil, err`
 			n = nil
 		}
 	}()

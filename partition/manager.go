@@ -1,7 +1,9 @@
 package partition
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -45,6 +47,7 @@ func (m *Manager) Open(k wal.Key, st State) *Partition {
 	m.adoptLog(k, &st, m.tailEpoch(k) == st.LeaderEpoch)
 	p := New(k, m.log, m.cold, st)
 	m.parts[k] = p
+	m.restore(p, st)
 	return p
 }
 
@@ -61,7 +64,23 @@ func (m *Manager) Reopen(k wal.Key, st State) *Partition {
 	m.adoptLog(k, &st, false)
 	p := New(k, m.log, m.cold, st)
 	m.parts[k] = p
+	m.restore(p, st)
 	return p
+}
+
+// restore rebuilds p's producer state from the object tier in the
+// background when st asks for it (see State.RestoreTail).
+func (m *Manager) restore(p *Partition, st State) {
+	if !p.restoring.Load() {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := p.RestoreFromObjects(ctx, st.TailFrom, st.HighWatermark); err != nil {
+			slog.Warn("rebuilding idempotent producer state from the object tier", "partition", p.key.String(), "err", err)
+		}
+	}()
 }
 
 // adoptLog sets where st continues given what the WAL holds for k. When
@@ -75,9 +94,14 @@ func (m *Manager) Reopen(k wal.Key, st State) *Partition {
 // differs from what was committed.
 func (m *Manager) adoptLog(k wal.Key, st *State, ownTail bool) {
 	st.WALFloor = st.HighWatermark
-	if r, ok := m.log.Range(k); ok && ownTail {
+	r, ok := m.log.Range(k)
+	if ok && ownTail {
 		st.Next = max(st.Next, r.Next)
 	}
+	// Producer state comes from the WAL when it holds this leadership's
+	// tail (RestoreProducers replays it), else from the committed tail in
+	// the object tier.
+	st.RestoreTail = st.RestoreTail && !(ok && ownTail)
 }
 
 // tailEpoch is the leader epoch of the last entry the WAL holds for k

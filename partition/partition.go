@@ -82,8 +82,9 @@ type Partition struct {
 	fenced   atomic.Bool
 	fencedAt atomic.Int64
 
-	sealed   atomic.Bool // see Seal
-	walFloor int64       // see State.WALFloor
+	sealed    atomic.Bool // see Seal
+	restoring atomic.Bool // see State.TailFrom and RestoreFromObjects
+	walFloor  int64       // see State.WALFloor
 }
 
 // mark is an offset that only grows, with a channel closed each time it
@@ -137,6 +138,13 @@ type State struct {
 	HighWatermark int64
 	Next          int64
 	LeaderEpoch   int32
+	// RestoreTail makes the partition rebuild its idempotent producers'
+	// state from the committed batches in [TailFrom, HighWatermark) of
+	// the object tier before it takes writes (a new leader, or a leader
+	// whose WAL lost its tail); the manager that opens it runs
+	// RestoreFromObjects.
+	RestoreTail bool
+	TailFrom    int64
 	// WALFloor is the lowest offset the partition reads from the local
 	// WAL; below it reads go to the object tier. The WAL may hold data of
 	// an older leadership there that the catalog never took (or took
@@ -161,6 +169,7 @@ func New(key wal.Key, log Log, cold ColdReader, st State) *Partition {
 	p.hwm.Store(st.HighWatermark)
 	p.fencedAt.Store(math.MaxInt64)
 	p.walFloor = st.WALFloor
+	p.restoring.Store(cold != nil && st.RestoreTail && st.TailFrom < st.HighWatermark)
 	if cold == nil {
 		p.walFloor = 0 // WAL-only: the WAL is the whole log
 		p.hwm.Store(p.next)
@@ -322,6 +331,9 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error
 	if p.fenced.Load() || p.sealed.Load() {
 		return nil, p.notLeader()
 	}
+	if p.restoring.Load() {
+		return nil, fmt.Errorf("%w: partition %v is loading its producers' state", kerr.NotLeaderForPartition, p.key)
+	}
 	if idempotent {
 		h := &hs[0]
 		res, orig, err := checkSequence(p.producers[h.ProducerID], h)
@@ -405,6 +417,45 @@ func (p *Partition) RestoreProducer(h *recordbatch.Header) {
 	p.mu.Lock()
 	record(p.producers, h, 0) // append time unknown: see producerState
 	p.mu.Unlock()
+}
+
+// RestoreFromObjects rebuilds the idempotent producers' state from the
+// committed batches in [from, end) of the object tier, then lets the
+// partition take writes. A new leader does this before its first append,
+// so a producer retrying a batch the previous leader committed gets the
+// batch's original offsets instead of a second copy. On failure the
+// partition takes writes anyway (producers then start over, as after
+// producer-id expiry) and the error is returned.
+func (p *Partition) RestoreFromObjects(ctx context.Context, from, end int64) error {
+	defer p.restoring.Store(false)
+	if p.cold == nil {
+		return nil
+	}
+	for off := from; off < end; {
+		pieces, err := p.cold.ReadPieces(ctx, p.key, off, end, 4<<20)
+		if err != nil {
+			return fmt.Errorf("restore producer state of %v from offset %d: %w", p.key, off, err)
+		}
+		next := off
+		for _, piece := range pieces {
+			for pos := 0; pos < len(piece); {
+				h, err := recordbatch.ParseHeader(piece[pos:])
+				if err != nil {
+					return fmt.Errorf("restore producer state of %v at offset %d: %w", p.key, next, err)
+				}
+				if h.LastOffset() >= off {
+					p.RestoreProducer(&h)
+				}
+				next = max(next, h.LastOffset()+1)
+				pos += h.Size()
+			}
+		}
+		if next <= off {
+			return nil // nothing more is readable (retention moved the start)
+		}
+		off = next
+	}
+	return nil
 }
 
 // ReadResult is what Read returns.

@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/shalelog/shale/internal/checker"
+	"github.com/shalelog/shale/internal/shaletest"
+	"github.com/shalelog/shale/metadata"
+)
+
+// faultRun is one fault scenario: a topic over a three-node cluster, an
+// idempotent load recorded by the checker, a fault, and the final log
+// verified against every acknowledgement.
+type faultRun struct {
+	t     *testing.T
+	c     *testCluster
+	topic string
+	rec   *checker.Recorder
+	load  *checker.Load
+}
+
+func startFaultRun(t *testing.T, c *testCluster, topic string, acksOne bool) *faultRun {
+	t.Helper()
+	adm := shaletest.Admin(t, c.procs[0].Addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := adm.CreateTopic(ctx, 6, 1, nil, topic); err != nil {
+		t.Fatalf("create topic: %v", err)
+	}
+	r := &faultRun{t: t, c: c, topic: topic, rec: checker.NewRecorder()}
+	load, err := checker.StartLoad(context.Background(), checker.LoadConfig{
+		Brokers: c.kafka(), Topic: topic, Producers: 3, Idempotent: !acksOne, AcksOne: acksOne,
+		Duration: 60 * time.Second, InFlight: 16, ValuePrefix: topic, FlushTimeout: 20 * time.Second,
+	}, r.rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.load = load
+	t.Cleanup(func() { load.Stop() })
+	r.waitAcks(500)
+	return r
+}
+
+// waitAcks waits until n more records are acknowledged.
+func (r *faultRun) waitAcks(n int) {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.rec.WaitAcked(ctx, r.rec.Acked()+n); err != nil {
+		r.t.Fatalf("waiting for %d more acks: %v (acked %d)", n, err, r.rec.Acked())
+	}
+}
+
+// waitPartitions waits until each of n partitions has an acknowledgement
+// after since, and returns the time of the latest of those first
+// acknowledgements: when the last partition was writable again.
+func (r *faultRun) waitPartitions(since time.Time, n int) time.Time {
+	r.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		first := map[int32]time.Time{}
+		for _, a := range r.rec.Acks() {
+			if f, ok := first[a.Partition]; a.At.After(since) && (!ok || a.At.Before(f)) {
+				first[a.Partition] = a.At
+			}
+		}
+		if len(first) >= n {
+			var last time.Time
+			for _, f := range first {
+				if f.After(last) {
+					last = f
+				}
+			}
+			return last
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("only %d of %d partitions acked again within 60s", len(first), n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// finish stops the load, reads the whole log through the live brokers
+// and checks it. It returns the report for scenario-specific checks.
+func (r *faultRun) finish(live []string) checker.Report {
+	r.t.Helper()
+	stats := r.load.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := checker.WaitHighWatermark(ctx, live, r.topic, r.rec.AckedEnds(r.topic)); err != nil {
+		r.t.Fatalf("wait for the acknowledged records to be readable: %v", err)
+	}
+	final, err := checker.ReadLog(ctx, live, r.topic)
+	if err != nil {
+		r.t.Fatalf("read the log: %v", err)
+	}
+	rep := r.rec.Verify(final)
+	r.t.Logf("load: %v\n%s", stats, rep)
+	return rep
+}
+
+// TestClusterKillLeaderUnderIdempotentLoad kills a broker (and controller)
+// with SIGKILL while three idempotent acks=all producers write to six
+// partitions spread over three brokers: its partitions move once its
+// session lapses, producers follow the new leaders, and no acknowledged
+// record is lost, duplicated or moved.
+func TestClusterKillLeaderUnderIdempotentLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three processes")
+	}
+	c := startCluster(t, 3)
+	r := startFaultRun(t, c, "kill-leader", false)
+	killed := time.Now()
+	c.procs[2].Kill()
+	waitStatus(t, c.raft[0], "broker 3's partitions re-led", func(st metadata.ClusterStatus) bool {
+		for _, b := range st.Brokers {
+			if b.ID == 3 && (!b.Fenced || b.Leads > 0) {
+				return false
+			}
+		}
+		return len(st.Unhealthy) == 0
+	})
+	moved := time.Since(killed)
+	recovered := r.waitPartitions(killed, 6)
+	r.waitAcks(1000)
+	rep := r.finish(c.kafka(2))
+	t.Logf("failover: partitions re-led %v after SIGKILL (session timeout 2s); every partition acking again %v after it",
+		moved.Round(time.Millisecond), recovered.Sub(killed).Round(time.Millisecond))
+	if err := rep.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
