@@ -77,3 +77,49 @@ func (n *Node) balanceLeaders(ctx context.Context) {
 		n.log.Info("leader balancing: handovers started", "moves", taken)
 	}
 }
+
+// Drain hands every partition this broker leads to other live brokers
+// before it stops: it marks itself draining, which starts a graceful
+// handover of each (the partition stops taking writes, its tail is
+// uploaded and committed, then the next leader takes over at the
+// catalog end), and waits until it leads nothing or timeout passes. A
+// rolling restart of every broker this way loses nothing, acks=1
+// included. With no other live broker the partitions stay here.
+func (n *Node) Drain(timeout time.Duration) {
+	id := n.cfg.Broker.NodeID
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := n.meta.DrainBroker(ctx, id, true); err != nil {
+		n.log.Warn("drain: could not mark this broker draining", "err", err)
+		return
+	}
+	start := time.Now()
+	for {
+		led, handovers := 0, 0
+		for _, t := range n.meta.Topics() {
+			for _, p := range t.Partitions {
+				if p.Leader == id {
+					led++
+					if p.Handover {
+						handovers++
+					}
+				}
+			}
+		}
+		if led == 0 {
+			n.log.Info("drained: every partition handed over", "took", time.Since(start).Round(time.Millisecond))
+			return
+		}
+		if handovers == 0 {
+			n.log.Warn("drain: no live broker to hand partitions to; they stay here", "partitions", led)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			n.log.Warn("drain: timed out; the rest move when the session lapses", "partitions", led)
+			return
+		case <-n.meta.Changed():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

@@ -384,6 +384,9 @@ func (n *Node) Bucket() *objectstore.Counting { return n.bucket }
 // the WAL, the object store and the metadata store.
 func (n *Node) Close() error {
 	var errs []error
+	if n.server != nil && n.meta != nil && len(n.cfg.Metadata.Controllers) > 0 {
+		n.Drain(30 * time.Second)
+	}
 	if n.cancel != nil {
 		n.cancel()
 		n.wg.Wait()
