@@ -170,3 +170,84 @@ func TestClusterRollingRestartLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterFrozenLeaderIsFenced freezes a broker with SIGSTOP past its
+// session timeout under idempotent acks=all load, then thaws it: its
+// partitions moved meanwhile, and whatever it still tries to upload and
+// commit under its old epochs is refused, so no record is duplicated and
+// no offset reused.
+func TestClusterFrozenLeaderIsFenced(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three processes")
+	}
+	c := startCluster(t, 3)
+	r := startFaultRun(t, c, "frozen", false)
+	frozen := time.Now()
+	c.procs[1].Freeze()
+	waitStatus(t, c.raft[0], "broker 2 fenced and its partitions re-led", func(st metadata.ClusterStatus) bool {
+		for _, b := range st.Brokers {
+			if b.ID == 2 && (!b.Fenced || b.Leads > 0) {
+				return false
+			}
+		}
+		return len(st.Unhealthy) == 0
+	})
+	moved := time.Since(frozen)
+	recovered := r.waitPartitions(frozen, 6)
+	c.procs[1].Thaw()
+	waitStatus(t, c.raft[0], "broker 2 registered again", func(st metadata.ClusterStatus) bool {
+		for _, b := range st.Brokers {
+			if b.ID == 2 {
+				return !b.Fenced
+			}
+		}
+		return false
+	})
+	r.waitAcks(500)
+	rep := r.finish(c.kafka())
+	t.Logf("SIGSTOP: partitions re-led %v after the freeze (session timeout 2s); every partition acking again %v after it",
+		moved.Round(time.Millisecond), recovered.Sub(frozen).Round(time.Millisecond))
+	if err := rep.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestClusterKillRaftLeaderUnderLoad kills the node that leads the
+// metadata quorum (a controller and a broker) under idempotent acks=all
+// load: the other two elect a new leader, fence the dead broker and move
+// its partitions; nothing acknowledged is lost or duplicated.
+func TestClusterKillRaftLeaderUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three processes")
+	}
+	c := startCluster(t, 3)
+	r := startFaultRun(t, c, "raft-leader", false)
+	st, err := clusterStatus(t, c.raft[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := int(st.Leader) - 1
+	other := c.raft[(victim+1)%3]
+	killed := time.Now()
+	c.procs[victim].Kill()
+	waitStatus(t, other, "a new metadata leader and the dead broker's partitions re-led", func(st metadata.ClusterStatus) bool {
+		if int(st.Leader)-1 == victim || st.Leader < 0 {
+			return false
+		}
+		for _, b := range st.Brokers {
+			if int(b.ID)-1 == victim && (!b.Fenced || b.Leads > 0) {
+				return false
+			}
+		}
+		return len(st.Unhealthy) == 0
+	})
+	moved := time.Since(killed)
+	recovered := r.waitPartitions(killed, 6)
+	r.waitAcks(500)
+	rep := r.finish(c.kafka(victim))
+	t.Logf("metadata leader %d killed: new leader elected and partitions re-led %v after it; every partition acking again %v after it",
+		victim+1, moved.Round(time.Millisecond), recovered.Sub(killed).Round(time.Millisecond))
+	if err := rep.Err(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -278,3 +278,9 @@ func (p *Process) Log() string {
 	b, _ := os.ReadFile(p.logPath)
 	return string(b)
 }
+
+// Freeze stops the process with SIGSTOP; Thaw continues it (SIGCONT).
+func (p *Process) Freeze() { p.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Thaw continues a process Freeze stopped.
+func (p *Process) Thaw() { p.cmd.Process.Signal(syscall.SIGCONT) }
