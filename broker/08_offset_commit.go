@@ -21,5 +21,20 @@ import (
 
 func handleOffsetCommit(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.OffsetCommitRequest)
+	if code := s.notCoordinator(req.Group); code != 0 {
+		resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewOffsetCommitResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewOffsetCommitResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		rc.respond(resp)
+		return
+	}
 	s.groups.commitOffsets(req, func(resp *kmsg.OffsetCommitResponse) { rc.respond(resp) })
 }

@@ -51,7 +51,17 @@ func handleFindCoordinator(s *Server, rc *reqCtx, r kmsg.Request) {
 		c.NodeID, c.Host, c.Port = -1, "", -1
 		switch req.CoordinatorType {
 		case coordinatorTypeGroup:
-			c.NodeID, c.Host, c.Port = s.cfg.NodeID, host, port
+			id, here := s.coordinator(key)
+			b, ok := s.meta.Broker(id)
+			switch {
+			case here:
+				c.NodeID, c.Host, c.Port = s.cfg.NodeID, host, port
+			case ok && !b.Fenced:
+				c.NodeID, c.Host, c.Port = b.ID, b.Host, b.Port
+			default:
+				msg := "the group's coordinator slot has no live broker yet"
+				c.ErrorCode, c.ErrorMessage = kerr.CoordinatorNotAvailable.Code, &msg
+			}
 		case coordinatorTypeTransaction:
 			msg := transactionsUnsupported
 			c.ErrorCode, c.ErrorMessage = kerr.TransactionalIDAuthorizationFailed.Code, &msg

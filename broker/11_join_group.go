@@ -24,6 +24,12 @@ import (
 
 func handleJoinGroup(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.JoinGroupRequest)
+	if code := s.notCoordinator(req.Group); code != 0 {
+		resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
+		resp.ErrorCode, resp.Generation = code, -1
+		rc.respond(resp)
+		return
+	}
 	s.groups.join(req, requestClient(rc), connReply[*kmsg.JoinGroupResponse](rc))
 }
 

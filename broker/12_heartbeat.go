@@ -13,6 +13,8 @@ import (
 func handleHeartbeat(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.HeartbeatRequest)
 	resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
-	resp.ErrorCode = s.groups.heartbeat(req)
+	if resp.ErrorCode = s.notCoordinator(req.Group); resp.ErrorCode == 0 {
+		resp.ErrorCode = s.groups.heartbeat(req)
+	}
 	rc.respond(resp)
 }

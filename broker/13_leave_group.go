@@ -14,6 +14,10 @@ import (
 func handleLeaveGroup(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.LeaveGroupRequest)
 	resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
+	if resp.ErrorCode = s.notCoordinator(req.Group); resp.ErrorCode != 0 {
+		rc.respond(resp)
+		return
+	}
 	var leaving []leaveMember
 	if req.Version < 3 {
 		leaving = []leaveMember{{memberID: req.MemberID}}

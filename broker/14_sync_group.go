@@ -15,5 +15,11 @@ import (
 
 func handleSyncGroup(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.SyncGroupRequest)
+	if code := s.notCoordinator(req.Group); code != 0 {
+		resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
+		resp.ErrorCode = code
+		rc.respond(resp)
+		return
+	}
 	s.groups.sync(req, connReply[*kmsg.SyncGroupResponse](rc))
 }

@@ -16,6 +16,12 @@ func handleDescribeGroups(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.DescribeGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
 	for _, g := range req.Groups {
+		if code := s.notCoordinator(g); code != 0 {
+			dg := kmsg.NewDescribeGroupsResponseGroup()
+			dg.Group, dg.ErrorCode = g, code
+			resp.Groups = append(resp.Groups, dg)
+			continue
+		}
 		resp.Groups = append(resp.Groups, s.groups.describe(g, req.IncludeAuthorizedOperations))
 	}
 	rc.respond(resp)

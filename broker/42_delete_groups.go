@@ -13,8 +13,18 @@ import (
 func handleDeleteGroups(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.DeleteGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
-	s.groups.deleteGroups(req.Groups, func(codes []int16) {
-		for i, g := range req.Groups {
+	var here []string
+	for _, g := range req.Groups {
+		if code := s.notCoordinator(g); code != 0 {
+			dg := kmsg.NewDeleteGroupsResponseGroup()
+			dg.Group, dg.ErrorCode = g, code
+			resp.Groups = append(resp.Groups, dg)
+			continue
+		}
+		here = append(here, g)
+	}
+	s.groups.deleteGroups(here, func(codes []int16) {
+		for i, g := range here {
 			dg := kmsg.NewDeleteGroupsResponseGroup()
 			dg.Group = g
 			dg.ErrorCode = codes[i]

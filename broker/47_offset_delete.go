@@ -13,5 +13,11 @@ import (
 
 func handleOffsetDelete(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.OffsetDeleteRequest)
+	if code := s.notCoordinator(req.Group); code != 0 {
+		resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
+		resp.ErrorCode = code
+		rc.respond(resp)
+		return
+	}
 	s.groups.deleteOffsets(req, func(resp *kmsg.OffsetDeleteResponse) { rc.respond(resp) })
 }

@@ -34,7 +34,7 @@ func offsetWriteError(err error) int16 {
 		return kerr.OffsetMetadataTooLarge.Code
 	case errors.Is(err, metadata.ErrInvalidRequest):
 		return kerr.InvalidRequest.Code
-	case errors.Is(err, metadata.ErrNotLeader):
+	case errors.Is(err, metadata.ErrNotLeader), errors.Is(err, metadata.ErrNotCoordinator):
 		return kerr.NotCoordinator.Code
 	case errors.Is(err, context.DeadlineExceeded):
 		return kerr.RequestTimedOut.Code

@@ -68,7 +68,7 @@ func New(cfg Config, meta *metadata.Store, parts *partition.Manager, logger *slo
 	gc := defaultGroupConfig()
 	gc.OffsetsRetention = cfg.OffsetsRetention
 	gc.InitialRebalanceDelay = cfg.GroupInitialRebalanceDelay
-	groups, err := newGroupCoordinator(gc, meta, s.partitionCount, nil, logger.With("component", "groups"))
+	groups, err := newGroupCoordinator(gc, coordinatedStore{meta, cfg.NodeID}, s.partitionCount, nil, logger.With("component", "groups"))
 	if err != nil {
 		cancel()
 		return nil, err

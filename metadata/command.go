@@ -94,7 +94,7 @@ func (t commandType) version() uint8 {
 	switch t {
 	case cmdDeleteTopic:
 		return 2 // v2 added Now
-	case cmdRegisterBroker, cmdCreateTopic, cmdCreatePartitions:
+	case cmdRegisterBroker, cmdCreateTopic, cmdCreatePartitions, cmdCommitOffsets:
 		// v2: the same bodies, applied with the cluster's leadership
 		// rules (leaders spread over live brokers, incarnations). A v1
 		// entry is applied as v1 was, so old logs replay to the state
@@ -189,6 +189,10 @@ type forgetObjectsCmd struct {
 type commitOffsetsCmd struct {
 	Group   string
 	Offsets map[TopicPartition]CommittedOffset
+	// Checked (version 2) makes apply refuse the commit unless the
+	// group's coordinator slot is still at SlotEpoch (slots.go).
+	Checked   bool
+	SlotEpoch int32
 }
 
 // deleteGroupOffsetsCmd is DeleteGroupOffsets; All deletes the whole group
@@ -273,6 +277,8 @@ func decodeCommand(b []byte) (command, error) {
 			r := c.(createTopicCmd)
 			r.v1 = true
 			return r, nil
+		case cmdCommitOffsets:
+			return decodeCommitOffsets(body, commandVersion1)
 		case cmdCreatePartitions:
 			c, err := decodeBody[createPartitionsCmd](typ, body)
 			if err != nil {
@@ -310,7 +316,7 @@ func decodeCommand(b []byte) (command, error) {
 	case cmdForgetObjects:
 		return decodeBody[forgetObjectsCmd](typ, body)
 	case cmdCommitOffsets:
-		return decodeCommitOffsets(body)
+		return decodeCommitOffsets(body, 2)
 	case cmdDeleteGroupOffsets:
 		return decodeBody[deleteGroupOffsetsCmd](typ, body)
 	case cmdExpireGroupOffsets:
@@ -474,10 +480,16 @@ func encodeCommitOffsets(out []byte, c commitOffsetsCmd) []byte {
 			w.varint(o.CommitTime - base)
 		}
 	}
+	// Version 2: the coordinator slot epoch, +1 (0: unchecked).
+	if c.Checked {
+		w.varint(int64(c.SlotEpoch) + 1)
+	} else {
+		w.varint(0)
+	}
 	return w.b
 }
 
-func decodeCommitOffsets(body []byte) (command, error) {
+func decodeCommitOffsets(body []byte, version uint8) (command, error) {
 	r := bodyReader{b: body}
 	c := commitOffsetsCmd{Group: r.string("group", maxDecodedNameLen)}
 	base := r.varint()
@@ -504,6 +516,13 @@ func decodeCommitOffsets(body []byte) (command, error) {
 		}
 		if r.err != nil {
 			break
+		}
+	}
+	if version >= 2 {
+		if e := r.varint(); e > 0 && e <= 1<<31 {
+			c.Checked, c.SlotEpoch = true, int32(e-1)
+		} else if e != 0 {
+			r.fail("slot epoch %d", e-1)
 		}
 	}
 	if err := r.done(); err != nil {

@@ -38,6 +38,10 @@ type state struct {
 	// groups holds consumer groups' committed offsets; a group with none
 	// has no entry.
 	groups map[string]groupOffsets
+
+	// slots are the coordinator slots (slots.go); empty until a broker
+	// registers. The array is shared with clones: apply replaces it.
+	slots []Partition
 }
 
 func newState() *state {
@@ -424,6 +428,7 @@ func (st *state) clone() *state {
 		objects:        make(map[string]objectInfo, len(st.objects)),
 		garbage:        make(map[string]int64, len(st.garbage)),
 		groups:         make(map[string]groupOffsets, len(st.groups)),
+		slots:          st.slots,
 	}
 	for id, parts := range st.logs {
 		c.logs[id] = slices.Clone(parts)

@@ -185,6 +185,7 @@ func (st *state) registerBroker(c registerBrokerCmd) (applyResult, bool) {
 		_, ok := st.brokers[p.Leader]
 		return !ok
 	})
+	st.placeSlots()
 	return applyResult{broker: b}, true
 }
 
@@ -203,6 +204,9 @@ func (st *state) fenceBroker(c fenceBrokerCmd) (applyResult, bool) {
 	b.Fenced = true
 	st.brokers[c.ID] = b
 	st.reassign(func(p Partition) bool { return p.Leader == c.ID })
+	if len(st.slots) > 0 {
+		st.placeSlots()
+	}
 	return applyResult{broker: b}, true
 }
 
@@ -218,6 +222,9 @@ func (st *state) drainBroker(c drainBrokerCmd) (applyResult, bool) {
 	}
 	b.Draining = c.Draining
 	st.brokers[c.ID] = b
+	if len(st.slots) > 0 {
+		st.placeSlots()
+	}
 	if c.Draining {
 		load := st.leaderLoad()
 		for _, name := range st.sortedTopicNames() {
@@ -252,6 +259,9 @@ func (st *state) unregisterBroker(c unregisterBrokerCmd) (applyResult, bool) {
 	}
 	delete(st.brokers, c.ID)
 	st.reassign(func(p Partition) bool { return p.Leader == c.ID })
+	if len(st.slots) > 0 {
+		st.placeSlots()
+	}
 	return applyResult{broker: b}, true
 }
 

@@ -108,6 +108,12 @@ func compareTopicPartition(a, b TopicPartition) int {
 
 // commitOffsets applies CommitOffsets: all entries or none.
 func (st *state) commitOffsets(c commitOffsetsCmd) (applyResult, bool) {
+	if c.Checked && len(st.slots) > 0 {
+		if slot := st.slots[CoordinatorSlot(c.Group)]; slot.LeaderEpoch != c.SlotEpoch {
+			return applyResult{err: fmt.Errorf("%w: group %q: coordinator slot at epoch %d, the commit names %d",
+				ErrNotCoordinator, c.Group, slot.LeaderEpoch, c.SlotEpoch)}, false
+		}
+	}
 	if err := st.checkOffsets(c.Group, c.Offsets); err != nil {
 		return applyResult{err: err}, false
 	}
@@ -214,6 +220,20 @@ func (s *Store) CommitOffsets(ctx context.Context, group string, offsets map[Top
 		return nil
 	}
 	_, err = s.propose(ctx, commitOffsetsCmd{Group: group, Offsets: offsets})
+	return err
+}
+
+// CommitOffsetsAsCoordinator is CommitOffsets by the coordinator of the
+// group's slot at slotEpoch: refused with ErrNotCoordinator once the slot
+// has moved on.
+func (s *Store) CommitOffsetsAsCoordinator(ctx context.Context, group string, slotEpoch int32, offsets map[TopicPartition]CommittedOffset) error {
+	s.fsm.mu.RLock()
+	err := s.fsm.st.checkOffsets(group, offsets)
+	s.fsm.mu.RUnlock()
+	if err != nil || len(offsets) == 0 {
+		return err
+	}
+	_, err = s.propose(ctx, commitOffsetsCmd{Group: group, Offsets: offsets, Checked: true, SlotEpoch: slotEpoch})
 	return err
 }
 

@@ -44,6 +44,7 @@ type snapshotBody struct {
 	NextProducerID int64
 	Brokers        []Broker
 	Topics         []Topic
+	Slots          []Partition `json:",omitempty"` // coordinator slots (slots.go)
 }
 
 // encodeSnapshot returns the bytes of a version-3 snapshot of st.
@@ -53,6 +54,7 @@ func encodeSnapshot(st *state) ([]byte, error) {
 		ClusterID:      st.clusterID,
 		NextProducerID: st.nextProducerID,
 		Brokers:        st.sortedBrokers(),
+		Slots:          st.slots,
 		Topics:         topics,
 	})
 	if err != nil {
@@ -185,6 +187,17 @@ func (body snapshotBody) state() (*state, error) {
 			return nil, fmt.Errorf("broker %d appears twice", b.ID)
 		}
 		st.brokers[b.ID] = b
+	}
+	if n := len(body.Slots); n != 0 && n != CoordinatorSlots {
+		return nil, fmt.Errorf("%d coordinator slots, want %d", n, CoordinatorSlots)
+	}
+	for i, p := range body.Slots {
+		if p.Leader < NoLeader || p.LeaderEpoch < 0 {
+			return nil, fmt.Errorf("coordinator slot %d: leader %d epoch %d", i, p.Leader, p.LeaderEpoch)
+		}
+	}
+	if len(body.Slots) > 0 {
+		st.slots = body.Slots
 	}
 	for _, t := range body.Topics {
 		if err := ValidateTopicName(t.Name); err != nil {
