@@ -382,9 +382,13 @@ func (n *Node) Bucket() *objectstore.Counting { return n.bucket }
 
 // Close stops the listener and the background work, then flushes and closes
 // the WAL, the object store and the metadata store.
-func (n *Node) Close() error {
+func (n *Node) Close() error { return n.Shutdown(true) }
+
+// Shutdown is Close; with drain, a broker of a cluster first hands its
+// partitions to other brokers (see Drain).
+func (n *Node) Shutdown(drain bool) error {
 	var errs []error
-	if n.server != nil && n.meta != nil && len(n.cfg.Metadata.Controllers) > 0 {
+	if drain && n.server != nil && n.meta != nil && len(n.cfg.Metadata.Controllers) > 0 {
 		n.Drain(30 * time.Second)
 	}
 	if n.cancel != nil {

@@ -96,6 +96,10 @@ func runNode(mode string, args []string) int {
 	cfg := node.DefaultConfig()
 	fs := flag.NewFlagSet("shale "+mode, flag.ContinueOnError)
 	configPath := nodeFlags(fs, &cfg)
+	cluster := 0
+	if mode == "dev" {
+		fs.IntVar(&cluster, "cluster", 0, "start this many nodes (3 or 5) as a local cluster on loopback instead of one")
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -128,6 +132,9 @@ func runNode(mode string, args []string) int {
 		fmt.Fprintln(os.Stderr, "shale broker: --config is required (use 'shale dev' for embedded defaults)")
 		return 2
 	}
+	if cluster != 0 {
+		return runDevCluster(cfg, cluster)
+	}
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(os.Stderr, "shale %s: %v\n", mode, err)
 		return 2
@@ -140,7 +147,11 @@ func runNode(mode string, args []string) int {
 	}
 	fmt.Printf("shale %s: Kafka listener on %s\n", mode, n.Addr())
 	fmt.Printf("shale %s: write-ahead log in %s\n", mode, cfg.WALDir())
-	fmt.Printf("shale %s: metadata (raft, 1 voter) in %s\n", mode, cfg.MetadataDir())
+	if cfg.Metadata.Controllers == "" {
+		fmt.Printf("shale %s: metadata (raft, 1 voter) in %s\n", mode, cfg.MetadataDir())
+	} else {
+		fmt.Printf("shale %s: node %d (%s), raft on %s, quorum %s, metadata in %s\n", mode, cfg.Broker.NodeID, cfg.Roles, cfg.Metadata.RaftAddr, cfg.Metadata.Controllers, cfg.MetadataDir())
+	}
 	if url, err := cfg.ObjectStoreURL(); err == nil {
 		fmt.Printf("shale %s: object store %s\n", mode, url)
 	}
