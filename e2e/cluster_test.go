@@ -148,15 +148,21 @@ func TestClusterSessionFailover(t *testing.T) {
 		t.Fatalf("create topic: %v", err)
 	}
 	leadersOf := func(a *kadm.Client) map[int32]int32 {
-		td, err := a.ListTopics(ctx, "spread")
-		if err != nil {
-			t.Fatal(err)
+		// The broker answering may not have applied the new topic yet.
+		for {
+			td, err := a.ListTopics(ctx, "spread")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(td["spread"].Partitions) == 6 {
+				out := map[int32]int32{}
+				for _, p := range td["spread"].Partitions {
+					out[p.Partition] = p.Leader
+				}
+				return out
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		out := map[int32]int32{}
-		for _, p := range td["spread"].Partitions {
-			out[p.Partition] = p.Leader
-		}
-		return out
 	}
 	count := map[int32]int{}
 	for _, l := range leadersOf(adm) {

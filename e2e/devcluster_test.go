@@ -22,7 +22,7 @@ func TestDevCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a three-node cluster")
 	}
-	cmd := exec.Command(shaletest.Binary(t), "dev", "--cluster", "3", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-level", "warn")
+	cmd := exec.Command(shaletest.Binary(t), "dev", "--cluster", "3", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-level", "info")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -42,13 +42,15 @@ func TestDevCluster(t *testing.T) {
 		close(lines)
 	}()
 	var bootstrap, controller string
-	deadline := time.After(60 * time.Second)
+	var stdout []string
+	deadline := time.After(90 * time.Second)
 	for bootstrap == "" || controller == "" {
 		select {
 		case l, ok := <-lines:
 			if !ok {
-				t.Fatalf("shale dev --cluster 3 exited:\n%s", stderr.String())
+				t.Fatalf("shale dev --cluster 3 exited:\n%s\n%s", strings.Join(stdout, "\n"), stderr.String())
 			}
+			stdout = append(stdout, l)
 			if v, ok := strings.CutPrefix(l, "shale dev: bootstrap servers "); ok {
 				bootstrap = v
 			}
@@ -56,7 +58,7 @@ func TestDevCluster(t *testing.T) {
 				controller = v
 			}
 		case <-deadline:
-			t.Fatalf("no bootstrap list within 60s:\n%s", stderr.String())
+			t.Fatalf("no bootstrap list within 90s:\n%s\n%s", strings.Join(stdout, "\n"), stderr.String())
 		}
 	}
 	brokers := strings.Split(bootstrap, ",")
