@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/shalelog/shale/internal/checker"
+	"github.com/shalelog/shale/internal/netproxy"
+	"github.com/shalelog/shale/internal/proc"
 	"github.com/shalelog/shale/internal/shaletest"
 	"github.com/shalelog/shale/metadata"
 )
@@ -394,4 +398,141 @@ func TestClusterGroupCoordinatorFailover(t *testing.T) {
 	}
 	t.Logf("coordinator (broker %d) killed after %d of %d records; all processed %v later; %d processed twice (at-least-once after a rebalance)",
 		victim+1, total/3, total, took.Round(time.Millisecond), dups)
+}
+
+// TestClusterBrokerAddedUnderLoad adds a fourth node, a broker only (a
+// non-voting follower of the metadata log), under idempotent acks=all
+// load, runs `shale cluster rebalance`, and checks that it leads its
+// share of the partitions and takes writes, with nothing lost.
+func TestClusterBrokerAddedUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts four processes")
+	}
+	c := startCluster(t, 3)
+	r := startFaultRun(t, c, "grow", false)
+	raft4 := proc.FreeAddrs(t, 1)[0]
+	added := time.Now()
+	p4 := shaletest.StartProcesses(t, []string{t.TempDir()}, [][]string{c.brokerArgs(4, raft4)})[0]
+	waitStatus(t, c.raft[0], "broker 4 live", func(st metadata.ClusterStatus) bool {
+		for _, b := range st.Brokers {
+			if b.ID == 4 {
+				return !b.Fenced
+			}
+		}
+		return false
+	})
+	out, err := exec.Command(shaletest.Binary(t), "cluster", "rebalance", "--controller", raft4).CombinedOutput()
+	if err != nil {
+		t.Fatalf("shale cluster rebalance (through the new broker's raft port): %v\n%s", err, out)
+	}
+	st := waitStatus(t, c.raft[0], "leaders spread over four brokers, handovers done", func(st metadata.ClusterStatus) bool {
+		leads := map[int32]int{}
+		for _, b := range st.Brokers {
+			leads[b.ID] = b.Leads
+			if b.Handovers > 0 {
+				return false
+			}
+		}
+		return leads[4] >= 1 && len(st.Unhealthy) == 0
+	})
+	spread := time.Since(added)
+	before := r.rec.Acked()
+	r.waitAcks(500)
+	per := map[int32]int{}
+	for _, a := range r.rec.Acks()[before:] {
+		per[a.Partition]++
+	}
+	rep := r.finish(append(c.kafka(), p4.Addr))
+	var raftRole string
+	for _, ctl := range st.Controllers {
+		if ctl.ID == "4" {
+			raftRole = map[bool]string{true: "voter", false: "non-voter"}[ctl.Voter]
+		}
+	}
+	t.Logf("broker 4 joined (%s) and led its share %v after it started; acks per partition after the rebalance: %v", raftRole, spread.Round(time.Millisecond), per)
+	if raftRole != "non-voter" {
+		t.Fatalf("broker 4 is a raft %q, want a non-voter", raftRole)
+	}
+	if err := rep.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestClusterBrokerCutFromControllers cuts a broker-only node from the
+// metadata quorum (both ways, through proxies on its raft links) under
+// idempotent acks=all load: it cannot heartbeat, so it is fenced and its
+// partitions move; what it takes meanwhile can never be committed (its
+// uploads' commits cannot reach the quorum, and after the heal they are
+// of a stale epoch). After the heal it follows the log again and
+// registers anew. Nothing acknowledged is lost, duplicated or moved.
+func TestClusterBrokerCutFromControllers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts four processes")
+	}
+	c := startCluster(t, 3)
+	var toControllers []*netproxy.Proxy
+	var peers []string
+	for i, addr := range c.raft {
+		p, err := netproxy.New(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		toControllers = append(toControllers, p)
+		peers = append(peers, fmt.Sprintf("%d@%s", i+1, p.Addr()))
+	}
+	raft4 := proc.FreeAddrs(t, 1)[0]
+	fromControllers, err := netproxy.New(raft4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fromControllers.Close() })
+	args := c.brokerArgs(4, raft4, "--raft-advertise", fromControllers.Addr(), "--controllers", strings.Join(peers, ","))
+	p4 := shaletest.StartProcesses(t, []string{t.TempDir()}, [][]string{args})[0]
+	waitStatus(t, c.raft[0], "broker 4 live", func(st metadata.ClusterStatus) bool {
+		for _, b := range st.Brokers {
+			if b.ID == 4 {
+				return !b.Fenced
+			}
+		}
+		return false
+	})
+	c.procs = append(c.procs, p4)
+	r := startFaultRun(t, c, "cut", false)
+
+	cut := time.Now()
+	for _, p := range append(toControllers, fromControllers) {
+		p.Blackhole()
+	}
+	waitStatus(t, c.raft[0], "broker 4 fenced and its partitions re-led", func(st metadata.ClusterStatus) bool {
+		for _, b := range st.Brokers {
+			if b.ID == 4 && (!b.Fenced || b.Leads > 0) {
+				return false
+			}
+		}
+		return len(st.Unhealthy) == 0
+	})
+	moved := time.Since(cut)
+	time.Sleep(2 * time.Second) // the cut broker keeps taking writes it can never commit
+	healed := time.Now()
+	for _, p := range append(toControllers, fromControllers) {
+		p.Heal()
+	}
+	waitStatus(t, c.raft[0], "broker 4 registered again", func(st metadata.ClusterStatus) bool {
+		for _, b := range st.Brokers {
+			if b.ID == 4 {
+				return !b.Fenced
+			}
+		}
+		return false
+	})
+	rejoined := time.Since(healed)
+	recovered := r.waitPartitions(healed, 6)
+	r.waitAcks(300)
+	rep := r.finish(c.kafka())
+	t.Logf("cut from the controllers: fenced and re-led %v after the cut (session timeout 2s); registered again %v after the heal; every partition acking %v after the heal",
+		moved.Round(time.Millisecond), rejoined.Round(time.Millisecond), recovered.Sub(healed).Round(time.Millisecond))
+	if err := rep.Err(); err != nil {
+		t.Fatal(err)
+	}
 }

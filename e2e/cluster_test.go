@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -12,29 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shalelog/shale/internal/proc"
 	"github.com/shalelog/shale/internal/shaletest"
 	"github.com/shalelog/shale/metadata"
 	"github.com/twmb/franz-go/pkg/kadm"
 )
-
-// freeLoopbackAddrs returns n loopback addresses whose ports were free.
-func freeLoopbackAddrs(t *testing.T, n int) []string {
-	t.Helper()
-	var out []string
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().String())
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return out
-}
 
 func clusterStatus(t *testing.T, raftAddr string) (metadata.ClusterStatus, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -65,10 +46,20 @@ func waitStatus(t *testing.T, raftAddr, what string, cond func(metadata.ClusterS
 // testCluster is n Shale processes on loopback, each a controller and a
 // broker, sharing one file object store.
 type testCluster struct {
-	raft  []string
-	dirs  []string
-	procs []*shaletest.Process
-	args  func(i int) []string
+	raft        []string
+	dirs        []string
+	procs       []*shaletest.Process
+	args        func(i int) []string
+	controllers string // the --controllers value
+	objects     string // the --object-store value
+}
+
+// brokerArgs are the flags of a broker-only node id joining the cluster
+// with its raft (non-voter) address at raftAddr.
+func (c *testCluster) brokerArgs(id int, raftAddr string, extra ...string) []string {
+	return append([]string{"--node-id", fmt.Sprint(id), "--roles", "broker", "--raft-addr", raftAddr,
+		"--controllers", c.controllers, "--object-store", c.objects, "--session-timeout", "2s",
+		"--auto-leader-balance=false", "--wal-segment-age", "50ms"}, extra...)
 }
 
 func (c *testCluster) argsFor(i int) []string { return c.args(i) }
@@ -86,15 +77,16 @@ func (c *testCluster) kafka(except ...int) []string {
 
 func startCluster(t *testing.T, n int, extra ...string) *testCluster {
 	t.Helper()
-	c := &testCluster{raft: freeLoopbackAddrs(t, n)}
+	c := &testCluster{raft: proc.FreeAddrs(t, n)}
 	objects := "file://" + filepath.Join(t.TempDir(), "objects")
 	var peers []string
 	for i, a := range c.raft {
 		peers = append(peers, fmt.Sprintf("%d@%s", i+1, a))
 	}
+	c.controllers, c.objects = strings.Join(peers, ","), objects
 	c.args = func(i int) []string {
 		return append([]string{"--node-id", fmt.Sprint(i + 1), "--roles", "controller,broker", "--raft-addr", c.raft[i],
-			"--controllers", strings.Join(peers, ","), "--object-store", objects, "--session-timeout", "2s",
+			"--controllers", c.controllers, "--object-store", objects, "--session-timeout", "2s",
 			"--auto-leader-balance=false", "--wal-segment-age", "50ms"}, extra...)
 	}
 	var args [][]string

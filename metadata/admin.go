@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -73,8 +74,12 @@ func AdminCall(ctx context.Context, addr string, req AdminRequest) (json.RawMess
 	defer rc.Close()
 	for attempt := 0; attempt < 10; attempt++ {
 		res, err := rc.call(ctx, addr, opAdmin, body)
-		if re, ok := err.(*rpcError); ok && re.kind == errKindNotLeader && re.msg != "" && re.msg != addr {
-			addr = re.msg
+		if re, ok := err.(*rpcError); ok && re.kind == errKindNotLeader && re.msg != "" {
+			_, next, _ := strings.Cut(re.msg, "@")
+			if next == addr {
+				return res, err
+			}
+			addr = next
 			continue
 		}
 		return res, err

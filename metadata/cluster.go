@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,7 +65,7 @@ func (s *Store) forward(ctx context.Context, c command) (applyResult, error) {
 		var re *rpcError
 		switch {
 		case errors.As(err, &re) && re.kind == errKindNotLeader:
-			hint = re.msg // the leader's address, when the controller knew it
+			hint = s.peerAddr(re.msg) // the leader, when the controller knew it
 		case errors.As(err, &re):
 			return applyResult{}, fmt.Errorf("propose %s: %w", c.commandType(), err)
 		case errors.Is(err, errNotSent):
@@ -80,16 +81,34 @@ func (s *Store) forward(ctx context.Context, c command) (applyResult, error) {
 	}
 }
 
-// leaderAddr is the raft leader's address as this node knows it, or else
-// one of the configured controllers in turn.
+// leaderAddr is where this node reaches the raft leader, or else one of
+// the configured controllers in turn. A controller is reached at the
+// address this node's --controllers names for it (which may differ from
+// the raft address its peers use: a proxy, NAT).
 func (s *Store) leaderAddr(attempt int) string {
-	if addr, _ := s.raft.LeaderWithID(); addr != "" && attempt%2 == 0 {
-		return string(addr)
+	if addr, id := s.raft.LeaderWithID(); addr != "" && attempt%2 == 0 {
+		return s.peerAddr(string(id) + "@" + string(addr))
 	}
 	if n := len(s.cfg.Controllers); n > 0 {
 		return s.cfg.Controllers[attempt%n].Addr
 	}
 	return ""
+}
+
+// peerAddr turns a leader hint "ID@ADDRESS" into the address this node
+// uses for that controller: the one its --controllers names, else the
+// hint's address ("" for an empty hint).
+func (s *Store) peerAddr(hint string) string {
+	id, addr, ok := strings.Cut(hint, "@")
+	if !ok {
+		return hint
+	}
+	for _, p := range s.cfg.Controllers {
+		if strconv.Itoa(int(p.ID)) == id {
+			return p.Addr
+		}
+	}
+	return addr
 }
 
 // pause sleeps a short, growing time before the next attempt.
@@ -156,7 +175,7 @@ func (s *Store) awaitCluster(hadState bool) error {
 			}
 			var re *rpcError
 			if errors.As(err, &re) && re.kind == errKindNotLeader {
-				hint = re.msg
+				hint = s.peerAddr(re.msg)
 			} else if errors.As(err, &re) {
 				return fmt.Errorf("join metadata quorum: %w", err)
 			}

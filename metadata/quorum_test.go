@@ -3,37 +3,19 @@ package metadata
 import (
 	"context"
 	"errors"
-	"net"
 	"strconv"
 	"testing"
 	"time"
-)
 
-// freeAddrs returns n loopback addresses with free ports.
-func freeAddrs(t *testing.T, n int) []string {
-	t.Helper()
-	var out []string
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().String())
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return out
-}
+	"github.com/shalelog/shale/internal/proc"
+)
 
 // tcpQuorum starts 3 controllers and the given number of non-voting
 // brokers over real TCP on loopback, opened concurrently as separate
 // processes would be.
 func tcpQuorum(t *testing.T, brokers int, session time.Duration) []*Store {
 	t.Helper()
-	addrs := freeAddrs(t, 3+brokers)
+	addrs := proc.FreeAddrs(t, 3+brokers)
 	var peers []Peer
 	for i := range 3 {
 		peers = append(peers, Peer{ID: int32(i + 1), Addr: addrs[i]})

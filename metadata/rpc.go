@@ -31,7 +31,8 @@ import (
 //
 // Status 0 is success, with the op's result as body. Any other status is
 // an error kind (errKind*) and the body is a uvarint-length string: the
-// message, or for errKindNotLeader the leader's address if known. Frames
+// message, or for errKindNotLeader "ID@ADDRESS" of the leader if known
+// (empty if not). Frames
 // are at most maxRPCFrame bytes; anything malformed closes the connection.
 //
 // Ops:
@@ -257,8 +258,11 @@ func (s *Store) serveRPC(c net.Conn) {
 			msg := err.Error()
 			kind := errKindOf(err)
 			if kind == errKindNotLeader {
-				addr, _ := s.raft.LeaderWithID()
-				msg = string(addr)
+				addr, id := s.raft.LeaderWithID()
+				msg = ""
+				if addr != "" {
+					msg = string(id) + "@" + string(addr)
+				}
 			}
 			b := binary.AppendUvarint(nil, uint64(len(msg)))
 			res = append(b, msg...)

@@ -94,6 +94,9 @@ type WALConfig struct {
 type MetadataConfig struct {
 	Dir      string `yaml:"dir"`
 	RaftAddr string `yaml:"raft_addr"`
+	// RaftAdvertise is the raft address other nodes dial when it differs
+	// from RaftAddr (a wildcard bind, NAT, a proxy).
+	RaftAdvertise string `yaml:"raft_advertise"`
 	// Controllers is the metadata quorum, "1@host:port,2@host:port,..."
 	// (raft addresses). Empty: a single node that is its own quorum.
 	Controllers string `yaml:"controllers"`

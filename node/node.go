@@ -79,6 +79,7 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	mc.Dir = cfg.MetadataDir()
 	mc.NodeID = cfg.Broker.NodeID
 	mc.RaftAddr = cfg.Metadata.RaftAddr
+	mc.RaftAdvertiseAddr = cfg.Metadata.RaftAdvertise
 	mc.Logger = logger
 	if len(peers) > 0 {
 		mc.Controllers = peers

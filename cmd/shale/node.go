@@ -84,6 +84,7 @@ func nodeFlags(fs *flag.FlagSet, cfg *node.Config) *string {
 	fs.Var(&cfg.Tiering.CompactionInterval, "compaction-interval", "how often compaction runs (0: never)")
 	fs.StringVar(&cfg.Metadata.Dir, "metadata-dir", cfg.Metadata.Dir, "raft log and snapshots (default DATA_DIR/meta)")
 	fs.StringVar(&cfg.Metadata.RaftAddr, "raft-addr", cfg.Metadata.RaftAddr, "raft transport and controller RPC host:port (empty: single node, in-process)")
+	fs.StringVar(&cfg.Metadata.RaftAdvertise, "raft-advertise", cfg.Metadata.RaftAdvertise, "raft address other nodes dial, if not --raft-addr")
 	fs.StringVar(&cfg.Roles, "roles", cfg.Roles, "controller, broker or controller,broker")
 	fs.StringVar(&cfg.Metadata.Controllers, "controllers", cfg.Metadata.Controllers, "the metadata quorum: 1@host:port,2@host:port,3@host:port (raft addresses; empty: single node)")
 	fs.Var(&cfg.Metadata.SessionTimeout, "session-timeout", "a broker silent this long is fenced and its partitions move")
