@@ -77,8 +77,13 @@ func (c *testCluster) kafka(except ...int) []string {
 
 func startCluster(t *testing.T, n int, extra ...string) *testCluster {
 	t.Helper()
+	return startClusterOn(t, n, "file://"+filepath.Join(t.TempDir(), "objects"), extra...)
+}
+
+// startClusterOn is startCluster with the object store at objects.
+func startClusterOn(t *testing.T, n int, objects string, extra ...string) *testCluster {
+	t.Helper()
 	c := &testCluster{raft: proc.FreeAddrs(t, n)}
-	objects := "file://" + filepath.Join(t.TempDir(), "objects")
 	var peers []string
 	for i, a := range c.raft {
 		peers = append(peers, fmt.Sprintf("%d@%s", i+1, a))
