@@ -59,7 +59,7 @@ type testCluster struct {
 func (c *testCluster) brokerArgs(id int, raftAddr string, extra ...string) []string {
 	return append([]string{"--node-id", fmt.Sprint(id), "--roles", "broker", "--raft-addr", raftAddr,
 		"--controllers", c.controllers, "--object-store", c.objects, "--session-timeout", "2s",
-		"--auto-leader-balance=false", "--wal-segment-age", "50ms"}, extra...)
+		"--auto-leader-balance=false", "--wal-segment-age", "50ms", "--log-level", "info"}, extra...)
 }
 
 func (c *testCluster) argsFor(i int) []string { return c.args(i) }
@@ -92,7 +92,7 @@ func startClusterOn(t *testing.T, n int, objects string, extra ...string) *testC
 	c.args = func(i int) []string {
 		return append([]string{"--node-id", fmt.Sprint(i + 1), "--roles", "controller,broker", "--raft-addr", c.raft[i],
 			"--controllers", c.controllers, "--object-store", objects, "--session-timeout", "2s",
-			"--auto-leader-balance=false", "--wal-segment-age", "50ms"}, extra...)
+			"--auto-leader-balance=false", "--wal-segment-age", "50ms", "--log-level", "info"}, extra...)
 	}
 	var args [][]string
 	for i := range n {
