@@ -164,6 +164,8 @@ func handleProduce(s *Server, rc *reqCtx, r kmsg.Request) {
 func checkLeader(s *Server, t *topicEntry, i int32, p *partition.Partition) error {
 	pm := t.meta.Partitions[i]
 	switch {
+	case !s.leaseValid():
+		return fmt.Errorf("%w: this broker's session with the controllers lapsed; partition %d of %q may be led elsewhere", kerr.NotLeaderForPartition, i, t.meta.Name)
 	case pm.Leader != s.cfg.NodeID:
 		return fmt.Errorf("%w: broker %d leads partition %d of %q, this is broker %d", kerr.NotLeaderForPartition, pm.Leader, i, t.meta.Name, s.cfg.NodeID)
 	case pm.LeaderEpoch != p.LeaderEpoch():

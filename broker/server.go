@@ -23,6 +23,7 @@ import (
 // Server speaks the Kafka protocol on a listener.
 type Server struct {
 	cfg   Config
+	lease atomic.Pointer[func() bool] // see SetLease
 	meta  *metadata.Store
 	parts *partition.Manager
 	log   *slog.Logger
@@ -94,6 +95,19 @@ func (s *Server) Listen() (net.Listener, error) {
 	}
 	s.advHost, s.advPort = host, port
 	return ln, nil
+}
+
+// SetLease installs the broker's session lease: while valid() is false
+// (its session with the controllers may have lapsed, so its partitions may
+// already be led elsewhere) produce answers NOT_LEADER_OR_FOLLOWER.
+func (s *Server) SetLease(valid func() bool) { s.lease.Store(&valid) }
+
+// leaseValid reports whether the session lease holds (always without one).
+func (s *Server) leaseValid() bool {
+	if f := s.lease.Load(); f != nil {
+		return (*f)()
+	}
+	return true
 }
 
 // AdvertisedAddr is the host and port this broker tells clients about.

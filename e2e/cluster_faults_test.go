@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/shalelog/shale/internal/checker"
 	"github.com/shalelog/shale/internal/miniotest"
@@ -550,7 +552,10 @@ func TestClusterBrokerCutFromControllers(t *testing.T) {
 		return len(st.Unhealthy) == 0
 	})
 	moved := time.Since(cut)
-	time.Sleep(2 * time.Second) // the cut broker keeps taking writes it can never commit
+	// Its session lease lapsed with the session: the cut broker, which
+	// still believes it leads, refuses produce instead of taking writes it
+	// can never commit.
+	assertLeaseRefuses(t, p4.Addr, "cut", 4)
 	healed := time.Now()
 	for _, p := range append(toControllers, fromControllers) {
 		p.Heal()
@@ -664,4 +669,53 @@ func TestClusterObjectStoreDownDuringFailover(t *testing.T) {
 	if err := rep.Err(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// assertLeaseRefuses sends a produce to the broker at addr (id) for every
+// partition of topic it believes it leads, and wants NOT_LEADER_OR_FOLLOWER
+// for each: its session lease has lapsed.
+func assertLeaseRefuses(t *testing.T, addr, topic string, id int32) {
+	t.Helper()
+	cl := shaletest.Client(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	mreq := kmsg.NewPtrMetadataRequest()
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr(topic)
+	mreq.Topics = append(mreq.Topics, mt)
+	direct := cl.SeedBrokers()[0] // the cut broker itself, not whatever kgo routes to
+	mresp, err := mreq.RequestWith(ctx, direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, mp := range mresp.Topics[0].Partitions {
+		if mp.Leader != id {
+			continue
+		}
+		req := kmsg.NewPtrProduceRequest()
+		req.Acks, req.TimeoutMillis = -1, 1000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition = mp.Partition
+		rp.Records = rawBatch(1, 10, -1, -1, -1)
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, direct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := resp.Topics[0].Partitions[0].ErrorMessage; m != nil {
+			t.Logf("refusal: %s", *m)
+		}
+		if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.NotLeaderForPartition.Code {
+			t.Fatalf("partition %d on the cut broker: produce error %d, want NOT_LEADER_OR_FOLLOWER", mp.Partition, code)
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Fatal("the cut broker believes it leads no partition: nothing to check")
+	}
+	t.Logf("the cut broker refused produce on the %d partitions it still believed it led", checked)
 }

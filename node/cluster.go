@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/shalelog/shale/metadata"
@@ -18,6 +19,12 @@ func (n *Node) heartbeat(ctx context.Context) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	id := n.cfg.Broker.NodeID
+	// The lease: a heartbeat the leader accepted renews the session from
+	// the moment it was sent, so the lease ends no later than the
+	// controllers' view of the session. Past it, produce is refused.
+	var renewed atomic.Int64
+	renewed.Store(time.Now().UnixNano())
+	n.server.SetLease(func() bool { return time.Since(time.Unix(0, renewed.Load())) < timeout })
 	for {
 		select {
 		case <-ctx.Done():
@@ -28,17 +35,21 @@ func (n *Node) heartbeat(ctx context.Context) {
 		if !ok {
 			continue
 		}
+		sent := time.Now()
 		hctx, cancel := context.WithTimeout(ctx, every)
 		_, err := n.meta.Heartbeat(hctx, id, b.Incarnation)
 		cancel()
 		switch {
 		case err == nil:
+			renewed.Store(sent.UnixNano())
 		case errors.Is(err, metadata.ErrStaleIncarnation), errors.Is(err, metadata.ErrUnknownBroker):
 			n.log.Warn("this broker was fenced; registering again", "broker", id, "incarnation", b.Incarnation)
 			host, port := n.server.AdvertisedAddr()
 			rctx, cancel := context.WithTimeout(ctx, timeout)
 			if _, err := n.meta.RegisterBroker(rctx, metadata.Broker{ID: id, Host: host, Port: port, Rack: b.Rack}); err != nil && ctx.Err() == nil {
 				n.log.Warn("register again", "err", err)
+			} else if err == nil {
+				renewed.Store(sent.UnixNano()) // a registration starts a new session
 			}
 			cancel()
 		default:
