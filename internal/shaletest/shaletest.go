@@ -244,9 +244,11 @@ func (p *Process) awaitListener(addrCh chan string) {
 	case p.Addr = <-addrCh:
 	case <-p.done:
 		p.t.Fatalf("shale exited before listening:\n%s", p.Log())
-	case <-time.After(60 * time.Second):
+	case <-time.After(150 * time.Second):
+		// Longer than a cluster node waits for its quorum (2 minutes), so
+		// a node that cannot find it exits with the reason in its log.
 		p.Kill()
-		p.t.Fatalf("shale did not report its listener within 60s:\n%s", p.Log())
+		p.t.Fatalf("shale did not report its listener within 150s:\n%s", p.Log())
 	}
 }
 
