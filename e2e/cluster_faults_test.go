@@ -129,14 +129,7 @@ func TestClusterKillLeaderUnderIdempotentLoad(t *testing.T) {
 	r := startFaultRun(t, c, "kill-leader", false)
 	killed := time.Now()
 	c.procs[2].Kill()
-	waitStatus(t, c.raft[0], "broker 3's partitions re-led", func(st metadata.ClusterStatus) bool {
-		for _, b := range st.Brokers {
-			if b.ID == 3 && (!b.Fenced || b.Leads > 0) {
-				return false
-			}
-		}
-		return len(st.Unhealthy) == 0
-	})
+	waitStatus(t, c.raft[0], "broker 3's partitions re-led", fencedAndReled(3))
 	moved := time.Since(killed)
 	recovered := r.waitPartitions(killed, 6)
 	r.waitAcks(1000)
@@ -198,25 +191,11 @@ func TestClusterFrozenLeaderIsFenced(t *testing.T) {
 	r := startFaultRun(t, c, "frozen", false)
 	frozen := time.Now()
 	c.procs[1].Freeze()
-	waitStatus(t, c.raft[0], "broker 2 fenced and its partitions re-led", func(st metadata.ClusterStatus) bool {
-		for _, b := range st.Brokers {
-			if b.ID == 2 && (!b.Fenced || b.Leads > 0) {
-				return false
-			}
-		}
-		return len(st.Unhealthy) == 0
-	})
+	waitStatus(t, c.raft[0], "broker 2 fenced and its partitions re-led", fencedAndReled(2))
 	moved := time.Since(frozen)
 	recovered := r.waitPartitions(frozen, 6)
 	c.procs[1].Thaw()
-	waitStatus(t, c.raft[0], "broker 2 registered again", func(st metadata.ClusterStatus) bool {
-		for _, b := range st.Brokers {
-			if b.ID == 2 {
-				return !b.Fenced
-			}
-		}
-		return false
-	})
+	waitStatus(t, c.raft[0], "broker 2 registered again", brokerLive(2))
 	r.waitAcks(500)
 	rep := r.finish(c.kafka())
 	t.Logf("SIGSTOP: partitions re-led %v after the freeze (session timeout 2s); every partition acking again %v after it",
@@ -452,14 +431,7 @@ func TestClusterBrokerAddedUnderLoad(t *testing.T) {
 	raft4 := proc.FreeAddrs(t, 1)[0]
 	added := time.Now()
 	p4 := shaletest.StartProcesses(t, []string{t.TempDir()}, [][]string{c.brokerArgs(4, raft4)})[0]
-	waitStatus(t, c.raft[0], "broker 4 live", func(st metadata.ClusterStatus) bool {
-		for _, b := range st.Brokers {
-			if b.ID == 4 {
-				return !b.Fenced
-			}
-		}
-		return false
-	})
+	waitStatus(t, c.raft[0], "broker 4 live", brokerLive(4))
 	out, err := exec.Command(shaletest.Binary(t), "cluster", "rebalance", "--controller", raft4).CombinedOutput()
 	if err != nil {
 		t.Fatalf("shale cluster rebalance (through the new broker's raft port): %v\n%s", err, out)
@@ -528,14 +500,7 @@ func TestClusterBrokerCutFromControllers(t *testing.T) {
 	t.Cleanup(func() { fromControllers.Close() })
 	args := c.brokerArgs(4, raft4, "--raft-advertise", fromControllers.Addr(), "--controllers", strings.Join(peers, ","))
 	p4 := shaletest.StartProcesses(t, []string{t.TempDir()}, [][]string{args})[0]
-	waitStatus(t, c.raft[0], "broker 4 live", func(st metadata.ClusterStatus) bool {
-		for _, b := range st.Brokers {
-			if b.ID == 4 {
-				return !b.Fenced
-			}
-		}
-		return false
-	})
+	waitStatus(t, c.raft[0], "broker 4 live", brokerLive(4))
 	c.procs = append(c.procs, p4)
 	r := startFaultRun(t, c, "cut", false)
 
@@ -543,14 +508,7 @@ func TestClusterBrokerCutFromControllers(t *testing.T) {
 	for _, p := range append(toControllers, fromControllers) {
 		p.Blackhole()
 	}
-	waitStatus(t, c.raft[0], "broker 4 fenced and its partitions re-led", func(st metadata.ClusterStatus) bool {
-		for _, b := range st.Brokers {
-			if b.ID == 4 && (!b.Fenced || b.Leads > 0) {
-				return false
-			}
-		}
-		return len(st.Unhealthy) == 0
-	})
+	waitStatus(t, c.raft[0], "broker 4 fenced and its partitions re-led", fencedAndReled(4))
 	moved := time.Since(cut)
 	// Its session lease lapsed with the session: the cut broker, which
 	// still believes it leads, refuses produce instead of taking writes it
@@ -560,14 +518,7 @@ func TestClusterBrokerCutFromControllers(t *testing.T) {
 	for _, p := range append(toControllers, fromControllers) {
 		p.Heal()
 	}
-	waitStatus(t, c.raft[0], "broker 4 registered again", func(st metadata.ClusterStatus) bool {
-		for _, b := range st.Brokers {
-			if b.ID == 4 {
-				return !b.Fenced
-			}
-		}
-		return false
-	})
+	waitStatus(t, c.raft[0], "broker 4 registered again", brokerLive(4))
 	rejoined := time.Since(healed)
 	recovered := r.waitPartitions(healed, 6)
 	r.waitAcks(300)
@@ -610,14 +561,7 @@ func TestClusterBrokerCutFromObjectStore(t *testing.T) {
 	raft4 := proc.FreeAddrs(t, 1)[0]
 	args := c.brokerArgs(4, raft4, "--object-store", proxied)
 	p4 := shaletest.StartProcesses(t, []string{t.TempDir()}, [][]string{args})[0]
-	waitStatus(t, c.raft[0], "broker 4 live", func(st metadata.ClusterStatus) bool {
-		for _, b := range st.Brokers {
-			if b.ID == 4 {
-				return !b.Fenced
-			}
-		}
-		return false
-	})
+	waitStatus(t, c.raft[0], "broker 4 live", brokerLive(4))
 	c.procs = append(c.procs, p4)
 	r := startFaultRun(t, c, "nostore", false)
 	store.Blackhole()
@@ -649,14 +593,7 @@ func TestClusterObjectStoreDownDuringFailover(t *testing.T) {
 	store.Blackhole()
 	time.Sleep(time.Second)
 	c.procs[2].Kill()
-	waitStatus(t, c.raft[0], "broker 3 fenced and its partitions re-led", func(st metadata.ClusterStatus) bool {
-		for _, b := range st.Brokers {
-			if b.ID == 3 && (!b.Fenced || b.Leads > 0) {
-				return false
-			}
-		}
-		return len(st.Unhealthy) == 0
-	})
+	waitStatus(t, c.raft[0], "broker 3 fenced and its partitions re-led", fencedAndReled(3))
 	moved := time.Since(down)
 	time.Sleep(time.Until(down.Add(30 * time.Second)))
 	healed := time.Now()

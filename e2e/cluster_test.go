@@ -28,6 +28,31 @@ func clusterStatus(t *testing.T, raftAddr string) (metadata.ClusterStatus, error
 	return st, json.Unmarshal(raw, &st)
 }
 
+// fencedAndReled holds once broker id is fenced and leads nothing and
+// every partition has a live leader.
+func fencedAndReled(id int32) func(metadata.ClusterStatus) bool {
+	return func(st metadata.ClusterStatus) bool {
+		for _, b := range st.Brokers {
+			if b.ID == id && (!b.Fenced || b.Leads > 0) {
+				return false
+			}
+		}
+		return len(st.Unhealthy) == 0
+	}
+}
+
+// brokerLive holds once broker id is registered and not fenced.
+func brokerLive(id int32) func(metadata.ClusterStatus) bool {
+	return func(st metadata.ClusterStatus) bool {
+		for _, b := range st.Brokers {
+			if b.ID == id {
+				return !b.Fenced
+			}
+		}
+		return false
+	}
+}
+
 func waitStatus(t *testing.T, raftAddr, what string, cond func(metadata.ClusterStatus) bool) metadata.ClusterStatus {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -172,14 +197,7 @@ func TestClusterSessionFailover(t *testing.T) {
 	// Kill broker 3; its partitions move once its session lapses.
 	killed := time.Now()
 	procs[2].Kill()
-	waitStatus(t, raft[0], "broker 3 fenced and its partitions moved", func(st metadata.ClusterStatus) bool {
-		for _, b := range st.Brokers {
-			if b.ID == 3 && (!b.Fenced || b.Leads > 0) {
-				return false
-			}
-		}
-		return len(st.Unhealthy) == 0
-	})
+	waitStatus(t, raft[0], "broker 3 fenced and its partitions moved", fencedAndReled(3))
 	t.Logf("failover: broker 3 fenced and 2 partitions re-led %v after SIGKILL (session timeout 2s)", time.Since(killed).Round(time.Millisecond))
 	// Every broker's Metadata answer follows (each applies the log
 	// itself, so allow it to catch up).
@@ -212,14 +230,7 @@ func TestClusterSessionFailover(t *testing.T) {
 	// Restart broker 3 on its own data dir: it registers again and a
 	// rebalance hands it leaders back.
 	procs[2] = shaletest.StartProcesses(t, dirs[2:], [][]string{argsFor(2)})[0]
-	waitStatus(t, raft[0], "broker 3 live again", func(st metadata.ClusterStatus) bool {
-		for _, b := range st.Brokers {
-			if b.ID == 3 {
-				return !b.Fenced
-			}
-		}
-		return false
-	})
+	waitStatus(t, raft[0], "broker 3 live again", brokerLive(3))
 	out, err := exec.Command(shaletest.Binary(t), "cluster", "rebalance", "--force", "--controller", raft[1]).CombinedOutput()
 	if err != nil {
 		t.Fatalf("shale cluster rebalance: %v\n%s", err, out)
