@@ -116,8 +116,8 @@ func (s *Server) AdvertisedAddr() (string, int32) { return s.advHost, s.advPort 
 // Start registers the broker, loads the topics and serves ln in the
 // background until Close.
 func (s *Server) Start(ln net.Listener) error {
-	if _, err := s.meta.RegisterBroker(s.ctx, metadata.Broker{ID: s.cfg.NodeID, Host: s.advHost, Port: s.advPort}); err != nil {
-		return fmt.Errorf("register broker: %w", err)
+	if err := s.register(); err != nil {
+		return err
 	}
 	s.topics.refresh()
 	if err := s.parts.RestoreProducers(); err != nil {
@@ -131,6 +131,37 @@ func (s *Server) Start(ln net.Listener) error {
 	s.groups.start()
 	go func() { defer s.wg.Done(); s.acceptLoop(ln) }()
 	return nil
+}
+
+// registerTimeout bounds how long Start keeps trying to register while
+// the controllers elect a leader or move it.
+const registerTimeout = 2 * time.Minute
+
+// register registers this broker with the controllers. A failure whose
+// outcome is unknown or that only says there is no leader yet (an election
+// at cluster start, a leader change) is retried: a registration is safe to
+// repeat, each one a new incarnation.
+func (s *Server) register() error {
+	ctx, cancel := context.WithTimeout(s.ctx, registerTimeout)
+	defer cancel()
+	b := metadata.Broker{ID: s.cfg.NodeID, Host: s.advHost, Port: s.advPort}
+	delay := 50 * time.Millisecond
+	for {
+		_, err := s.meta.RegisterBroker(ctx, b)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, metadata.ErrNotLeader) || ctx.Err() != nil {
+			return fmt.Errorf("register broker: %w", err)
+		}
+		s.log.Info("register broker: retrying", "err", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("register broker: %w", err)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
 }
 
 func (s *Server) acceptLoop(ln net.Listener) {

@@ -358,13 +358,11 @@ func TestGroupsLibrdkafkaAndFranzGoShareAGroup(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	// Everyone stops cleanly and commits.
-	if err := os.WriteFile(stopFile, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	kcatCmd.Process.Signal(syscall.SIGTERM)
-	m.close()
-	for who, cmd := range map[string]*exec.Cmd{"kcat": kcatCmd, "python": py} {
+	// Everyone stops cleanly and commits, one at a time, Python first
+	// while the group is stable: librdkafka 2.0's close asserts (and
+	// aborts the process) when a rebalance started by another member's
+	// leaving is still assigning as it closes.
+	wait := func(who string, cmd *exec.Cmd) {
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
 		select {
@@ -378,6 +376,13 @@ func TestGroupsLibrdkafkaAndFranzGoShareAGroup(t *testing.T) {
 			t.Fatalf("%s did not exit", who)
 		}
 	}
+	if err := os.WriteFile(stopFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wait("python", py)
+	kcatCmd.Process.Signal(syscall.SIGTERM)
+	wait("kcat", kcatCmd)
+	m.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	offs, err := adm.FetchOffsets(ctx, group)

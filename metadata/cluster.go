@@ -130,13 +130,24 @@ func (s *Store) pause(ctx context.Context, attempt int) error {
 func (s *Store) awaitResult(ctx context.Context, c command, index uint64) (applyResult, error) {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	// raft counts an entry applied once it is handed to the FSM, a moment
+	// before the FSM has run it; only when raft has been past index for a
+	// while without the FSM (a snapshot restored over it) is the outcome
+	// lost.
+	var raftPast time.Time
 	for {
 		ch := s.fsm.appliedChan()
 		res, applied, ok := s.fsm.resultAt(index)
 		if ok {
 			return res, res.err
 		}
-		if applied || s.raft.AppliedIndex() >= index {
+		if !applied && s.raft.AppliedIndex() >= index {
+			if raftPast.IsZero() {
+				raftPast = time.Now()
+			}
+			applied = time.Since(raftPast) > time.Second
+		}
+		if applied {
 			return applyResult{}, fmt.Errorf("%w: propose %s: applied at index %d, outcome no longer known here", ErrNotLeader, c.commandType(), index)
 		}
 		select {

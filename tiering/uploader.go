@@ -150,6 +150,8 @@ type Uploader struct {
 	// never be committed; touched by the upload loop only.
 	fenced map[wal.Key]int32
 
+	start sync.Once // runs the loop, or (from Close) marks it never run
+
 	objects, bytes, segments, putErrors, commitErrors, trimmed atomic.Int64
 	rePuts, fencedParts                                        atomic.Int64
 }
@@ -178,13 +180,15 @@ func (u *Uploader) Kick() {
 	}
 }
 
-// Start runs the upload loop until Close.
-func (u *Uploader) Start() { go u.loop() }
+// Start runs the upload loop until Close. Only the first call starts it.
+func (u *Uploader) Start() { u.start.Do(func() { go u.loop() }) }
 
 // Close stops the loop; an upload in progress is abandoned (its object, if
-// written, becomes an orphan the garbage collector removes).
+// written, becomes an orphan the garbage collector removes). An uploader
+// that was never started closes at once.
 func (u *Uploader) Close() error {
 	u.cancel()
+	u.start.Do(func() { close(u.done) })
 	<-u.done
 	return nil
 }

@@ -507,3 +507,25 @@ func newUploadReader(t *testing.T, f *uploadFixture) *Reader {
 	t.Cleanup(func() { r.Close() })
 	return r
 }
+
+// A node whose start fails after the uploader is built but before it is
+// started closes it on the way out: Close must return, not wait for a loop
+// that never ran (a cluster node used to hang there forever).
+func TestUploaderCloseWithoutStart(t *testing.T) {
+	f := newUploadFixture(t, 1)
+	u, err := NewUploader(DefaultUploaderConfig(), f.log, f.bucket, f.meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { u.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close of an uploader never started did not return")
+	}
+	u.Start() // after Close: must not start a loop or panic
+	if err := u.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
