@@ -89,6 +89,9 @@ type partitionLog struct {
 	bytes    int64
 	extents  []extentRec
 	epochs   []EpochStart // leader-epoch history, see epochs.go
+	// keyCompaction is how far compaction by key has cleaned the log
+	// (keycompaction.go).
+	keyCompaction keyCompactionRec
 }
 
 // extentRec is an Extent as the catalog holds it: topic and partition are

@@ -79,6 +79,8 @@ func (t commandType) String() string {
 		return "CompleteHandover"
 	case cmdSetPartitionLeader:
 		return "SetPartitionLeader"
+	case cmdRecordKeyCompaction:
+		return "RecordKeyCompaction"
 	}
 	return fmt.Sprintf("command(%d)", uint8(t))
 }
@@ -333,6 +335,8 @@ func decodeCommand(b []byte) (command, error) {
 		return decodeBody[completeHandoverCmd](typ, body)
 	case cmdSetPartitionLeader:
 		return decodeBody[setPartitionLeaderCmd](typ, body)
+	case cmdRecordKeyCompaction:
+		return decodeBody[recordKeyCompactionCmd](typ, body)
 	}
 	return nil, fmt.Errorf("%w: type %d", ErrUnknownCommand, uint8(typ))
 }

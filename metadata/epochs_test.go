@@ -251,11 +251,13 @@ func v2Snapshot(t *testing.T, st *state) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The last two sections, epochs and key compactions (version 5),
+	// are one zero count each here.
 	end := len(b) - snapshotTrailer
-	if b[end-1] != 0 {
-		t.Fatalf("the epochs section of an empty history is %x, want 00", b[end-1])
+	if b[end-2] != 0 || b[end-1] != 0 {
+		t.Fatalf("the epochs and key-compaction sections of an empty state are %x, want 0000", b[end-2:end])
 	}
-	b = append(b[:end-1:end-1], make([]byte, snapshotTrailer)...)
+	b = append(b[:end-2:end-2], make([]byte, snapshotTrailer)...)
 	binary.BigEndian.PutUint16(b[4:], snapshotVersion3)
 	binary.BigEndian.PutUint64(b[6:], uint64(len(b)-snapshotHeaderSz-snapshotTrailer))
 	return appendCRC(b[:len(b)-snapshotTrailer])
@@ -305,13 +307,17 @@ func TestEpochHistorySnapshotCorruption(t *testing.T) {
 		return w.b
 	}
 	okSection := section(0, 0, 2, 20, 5, 10)
-	end := len(good) - snapshotTrailer
+	// After it, the key-compaction section (version 5): an empty one.
+	end := len(good) - snapshotTrailer - 1
+	if good[end] != 0 {
+		t.Fatalf("snapshot does not end with an empty key-compaction section: %x", good[end])
+	}
 	if !bytes.HasSuffix(good[:end], okSection) {
 		t.Fatalf("snapshot does not end with the expected epochs section %x", okSection)
 	}
 	prefix := good[:end-len(okSection)]
 	frame := func(sec []byte) []byte {
-		b := append(append([]byte(nil), prefix...), sec...)
+		b := append(append(append([]byte(nil), prefix...), sec...), 0)
 		binary.BigEndian.PutUint64(b[6:], uint64(len(b)-snapshotHeaderSz))
 		return appendCRC(b)
 	}

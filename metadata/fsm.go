@@ -322,6 +322,8 @@ func (st *state) apply(c command) (applyResult, bool) {
 		return st.expireGroupOffsets(c)
 	case setPartitionLeaderCmd:
 		return st.setPartitionLeader(c)
+	case recordKeyCompactionCmd:
+		return st.recordKeyCompaction(c)
 	}
 	return applyResult{err: fmt.Errorf("%w: %T has no apply", ErrUnknownCommand, c)}, false
 }

@@ -63,6 +63,22 @@ var ErrRecords = errors.New("malformed records")
 // (CORRUPT_MESSAGE); one whose records disagree with the header or do not
 // decode, an error wrapping ErrRecords (INVALID_RECORD).
 func ValidateRecords(h *Header, batch []byte) error {
+	return ValidateRecordsWith(h, batch, ValidateOptions{})
+}
+
+// ValidateOptions adds checks to ValidateRecordsWith.
+type ValidateOptions struct {
+	// RequireKeys refuses a record whose key is null (a topic compacted by
+	// key cannot hold one): the error wraps ErrNullKey.
+	RequireKeys bool
+}
+
+// ErrNullKey reports a record without a key in a batch produced to a topic
+// compacted by key; Kafka answers INVALID_RECORD.
+var ErrNullKey = errors.New("record without a key")
+
+// ValidateRecordsWith is ValidateRecords with the checks opts adds.
+func ValidateRecordsWith(h *Header, batch []byte, opts ValidateOptions) error {
 	if h.RecordCount < 0 || int64(h.LastOffsetDelta) != int64(h.RecordCount)-1 {
 		return fmt.Errorf("%w: lastOffsetDelta %d does not match recordCount %d", ErrRecords, h.LastOffsetDelta, h.RecordCount)
 	}
@@ -78,6 +94,9 @@ func ValidateRecords(h *Header, batch []byte) error {
 		}
 		if rec.offsetDelta != int64(i) {
 			return fmt.Errorf("%w: record %d has offset delta %d, want %d", ErrRecords, i, rec.offsetDelta, i)
+		}
+		if opts.RequireKeys && rec.keyNull {
+			return fmt.Errorf("%w: record %d of the batch has a null key", ErrNullKey, i)
 		}
 	}
 	if !src.atEnd() {
@@ -137,6 +156,7 @@ func RecordTimestamps(batch []byte, fn func(offsetDelta int32, timestamp int64) 
 // recordFields are the fields of one record that are read.
 type recordFields struct {
 	timestampDelta, offsetDelta int64
+	keyNull                     bool // read in strict mode only
 }
 
 // recordSource reads the records section of one batch: the bytes
@@ -315,6 +335,9 @@ func (s *recordSource) record(strict bool) (recordFields, error) {
 		}
 		if n < -1 || n > left() {
 			return f, fmt.Errorf("%w: %s length %d in a record of %d bytes", ErrRecords, what, n, length)
+		}
+		if what == "key" && n == -1 {
+			f.keyNull = true
 		}
 		if err := s.skip(max(n, 0)); err != nil {
 			return f, s.streamErr(err)
