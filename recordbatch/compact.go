@@ -18,6 +18,7 @@ type Record struct {
 	TimestampDelta int64
 	Key            []byte // nil when the key is null
 	KeyNull        bool
+	Value          []byte // nil when the value is null
 	ValueNull      bool   // a tombstone: the value is null
 	Raw            []byte // the whole record, its length prefix included, uncompressed
 }
@@ -33,7 +34,7 @@ func (r *Record) Timestamp(h *Header) int64 {
 
 // DecodeRecords decodes every record of a whole, CRC-checked batch headed
 // by h. The records are decompressed into buf (grown as needed and
-// returned for reuse); Key and Raw of each record are slices of it, valid
+// returned for reuse); Key, Value and Raw of each record are slices of it, valid
 // until buf is reused. recs is reused too. Offset deltas must ascend
 // within [0, LastOffsetDelta] (compaction leaves gaps, so they need not be
 // 0..n-1). Malformed records give an error wrapping ErrRecords, data that
@@ -148,8 +149,10 @@ func decodeRecord(b []byte) (Record, int, error) {
 			} else {
 				r.Key = body[:v]
 			}
+		} else if v < 0 {
+			r.ValueNull = true
 		} else {
-			r.ValueNull = v < 0
+			r.Value = body[:v]
 		}
 		body = body[max(v, 0):]
 	}

@@ -1,0 +1,267 @@
+package tiering
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"log/slog"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/shalelog/shale/index"
+	"github.com/shalelog/shale/metadata"
+	"github.com/shalelog/shale/objectstore"
+	"github.com/shalelog/shale/recordbatch"
+)
+
+// kv is one record of a test batch; a nil value is a tombstone, a nil key
+// a keyless record.
+type kv struct {
+	key, value []byte
+}
+
+// keyedBatch encodes an uncompressed RecordBatch v2 at base holding recs,
+// every record stamped ts, written by producer pid (-1: none).
+func keyedBatch(base, ts, pid int64, seq int32, recs []kv) []byte {
+	var body []byte
+	for i, r := range recs {
+		var rec []byte
+		rec = append(rec, 0)
+		rec = binary.AppendVarint(rec, 0)
+		rec = binary.AppendVarint(rec, int64(i))
+		if r.key == nil {
+			rec = binary.AppendVarint(rec, -1)
+		} else {
+			rec = binary.AppendVarint(rec, int64(len(r.key)))
+			rec = append(rec, r.key...)
+		}
+		if r.value == nil {
+			rec = binary.AppendVarint(rec, -1)
+		} else {
+			rec = binary.AppendVarint(rec, int64(len(r.value)))
+			rec = append(rec, r.value...)
+		}
+		rec = binary.AppendVarint(rec, 0)
+		body = binary.AppendVarint(body, int64(len(rec)))
+		body = append(body, rec...)
+	}
+	b := make([]byte, recordbatch.HeaderSize, recordbatch.HeaderSize+len(body))
+	binary.BigEndian.PutUint64(b[0:], uint64(base))
+	binary.BigEndian.PutUint32(b[8:], uint32(recordbatch.HeaderSize-12+len(body)))
+	b[16] = 2
+	binary.BigEndian.PutUint32(b[23:], uint32(len(recs)-1))
+	binary.BigEndian.PutUint64(b[27:], uint64(ts))
+	binary.BigEndian.PutUint64(b[35:], uint64(ts))
+	binary.BigEndian.PutUint64(b[43:], uint64(pid))
+	binary.BigEndian.PutUint16(b[51:], 0)
+	binary.BigEndian.PutUint32(b[53:], uint32(seq))
+	if pid < 0 {
+		binary.BigEndian.PutUint32(b[53:], 0xffffffff)
+	}
+	binary.BigEndian.PutUint32(b[57:], uint32(len(recs)))
+	b = append(b, body...)
+	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
+	return b
+}
+
+// keyFixture is a metadata store, a bucket and one compacted partition
+// with a model of what it must hold.
+type keyFixture struct {
+	meta   *metadata.Store
+	bucket objectstore.Bucket
+	topic  metadata.Topic
+	key    index.Key
+	end    int64
+	latest map[string]int64  // key -> latest offset
+	values map[int64]kv      // offset -> record
+	data   map[string][]byte // object -> bytes, as uploaded
+	seq    int32
+}
+
+func newKeyFixture(t *testing.T, configs map[string]string) *keyFixture {
+	t.Helper()
+	mc := metadata.DefaultConfig()
+	mc.Dir = t.TempDir()
+	mc.HeartbeatTimeout, mc.ElectionTimeout = 50*time.Millisecond, 50*time.Millisecond
+	mc.Logger = slog.New(slog.DiscardHandler)
+	meta, err := metadata.Open(mc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { meta.Close() })
+	f := &keyFixture{meta: meta, latest: map[string]int64{}, values: map[int64]kv{}, data: map[string][]byte{}}
+	if f.topic, err = meta.CreateTopic(context.Background(), "kc", 1, configs); err != nil {
+		t.Fatal(err)
+	}
+	f.key = index.Key{Topic: [16]byte(f.topic.ID), Partition: 0}
+	fs, err := objectstore.NewFS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Close() })
+	f.bucket = fs
+	return f
+}
+
+// commit uploads one WAL-like object holding batches of recs (perBatch
+// records each) and commits it.
+func (f *keyFixture) commit(t *testing.T, ts int64, perBatch int, recs []kv) {
+	t.Helper()
+	var batches []byte
+	base := f.end
+	for i := 0; i < len(recs); i += perBatch {
+		chunk := recs[i:min(i+perBatch, len(recs))]
+		batches = append(batches, keyedBatch(f.end, ts, 7, f.seq, chunk)...)
+		for j, r := range chunk {
+			off := f.end + int64(j)
+			f.values[off] = r
+			if r.key != nil {
+				f.latest[string(r.key)] = off
+			}
+		}
+		f.end += int64(len(chunk))
+		f.seq += int32(len(chunk))
+	}
+	var obj bytes.Buffer
+	b := index.NewBuilder(&obj, index.BuilderOptions{SparseInterval: 4 << 10})
+	if err := b.Add(f.key, base, f.end-1, ts, batches); err != nil {
+		t.Fatal(err)
+	}
+	footer, size, err := b.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := WALObjectKey(1, uint64(base), NewNonce())
+	if err := f.bucket.Put(context.Background(), name, bytes.NewReader(obj.Bytes()), size); err != nil {
+		t.Fatal(err)
+	}
+	f.data[name] = obj.Bytes()
+	fp := footer.Partitions[0]
+	res, err := f.meta.CommitObject(context.Background(), metadata.ObjectCommit{Key: name, Size: size, Broker: 1, Now: ts,
+		Extents: []metadata.Extent{{Topic: f.topic.ID, BaseOffset: base, LastOffset: f.end - 1, Pos: fp.Pos, Len: fp.Len, MaxTimestamp: ts}}})
+	if err != nil || len(res.Refused) > 0 {
+		t.Fatalf("commit: %+v %v", res, err)
+	}
+}
+
+// readRecords reads the partition from offset 0 through a cold reader
+// and returns every record (offset -> record) in order.
+func (f *keyFixture) readRecords(t *testing.T) ([]int64, map[int64]kv) {
+	t.Helper()
+	r, err := NewReader(f.bucket, CatalogFinder{Store: f.meta}, testReaderConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	pl, _ := f.meta.PartitionLog(f.topic.ID, 0)
+	var offs []int64
+	got := map[int64]kv{}
+	var recs []recordbatch.Record
+	var buf []byte
+	for off := pl.LogStart; off < pl.End; {
+		data, err := r.Read(context.Background(), f.key, off, pl.End, 64<<10)
+		if err != nil {
+			t.Fatalf("read offset %d: %v", off, err)
+		}
+		if len(data) == 0 {
+			t.Fatalf("read offset %d of [%d, %d): nothing", off, pl.LogStart, pl.End)
+		}
+		for rest := data; len(rest) > 0; {
+			h, err := recordbatch.Parse(rest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if recs, buf, err = recordbatch.DecodeRecords(&h, rest, buf, recs); err != nil {
+				t.Fatal(err)
+			}
+			for _, rec := range recs {
+				o := h.BaseOffset + int64(rec.OffsetDelta)
+				if o < off {
+					continue
+				}
+				if len(offs) > 0 && o <= offs[len(offs)-1] {
+					t.Fatalf("offset %d after %d", o, offs[len(offs)-1])
+				}
+				offs = append(offs, o)
+				var v []byte
+				if !rec.ValueNull {
+					v = append([]byte{}, rec.Value...)
+				}
+				got[o] = kv{key: append([]byte(nil), rec.Key...), value: v}
+			}
+			off = h.LastOffset() + 1
+			rest = rest[h.Size():]
+		}
+	}
+	return offs, got
+}
+
+func TestKeyCompactionKeepsLatestPerKey(t *testing.T) {
+	ctx := context.Background()
+	f := newKeyFixture(t, map[string]string{"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.01", "delete.retention.ms": "1000"})
+	rng := rand.New(rand.NewPCG(1, 2))
+	old := time.Now().Add(-time.Hour).UnixMilli()
+	const keys = 600
+	for obj := range 30 {
+		recs := make([]kv, 200)
+		for i := range recs {
+			k := rng.IntN(keys)
+			recs[i] = kv{key: fmt.Appendf(nil, "key-%04d", k), value: fmt.Appendf(nil, "v%d-%d", obj, i)}
+			if rng.IntN(20) == 0 {
+				recs[i].value = nil // tombstone
+			}
+		}
+		f.commit(t, old, 25, recs)
+	}
+	cfg := DefaultKeyCompactorConfig()
+	cfg.MapBytes, cfg.TempDir, cfg.TargetBytes = 4<<10, t.TempDir(), 64<<10 // 128 keys a pass
+	c, err := NewKeyCompactor(cfg, f.bucket, f.meta, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := f.meta.PartitionLog(f.topic.ID, 0)
+	res, err := c.RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Passes < 4 || res.Objects == 0 || res.Reclaimed <= 0 {
+		t.Fatalf("result %+v: want several passes", res)
+	}
+	after, _ := f.meta.PartitionLog(f.topic.ID, 0)
+	if after.End != before.End || after.LogStart != before.LogStart || after.Bytes >= before.Bytes {
+		t.Fatalf("partition before %+v after %+v", before, after)
+	}
+	st, _ := f.meta.KeyCompactionState(f.topic.ID, 0)
+	if st.CleanedTo != f.end || st.DirtyRatio() != 0 || st.Reclaimed != res.Reclaimed {
+		t.Fatalf("state %+v, result %+v", st, res)
+	}
+	offs, got := f.readRecords(t)
+	want := 0
+	for k, off := range f.latest {
+		r := f.values[off]
+		if r.value == nil {
+			if _, ok := got[off]; ok {
+				t.Fatalf("tombstone of %s at %d survived delete.retention.ms", k, off)
+			}
+			continue
+		}
+		want++
+		g, ok := got[off]
+		if !ok || !bytes.Equal(g.key, r.key) || !bytes.Equal(g.value, r.value) {
+			t.Fatalf("key %s: latest at %d is %q, read %+v (present %v)", k, off, r.value, g, ok)
+		}
+	}
+	if len(offs) != want {
+		t.Fatalf("read %d records, want %d (one per live key)", len(offs), want)
+	}
+	// A second run finds nothing dirty.
+	if res, err := c.RunOnce(ctx); err != nil || res.Passes != 0 {
+		t.Fatalf("second run %+v %v", res, err)
+	}
+	if s := c.Stats(); s.Puts == 0 || s.Gets == 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
