@@ -265,3 +265,162 @@ func TestKeyCompactionKeepsLatestPerKey(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+func newTestKeyCompactor(t *testing.T, f *keyFixture, cat KeyCompactionCatalog, mapBytes int64) *KeyCompactor {
+	t.Helper()
+	cfg := DefaultKeyCompactorConfig()
+	cfg.MapBytes, cfg.TempDir, cfg.TargetBytes = mapBytes, t.TempDir(), 64<<10
+	if cat == nil {
+		cat = f.meta
+	}
+	c, err := NewKeyCompactor(cfg, f.bucket, cat, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// extentBytes returns the bytes of every extent at or after offset from.
+func (f *keyFixture) extentBytes(t *testing.T, from int64) map[int64][]byte {
+	t.Helper()
+	out := map[int64][]byte{}
+	for _, e := range f.meta.Extents(f.topic.ID, 0, from, 1<<20) {
+		rc, err := f.bucket.ReadRange(context.Background(), e.Object, e.Pos, e.Len)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		b.ReadFrom(rc)
+		rc.Close()
+		out[e.BaseOffset] = b.Bytes()
+	}
+	return out
+}
+
+func TestKeyCompactionTombstonesAndLag(t *testing.T) {
+	ctx := context.Background()
+	f := newKeyFixture(t, map[string]string{"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0",
+		"delete.retention.ms": "7200000", "min.compaction.lag.ms": "600000"})
+	old := time.Now().Add(-time.Hour).UnixMilli()
+	f.commit(t, old, 2, []kv{{[]byte("a"), []byte("1")}, {[]byte("b"), []byte("1")}, {[]byte("a"), []byte("2")}, {[]byte("c"), []byte("1")}})
+	f.commit(t, old, 2, []kv{{[]byte("b"), nil}, {[]byte("a"), []byte("3")}, {nil, []byte("keyless")}, {[]byte("d"), []byte("1")}})
+	cut := f.end
+	// Young data (inside min.compaction.lag.ms): never touched.
+	f.commit(t, time.Now().UnixMilli(), 2, []kv{{[]byte("a"), []byte("4")}, {[]byte("c"), nil}})
+	young := f.extentBytes(t, cut)
+	c := newTestKeyCompactor(t, f, nil, 4<<10)
+	if _, err := c.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := f.meta.KeyCompactionState(f.topic.ID, 0)
+	if st.CleanedTo != cut {
+		t.Fatalf("cleaned to %d, want the lag's cut %d", st.CleanedTo, cut)
+	}
+	if got := f.extentBytes(t, cut); !equalMaps(got, young) {
+		t.Fatal("extents within min.compaction.lag.ms changed")
+	}
+	offs, got := f.readRecords(t)
+	// a@5 (a@9 is young and not yet cleaned against), b's tombstone @4
+	// (delete.retention.ms not past), c@3, d@7, then the young tail.
+	want := []int64{3, 4, 5, 7, 8, 9}
+	if fmt.Sprint(offs) != fmt.Sprint(want) {
+		t.Fatalf("offsets %v, want %v", offs, want)
+	}
+	if got[4].value != nil || string(got[4].key) != "b" {
+		t.Fatalf("tombstone of b: %+v", got[4])
+	}
+	// A read inside a gap returns the next batch.
+	r, err := NewReader(f.bucket, CatalogFinder{Store: f.meta}, testReaderConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	data, err := r.Read(ctx, f.key, 1, f.end, 1<<20)
+	if err != nil || len(data) == 0 {
+		t.Fatalf("read in a gap: %d bytes, %v", len(data), err)
+	}
+	if h, _ := recordbatch.Parse(data); h.LastOffset() < 1 {
+		t.Fatalf("read at 1 returned a batch ending at %d", h.LastOffset())
+	}
+
+	// Later: the young data ages, b's tombstone passes delete.retention.ms.
+	c.now = func() time.Time { return time.Now().Add(3 * time.Hour) }
+	if _, err := c.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	offs, got = f.readRecords(t)
+	if want := []int64{7, 8}; fmt.Sprint(offs) != fmt.Sprint(want) {
+		t.Fatalf("after the lags: offsets %v, want %v (d@7, a@8; b's and c's tombstones gone)", offs, want)
+	}
+	if string(got[8].value) != "4" {
+		t.Fatalf("a = %q", got[8].value)
+	}
+}
+
+func equalMaps(a, b map[int64][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if !bytes.Equal(b[k], v) {
+			return false
+		}
+	}
+	return true
+}
+
+// racingCatalog runs before() ahead of the first ReplaceExtents: another
+// writer changing the catalog between the compactor's plan and its swap.
+type racingCatalog struct {
+	*metadata.Store
+	before func()
+}
+
+func (r *racingCatalog) ReplaceExtents(ctx context.Context, rep metadata.Replacement) error {
+	if r.before != nil {
+		r.before()
+		r.before = nil
+	}
+	return r.Store.ReplaceExtents(ctx, rep)
+}
+
+func TestKeyCompactionRefusedSwap(t *testing.T) {
+	ctx := context.Background()
+	f := newKeyFixture(t, map[string]string{"cleanup.policy": "compact,delete", "min.cleanable.dirty.ratio": "0"})
+	old := time.Now().Add(-time.Hour).UnixMilli()
+	for i := range 6 {
+		f.commit(t, old, 2, []kv{{[]byte("k"), fmt.Appendf(nil, "%d", i)}, {[]byte("x"), fmt.Appendf(nil, "%d", i)}})
+	}
+	// Retention (or DeleteRecords) moves the log start while the
+	// compactor works: its swap is refused, its object deleted.
+	cat := &racingCatalog{Store: f.meta, before: func() {
+		if err := f.meta.TruncatePartition(ctx, f.topic.ID, 0, 2, time.Now().UnixMilli()); err != nil {
+			t.Error(err)
+		}
+	}}
+	c := newTestKeyCompactor(t, f, cat, 4<<10)
+	res, err := c.RunOnce(ctx)
+	if err != nil || res.Conflicts != 1 || res.Objects != 0 {
+		t.Fatalf("racing run: %+v %v", res, err)
+	}
+	if s := c.Stats(); s.Deletes != 1 {
+		t.Fatalf("stats %+v: the refused object is not deleted", s)
+	}
+	if st, _ := f.meta.KeyCompactionState(f.topic.ID, 0); st.CleanedTo != 0 {
+		t.Fatalf("a refused pass recorded cleaning to %d", st.CleanedTo)
+	}
+	// Nothing lost: the next run compacts.
+	if res, err := c.RunOnce(ctx); err != nil || res.Objects == 0 {
+		t.Fatalf("second run: %+v %v", res, err)
+	}
+	offs, got := f.readRecords(t)
+	if fmt.Sprint(offs) != "[10 11]" || string(got[10].value) != "5" || string(got[11].value) != "5" {
+		t.Fatalf("offsets %v records %+v", offs, got)
+	}
+	// Leftover objects are only those the GC will collect.
+	for _, g := range f.meta.GarbageObjects() {
+		if f.meta.IsKnownObject(g.Key) && !bytes.HasPrefix([]byte(g.Key), []byte("wal/")) && !bytes.HasPrefix([]byte(g.Key), []byte("part/")) {
+			t.Fatalf("unexpected garbage %s", g.Key)
+		}
+	}
+}
