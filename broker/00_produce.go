@@ -40,6 +40,11 @@ import (
 // NOT_LEADER_OR_FOLLOWER, as do producers still waiting on such a
 // partition's un-committed data (see partition.Partition.Fence).
 //
+// A topic whose cleanup.policy includes compact refuses a batch holding a
+// record without a key with INVALID_RECORD and Kafka's message
+// ("Compacted topic cannot accept message without key in topic partition
+// t-0."), as Kafka does.
+//
 // Not yet: transactional produce (INVALID_RECORD), acks=all waiting for the
 // object tier (arrives with it), topic ids (v13).
 
@@ -102,7 +107,15 @@ func handleProduce(s *Server, rc *reqCtx, r kmsg.Request) {
 				MaxMessageBytes: t.maxMessageBytes,
 				LogAppendTime:   t.logAppendTime,
 				Now:             now,
+				RequireKeys:     t.compacted,
 			})
+			if errors.Is(err, recordbatch.ErrNullKey) {
+				// Kafka's answer, word for word.
+				msg := fmt.Sprintf("Compacted topic cannot accept message without key in topic partition %s-%d.", rt.Topic, rp.Partition)
+				sp.ErrorCode, sp.ErrorMessage = kerr.InvalidRecord.Code, &msg
+				sp.BaseOffset = -1
+				continue
+			}
 			if errors.Is(err, kerr.UnknownProducerID) && req.Version < 5 {
 				// UNKNOWN_PRODUCER_ID came with Produce v5 (and
 				// log_start_offset); older clients get what

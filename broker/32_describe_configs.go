@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"slices"
@@ -24,6 +25,11 @@ import (
 // effect here (the log cleaner's), shown with Kafka's default and a note.
 // All broker configs are read-only: Shale cannot alter them at run time.
 // Values are what Shale does, never a Kafka default it does not follow.
+//
+// A topic also answers the read-only entry CompactionStatusConfig, only
+// when it is asked for by name (so Kafka tools listing every config never
+// see it): the compaction by key of each partition, as JSON
+// (CompactionStatus), which `shale topics describe` shows.
 //
 // IncludeSynonyms (v1+) adds each config's synonyms in Kafka's order of
 // precedence: for a topic config, its override and then the broker configs
@@ -78,6 +84,9 @@ func handleDescribeConfigs(s *Server, rc *reqCtx, r kmsg.Request) {
 					c.Documentation = &doc
 				}
 				sr.Configs = append(sr.Configs, c)
+			}
+			if rr.ConfigNames != nil && slices.Contains(rr.ConfigNames, CompactionStatusConfig) {
+				sr.Configs = append(sr.Configs, s.compactionStatus(t))
 			}
 		case kmsg.ConfigResourceTypeBroker:
 			if rr.ResourceName != "" && rr.ResourceName != strconv.Itoa(int(s.cfg.NodeID)) {
@@ -227,7 +236,7 @@ func (s *Server) brokerConfigDefs() brokerConfigDefs {
 	ms := func(d time.Duration) *string { return str(strconv.FormatInt(d.Milliseconds(), 10)) }
 	host, port := s.AdvertisedAddr()
 	const ignored = " Shale accepts it for compatibility and ignores it."
-	const noCleaner = " Shale runs no log cleaner (no key compaction); shown with Kafka's default."
+	const noCleaner = " Shale's key compactor (on the metadata leader, over the object tier) has its own settings; shown with Kafka's default."
 	defs := brokerConfigDefs{
 		{name: "advertised.listeners", typ: kmsg.ConfigTypeList, value: str("PLAINTEXT://" + net.JoinHostPort(host, strconv.Itoa(int(port)))), static: true,
 			doc: "The listener clients are told to connect to (broker advertised address)."},
@@ -255,18 +264,18 @@ func (s *Server) brokerConfigDefs() brokerConfigDefs {
 			doc: "Memory for log cleaner deduplication." + noCleaner},
 		{name: "log.cleaner.delete.retention.ms", typ: kmsg.ConfigTypeLong, value: topicDefault("delete.retention.ms"),
 			doc: "Default delete.retention.ms of topics." + noCleaner},
-		{name: "log.cleaner.enable", typ: kmsg.ConfigTypeBoolean, value: str("false"),
-			doc: "Whether the log cleaner runs: Shale has no log cleaner; cleanup.policy=compact topics are not compacted by key."},
+		{name: "log.cleaner.enable", typ: kmsg.ConfigTypeBoolean, value: str("true"),
+			doc: "Whether the log cleaner runs: Shale compacts cleanup.policy=compact topics by key on the object tier (tiering key compaction settings)."},
 		{name: "log.cleaner.max.compaction.lag.ms", typ: kmsg.ConfigTypeLong, value: topicDefault("max.compaction.lag.ms"),
 			doc: "Default max.compaction.lag.ms of topics." + noCleaner},
 		{name: "log.cleaner.min.cleanable.ratio", typ: kmsg.ConfigTypeDouble, value: topicDefault("min.cleanable.dirty.ratio"),
 			doc: "Default min.cleanable.dirty.ratio of topics." + noCleaner},
 		{name: "log.cleaner.min.compaction.lag.ms", typ: kmsg.ConfigTypeLong, value: topicDefault("min.compaction.lag.ms"),
 			doc: "Default min.compaction.lag.ms of topics." + noCleaner},
-		{name: "log.cleaner.threads", typ: kmsg.ConfigTypeInt, value: str("0"),
-			doc: "Log cleaner threads: none, Shale runs no log cleaner."},
+		{name: "log.cleaner.threads", typ: kmsg.ConfigTypeInt, value: str("1"),
+			doc: "Log cleaner threads: one key compactor, on the metadata leader."},
 		{name: "log.cleanup.policy", typ: kmsg.ConfigTypeList, value: topicDefault("cleanup.policy"),
-			doc: "Default cleanup.policy of topics: delete, by retention.ms and retention.bytes."},
+			doc: "Default cleanup.policy of topics: delete, by retention.ms and retention.bytes (compact: by key)."},
 		{name: "log.flush.interval.messages", typ: kmsg.ConfigTypeLong, value: topicDefault("flush.messages"),
 			doc: "Default flush.messages of topics." + ignored + " The WAL is fsynced by group commit."},
 		{name: "log.flush.interval.ms", typ: kmsg.ConfigTypeLong, group: flush,
@@ -350,4 +359,39 @@ func configType(t metadata.ConfigType) kmsg.ConfigType {
 		return kmsg.ConfigTypeList
 	}
 	return kmsg.ConfigTypeString
+}
+
+// CompactionStatusConfig is the read-only topic entry of DescribeConfigs
+// that carries the compaction by key of every partition, as JSON: a list
+// of CompactionStatus. It is answered only when asked for by name.
+const CompactionStatusConfig = "shale.compaction.status"
+
+// CompactionStatus is one partition's compaction by key.
+type CompactionStatus struct {
+	Partition      int32   `json:"partition"`
+	DirtyRatio     float64 `json:"dirty_ratio"`
+	CleanedTo      int64   `json:"cleaned_to"`
+	LastCompaction int64   `json:"last_compaction_ms"` // 0: never
+	Reclaimed      int64   `json:"bytes_reclaimed"`
+	Passes         int64   `json:"passes"`
+}
+
+// compactionStatus is CompactionStatusConfig's entry for t.
+func (s *Server) compactionStatus(t metadata.Topic) kmsg.DescribeConfigsResponseResourceConfig {
+	out := make([]CompactionStatus, 0, len(t.Partitions))
+	for i := range t.Partitions {
+		st, _ := s.meta.KeyCompactionState(t.ID, int32(i))
+		out = append(out, CompactionStatus{Partition: int32(i), DirtyRatio: st.DirtyRatio(), CleanedTo: st.CleanedTo,
+			LastCompaction: st.LastCompaction, Reclaimed: st.Reclaimed, Passes: st.Passes})
+	}
+	b, _ := json.Marshal(out)
+	c := kmsg.NewDescribeConfigsResponseResourceConfig()
+	c.Name = CompactionStatusConfig
+	v := string(b)
+	c.Value = &v
+	c.ReadOnly = true
+	c.Source = kmsg.ConfigSourceDefaultConfig
+	c.IsDefault = true
+	c.ConfigType = kmsg.ConfigTypeString
+	return c
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shalelog/shale/metadata"
 	"github.com/shalelog/shale/partition"
+	"github.com/shalelog/shale/tiering"
 	"github.com/shalelog/shale/wal"
 )
 
@@ -21,6 +22,7 @@ type topicEntry struct {
 	parts           []*partition.Partition
 	maxMessageBytes int
 	logAppendTime   bool
+	compacted       bool // cleanup.policy includes compact: records need keys
 }
 
 func (t *topicEntry) partition(i int32) *partition.Partition {
@@ -197,6 +199,7 @@ func (c *topicCache) entry(t metadata.Topic, prev *topicEntry) *topicEntry {
 		e.maxMessageBytes = n
 	}
 	e.logAppendTime = t.Config("message.timestamp.type") == "LogAppendTime"
+	e.compacted = tiering.IsCompacted(t)
 	return e
 }
 

@@ -76,6 +76,13 @@ type TieringConfig struct {
 	CompactionTarget     ByteSize `yaml:"compaction_target"`
 	CompactionMinExtents int      `yaml:"compaction_min_extents"`
 	CompactionInterval   Duration `yaml:"compaction_interval"`
+	// KeyCompactionInterval is how often topics with cleanup.policy
+	// compact are compacted by key (0: never); KeyCompactionMapBytes the
+	// key compactor's offset map budget (24 bytes a slot, filled to 3/4:
+	// the keys one pass deduplicates). Its objects are up to
+	// CompactionTarget (or a topic's segment.bytes).
+	KeyCompactionInterval Duration `yaml:"key_compaction_interval"`
+	KeyCompactionMapBytes ByteSize `yaml:"key_compaction_map_bytes"`
 }
 
 // WALConfig is the YAML/flag face of wal.Config.
@@ -145,6 +152,9 @@ func DefaultConfig() Config {
 			CompactionTarget:     256 << 20,
 			CompactionMinExtents: 16,
 			CompactionInterval:   Duration(time.Minute),
+
+			KeyCompactionInterval: Duration(15 * time.Second), // Kafka's log.cleaner.backoff.ms
+			KeyCompactionMapBytes: 64 << 20,
 		},
 		ProducerIDExpiration: Duration(24 * time.Hour), // Kafka's 86400000 ms
 	}
@@ -238,6 +248,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("tiering compaction_min_extents %d: must be at least 2", t.CompactionMinExtents)
 	case t.CompactionInterval < 0:
 		return fmt.Errorf("tiering compaction_interval %s: must be >= 0", t.CompactionInterval)
+	case t.KeyCompactionInterval < 0:
+		return fmt.Errorf("tiering key_compaction_interval %s: must be >= 0", t.KeyCompactionInterval)
+	case t.KeyCompactionMapBytes < 1<<20:
+		return fmt.Errorf("tiering key_compaction_map_bytes %d: must be at least 1MiB", t.KeyCompactionMapBytes)
 	}
 	return nil
 }

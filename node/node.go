@@ -35,6 +35,8 @@ type Node struct {
 	retention *tiering.Retention
 	gc        *tiering.GC
 	compactor *tiering.Compactor
+	keys      *tiering.KeyCompactor
+	keysMu    sync.Mutex // one key compaction at a time (one offset map)
 
 	debug *debugServer
 
@@ -137,6 +139,13 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	cc.MinExtents = cfg.Tiering.CompactionMinExtents
 	cc.TempDir = cfg.DataDir
 	if n.compactor, err = tiering.NewCompactor(cc, n.bucket, n.meta, logger.With("component", "compactor")); err != nil {
+		return nil, err
+	}
+	kc := tiering.DefaultKeyCompactorConfig()
+	kc.MapBytes = int64(cfg.Tiering.KeyCompactionMapBytes)
+	kc.TargetBytes = int64(cfg.Tiering.CompactionTarget)
+	kc.TempDir = cfg.DataDir
+	if n.keys, err = tiering.NewKeyCompactor(kc, n.bucket, n.meta, logger.With("component", "key-compactor")); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -251,6 +260,29 @@ func (n *Node) background(ctx context.Context) {
 			}
 		}()
 	}
+	if t.KeyCompactionInterval > 0 {
+		// Its own loop too: a pass over a large partition takes as long
+		// as reading it.
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			kt := time.NewTicker(time.Duration(t.KeyCompactionInterval))
+			defer kt.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-kt.C:
+					if !n.meta.IsLeader() {
+						continue
+					}
+					if _, err := n.RunKeyCompaction(ctx); err != nil && ctx.Err() == nil {
+						n.log.Warn("key compaction pass failed", "err", err)
+					}
+				}
+			}
+		}()
+	}
 	producers := time.NewTicker(producerSweepInterval(time.Duration(n.cfg.ProducerIDExpiration)))
 	defer producers.Stop()
 	gcRuns := 0
@@ -318,6 +350,15 @@ func (n *Node) RunCompaction(ctx context.Context) (tiering.CompactionResult, err
 	return n.compactor.RunOnce(ctx)
 }
 
+// RunKeyCompaction compacts the partitions of cleanup.policy=compact
+// topics that are due now (also run periodically). Not safe to call
+// concurrently with itself.
+func (n *Node) RunKeyCompaction(ctx context.Context) (tiering.KeyCompactionResult, error) {
+	n.keysMu.Lock()
+	defer n.keysMu.Unlock()
+	return n.keys.RunOnce(ctx)
+}
+
 // RunGC deletes unreferenced objects past their grace now (also run
 // periodically).
 func (n *Node) RunGC(ctx context.Context, now time.Time, sweepOrphans bool) (tiering.GCResult, error) {
@@ -329,6 +370,8 @@ type Stats struct {
 	Bucket   objectstore.CountingStats
 	Uploader tiering.UploaderStats
 	Reader   tiering.ReaderStats
+	// KeyCompactor counts compaction by key's GETs, PUTs and bytes.
+	KeyCompactor tiering.KeyCompactorStats
 	WAL      wal.Stats
 	WALBytes int64
 }
@@ -336,10 +379,11 @@ type Stats struct {
 // Stats returns the current figures.
 func (n *Node) Stats() Stats {
 	if n.wal == nil {
-		return Stats{Bucket: n.bucket.Stats()}
+		return Stats{Bucket: n.bucket.Stats(), KeyCompactor: n.keys.Stats()}
 	}
 	return Stats{
-		Bucket:   n.bucket.Stats(),
+		KeyCompactor: n.keys.Stats(),
+		Bucket:       n.bucket.Stats(),
 		Uploader: n.uploader.Stats(),
 		Reader:   n.reader.Stats(),
 		WAL:      n.wal.Stats(),
@@ -356,7 +400,9 @@ func (n *Node) logStats() {
 		"upload_re_puts", s.Uploader.RePuts, "fenced_partitions", s.Uploader.Fenced,
 		"s3_class_a", s.Bucket.ClassA, "s3_class_b", s.Bucket.ClassB, "s3_bytes_in", s.Bucket.BytesIn, "s3_bytes_out", s.Bucket.BytesOut,
 		"cache_hits", s.Reader.CacheHits, "cache_misses", s.Reader.CacheMisses,
-		"wal_bytes", s.WALBytes, "wal_fsyncs", s.WAL.Fsyncs)
+		"wal_bytes", s.WALBytes, "wal_fsyncs", s.WAL.Fsyncs,
+		"key_compaction_passes", s.KeyCompactor.Passes, "key_compaction_gets", s.KeyCompactor.Gets,
+		"key_compaction_puts", s.KeyCompactor.Puts, "key_compaction_reclaimed", s.KeyCompactor.Reclaimed)
 }
 
 // Addr is the address the Kafka listener is bound to.

@@ -247,6 +247,9 @@ type AppendOptions struct {
 	MaxMessageBytes int   // largest batch accepted; 0 means no limit
 	LogAppendTime   bool  // message.timestamp.type=LogAppendTime
 	Now             int64 // broker time in ms, used for LogAppendTime and producer id expiration
+	// RequireKeys refuses records without a key (a topic compacted by
+	// key): INVALID_RECORD wrapping recordbatch.ErrNullKey.
+	RequireKeys bool
 }
 
 // Appended describes the outcome of an accepted append.
@@ -296,7 +299,7 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error
 		if h.IsTransactional() || h.IsControl() {
 			return fmt.Errorf("%w: transactional batches are not supported yet", kerr.InvalidRecord)
 		}
-		if err := validateRecords(&h, batch); err != nil {
+		if err := validateRecords(&h, batch, opts.RequireKeys); err != nil {
 			return err
 		}
 		hs = append(hs, h)
@@ -400,9 +403,9 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error
 // (recordbatch.ValidateRecords): records that disagree with it are
 // INVALID_RECORD, as in Kafka; records that do not decompress are
 // CORRUPT_MESSAGE.
-func validateRecords(h *recordbatch.Header, batch []byte) error {
-	err := recordbatch.ValidateRecords(h, batch)
-	if errors.Is(err, recordbatch.ErrRecords) {
+func validateRecords(h *recordbatch.Header, batch []byte, requireKeys bool) error {
+	err := recordbatch.ValidateRecordsWith(h, batch, recordbatch.ValidateOptions{RequireKeys: requireKeys})
+	if errors.Is(err, recordbatch.ErrRecords) || errors.Is(err, recordbatch.ErrNullKey) {
 		return fmt.Errorf("%w: %v", kerr.InvalidRecord, err)
 	}
 	return err

@@ -62,6 +62,7 @@ type adminCmd struct {
 	progress bool   // for commands that register --progress
 
 	lastDialErr dialErrorRecorder
+	kcl         *kgo.Client // set by connect, for requests kadm does not make
 }
 
 // usageError is a bad argument: exit code 2 with the command's usage.
@@ -326,6 +327,7 @@ func (c *adminCmd) connect() (*kadm.Client, context.Context, context.CancelFunc,
 		return nil, nil, nil, fmt.Errorf("create client: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	c.kcl = cl
 	adm := kadm.NewClient(cl)
 	adm.SetTimeoutMillis(int32(min(c.timeout, time.Minute) / time.Millisecond))
 	return adm, ctx, func() { cancel(); adm.Close() }, nil

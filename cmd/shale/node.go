@@ -82,6 +82,8 @@ func nodeFlags(fs *flag.FlagSet, cfg *node.Config) *string {
 	fs.Var(&cfg.Tiering.CompactionTarget, "compaction-target", "size of the single-partition objects compaction writes")
 	fs.IntVar(&cfg.Tiering.CompactionMinExtents, "compaction-min-extents", cfg.Tiering.CompactionMinExtents, "shortest run of small extents worth merging")
 	fs.Var(&cfg.Tiering.CompactionInterval, "compaction-interval", "how often compaction runs (0: never)")
+	fs.Var(&cfg.Tiering.KeyCompactionInterval, "key-compaction-interval", "how often cleanup.policy=compact topics are compacted by key (0: never)")
+	fs.Var(&cfg.Tiering.KeyCompactionMapBytes, "key-compaction-map-bytes", "memory of the key compactor's offset map (the keys one pass deduplicates: bytes/32)")
 	fs.StringVar(&cfg.Metadata.Dir, "metadata-dir", cfg.Metadata.Dir, "raft log and snapshots (default DATA_DIR/meta)")
 	fs.StringVar(&cfg.Metadata.RaftAddr, "raft-addr", cfg.Metadata.RaftAddr, "raft transport and controller RPC host:port (empty: single node, in-process)")
 	fs.StringVar(&cfg.Metadata.RaftAdvertise, "raft-advertise", cfg.Metadata.RaftAdvertise, "raft address other nodes dial, if not --raft-addr")

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/shalelog/shale/broker"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -241,6 +246,38 @@ type partitionDescription struct {
 	LogStartOffset int64  `json:"log_start_offset"`
 	HighWatermark  int64  `json:"high_watermark"`
 	Error          string `json:"error,omitempty"`
+	// Compaction is set for topics compacted by key.
+	Compaction *broker.CompactionStatus `json:"compaction,omitempty"`
+}
+
+// compactionStatus asks a broker for the compaction by key of topic's
+// partitions (broker.CompactionStatusConfig); nil when it cannot tell.
+func (c *adminCmd) compactionStatus(ctx context.Context, topic string) map[int32]broker.CompactionStatus {
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	rr := kmsg.NewDescribeConfigsRequestResource()
+	rr.ResourceType = kmsg.ConfigResourceTypeTopic
+	rr.ResourceName = topic
+	rr.ConfigNames = []string{broker.CompactionStatusConfig}
+	req.Resources = append(req.Resources, rr)
+	resp, err := req.RequestWith(ctx, c.kcl)
+	if err != nil || len(resp.Resources) != 1 || resp.Resources[0].ErrorCode != 0 {
+		return nil
+	}
+	for _, cfg := range resp.Resources[0].Configs {
+		if cfg.Name != broker.CompactionStatusConfig || cfg.Value == nil {
+			continue
+		}
+		var list []broker.CompactionStatus
+		if json.Unmarshal([]byte(*cfg.Value), &list) != nil {
+			return nil
+		}
+		out := make(map[int32]broker.CompactionStatus, len(list))
+		for _, s := range list {
+			out[s.Partition] = s
+		}
+		return out
+	}
+	return nil
 }
 
 // topicsDescribe is `shale topics describe`.
@@ -299,7 +336,13 @@ func topicsDescribe(c *adminCmd, args []string) error {
 		d.Internal = td.IsInternal
 		d.Partitions = len(td.Partitions)
 		d.Replicas = td.Partitions.NumReplicas()
+		var compaction map[int32]broker.CompactionStatus
 		if rc, err := configs.On(n, nil); err == nil {
+			for _, cfg := range rc.Configs {
+				if cfg.Key == "cleanup.policy" && strings.Contains(cfg.MaybeValue(), "compact") {
+					compaction = c.compactionStatus(ctx, n)
+				}
+			}
 			if rc.Err != nil {
 				d.Error = "configs: " + kafkaErrorText(rc.Err, rc.ErrMessage)
 			}
@@ -326,6 +369,9 @@ func topicsDescribe(c *adminCmd, args []string) error {
 			}
 			if perr != nil {
 				p.Error = kafkaErrorText(firstErr(perr), "")
+			}
+			if cs, ok := compaction[pd.Partition]; ok {
+				p.Compaction = &cs
 			}
 			d.Details = append(d.Details, p)
 		}
@@ -401,13 +447,31 @@ func printTopicDescription(w io.Writer, d topicDescription, allConfigs bool) {
 	for _, p := range d.Details {
 		withErr = withErr || p.Error != ""
 	}
+	compacted := false
+	for _, p := range d.Details {
+		compacted = compacted || p.Compaction != nil
+	}
 	header := []string{"PARTITION", "LEADER", "EPOCH", "LOG-START", "HIGH-WATERMARK"}
+	if compacted {
+		header = append(header, "DIRTY-RATIO", "LAST-COMPACTION", "RECLAIMED")
+	}
 	if withErr {
 		header = append(header, "ERROR")
 	}
 	t := newTable(header...)
 	for _, p := range d.Details {
 		row := []any{p.Partition, p.Leader, p.LeaderEpoch, offsetText(p.LogStartOffset), offsetText(p.HighWatermark)}
+		if compacted {
+			if cs := p.Compaction; cs != nil {
+				last := "never"
+				if cs.LastCompaction > 0 {
+					last = time.UnixMilli(cs.LastCompaction).UTC().Format(time.RFC3339)
+				}
+				row = append(row, strconv.FormatFloat(cs.DirtyRatio, 'f', 2, 64), last, byteText(cs.Reclaimed))
+			} else {
+				row = append(row, "-", "-", "-")
+			}
+		}
 		if withErr {
 			row = append(row, dashIfEmpty(p.Error))
 		}
@@ -583,4 +647,17 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// byteText shows a byte count in B, KiB, MiB or GiB.
+func byteText(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1fGiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1fKiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%dB", n)
 }
