@@ -250,8 +250,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("tiering compaction_interval %s: must be >= 0", t.CompactionInterval)
 	case t.KeyCompactionInterval < 0:
 		return fmt.Errorf("tiering key_compaction_interval %s: must be >= 0", t.KeyCompactionInterval)
-	case t.KeyCompactionMapBytes < 1<<20:
-		return fmt.Errorf("tiering key_compaction_map_bytes %d: must be at least 1MiB", t.KeyCompactionMapBytes)
+	case t.KeyCompactionMapBytes < 64<<10:
+		return fmt.Errorf("tiering key_compaction_map_bytes %d: must be at least 64KiB", t.KeyCompactionMapBytes)
 	}
 	return nil
 }

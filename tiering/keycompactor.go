@@ -148,6 +148,12 @@ type KeyCompactor struct {
 	logger *slog.Logger
 	omap   *offsetMap // allocated at the first pass, reused
 	stats  keyCompactorCounters
+	// purgeAt is, per partition, when the oldest tombstone the last pass
+	// kept in the cleaned range passes delete.retention.ms: a purge pass
+	// is due then even if nothing is dirty. In memory only: after a leader
+	// change, such tombstones go with the next pass the dirty ratio
+	// starts.
+	purgeAt map[index.Key]int64
 	// now returns the time; tests replace it.
 	now func() time.Time
 }
@@ -160,7 +166,7 @@ func NewKeyCompactor(cfg KeyCompactorConfig, bucket objectstore.Bucket, cat KeyC
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &KeyCompactor{cfg: cfg, bucket: bucket, cat: cat, logger: logger, now: time.Now}, nil
+	return &KeyCompactor{cfg: cfg, bucket: bucket, cat: cat, logger: logger, now: time.Now, purgeAt: make(map[index.Key]int64)}, nil
 }
 
 // Stats returns the compactor's counters.
@@ -300,6 +306,17 @@ func (c *KeyCompactor) compactPartition(ctx context.Context, t metadata.Topic, p
 		plan := planKeyCompaction(exts, pl.LogStart, st.CleanedTo, now, r)
 		// A later pass of the same run goes on while anything is dirty.
 		if !plan.due && !(pass > 0 && plan.firstDirty < plan.cleanEnd) {
+			pk := index.Key{Topic: [16]byte(t.ID), Partition: p}
+			if at, ok := c.purgeAt[pk]; ok && now >= at && !compacted {
+				// Tombstones in the cleaned range are past
+				// delete.retention.ms: a pass with an empty map over
+				// the cleaned range removes them.
+				plan.firstDirty = min(plan.firstDirty, plan.cleanEnd)
+				if err := c.pass(ctx, t, p, exts, plan, r, now, res); err != nil {
+					return err
+				}
+				compacted = true
+			}
 			if compacted {
 				res.Partitions++
 			}
@@ -322,13 +339,17 @@ func (c *KeyCompactor) pass(ctx context.Context, t metadata.Topic, p int32, exts
 		c.omap = m
 	}
 	c.omap.reset()
-	w := &keyPass{c: c, topic: t, part: p, rules: r, now: now, lastBatch: make(map[int64]int64)}
-	mappedEnd, err := w.buildMap(ctx, exts, plan.firstDirty, plan.cleanEnd)
-	if err != nil {
-		return err
-	}
-	if mappedEnd <= plan.firstDirty {
-		return fmt.Errorf("offset map of %d bytes holds no key", c.cfg.MapBytes)
+	w := &keyPass{c: c, topic: t, part: p, rules: r, now: now, lastBatch: make(map[int64]int64), tombstone: math.MaxInt64}
+	purge := plan.firstDirty >= plan.cleanEnd
+	mappedEnd := plan.firstDirty
+	if !purge {
+		var err error
+		if mappedEnd, err = w.buildMap(ctx, exts, plan.firstDirty, plan.cleanEnd); err != nil {
+			return err
+		}
+		if mappedEnd <= plan.firstDirty {
+			return fmt.Errorf("offset map of %d bytes holds no key", c.cfg.MapBytes)
+		}
 	}
 	w.mappedEnd = mappedEnd
 	var rewrite []metadata.Extent
@@ -349,6 +370,15 @@ func (c *KeyCompactor) pass(ctx context.Context, t metadata.Topic, p int32, exts
 	if err := c.cat.RecordKeyCompaction(ctx, metadata.KeyCompaction{Topic: t.ID, Partition: p, CleanedTo: mappedEnd, Reclaimed: reclaimed, Now: now}); err != nil {
 		return err
 	}
+	pk := index.Key{Topic: [16]byte(t.ID), Partition: p}
+	if w.tombstone != math.MaxInt64 {
+		c.purgeAt[pk] = w.tombstone + max(r.deleteRetention, 0)
+		if c.purgeAt[pk] < w.tombstone { // overflow: never
+			delete(c.purgeAt, pk)
+		}
+	} else {
+		delete(c.purgeAt, pk)
+	}
 	res.Passes++
 	c.stats.passes.Add(1)
 	c.stats.reclaimed.Add(reclaimed)
@@ -368,6 +398,8 @@ type keyPass struct {
 	// lastBatch is each idempotent producer's last batch (base offset) in
 	// the mapped range; its batch is kept, if only empty.
 	lastBatch map[int64]int64
+	// tombstone is the oldest time of a tombstone this pass kept.
+	tombstone int64
 
 	read, written int64
 	objects       int
@@ -463,6 +495,7 @@ func (w *keyPass) keep(h *recordbatch.Header, rec *recordbatch.Record, off int64
 		if ts >= 0 && ts <= satSub(w.now, w.rules.deleteRetention) {
 			return false // a tombstone past delete.retention.ms
 		}
+		w.tombstone = min(w.tombstone, max(ts, 0))
 	}
 	return true
 }
