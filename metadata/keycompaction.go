@@ -92,6 +92,19 @@ func (s *Store) RecordKeyCompaction(ctx context.Context, c KeyCompaction) error 
 	return err
 }
 
+// KeyCleanedTo returns the offset below which compaction by key has
+// rewritten the partition (0: never compacted, or no such partition).
+// O(1): the read path asks it on every read of the local WAL.
+func (s *Store) KeyCleanedTo(topic TopicID, partition int32) int64 {
+	s.fsm.mu.RLock()
+	defer s.fsm.mu.RUnlock()
+	pl, err := s.fsm.st.partitionLog(partitionKey{topic, partition})
+	if err != nil {
+		return 0
+	}
+	return pl.keyCompaction.cleanedTo
+}
+
 // KeyCompactionState returns a partition's compaction by key; false if
 // there is no such partition.
 func (s *Store) KeyCompactionState(topic TopicID, partition int32) (KeyCompactionState, bool) {

@@ -58,6 +58,14 @@ type ColdReader interface {
 	ReadPieces(ctx context.Context, k wal.Key, offset, end int64, maxBytes int) ([][]byte, error)
 }
 
+// CompactedReader is a ColdReader that knows how far compaction by key
+// has rewritten a partition: offsets below CleanedTo are read from the
+// object tier even while the local WAL still holds them, since the WAL
+// holds them as they were before compaction.
+type CompactedReader interface {
+	CleanedTo(k wal.Key) int64
+}
+
 // Partition is one partition led by this broker.
 type Partition struct {
 	key  wal.Key
@@ -512,7 +520,13 @@ func (p *Partition) Read(ctx context.Context, offset int64, maxBytes int) (ReadR
 		return r, nil
 	}
 	// Past fencedAt the WAL holds this broker's refused tail, not the log.
-	if wr, ok := p.log.Range(p.key); ok && offset >= max(wr.First, p.walFloor) && offset < p.fencedAt.Load() {
+	// Below the cleaned offset of compaction by key the log is the
+	// compacted one in the object tier.
+	floor := p.walFloor
+	if cr, ok := p.cold.(CompactedReader); ok {
+		floor = max(floor, cr.CleanedTo(p.key))
+	}
+	if wr, ok := p.log.Range(p.key); ok && offset >= max(wr.First, floor) && offset < p.fencedAt.Load() {
 		data, err := p.readLog(offset, min(r.HighWatermark, p.fencedAt.Load()), maxBytes)
 		if err == nil && data != nil {
 			r.Data = data

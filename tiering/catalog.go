@@ -78,6 +78,12 @@ func (p PartitionReader) OffsetForTime(ctx context.Context, k wal.Key, ts, from 
 	return 0, false, nil
 }
 
+// CleanedTo is where compaction by key has cleaned partition k up to
+// (partition.CompactedReader): reads below it skip the local WAL.
+func (p PartitionReader) CleanedTo(k wal.Key) int64 {
+	return p.Store.KeyCleanedTo(metadata.TopicID(k.Topic), k.Partition)
+}
+
 // ReadPieces reads cold batches of partition k without copying them (see
 // Reader.ReadPieces).
 func (p PartitionReader) ReadPieces(ctx context.Context, k wal.Key, offset, end int64, maxBytes int) ([][]byte, error) {

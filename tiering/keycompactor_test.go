@@ -3,6 +3,7 @@ package tiering
 import (
 	"bytes"
 	"context"
+	"errors"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -422,5 +423,60 @@ func TestKeyCompactionRefusedSwap(t *testing.T) {
 		if f.meta.IsKnownObject(g.Key) && !bytes.HasPrefix([]byte(g.Key), []byte("wal/")) && !bytes.HasPrefix([]byte(g.Key), []byte("part/")) {
 			t.Fatalf("unexpected garbage %s", g.Key)
 		}
+	}
+}
+
+// lostLeaderCatalog answers the first ReplaceExtents with ErrNotLeader
+// without applying it: leadership lost with the outcome unknown.
+type lostLeaderCatalog struct {
+	*metadata.Store
+	lost bool
+}
+
+func (l *lostLeaderCatalog) ReplaceExtents(ctx context.Context, rep metadata.Replacement) error {
+	if !l.lost {
+		l.lost = true
+		return fmt.Errorf("replace extents: %w", metadata.ErrNotLeader)
+	}
+	return l.Store.ReplaceExtents(ctx, rep)
+}
+
+func TestKeyCompactionLeaderLost(t *testing.T) {
+	ctx := context.Background()
+	f := newKeyFixture(t, map[string]string{"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0"})
+	old := time.Now().Add(-time.Hour).UnixMilli()
+	for i := range 4 {
+		f.commit(t, old, 2, []kv{{[]byte("k"), fmt.Appendf(nil, "%d", i)}, {[]byte(fmt.Sprint(i)), []byte("x")}})
+	}
+	c := newTestKeyCompactor(t, f, &lostLeaderCatalog{Store: f.meta}, 4<<10)
+	if _, err := c.RunOnce(ctx); !errors.Is(err, metadata.ErrNotLeader) {
+		t.Fatalf("run with leadership lost: %v", err)
+	}
+	// The outcome was unknown: the new object stays in the bucket (the
+	// orphan sweep's), the catalog is as it was, nothing is lost.
+	var orphans int
+	f.bucket.List(ctx, "part/", func(o objectstore.ObjectInfo) error {
+		if !f.meta.IsKnownObject(o.Key) {
+			orphans++
+		}
+		return nil
+	})
+	if orphans != 1 {
+		t.Fatalf("%d unknown objects under part/, want the one whose swap outcome was unknown", orphans)
+	}
+	if st, _ := f.meta.KeyCompactionState(f.topic.ID, 0); st.Passes != 0 {
+		t.Fatalf("state %+v after a failed pass", st)
+	}
+	if offs, _ := f.readRecords(t); len(offs) != 8 {
+		t.Fatalf("read %d records, want all 8", len(offs))
+	}
+	// The next leader's compactor starts over from the catalog.
+	c2 := newTestKeyCompactor(t, f, nil, 4<<10)
+	if _, err := c2.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	offs, got := f.readRecords(t)
+	if fmt.Sprint(offs) != "[1 3 5 6 7]" || string(got[6].value) != "3" {
+		t.Fatalf("offsets %v records %+v", offs, got)
 	}
 }
