@@ -116,8 +116,9 @@ type keyCompactorCounters struct {
 //  2. The offset map. The dirty part is streamed (one ranged GET per
 //     extent, batch by batch) and each key's hash is mapped to its latest
 //     offset, until the map's budget is full: the pass then covers the
-//     dirty part up to that offset only, and the next pass goes on from
-//     there.
+//     dirty part up to the start of the extent where that happened (up
+//     to that record if it is the first extent mapped), and the next pass
+//     goes on from there.
 //  3. The rewrite. Every extent from the log start up to the mapped end is
 //     streamed again; a record is kept unless the map holds a later offset
 //     for its key, it has no key, or it is a tombstone older than
@@ -148,12 +149,12 @@ type KeyCompactor struct {
 	logger *slog.Logger
 	omap   *offsetMap // allocated at the first pass, reused
 	stats  keyCompactorCounters
-	// purgeAt is, per partition, when the oldest tombstone the last pass
-	// kept in the cleaned range passes delete.retention.ms: a purge pass
-	// is due then even if nothing is dirty. In memory only: after a leader
-	// change, such tombstones go with the next pass the dirty ratio
-	// starts.
-	purgeAt map[index.Key]int64
+	// tombstones is, per partition, the time of the oldest tombstone the
+	// last pass kept in the cleaned range: once it is delete.retention.ms
+	// old, a purge pass is due even if nothing is dirty. In memory only:
+	// after a leader change, such tombstones go with the next pass the
+	// dirty ratio starts.
+	tombstones map[index.Key]int64
 	// now returns the time; tests replace it.
 	now func() time.Time
 }
@@ -166,7 +167,7 @@ func NewKeyCompactor(cfg KeyCompactorConfig, bucket objectstore.Bucket, cat KeyC
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &KeyCompactor{cfg: cfg, bucket: bucket, cat: cat, logger: logger, now: time.Now, purgeAt: make(map[index.Key]int64)}, nil
+	return &KeyCompactor{cfg: cfg, bucket: bucket, cat: cat, logger: logger, now: time.Now, tombstones: make(map[index.Key]int64)}, nil
 }
 
 // Stats returns the compactor's counters.
@@ -295,6 +296,9 @@ func satSub(a, b int64) int64 {
 func (c *KeyCompactor) compactPartition(ctx context.Context, t metadata.Topic, p int32, res *KeyCompactionResult) error {
 	r := c.rules(t)
 	compacted := false
+	// A run goes no further than the cleanable end of its first plan, so
+	// that under produce load it does not chase the head of the log.
+	var bound int64
 	for pass := 0; ; pass++ {
 		pl, ok := c.cat.PartitionLog(t.ID, p)
 		if !ok || pl.Extents == 0 {
@@ -304,14 +308,22 @@ func (c *KeyCompactor) compactPartition(ctx context.Context, t metadata.Topic, p
 		exts := c.cat.Extents(t.ID, p, pl.LogStart, maxExtentsPerPass)
 		now := c.now().UnixMilli()
 		plan := planKeyCompaction(exts, pl.LogStart, st.CleanedTo, now, r)
-		// A later pass of the same run goes on while anything is dirty.
-		if !plan.due && !(pass > 0 && plan.firstDirty < plan.cleanEnd) {
+		if pass == 0 {
+			bound = plan.cleanEnd
+		} else {
+			// A later pass of the same run goes on while anything
+			// below the first plan's end is dirty.
+			plan.cleanEnd = min(plan.cleanEnd, bound)
+			plan.due = plan.firstDirty < plan.cleanEnd
+		}
+		if !plan.due {
 			pk := index.Key{Topic: [16]byte(t.ID), Partition: p}
-			if at, ok := c.purgeAt[pk]; ok && now >= at && !compacted {
+			if ts, ok := c.tombstones[pk]; ok && ts <= satSub(now, r.deleteRetention) && !compacted {
 				// Tombstones in the cleaned range are past
 				// delete.retention.ms: a pass with an empty map over
 				// the cleaned range removes them.
 				plan.firstDirty = min(plan.firstDirty, plan.cleanEnd)
+				plan.cleanEnd = plan.firstDirty // nothing is mapped
 				if err := c.pass(ctx, t, p, exts, plan, r, now, res); err != nil {
 					return err
 				}
@@ -372,12 +384,9 @@ func (c *KeyCompactor) pass(ctx context.Context, t metadata.Topic, p int32, exts
 	}
 	pk := index.Key{Topic: [16]byte(t.ID), Partition: p}
 	if w.tombstone != math.MaxInt64 {
-		c.purgeAt[pk] = w.tombstone + max(r.deleteRetention, 0)
-		if c.purgeAt[pk] < w.tombstone { // overflow: never
-			delete(c.purgeAt, pk)
-		}
+		c.tombstones[pk] = w.tombstone
 	} else {
-		delete(c.purgeAt, pk)
+		delete(c.tombstones, pk)
 	}
 	res.Passes++
 	c.stats.passes.Add(1)
@@ -415,7 +424,11 @@ type keyPass struct {
 const maxProducersTracked = 1 << 16
 
 // buildMap maps the keys of records in [from, to) and returns where it
-// stopped: to, or the offset of the first record whose key did not fit.
+// stopped: to, or, when a key did not fit, the base of the extent it is
+// in (so the pass rewrites whole extents only; the keys of that extent
+// already in the map only remove records superseded by it, which is
+// right), or the record's own offset when that extent is the first one
+// mapped (a partial extent, so that every pass advances).
 func (w *keyPass) buildMap(ctx context.Context, exts []metadata.Extent, from, to int64) (int64, error) {
 	m := w.c.omap
 	for _, e := range exts {
@@ -461,6 +474,9 @@ func (w *keyPass) buildMap(ctx context.Context, exts []metadata.Extent, from, to
 			return 0, err
 		}
 		if stop >= 0 {
+			if e.BaseOffset > from {
+				return e.BaseOffset, nil
+			}
 			return stop, nil
 		}
 	}
