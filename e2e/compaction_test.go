@@ -412,3 +412,55 @@ while len(eof) < parts:
 c.close()
 print("\n".join(out))
 `
+
+// TestCompactDeleteOnMinIO: cleanup.policy=compact,delete applies both:
+// retention drops the extents of old keys, compaction keeps the latest
+// record of each newer key.
+func TestCompactDeleteOnMinIO(t *testing.T) {
+	srv := miniotest.Start(t)
+	srv.Setenv(t)
+	n := s3Node(t, srv, t.TempDir(), func(c *node.Config) {
+		c.Tiering.KeyCompactionInterval = 0
+		c.Tiering.RetentionInterval = node.Duration(time.Hour) // run by hand
+		c.Tiering.GCGrace = 0
+	})
+	const topic = "compact-delete"
+	shaletest.CreateTopic(t, n.Addr(), topic, 1, map[string]*string{
+		"cleanup.policy":            kadm.StringPtr("compact,delete"),
+		"retention.ms":              kadm.StringPtr("3600000"),
+		"min.cleanable.dirty.ratio": kadm.StringPtr("0.01"),
+	})
+	ctx := context.Background()
+	cl := shaletest.Client(t, n.Addr())
+	old := time.Now().Add(-2 * time.Hour)
+	var recs []*kgo.Record
+	for round := range 2 {
+		for k := range 500 {
+			recs = append(recs, &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "old-%d", k), Value: fmt.Appendf(nil, "%d", round), Timestamp: old})
+		}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	m := newLatestModel()
+	produceUpdates(t, cl, topic, m, 0, 3*compactKeys, 1, compactValue)
+	ret, err := n.RunRetention(ctx, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := n.RunKeyCompaction(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("retention %+v; compaction %+v", ret, res)
+	if ret.ExtentsDropped == 0 || res.Passes == 0 || res.Reclaimed <= 0 {
+		t.Fatalf("retention %+v, compaction %+v: want both to act", ret, res)
+	}
+	got := readCompacted(t, n.Addr(), topic, m.lastOffsets())
+	for k := range got {
+		if strings.HasPrefix(k, "old-") {
+			t.Fatalf("key %s outlived retention.ms", k)
+		}
+	}
+	checkLatest(t, "compact,delete", got, m, true)
+}
