@@ -3,8 +3,8 @@ package tiering
 import (
 	"bytes"
 	"context"
-	"errors"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"log/slog"
@@ -76,13 +76,22 @@ type keyFixture struct {
 	topic  metadata.Topic
 	key    index.Key
 	end    int64
-	latest map[string]int64  // key -> latest offset
-	values map[int64]kv      // offset -> record
-	data   map[string][]byte // object -> bytes, as uploaded
+	latest map[string]int64 // key -> latest offset
+	values map[int64]kv     // offset -> record
 	seq    int32
 }
 
-func newKeyFixture(t *testing.T, configs map[string]string) *keyFixture {
+func newKeyFixture(t testing.TB, configs map[string]string) *keyFixture {
+	t.Helper()
+	fs, err := objectstore.NewFS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Close() })
+	return newKeyFixtureOn(t, fs, configs)
+}
+
+func newKeyFixtureOn(t testing.TB, bucket objectstore.Bucket, configs map[string]string) *keyFixture {
 	t.Helper()
 	mc := metadata.DefaultConfig()
 	mc.Dir = t.TempDir()
@@ -93,23 +102,18 @@ func newKeyFixture(t *testing.T, configs map[string]string) *keyFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { meta.Close() })
-	f := &keyFixture{meta: meta, latest: map[string]int64{}, values: map[int64]kv{}, data: map[string][]byte{}}
+	f := &keyFixture{meta: meta, latest: map[string]int64{}, values: map[int64]kv{}}
 	if f.topic, err = meta.CreateTopic(context.Background(), "kc", 1, configs); err != nil {
 		t.Fatal(err)
 	}
 	f.key = index.Key{Topic: [16]byte(f.topic.ID), Partition: 0}
-	fs, err := objectstore.NewFS(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fs.Close() })
-	f.bucket = fs
+	f.bucket = bucket
 	return f
 }
 
 // commit uploads one WAL-like object holding batches of recs (perBatch
 // records each) and commits it.
-func (f *keyFixture) commit(t *testing.T, ts int64, perBatch int, recs []kv) {
+func (f *keyFixture) commit(t testing.TB, ts int64, perBatch int, recs []kv) {
 	t.Helper()
 	var batches []byte
 	base := f.end
@@ -139,7 +143,6 @@ func (f *keyFixture) commit(t *testing.T, ts int64, perBatch int, recs []kv) {
 	if err := f.bucket.Put(context.Background(), name, bytes.NewReader(obj.Bytes()), size); err != nil {
 		t.Fatal(err)
 	}
-	f.data[name] = obj.Bytes()
 	fp := footer.Partitions[0]
 	res, err := f.meta.CommitObject(context.Background(), metadata.ObjectCommit{Key: name, Size: size, Broker: 1, Now: ts,
 		Extents: []metadata.Extent{{Topic: f.topic.ID, BaseOffset: base, LastOffset: f.end - 1, Pos: fp.Pos, Len: fp.Len, MaxTimestamp: ts}}})
