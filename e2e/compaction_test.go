@@ -28,10 +28,10 @@ import (
 // passes), tombstones, a tail inside min.compaction.lag.ms, and consumers
 // of three client libraries reading the result from offset 0.
 const (
-	compactKeys    = 10_000
+	compactKeys           = 10_000
 	compactUpdatesDefault = 1_000_000
-	compactParts   = 2
-	tombstoneKeys  = 1_000 // keys 0..999 end with a tombstone
+	compactParts          = 2
+	tombstoneKeys         = 1_000 // keys 0..999 end with a tombstone
 )
 
 // compactUpdates is compactUpdatesDefault unless SHALE_COMPACT_UPDATES

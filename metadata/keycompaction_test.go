@@ -13,7 +13,7 @@ func TestRecordKeyCompaction(t *testing.T) {
 	a := epochApplier(t) // a-0 holds offsets 0..39 in five extents
 	a.must(recordKeyCompactionCmd{Topic: tid(1), Partition: 0, CleanedTo: 20, Reclaimed: 7, Now: 100})
 	a.must(recordKeyCompactionCmd{Topic: tid(1), Partition: 0, CleanedTo: 10, Reclaimed: 3, Now: 200}) // never goes back
-	a.must(recordKeyCompactionCmd{Topic: tid(1), Partition: 0, CleanedTo: 1000, Now: 300})              // capped at the end
+	a.must(recordKeyCompactionCmd{Topic: tid(1), Partition: 0, CleanedTo: 1000, Now: 300})             // capped at the end
 	kc := a.f.st.logs[tid(1)][0].keyCompaction
 	if want := (keyCompactionRec{cleanedTo: 40, lastCompaction: 300, reclaimed: 10, passes: 3}); kc != want {
 		t.Fatalf("state %+v, want %+v", kc, want)

@@ -372,8 +372,8 @@ type Stats struct {
 	Reader   tiering.ReaderStats
 	// KeyCompactor counts compaction by key's GETs, PUTs and bytes.
 	KeyCompactor tiering.KeyCompactorStats
-	WAL      wal.Stats
-	WALBytes int64
+	WAL          wal.Stats
+	WALBytes     int64
 }
 
 // Stats returns the current figures.
@@ -384,10 +384,10 @@ func (n *Node) Stats() Stats {
 	return Stats{
 		KeyCompactor: n.keys.Stats(),
 		Bucket:       n.bucket.Stats(),
-		Uploader: n.uploader.Stats(),
-		Reader:   n.reader.Stats(),
-		WAL:      n.wal.Stats(),
-		WALBytes: n.wal.Bytes(),
+		Uploader:     n.uploader.Stats(),
+		Reader:       n.reader.Stats(),
+		WAL:          n.wal.Stats(),
+		WALBytes:     n.wal.Bytes(),
 	}
 }
 
