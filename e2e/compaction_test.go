@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"os/exec"
 	"strconv"
@@ -21,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Compaction by key on real MinIO. The figures the issue asks for:
@@ -236,8 +239,10 @@ func TestCompactionOnMinIO(t *testing.T) {
 	if !errors.Is(err, kerr.InvalidRecord) {
 		t.Fatalf("keyless produce: %v, want INVALID_RECORD", err)
 	}
-	if !strings.Contains(err.Error(), "Compacted topic cannot accept message without key") {
-		t.Logf("keyless produce error (message not surfaced by the client): %v", err)
+	// The client does not surface the broker's message; a raw request
+	// shows it is Kafka's, word for word.
+	if msg := rawKeylessProduce(t, cl, topic); msg != "Compacted topic cannot accept message without key in topic partition compacted-0." {
+		t.Fatalf("keyless produce message %q", msg)
 	}
 
 	// Updates under concurrent compaction passes: no latest value lost.
@@ -358,6 +363,52 @@ func TestCompactionOnMinIO(t *testing.T) {
 		}
 		t.Logf("partition %d: dirty ratio %.2f, reclaimed %d bytes in %d passes", p, st.DirtyRatio(), st.Reclaimed, st.Passes)
 	}
+}
+
+// rawKeylessProduce sends one batch holding a record without a key to
+// partition 0 of topic and returns the error message of the answer.
+func rawKeylessProduce(t *testing.T, cl *kgo.Client, topic string) string {
+	t.Helper()
+	var rec []byte
+	rec = append(rec, 0)               // attributes
+	rec = binary.AppendVarint(rec, 0)  // timestamp delta
+	rec = binary.AppendVarint(rec, 0)  // offset delta
+	rec = binary.AppendVarint(rec, -1) // null key
+	rec = binary.AppendVarint(rec, 2)  // value
+	rec = append(rec, "no"...)
+	rec = binary.AppendVarint(rec, 0) // headers
+	recs := binary.AppendVarint(nil, int64(len(rec)))
+	recs = append(recs, rec...)
+	b := make([]byte, 61, 61+len(recs))
+	binary.BigEndian.PutUint32(b[8:], uint32(61-12+len(recs)))
+	b[16] = 2
+	now := uint64(time.Now().UnixMilli())
+	binary.BigEndian.PutUint64(b[27:], now)
+	binary.BigEndian.PutUint64(b[35:], now)
+	binary.BigEndian.PutUint64(b[43:], ^uint64(0)) // no producer id
+	binary.BigEndian.PutUint16(b[51:], 0xffff)
+	binary.BigEndian.PutUint32(b[53:], 0xffffffff)
+	binary.BigEndian.PutUint32(b[57:], 1)
+	b = append(b, recs...)
+	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks = -1
+	req.TimeoutMillis = 10000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = b
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatalf("raw produce: %v", err)
+	}
+	p := resp.Topics[0].Partitions[0]
+	if p.ErrorCode != kerr.InvalidRecord.Code || p.ErrorMessage == nil {
+		t.Fatalf("raw keyless produce: error %d message %v, want INVALID_RECORD", p.ErrorCode, p.ErrorMessage)
+	}
+	return *p.ErrorMessage
 }
 
 // checkExternalRead checks "partition offset key" lines: offsets increase

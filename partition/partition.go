@@ -414,7 +414,7 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error
 func validateRecords(h *recordbatch.Header, batch []byte, requireKeys bool) error {
 	err := recordbatch.ValidateRecordsWith(h, batch, recordbatch.ValidateOptions{RequireKeys: requireKeys})
 	if errors.Is(err, recordbatch.ErrRecords) || errors.Is(err, recordbatch.ErrNullKey) {
-		return fmt.Errorf("%w: %v", kerr.InvalidRecord, err)
+		return fmt.Errorf("%w: %w", kerr.InvalidRecord, err)
 	}
 	return err
 }
