@@ -1,10 +1,17 @@
 package recordbatch
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"sync"
+
+	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
 )
 
 // Compaction by key is the one place Shale re-encodes batches: a batch some
@@ -175,27 +182,40 @@ func decodeRecord(b []byte) (Record, int, error) {
 }
 
 // Rebuild appends to dst a batch headed like h holding only recs (records
-// of that batch, in order; possibly none), uncompressed, and returns dst.
-// Everything Kafka keeps when its log cleaner rewrites a batch stays: the
-// base offset, lastOffsetDelta (so the batch still ends where it ended and
-// the producer's sequence state holds), base and max timestamps, producer
-// id, epoch and base sequence, the partition leader epoch and the
-// timestamp-type and transactional bits. The records keep their offset and
-// timestamp deltas, so every kept record keeps its offset and timestamp.
-// The CRC is computed anew.
+// of that batch, in order; possibly none) and returns dst. Everything Kafka
+// keeps when its log cleaner rewrites a batch stays: the base offset,
+// lastOffsetDelta (so the batch still ends where it ended and the
+// producer's sequence state holds), base and max timestamps, producer id,
+// epoch and base sequence, the partition leader epoch, the timestamp-type
+// and transactional bits and the compression codec (the records are
+// compressed again with it; snappy in the Java client's xerial framing).
+// An emptied batch is written uncompressed, as Kafka writes one. The
+// records keep their offset and timestamp deltas, so every kept record
+// keeps its offset and timestamp. The CRC is computed anew.
 func Rebuild(dst []byte, h *Header, recs []Record) []byte {
 	start := len(dst)
-	size := HeaderSize
-	for i := range recs {
-		size += len(recs[i].Raw)
+	codec := h.Compression()
+	if len(recs) == 0 {
+		codec = CompressionNone
 	}
 	dst = append(dst, make([]byte, HeaderSize)...)
+	if codec == CompressionNone {
+		for i := range recs {
+			dst = append(dst, recs[i].Raw...)
+		}
+	} else {
+		var raw []byte
+		for i := range recs {
+			raw = append(raw, recs[i].Raw...)
+		}
+		dst = compress(dst, codec, raw)
+	}
 	b := dst[start:]
 	binary.BigEndian.PutUint64(b[0:], uint64(h.BaseOffset))
-	binary.BigEndian.PutUint32(b[8:], uint32(size-lengthFieldEnd))
+	binary.BigEndian.PutUint32(b[8:], uint32(len(b)-lengthFieldEnd))
 	binary.BigEndian.PutUint32(b[12:], uint32(h.PartitionLeaderEpoch))
 	b[16] = 2
-	binary.BigEndian.PutUint16(b[21:], uint16(h.Attributes&^CompressionMask))
+	binary.BigEndian.PutUint16(b[21:], uint16(h.Attributes&^CompressionMask)|uint16(codec))
 	binary.BigEndian.PutUint32(b[23:], uint32(h.LastOffsetDelta))
 	binary.BigEndian.PutUint64(b[27:], uint64(h.BaseTimestamp))
 	binary.BigEndian.PutUint64(b[35:], uint64(h.MaxTimestamp))
@@ -203,10 +223,52 @@ func Rebuild(dst []byte, h *Header, recs []Record) []byte {
 	binary.BigEndian.PutUint16(b[51:], uint16(h.ProducerEpoch))
 	binary.BigEndian.PutUint32(b[53:], uint32(h.BaseSequence))
 	binary.BigEndian.PutUint32(b[57:], uint32(len(recs)))
-	for i := range recs {
-		dst = append(dst, recs[i].Raw...)
-	}
-	b = dst[start:]
 	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], castagnoli))
 	return dst
+}
+
+// zstdEncoders pools the encoders Rebuild uses.
+var zstdEncoders = sync.Pool{New: func() any {
+	e, _ := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+	return e
+}}
+
+// xerialBlock is the block size of the snappy framing Kafka's Java client
+// writes (and reads).
+const xerialBlock = 32 << 10
+
+// compress appends raw compressed with codec to dst.
+func compress(dst []byte, codec int, raw []byte) []byte {
+	switch codec {
+	case CompressionGzip:
+		buf := bytes.NewBuffer(dst)
+		w := gzip.NewWriter(buf)
+		w.Write(raw)
+		w.Close()
+		return buf.Bytes()
+	case CompressionSnappy:
+		dst = append(dst, xerialMagic...)
+		dst = binary.BigEndian.AppendUint32(dst, 1) // version
+		dst = binary.BigEndian.AppendUint32(dst, 1) // compatible version
+		for len(raw) > 0 {
+			n := min(len(raw), xerialBlock)
+			block := s2.EncodeSnappy(nil, raw[:n])
+			dst = binary.BigEndian.AppendUint32(dst, uint32(len(block)))
+			dst = append(dst, block...)
+			raw = raw[n:]
+		}
+		return dst
+	case CompressionLZ4:
+		buf := bytes.NewBuffer(dst)
+		w := lz4.NewWriter(buf)
+		w.Write(raw)
+		w.Close()
+		return buf.Bytes()
+	case CompressionZstd:
+		e := zstdEncoders.Get().(*zstd.Encoder)
+		dst = e.EncodeAll(raw, dst)
+		zstdEncoders.Put(e)
+		return dst
+	}
+	return append(dst, raw...)
 }

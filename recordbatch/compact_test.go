@@ -71,7 +71,7 @@ func TestDecodeAndRebuildEveryCodec(t *testing.T) {
 			if err != nil {
 				t.Fatalf("rebuilt batch: %v", err)
 			}
-			if h2.BaseOffset != 500 || h2.LastOffset() != 505 || h2.RecordCount != 2 || h2.Compression() != CompressionNone ||
+			if h2.BaseOffset != 500 || h2.LastOffset() != 505 || h2.RecordCount != 2 || h2.Compression() != codec ||
 				h2.BaseTimestamp != 1000 || h2.MaxTimestamp != 1015 || h2.ProducerID != h.ProducerID || h2.BaseSequence != h.BaseSequence {
 				t.Fatalf("rebuilt header %+v from %+v", h2, h)
 			}
