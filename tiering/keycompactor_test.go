@@ -483,3 +483,93 @@ func TestKeyCompactionLeaderLost(t *testing.T) {
 		t.Fatalf("offsets %v records %+v", offs, got)
 	}
 }
+
+// TestKeyCompactionWithSizeCompactorAndGC interleaves the key compactor
+// with the size compactor (which merges its small outputs, gaps and all)
+// and the GC: a reader that looked an extent up before a swap finishes on
+// the old object within the grace; the log reads the same after each step.
+func TestKeyCompactionWithSizeCompactorAndGC(t *testing.T) {
+	ctx := context.Background()
+	f := newKeyFixture(t, map[string]string{"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0"})
+	old := time.Now().Add(-time.Hour).UnixMilli()
+	rng := rand.New(rand.NewPCG(5, 6))
+	round := func(n int) {
+		for range n {
+			recs := make([]kv, 40)
+			for i := range recs {
+				recs[i] = kv{key: fmt.Appendf(nil, "k%d", rng.IntN(50)), value: fmt.Appendf(nil, "v%d", rng.Uint64())}
+			}
+			f.commit(t, old, 8, recs)
+		}
+	}
+	check := func(step string) {
+		t.Helper()
+		offs, got := f.readRecords(t)
+		st, _ := f.meta.KeyCompactionState(f.topic.ID, 0)
+		seen := map[string]bool{}
+		for _, o := range offs {
+			k := string(got[o].key)
+			if o < st.CleanedTo && seen[k] {
+				t.Fatalf("%s: key %s twice below the cleaned offset %d", step, k, st.CleanedTo)
+			}
+			seen[k] = true
+		}
+		for k, off := range f.latest {
+			if g, ok := got[off]; !ok || !bytes.Equal(g.value, f.values[off].value) {
+				t.Fatalf("%s: latest of %s at %d lost", step, k, off)
+			}
+		}
+	}
+	kc := newTestKeyCompactor(t, f, nil, 4<<10)
+	scfg := DefaultCompactorConfig()
+	scfg.TargetBytes, scfg.MinExtents, scfg.TempDir = 1<<20, 2, t.TempDir()
+	sc, err := NewCompactor(scfg, f.bucket, f.meta, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc, err := NewGC(GCConfig{Grace: time.Minute, OrphanGrace: MinOrphanGrace}, f.bucket, f.meta, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReader(f.bucket, CatalogFinder{Store: f.meta}, testReaderConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	merged := 0
+	for step := range 4 {
+		round(5)
+		// The size compactor merges the new WAL extents (with the key
+		// compactor's small output before them), then the key compactor
+		// rewrites the merged extents.
+		res, err := sc.RunOnce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		merged += res.ExtentsMerged
+		check(fmt.Sprintf("step %d, size compaction", step))
+		// A reader in flight: it looked the first extent up before the swap.
+		before, _ := f.meta.FindExtent(f.topic.ID, 0, 0)
+		if _, err := kc.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		check(fmt.Sprintf("step %d, key compaction", step))
+		if _, err := gc.RunOnce(ctx, time.Now(), false); err != nil {
+			t.Fatal(err)
+		}
+		rc, err := f.bucket.ReadRange(ctx, before.Object, before.Pos, before.Len)
+		if err != nil {
+			t.Fatalf("step %d: the old object of a reader in flight is gone within the grace: %v", step, err)
+		}
+		rc.Close()
+	}
+	if merged == 0 {
+		t.Fatal("the size compactor never merged")
+	}
+	// Past the grace the replaced objects go; the log still reads.
+	res, err := gc.RunOnce(ctx, time.Now().Add(time.Hour), false)
+	if err != nil || res.Deleted == 0 {
+		t.Fatalf("gc past the grace: %+v %v", res, err)
+	}
+	check("after gc")
+}
