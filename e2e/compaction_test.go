@@ -37,14 +37,18 @@ const (
 	tombstoneKeys         = 1_000 // keys 0..999 end with a tombstone
 )
 
-// compactUpdates is compactUpdatesDefault unless SHALE_COMPACT_UPDATES
-// says otherwise (a quicker run while working on compaction).
-var compactUpdates = func() int {
+// compactUpdates is compactUpdatesDefault, a tenth of it under -short,
+// or what SHALE_COMPACT_UPDATES says (a quicker run while working on
+// compaction).
+func compactUpdates() int {
 	if n, err := strconv.Atoi(os.Getenv("SHALE_COMPACT_UPDATES")); err == nil && n > 0 {
 		return n
 	}
+	if testing.Short() {
+		return compactUpdatesDefault / 10
+	}
 	return compactUpdatesDefault
-}()
+}
 
 func compactKey(k int) []byte { return fmt.Appendf(nil, "key-%05d", k) }
 
@@ -247,6 +251,7 @@ func TestCompactionOnMinIO(t *testing.T) {
 
 	// Updates under concurrent compaction passes: no latest value lost.
 	m := newLatestModel()
+	updates := compactUpdates()
 	start := time.Now()
 	stop := make(chan struct{})
 	var loops sync.WaitGroup
@@ -271,13 +276,13 @@ func TestCompactionOnMinIO(t *testing.T) {
 	// Each key gets compactUpdates/compactKeys updates in a row, and the
 	// map holds 3072 keys: a dirty range of more than that takes several
 	// passes.
-	produceUpdates(t, cl, topic, m, 0, compactUpdates, compactUpdates/compactKeys, compactValue)
+	produceUpdates(t, cl, topic, m, 0, updates, max(updates/compactKeys, 1), compactValue)
 	produced := time.Since(start)
 	// The last update of keys 0..999 is a tombstone.
 	produceUpdates(t, cl, topic, m, 0, tombstoneKeys, 1, func(int, int) []byte { return nil })
 	close(stop)
 	loops.Wait()
-	t.Logf("produced %d updates over %d keys in %v; %d passes ran under load", compactUpdates, compactKeys, produced, concurrentPasses.Load())
+	t.Logf("produced %d updates over %d keys in %v; %d passes ran under load", updates, compactKeys, produced, concurrentPasses.Load())
 
 	before := n.Stats().KeyCompactor
 	res, err := n.RunKeyCompaction(ctx)
