@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"strings"
@@ -155,6 +156,10 @@ type KeyCompactor struct {
 	// after a leader change, such tombstones go with the next pass the
 	// dirty ratio starts.
 	tombstones map[index.Key]int64
+	// producers is, per partition, each idempotent producer's last batch
+	// in what the last pass rewrote (see keyPass.lastBatch). In memory
+	// only, like tombstones.
+	producers map[index.Key]map[int64]int64
 	// now returns the time; tests replace it.
 	now func() time.Time
 }
@@ -167,7 +172,8 @@ func NewKeyCompactor(cfg KeyCompactorConfig, bucket objectstore.Bucket, cat KeyC
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &KeyCompactor{cfg: cfg, bucket: bucket, cat: cat, logger: logger, now: time.Now, tombstones: make(map[index.Key]int64)}, nil
+	return &KeyCompactor{cfg: cfg, bucket: bucket, cat: cat, logger: logger, now: time.Now,
+		tombstones: make(map[index.Key]int64), producers: make(map[index.Key]map[int64]int64)}, nil
 }
 
 // Stats returns the compactor's counters.
@@ -351,7 +357,17 @@ func (c *KeyCompactor) pass(ctx context.Context, t metadata.Topic, p int32, exts
 		c.omap = m
 	}
 	c.omap.reset()
-	w := &keyPass{c: c, topic: t, part: p, rules: r, now: now, lastBatch: make(map[int64]int64), tombstone: math.MaxInt64}
+	pk := index.Key{Topic: [16]byte(t.ID), Partition: p}
+	w := &keyPass{c: c, topic: t, part: p, rules: r, now: now, lastBatch: make(map[int64]int64),
+		seen: make(map[int64]int64), tombstone: math.MaxInt64}
+	// What the previous pass saw covers the cleaned range; with nothing
+	// cleaned yet, the map scan below sees every producer.
+	if prev, ok := c.producers[pk]; ok {
+		maps.Copy(w.lastBatch, prev)
+		w.complete = true
+	} else {
+		w.complete = len(exts) == 0 || plan.firstDirty <= exts[0].BaseOffset
+	}
 	purge := plan.firstDirty >= plan.cleanEnd
 	mappedEnd := plan.firstDirty
 	if !purge {
@@ -382,7 +398,11 @@ func (c *KeyCompactor) pass(ctx context.Context, t metadata.Topic, p int32, exts
 	if err := c.cat.RecordKeyCompaction(ctx, metadata.KeyCompaction{Topic: t.ID, Partition: p, CleanedTo: mappedEnd, Reclaimed: reclaimed, Now: now}); err != nil {
 		return err
 	}
-	pk := index.Key{Topic: [16]byte(t.ID), Partition: p}
+	if w.seen != nil {
+		c.producers[pk] = w.seen
+	} else {
+		delete(c.producers, pk)
+	}
 	if w.tombstone != math.MaxInt64 {
 		c.tombstones[pk] = w.tombstone
 	} else {
@@ -405,8 +425,17 @@ type keyPass struct {
 	now       int64
 	mappedEnd int64
 	// lastBatch is each idempotent producer's last batch (base offset) in
-	// the mapped range; its batch is kept, if only empty.
+	// the rewritten range, as far as known: from the previous pass's
+	// rewrite (the cleaned range), then from this pass's map scan (the
+	// dirty range). Its batch is kept, if only empty. complete says it
+	// holds every producer of the range; when not (the first pass after
+	// a restart or a leader change, or too many producers), a producer
+	// not in it keeps every batch compaction empties.
 	lastBatch map[int64]int64
+	complete  bool
+	// seen is what this pass's rewrite saw: each producer's last batch
+	// in order, for the next pass.
+	seen map[int64]int64
 	// tombstone is the oldest time of a tombstone this pass kept.
 	tombstone int64
 
@@ -466,6 +495,8 @@ func (w *keyPass) buildMap(ctx context.Context, exts []metadata.Extent, from, to
 			if h.ProducerID >= 0 {
 				if _, ok := w.lastBatch[h.ProducerID]; ok || len(w.lastBatch) < maxProducersTracked {
 					w.lastBatch[h.ProducerID] = h.BaseOffset
+				} else {
+					w.complete = false
 				}
 			}
 			return true, nil
@@ -565,6 +596,7 @@ func (w *keyPass) rewrite(ctx context.Context, exts []metadata.Extent) (int64, e
 		err := w.streamExtent(ctx, e, func(h *recordbatch.Header, batch []byte) (bool, error) {
 			isFirst, isLast := first, h.LastOffset() == e.LastOffset
 			first = false
+			w.noteProducer(h)
 			data, same, err := w.filterBatch(h, batch, e, isFirst || isLast)
 			if err != nil {
 				return false, err
@@ -644,13 +676,28 @@ func (w *keyPass) filterBatch(h *recordbatch.Header, batch []byte, e metadata.Ex
 
 // producerLast reports whether an emptied batch must stay for its
 // producer's sake: it is an idempotent producer's last batch in the
-// mapped range, or one of a producer not seen there.
+// rewritten range, or one of a producer the pass knows nothing of.
 func (w *keyPass) producerLast(h *recordbatch.Header) bool {
 	if h.ProducerID < 0 {
 		return false
 	}
 	last, ok := w.lastBatch[h.ProducerID]
-	return !ok || last == h.BaseOffset
+	if !ok {
+		return !w.complete
+	}
+	return last == h.BaseOffset
+}
+
+// noteProducer records a batch the rewrite streamed, in offset order.
+func (w *keyPass) noteProducer(h *recordbatch.Header) {
+	if h.ProducerID < 0 || w.seen == nil {
+		return
+	}
+	if _, ok := w.seen[h.ProducerID]; !ok && len(w.seen) >= maxProducersTracked {
+		w.seen = nil // too many: the next pass knows nothing
+		return
+	}
+	w.seen[h.ProducerID] = h.BaseOffset
 }
 
 // swap builds one object of the first size bytes of raw (whole batches

@@ -79,6 +79,7 @@ type keyFixture struct {
 	latest map[string]int64 // key -> latest offset
 	values map[int64]kv     // offset -> record
 	seq    int32
+	pid    int64 // producer id of the batches commit writes
 }
 
 func newKeyFixture(t testing.TB, configs map[string]string) *keyFixture {
@@ -102,7 +103,7 @@ func newKeyFixtureOn(t testing.TB, bucket objectstore.Bucket, configs map[string
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { meta.Close() })
-	f := &keyFixture{meta: meta, latest: map[string]int64{}, values: map[int64]kv{}}
+	f := &keyFixture{meta: meta, latest: map[string]int64{}, values: map[int64]kv{}, pid: 7}
 	if f.topic, err = meta.CreateTopic(context.Background(), "kc", 1, configs); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func (f *keyFixture) commit(t testing.TB, ts int64, perBatch int, recs []kv) {
 	base := f.end
 	for i := 0; i < len(recs); i += perBatch {
 		chunk := recs[i:min(i+perBatch, len(recs))]
-		batches = append(batches, keyedBatch(f.end, ts, 7, f.seq, chunk)...)
+		batches = append(batches, keyedBatch(f.end, ts, f.pid, f.seq, chunk)...)
 		for j, r := range chunk {
 			off := f.end + int64(j)
 			f.values[off] = r
@@ -572,4 +573,105 @@ func TestKeyCompactionWithSizeCompactorAndGC(t *testing.T) {
 		t.Fatalf("gc past the grace: %+v %v", res, err)
 	}
 	check("after gc")
+}
+
+// batchHeaders returns the header of every batch in the catalog, in order.
+func (f *keyFixture) batchHeaders(t *testing.T) []recordbatch.Header {
+	t.Helper()
+	var out []recordbatch.Header
+	for _, e := range f.meta.Extents(f.topic.ID, 0, 0, 1<<20) {
+		rc, err := f.bucket.ReadRange(context.Background(), e.Object, e.Pos, e.Len)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		b.ReadFrom(rc)
+		rc.Close()
+		for rest := b.Bytes(); len(rest) > 0; {
+			h, err := recordbatch.Parse(rest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, h)
+			rest = rest[h.Size():]
+		}
+	}
+	return out
+}
+
+// TestKeyCompactionKeepsProducersLastBatch: a batch compaction empties
+// goes, except an idempotent producer's last one (kept empty, with its
+// offsets and sequence), so producer state rebuilt from the log holds;
+// and once the producer writes again, its old empty batch goes too.
+func TestKeyCompactionKeepsProducersLastBatch(t *testing.T) {
+	ctx := context.Background()
+	f := newKeyFixture(t, map[string]string{"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0"})
+	old := time.Now().Add(-time.Hour).UnixMilli()
+	k := func(key, v string) kv { return kv{[]byte(key), []byte(v)} }
+	// One extent of batches by producers 1, 3, 1, 3, 1: producer 2 then
+	// overwrites every key of producers 1 and 3 except g.
+	f.commitMixed(t, old, []int64{1, 3, 1, 3, 1}, [][]kv{{k("a", "1"), k("b", "1")}, {k("c", "3")}, {k("d", "1")}, {k("e", "3")}, {k("g", "1")}})
+	f.pid = 2
+	f.commit(t, old, 2, []kv{k("a", "2"), k("b", "2"), k("c", "2"), k("d", "2"), k("e", "2")})
+	c := newTestKeyCompactor(t, f, nil, 4<<10)
+	if _, err := c.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	headers := func() string {
+		var got []string
+		for _, h := range f.batchHeaders(t) {
+			got = append(got, fmt.Sprintf("%d:%d-%d/%d", h.ProducerID, h.BaseOffset, h.LastOffset(), h.RecordCount))
+		}
+		return fmt.Sprint(got)
+	}
+	// 1:0-1 stays empty (its extent's first batch), 3:2 goes (producer
+	// 3's later batch 3:4 is its last: kept empty), 1:3 goes (producer
+	// 1's last is 1:5, which keeps g).
+	if got, want := headers(), "[1:0-1/0 3:4-4/0 1:5-5/1 2:6-7/2 2:8-9/2 2:10-10/1]"; got != want {
+		t.Fatalf("batches %s, want %s", got, want)
+	}
+	// Producer 3 writes again: its old last batch goes.
+	f.pid = 3
+	f.commit(t, old, 2, []kv{k("z", "3")})
+	if _, err := c.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := headers(), "[1:0-1/0 1:5-5/1 2:6-7/2 2:8-9/2 2:10-10/1 3:11-11/1]"; got != want {
+		t.Fatalf("after producer 3 wrote again: batches %s, want %s", got, want)
+	}
+}
+
+// commitMixed commits one object whose batches are written by the
+// producers pids.
+func (f *keyFixture) commitMixed(t *testing.T, ts int64, pids []int64, batches [][]kv) {
+	t.Helper()
+	base := f.end
+	var data []byte
+	for i, recs := range batches {
+		data = append(data, keyedBatch(f.end, ts, pids[i], 0, recs)...)
+		for j, r := range recs {
+			off := f.end + int64(j)
+			f.values[off] = r
+			f.latest[string(r.key)] = off
+		}
+		f.end += int64(len(recs))
+	}
+	var obj bytes.Buffer
+	b := index.NewBuilder(&obj, index.BuilderOptions{})
+	if err := b.Add(f.key, base, f.end-1, ts, data); err != nil {
+		t.Fatal(err)
+	}
+	footer, size, err := b.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := WALObjectKey(1, uint64(base), NewNonce())
+	if err := f.bucket.Put(context.Background(), name, bytes.NewReader(obj.Bytes()), size); err != nil {
+		t.Fatal(err)
+	}
+	fp := footer.Partitions[0]
+	if _, err := f.meta.CommitObject(context.Background(), metadata.ObjectCommit{Key: name, Size: size, Broker: 1, Now: ts,
+		Extents: []metadata.Extent{{Topic: f.topic.ID, BaseOffset: base, LastOffset: f.end - 1, Pos: fp.Pos, Len: fp.Len, MaxTimestamp: ts}}}); err != nil {
+		t.Fatal(err)
+	}
 }
