@@ -50,6 +50,16 @@ type ObjectCommit struct {
 	Broker  int32
 	Extents []Extent
 	Now     int64 // ms; set by the caller
+	// Producers[i], when Producers is not nil, are the idempotent
+	// producers with batches in Extents[i] and their last batches in it
+	// (see producers.go); the catalog keeps them per partition.
+	Producers [][]ProducerState
+	// ProducerExpiry (ms) drops producer state not changed for that long
+	// in the partitions this commit touches; 0 keeps it (producers.go).
+	ProducerExpiry int64
+	// v1 marks a version-1 entry, which carried no producer section and
+	// so does not start producer tracking.
+	v1 bool
 }
 
 // Replacement is a compactor's output: one new single-partition object
@@ -89,6 +99,12 @@ type partitionLog struct {
 	bytes    int64
 	extents  []extentRec
 	epochs   []EpochStart // leader-epoch history, see epochs.go
+
+	// Idempotent producers, see producers.go. producers is not shared
+	// with clones (state.clone copies it).
+	producers        map[int64]producerRec
+	producersTracked bool
+	producersFrom    int64
 }
 
 // extentRec is an Extent as the catalog holds it: topic and partition are
@@ -212,6 +228,17 @@ func validateObjectCommit(c ObjectCommit) error {
 			return fmt.Errorf("commit object %q: %w", c.Key, err)
 		}
 	}
+	if c.Producers != nil && len(c.Producers) != len(c.Extents) {
+		return fmt.Errorf("%w: commit object %q: producers for %d extents, it has %d", ErrInvalidRequest, c.Key, len(c.Producers), len(c.Extents))
+	}
+	for i, ps := range c.Producers {
+		if err := validateProducers(c.Extents[i], ps); err != nil {
+			return fmt.Errorf("commit object %q: %w", c.Key, err)
+		}
+	}
+	if c.ProducerExpiry < 0 {
+		return fmt.Errorf("%w: commit object %q: producer expiry %d ms", ErrInvalidRequest, c.Key, c.ProducerExpiry)
+	}
 	return nil
 }
 
@@ -309,9 +336,18 @@ func (st *state) commitObject(c commitObjectCmd) (applyResult, bool) {
 		pl := &st.logs[e.Topic][e.Partition]
 		pl.extents = append(pl.extents, extentRec{base: e.BaseOffset, last: e.LastOffset, pos: e.Pos, length: e.Len,
 			maxTimestamp: e.MaxTimestamp, commitTime: c.Now, leaderEpoch: e.LeaderEpoch, object: c.Key})
+		if !c.v1 && !pl.producersTracked {
+			pl.producersTracked, pl.producersFrom = true, e.BaseOffset
+		}
 		pl.end = e.LastOffset + 1
 		pl.bytes += e.Len
 		pl.noteEpoch(e.LeaderEpoch, e.BaseOffset)
+		if c.Producers != nil {
+			pl.noteProducers(c.Producers[i], c.Now)
+		}
+		if c.ProducerExpiry > 0 {
+			pl.expireProducers(c.Now - c.ProducerExpiry)
+		}
 	}
 	st.objects[c.Key] = objectInfo{size: c.Size, refs: int64(len(accepted))}
 	return applyResult{commit: res}, true

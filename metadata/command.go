@@ -94,6 +94,8 @@ func (t commandType) version() uint8 {
 	switch t {
 	case cmdDeleteTopic:
 		return 2 // v2 added Now
+	case cmdCommitObject:
+		return 2 // v2 added the producer section (producers.go)
 	case cmdRegisterBroker, cmdCreateTopic, cmdCreatePartitions, cmdCommitOffsets:
 		// v2: the same bodies, applied with the cluster's leadership
 		// rules (leaders spread over live brokers, incarnations). A v1
@@ -279,6 +281,8 @@ func decodeCommand(b []byte) (command, error) {
 			return r, nil
 		case cmdCommitOffsets:
 			return decodeCommitOffsets(body, commandVersion1)
+		case cmdCommitObject:
+			return decodeCommitObject(body, commandVersion1)
 		case cmdCreatePartitions:
 			c, err := decodeBody[createPartitionsCmd](typ, body)
 			if err != nil {
@@ -308,7 +312,7 @@ func decodeCommand(b []byte) (command, error) {
 	case cmdAllocateProducerIDs:
 		return decodeBody[allocateProducerIDsCmd](typ, body)
 	case cmdCommitObject:
-		return decodeCommitObject(body)
+		return decodeCommitObject(body, 2)
 	case cmdReplaceExtents:
 		return decodeBody[replaceExtentsCmd](typ, body)
 	case cmdTruncatePartition:
@@ -366,6 +370,7 @@ const (
 //	    topic index uvarint | partition varint | base varint
 //	    last-base varint | pos varint | len varint | max timestamp varint
 //	    leader epoch varint
+//	version 2: the producer section (encodeProducerSection)
 //
 // An extent's Object is not written: it is always the commit's key.
 func encodeCommitObject(out []byte, c commitObjectCmd) []byte {
@@ -397,10 +402,15 @@ func encodeCommitObject(out []byte, c commitObjectCmd) []byte {
 		w.varint(e.MaxTimestamp)
 		w.varint(int64(e.LeaderEpoch))
 	}
+	producers := c.Producers
+	if len(producers) != len(c.Extents) {
+		producers = nil // validated before proposing; never index past Extents
+	}
+	encodeProducerSection(&w, c.Extents, producers, c.ProducerExpiry)
 	return w.b
 }
 
-func decodeCommitObject(body []byte) (command, error) {
+func decodeCommitObject(body []byte, version uint8) (command, error) {
 	r := bodyReader{b: body}
 	var c commitObjectCmd
 	c.Key = r.string("object key", maxDecodedKeyLen)
@@ -433,6 +443,11 @@ func decodeCommitObject(body []byte) (command, error) {
 		e.Len = r.varint()
 		e.MaxTimestamp = r.varint()
 		e.LeaderEpoch = r.int32("leader epoch")
+	}
+	if version == commandVersion1 {
+		c.v1 = true
+	} else if r.err == nil {
+		c.Producers, c.ProducerExpiry = decodeProducerSection(&r, c.Extents)
 	}
 	if err := r.done(); err != nil {
 		return nil, fmt.Errorf("decode %s body: %w", cmdCommitObject, err)

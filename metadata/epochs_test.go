@@ -237,11 +237,23 @@ func TestEpochHistorySnapshotRoundTrip(t *testing.T) {
 	}
 }
 
+// untracked returns a copy of st with no producer state, whose snapshot
+// ends with an empty producers section (one 0 byte).
+func untracked(st *state) *state {
+	c := st.clone()
+	for _, parts := range c.logs {
+		for i := range parts {
+			parts[i].producers, parts[i].producersTracked, parts[i].producersFrom = nil, false, 0
+		}
+	}
+	return c
+}
+
 // v2Snapshot encodes st as a snapshot from before the epochs section
 // (version 3: version 4 without it).
 func v2Snapshot(t *testing.T, st *state) []byte {
 	t.Helper()
-	c := st.clone()
+	c := untracked(st)
 	for _, parts := range c.logs {
 		for i := range parts {
 			parts[i].epochs = nil
@@ -252,10 +264,10 @@ func v2Snapshot(t *testing.T, st *state) []byte {
 		t.Fatal(err)
 	}
 	end := len(b) - snapshotTrailer
-	if b[end-1] != 0 {
-		t.Fatalf("the epochs section of an empty history is %x, want 00", b[end-1])
+	if b[end-2] != 0 || b[end-1] != 0 {
+		t.Fatalf("the epochs and producers sections of an empty history are %x, want 0000", b[end-2:end])
 	}
-	b = append(b[:end-1:end-1], make([]byte, snapshotTrailer)...)
+	b = append(b[:end-2:end-2], make([]byte, snapshotTrailer)...)
 	binary.BigEndian.PutUint16(b[4:], snapshotVersion3)
 	binary.BigEndian.PutUint64(b[6:], uint64(len(b)-snapshotHeaderSz-snapshotTrailer))
 	return appendCRC(b[:len(b)-snapshotTrailer])
@@ -290,8 +302,11 @@ func TestEpochHistoryFromVersion2Snapshot(t *testing.T) {
 
 func TestEpochHistorySnapshotCorruption(t *testing.T) {
 	a := epochApplier(t)
-	good := a.snapshotBytes()
-	// The epochs section is last: count 1, topic index 0, partition 0,
+	good, err := encodeSnapshot(untracked(a.f.st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The epochs section is last but for an empty producers section (0): count 1, topic index 0, partition 0,
 	// 3 entries of (epoch, start delta).
 	section := func(entries ...int64) []byte {
 		w := bodyWriter{}
@@ -305,13 +320,13 @@ func TestEpochHistorySnapshotCorruption(t *testing.T) {
 		return w.b
 	}
 	okSection := section(0, 0, 2, 20, 5, 10)
-	end := len(good) - snapshotTrailer
-	if !bytes.HasSuffix(good[:end], okSection) {
+	end := len(good) - snapshotTrailer - 1
+	if good[end] != 0 || !bytes.HasSuffix(good[:end], okSection) {
 		t.Fatalf("snapshot does not end with the expected epochs section %x", okSection)
 	}
 	prefix := good[:end-len(okSection)]
 	frame := func(sec []byte) []byte {
-		b := append(append([]byte(nil), prefix...), sec...)
+		b := append(append(append([]byte(nil), prefix...), sec...), 0)
 		binary.BigEndian.PutUint64(b[6:], uint64(len(b)-snapshotHeaderSz))
 		return appendCRC(b)
 	}

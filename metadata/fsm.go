@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -431,7 +432,13 @@ func (st *state) clone() *state {
 		slots:          st.slots,
 	}
 	for id, parts := range st.logs {
-		c.logs[id] = slices.Clone(parts)
+		parts = slices.Clone(parts)
+		for i := range parts {
+			if parts[i].producers != nil {
+				parts[i].producers = maps.Clone(parts[i].producers)
+			}
+		}
+		c.logs[id] = parts
 	}
 	for k, o := range st.objects {
 		c.objects[k] = o

@@ -20,16 +20,18 @@ import (
 // is JSON (snapshotBody); a version-2 body is a uvarint length, that JSON,
 // then the binary catalog and offsets sections (encodeCatalog); version 3
 // is version 2 with each extent's commit time added; version 4 adds the
-// leader-epoch section after the offsets (encodeEpochs). Versions 1 to 3
+// leader-epoch section after the offsets (encodeEpochs); version 5 adds
+// the idempotent producers' section after it (encodeProducers). Versions 1 to 3
 // are still read (commit times of 1 and 2 unknown, 0; their epoch
-// histories rebuilt from the extents); version 4 is written.
+// histories rebuilt from the extents); version 5 is written.
 const (
 	snapshotMagic    = "SHMS"
 	snapshotVersion1 = 1
 	snapshotVersion2 = 2
 	snapshotVersion3 = 3
 	snapshotVersion4 = 4
-	snapshotVersion  = snapshotVersion4 // the version written
+	snapshotVersion5 = 5
+	snapshotVersion  = snapshotVersion5 // the version written
 	snapshotHeaderSz = 4 + 2 + 8
 	snapshotTrailer  = 4
 )
@@ -68,6 +70,7 @@ func encodeSnapshot(st *state) ([]byte, error) {
 	st.encodeCatalog(&w, topics)
 	st.encodeGroups(&w)
 	st.encodeEpochs(&w, topics)
+	st.encodeProducers(&w, topics)
 	out := w.b
 	binary.BigEndian.PutUint64(out[6:], uint64(len(out)-snapshotHeaderSz))
 	return binary.BigEndian.AppendUint32(out, crc32.Checksum(out[4:], castagnoli)), nil
@@ -105,7 +108,7 @@ func decodeSnapshot(b []byte, where string) (*state, error) {
 		return nil, corrupt(0, "bad magic %q", b[:4])
 	}
 	version := binary.BigEndian.Uint16(b[4:])
-	if version < snapshotVersion1 || version > snapshotVersion4 {
+	if version < snapshotVersion1 || version > snapshotVersion5 {
 		return nil, corrupt(4, "unsupported snapshot version %d", version)
 	}
 	bodyLen := binary.BigEndian.Uint64(b[6:])
@@ -154,6 +157,11 @@ func decodeSnapshot(b []byte, where string) (*state, error) {
 		if version >= snapshotVersion4 {
 			if err := st.decodeEpochs(rest, body.Topics); err != nil {
 				return nil, corrupt(snapshotHeaderSz+rest.off, "leader epochs: %v", err)
+			}
+		}
+		if version >= snapshotVersion5 {
+			if err := st.decodeProducers(rest, body.Topics); err != nil {
+				return nil, corrupt(snapshotHeaderSz+rest.off, "producers: %v", err)
 			}
 		}
 		if err := rest.done(); err != nil {
