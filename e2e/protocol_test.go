@@ -10,7 +10,9 @@ import (
 	"hash/crc32"
 	"io"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -396,6 +398,65 @@ func TestProtocolIdempotentProduce(t *testing.T) {
 	}
 	wantCode(t, "old epoch", send(0, 5, 1).ErrorCode, kerr.InvalidProducerEpoch)
 	c.alive()
+}
+
+// TestProtocolIdempotentRetryAfterWipedWAL: a producer's batch followed by
+// more than the 16 MiB of committed tail a leader used to read back, then
+// the broker restarts with its WAL gone. The producer state comes from the
+// catalog, so a retry of that first batch is answered with its original
+// offset instead of being written a second time.
+func TestProtocolIdempotentRetryAfterWipedWAL(t *testing.T) {
+	dataDir := t.TempDir()
+	withDir := func(c *node.Config) { c.DataDir = dataDir }
+	n1 := shaletest.StartNode(t, withDir)
+	shaletest.CreateTopic(t, n1.Addr(), "idem-wiped", 1, nil)
+	c := dialRaw(t, n1.Addr())
+	initPID := func(c *rawConn) int64 {
+		init := kmsg.NewPtrInitProducerIDRequest()
+		init.Version = 4
+		ir := c.roundTrip(init).(*kmsg.InitProducerIDResponse)
+		wantCode(t, "InitProducerId", ir.ErrorCode, &kerr.Error{Message: "NONE", Code: 0})
+		return ir.ProducerID
+	}
+	a, b := initPID(c), initPID(c)
+	first := rawBatch(3, 10, a, 0, 0)
+	if r := produced(t, c.roundTrip(rawProduce("idem-wiped", 0, -1, first))); r.ErrorCode != 0 || r.BaseOffset != 0 {
+		t.Fatalf("first batch: offset %d, %v", r.BaseOffset, kerr.ErrorForCode(r.ErrorCode))
+	}
+	const big, bigBatches = 900_000, 24 // 21.6 MB after it
+	for i := range bigBatches {
+		if r := produced(t, c.roundTrip(rawProduce("idem-wiped", 0, -1, rawBatch(1, big, b, 0, int32(i))))); r.ErrorCode != 0 {
+			t.Fatalf("big batch %d: %v", i, kerr.ErrorForCode(r.ErrorCode))
+		}
+	}
+	if err := n1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dataDir, "wal")); err != nil {
+		t.Fatal(err)
+	}
+	n2 := shaletest.StartNode(t, withDir)
+	c2 := dialRaw(t, n2.Addr())
+	// The partition takes writes once its producer state is loaded.
+	var r kmsg.ProduceResponseTopicPartition
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r = produced(t, c2.roundTrip(rawProduce("idem-wiped", 0, -1, first)))
+		if r.ErrorCode != kerr.NotLeaderForPartition.Code || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r.ErrorCode != 0 || r.BaseOffset != 0 {
+		t.Fatalf("retry of the first batch after the restart: offset %d, %v; want its original offset 0", r.BaseOffset, kerr.ErrorForCode(r.ErrorCode))
+	}
+	end := int64(3 + bigBatches)
+	if r := produced(t, c2.roundTrip(rawProduce("idem-wiped", 0, -1, rawBatch(1, 10, a, 0, 3)))); r.ErrorCode != 0 || r.BaseOffset != end {
+		t.Fatalf("next batch after the restart: offset %d, %v; want %d", r.BaseOffset, kerr.ErrorForCode(r.ErrorCode), end)
+	}
+	if r := produced(t, c2.roundTrip(rawProduce("idem-wiped", 0, -1, rawBatch(1, 10, b, 0, bigBatches)))); r.ErrorCode != 0 || r.BaseOffset != end+1 {
+		t.Fatalf("the other producer after the restart: offset %d, %v; want %d", r.BaseOffset, kerr.ErrorForCode(r.ErrorCode), end+1)
+	}
 }
 
 func TestProtocolInvalidTopicNames(t *testing.T) {

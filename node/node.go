@@ -191,6 +191,7 @@ func (n *Node) startBroker(cfg Config, logger *slog.Logger) (err error) {
 	uc.LocalRetainBytes = int64(cfg.Tiering.LocalRetainBytes)
 	uc.Logger = logger.With("component", "uploader")
 	uc.OrphanGrace = time.Duration(cfg.Tiering.OrphanGrace)
+	uc.ProducerExpiration = time.Duration(cfg.ProducerIDExpiration)
 	uc.OnFenced = func(k wal.Key, epoch int32) { n.parts.Fence(k, epoch) }
 	uc.OnCommitted = func(k wal.Key, end int64) {
 		if p := n.parts.Get(k); p != nil {

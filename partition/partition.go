@@ -145,6 +145,12 @@ type State struct {
 	// RestoreFromObjects.
 	RestoreTail bool
 	TailFrom    int64
+	// Producers is the idempotent producers' state as of HighWatermark,
+	// as the catalog keeps it: a new leader starts from it, then
+	// replays its own tail (the WAL, RestoreProducers) or, when the
+	// catalog's state is incomplete, the committed tail (RestoreTail)
+	// on top; batches already known are not counted twice.
+	Producers []ProducerSeed
 	// WALFloor is the lowest offset the partition reads from the local
 	// WAL; below it reads go to the object tier. The WAL may hold data of
 	// an older leadership there that the catalog never took (or took
@@ -164,6 +170,9 @@ func New(key wal.Key, log Log, cold ColdReader, st State) *Partition {
 		next:        max(st.Next, st.HighWatermark),
 		leaderEpoch: st.LeaderEpoch,
 		producers:   make(map[int64]*producerState),
+	}
+	for _, s := range st.Producers {
+		seed(p.producers, s)
 	}
 	p.durable.Store(p.next)
 	p.hwm.Store(st.HighWatermark)
