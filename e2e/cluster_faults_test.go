@@ -447,21 +447,36 @@ func TestClusterBrokerAddedUnderLoad(t *testing.T) {
 		return leads[4] >= 1 && len(st.Unhealthy) == 0
 	})
 	spread := time.Since(added)
-	// Which broker leads each partition now, as clients see it.
+	// Which broker leads each partition now, as clients see it (a
+	// broker's Metadata answer follows the controllers' a moment later).
 	adm := shaletest.Admin(t, p4.Addr)
-	mctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	md, err := adm.Metadata(mctx, "grow")
-	cancel()
-	if err != nil {
-		t.Fatal(err)
-	}
 	leaderOf := map[int32]int32{}
-	for _, p := range md.Topics["grow"].Partitions {
-		leaderOf[p.Partition] = p.Leader
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		mctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		md, err := adm.Metadata(mctx, "grow")
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		clear(leaderOf)
+		leads4 := 0
+		for _, p := range md.Topics["grow"].Partitions {
+			leaderOf[p.Partition] = p.Leader
+			if p.Leader == 4 {
+				leads4++
+			}
+		}
+		if leads4 > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Metadata never showed broker 4 leading a partition of grow: %v", leaderOf)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	before := r.rec.Acked()
 	start := time.Now()
-	r.waitAcks(3000)
+	r.waitAcks(1500)
 	took := time.Since(start).Seconds()
 	perBroker := map[int32]int{}
 	for _, a := range r.rec.Acks()[before:] {
