@@ -535,16 +535,25 @@ func (r ReadResult) Bytes() []byte {
 // OFFSET_OUT_OF_RANGE. Offsets still in the local WAL are read from it;
 // older ones come from the object tier.
 func (p *Partition) Read(ctx context.Context, offset int64, maxBytes int) (ReadResult, error) {
+	return p.ReadBelow(ctx, offset, math.MaxInt64, maxBytes)
+}
+
+// ReadBelow is Read returning only batches that start below upper (a
+// read_committed fetch passes the last stable offset, which is always a
+// batch boundary); an offset at or above upper but within the log reads
+// nothing.
+func (p *Partition) ReadBelow(ctx context.Context, offset, upper int64, maxBytes int) (ReadResult, error) {
 	r := ReadResult{HighWatermark: p.hwm.Load(), LogStartOffset: p.logStart.Load()}
 	if offset < r.LogStartOffset || offset > r.HighWatermark {
 		return r, kerr.OffsetOutOfRange
 	}
-	if offset == r.HighWatermark {
+	end := min(r.HighWatermark, upper)
+	if offset >= end {
 		return r, nil
 	}
 	// Past fencedAt the WAL holds this broker's refused tail, not the log.
 	if wr, ok := p.log.Range(p.key); ok && offset >= max(wr.First, p.walFloor) && offset < p.fencedAt.Load() {
-		data, err := p.readLog(offset, min(r.HighWatermark, p.fencedAt.Load()), maxBytes)
+		data, err := p.readLog(offset, min(end, p.fencedAt.Load()), maxBytes)
 		if err == nil && data != nil {
 			r.Data = data
 			return r, nil
@@ -557,7 +566,7 @@ func (p *Partition) Read(ctx context.Context, offset int64, maxBytes int) (ReadR
 	if p.cold == nil {
 		return r, kerr.OffsetOutOfRange
 	}
-	pieces, err := p.cold.ReadPieces(ctx, p.key, offset, r.HighWatermark, maxBytes)
+	pieces, err := p.cold.ReadPieces(ctx, p.key, offset, end, maxBytes)
 	if err != nil {
 		return r, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
 	}
