@@ -53,10 +53,11 @@ func newTxnCoordinator(s *Server) *txnCoordinator {
 
 // txnError maps a metadata transaction error to Kafka's code.
 func txnError(err error) (int16, *string) {
+	if err == nil {
+		return 0, nil
+	}
 	msg := err.Error()
 	switch {
-	case err == nil:
-		return 0, nil
 	case errors.Is(err, metadata.ErrProducerFenced):
 		return kerr.InvalidProducerEpoch.Code, &msg
 	case errors.Is(err, metadata.ErrConcurrentTransactions):

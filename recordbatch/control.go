@@ -38,10 +38,10 @@ func EncodeMarker(pid int64, epoch int16, commit bool, coordinatorEpoch int32, t
 		typ = ControlCommit
 	}
 	var rec []byte
-	rec = append(rec, 0)                   // attributes
-	rec = binary.AppendVarint(rec, 0)      // timestamp delta
-	rec = binary.AppendVarint(rec, 0)      // offset delta
-	rec = binary.AppendVarint(rec, 4)      // key length
+	rec = append(rec, 0)              // attributes
+	rec = binary.AppendVarint(rec, 0) // timestamp delta
+	rec = binary.AppendVarint(rec, 0) // offset delta
+	rec = binary.AppendVarint(rec, 4) // key length
 	rec = binary.BigEndian.AppendUint16(rec, 0)
 	rec = binary.BigEndian.AppendUint16(rec, uint16(typ))
 	rec = binary.AppendVarint(rec, 6) // value length
@@ -53,7 +53,7 @@ func EncodeMarker(pid int64, epoch int16, commit bool, coordinatorEpoch int32, t
 	b = append(b, rec...)
 	binary.BigEndian.PutUint32(b[8:], uint32(len(b)-lengthFieldEnd))
 	binary.BigEndian.PutUint32(b[12:], 0xFFFFFFFF) // leader epoch, set on append
-	b[16] = 2                                       // magic
+	b[16] = 2                                      // magic
 	binary.BigEndian.PutUint16(b[21:], TransactionalBit|ControlBit)
 	binary.BigEndian.PutUint32(b[23:], 0) // last offset delta
 	binary.BigEndian.PutUint64(b[27:], uint64(ts))
@@ -92,7 +92,7 @@ func ControlType(h *Header, batch []byte) (int16, error) {
 	if pos >= len(r) {
 		return 0, fmt.Errorf("%w: truncated record", ErrControl)
 	}
-	pos++ // attributes
+	pos++         // attributes
 	for range 2 { // timestamp and offset deltas
 		if _, ok := next(); !ok {
 			return 0, fmt.Errorf("%w: record deltas", ErrControl)
