@@ -30,6 +30,7 @@ type Server struct {
 
 	topics  *topicCache
 	groups  *groupCoordinator
+	txns    *txnCoordinator
 	pids    producerIDs
 	now     func() time.Time
 	advHost string
@@ -75,6 +76,7 @@ func New(cfg Config, meta *metadata.Store, parts *partition.Manager, logger *slo
 		return nil, err
 	}
 	s.groups = groups
+	s.txns = newTxnCoordinator(s)
 	return s, nil
 }
 
@@ -126,8 +128,9 @@ func (s *Server) Start(ln net.Listener) error {
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go func() { defer s.wg.Done(); s.topics.watch(s.ctx) }()
+	go func() { defer s.wg.Done(); s.txns.run(s.ctx) }()
 	s.groups.start()
 	go func() { defer s.wg.Done(); s.acceptLoop(ln) }()
 	return nil
@@ -233,6 +236,7 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.txns.close()
 	return nil
 }
 

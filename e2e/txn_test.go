@@ -1,0 +1,384 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shalelog/shale/internal/miniotest"
+	"github.com/shalelog/shale/internal/shaletest"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// readAll consumes topic from the start at the given isolation level and
+// returns the values read with their counts. It stops when three polls of
+// a second in a row returned nothing (markers and aborted batches move the
+// position without records, so offsets alone cannot tell the end); the
+// ends listed first only name the partitions in failure messages.
+func readAll(t *testing.T, addr, topic string, committed bool) map[string]int {
+	t.Helper()
+	adm := shaletest.Admin(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var ends kadm.ListedOffsets
+	var err error
+	if committed {
+		ends, err = adm.ListCommittedOffsets(ctx, topic)
+	} else {
+		ends, err = adm.ListEndOffsets(ctx, topic)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	level := kgo.ReadUncommitted()
+	if committed {
+		level = kgo.ReadCommitted()
+	}
+	cl := shaletest.Client(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(level))
+	seen := map[string]int{}
+	last := map[int32]int64{}
+	empty := 0
+	for empty < 3 {
+		pctx, pcancel := context.WithTimeout(ctx, time.Second)
+		fs := cl.PollFetches(pctx)
+		pcancel()
+		if ctx.Err() != nil {
+			t.Fatalf("reading %s (committed %v): %v; last offsets %v of %v", topic, committed, ctx.Err(), last, ends)
+		}
+		fs.EachError(func(_ string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("fetch partition %d: %v", p, err)
+			}
+		})
+		n := 0
+		fs.EachRecord(func(r *kgo.Record) {
+			seen[string(r.Value)]++
+			last[r.Partition] = r.Offset
+			n++
+		})
+		if n > 0 {
+			empty = 0
+			continue
+		}
+		empty++
+	}
+	return seen
+}
+
+// TestTxnFranzCommitAndAbort: a transactional producer commits every other
+// transaction and aborts the rest; read_committed sees exactly the
+// committed records once, read_uncommitted sees everything, and the
+// offsets of markers are skipped by the consumer.
+func TestTxnFranzCommitAndAbort(t *testing.T) {
+	n := shaletest.StartNode(t, nil)
+	addr := n.Addr()
+	shaletest.CreateTopic(t, addr, "txn-a", 3, nil)
+	p := shaletest.Client(t, addr, kgo.TransactionalID("txn-a-producer"), kgo.DefaultProduceTopic("txn-a"),
+		kgo.TransactionTimeout(30*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const txns, per = 10, 50
+	for i := range txns {
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		kind := "commit"
+		if i%2 == 1 {
+			kind = "abort"
+		}
+		for j := range per {
+			p.Produce(ctx, &kgo.Record{Key: []byte(fmt.Sprint(j)), Value: []byte(fmt.Sprintf("%s-%d-%d", kind, i, j))}, nil)
+		}
+		if err := p.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.EndTransaction(ctx, kgo.TransactionEndTry(kind == "commit")); err != nil {
+			t.Fatalf("end transaction %d (%s): %v", i, kind, err)
+		}
+	}
+	committed := readAll(t, addr, "txn-a", true)
+	if len(committed) != txns/2*per {
+		t.Fatalf("read_committed saw %d distinct records, want %d", len(committed), txns/2*per)
+	}
+	for v, c := range committed {
+		if !strings.HasPrefix(v, "commit-") || c != 1 {
+			t.Fatalf("read_committed saw %q %d times", v, c)
+		}
+	}
+	all := readAll(t, addr, "txn-a", false)
+	if len(all) != txns*per {
+		t.Fatalf("read_uncommitted saw %d distinct records, want %d", len(all), txns*per)
+	}
+}
+
+// TestTxnOpenTransactionHoldsTheLSO: records after an open transaction's
+// first record, even from other producers, stay invisible to read_committed
+// until it ends; then its records appear if it commits.
+func TestTxnOpenTransactionHoldsTheLSO(t *testing.T) {
+	n := shaletest.StartNode(t, nil)
+	addr := n.Addr()
+	shaletest.CreateTopic(t, addr, "txn-lso", 1, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	plain := shaletest.Client(t, addr, kgo.DefaultProduceTopic("txn-lso"))
+	if err := plain.ProduceSync(ctx, &kgo.Record{Value: []byte("before")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	tx := shaletest.Client(t, addr, kgo.TransactionalID("txn-lso-producer"), kgo.DefaultProduceTopic("txn-lso"))
+	if err := tx.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.ProduceSync(ctx, &kgo.Record{Value: []byte("in-txn")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := plain.ProduceSync(ctx, &kgo.Record{Value: []byte("after")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	adm := shaletest.Admin(t, addr)
+	lso, err := adm.ListCommittedOffsets(ctx, "txn-lso")
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, err := adm.ListEndOffsets(ctx, "txn-lso")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := lso.Lookup("txn-lso", 0); o.Offset != 1 {
+		t.Fatalf("last stable offset %d with a transaction open at offset 1, want 1", o.Offset)
+	}
+	if o, _ := end.Lookup("txn-lso", 0); o.Offset != 3 {
+		t.Fatalf("end offset %d, want 3", o.Offset)
+	}
+	if got := readAll(t, addr, "txn-lso", true); len(got) != 1 || got["before"] != 1 {
+		t.Fatalf("read_committed with the transaction open: %v, want only \"before\"", got)
+	}
+	if err := tx.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, addr, "txn-lso", true); len(got) != 3 {
+		t.Fatalf("read_committed after the commit: %v, want before, in-txn and after", got)
+	}
+}
+
+// TestTxnGroupTransactSession: a consume-transform-produce loop with
+// franz-go's GroupTransactSession, two members: the output read at
+// read_committed holds every input record exactly once, and the group's
+// committed offsets are at the input's end.
+func TestTxnGroupTransactSession(t *testing.T) {
+	n := shaletest.StartNode(t, fastGroups)
+	addr := n.Addr()
+	shaletest.CreateTopic(t, addr, "etl-in", 4, nil)
+	shaletest.CreateTopic(t, addr, "etl-out", 4, nil)
+	const total = 4000
+	produceValues(t, shaletest.Client(t, addr), "etl-in", "v", total)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	processed := 0
+	errs := make(chan error, 2)
+	for m := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sess, err := kgo.NewGroupTransactSession(
+				kgo.SeedBrokers(addr),
+				kgo.TransactionalID(fmt.Sprintf("etl-%d", m)),
+				kgo.ConsumerGroup("etl"),
+				kgo.ConsumeTopics("etl-in"),
+				kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+				kgo.DefaultProduceTopic("etl-out"),
+				kgo.SessionTimeout(6*time.Second), kgo.HeartbeatInterval(300*time.Millisecond),
+			)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer sess.Close()
+			for ctx.Err() == nil {
+				mu.Lock()
+				finished := processed >= total
+				mu.Unlock()
+				if finished {
+					return
+				}
+				pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+				fs := sess.PollFetches(pctx)
+				pcancel()
+				if err := sess.Begin(); err != nil {
+					errs <- fmt.Errorf("begin: %w", err)
+					return
+				}
+				var recs []*kgo.Record
+				fs.EachRecord(func(r *kgo.Record) {
+					recs = append(recs, &kgo.Record{Key: r.Key, Value: append([]byte("out-"), r.Value...)})
+				})
+				for _, r := range recs {
+					sess.Produce(ctx, r, nil)
+				}
+				committed, err := sess.End(ctx, kgo.TryCommit)
+				if err != nil {
+					errs <- fmt.Errorf("end: %w", err)
+					return
+				}
+				if committed {
+					mu.Lock()
+					processed += len(recs)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	out := readAll(t, addr, "etl-out", true)
+	if len(out) != total {
+		t.Fatalf("output holds %d distinct records, want %d", len(out), total)
+	}
+	for v, c := range out {
+		if c != 1 {
+			t.Fatalf("output record %q appears %d times", v, c)
+		}
+	}
+	offs, err := shaletest.Admin(t, addr).FetchOffsets(ctx, "etl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	offs.Each(func(o kadm.OffsetResponse) { sum += o.At })
+	if sum != total {
+		t.Fatalf("the group's committed offsets add up to %d, want %d", sum, total)
+	}
+}
+
+// TestTxnLibrdkafka: librdkafka's transactional producer (init, begin,
+// produce, send_offsets_to_transaction, commit, abort) through
+// confluent-kafka; its read_committed consumer and kcat with
+// isolation.level=read_committed see no aborted record, the committed
+// ones once, and the group's offsets committed by the transaction.
+func TestTxnLibrdkafka(t *testing.T) {
+	python := requireConfluentKafka(t)
+	kcat := shaletest.RequireTool(t, "kcat")
+	n := shaletest.StartNode(t, fastGroups)
+	addr := n.Addr()
+	shaletest.CreateTopic(t, addr, "py-in", 1, nil)
+	shaletest.CreateTopic(t, addr, "py-out", 2, nil)
+	produceValues(t, shaletest.Client(t, addr), "py-in", "in", 50)
+	cmd := exec.Command(python, "testdata/txn_librdkafka.py", addr, "py-in", "py-out", "py-group")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("txn_librdkafka.py: %v\n%s", err, stderr.String())
+	}
+	check := func(who string, lines []string) {
+		t.Helper()
+		counts := map[string]int{}
+		for _, l := range lines {
+			if l = strings.TrimSpace(l); l != "" {
+				counts[l]++
+			}
+		}
+		commits, etl := 0, 0
+		for v, c := range counts {
+			switch {
+			case c != 1:
+				t.Fatalf("%s: %q read %d times", who, v, c)
+			case strings.HasPrefix(v, "abort-"):
+				t.Fatalf("%s: read aborted record %q", who, v)
+			case strings.HasPrefix(v, "commit-"):
+				commits++
+			case strings.HasPrefix(v, "etl-"):
+				etl++
+			}
+		}
+		if commits != 100 || etl != 50 {
+			t.Fatalf("%s: %d committed and %d transformed records, want 100 and 50", who, commits, etl)
+		}
+	}
+	check("confluent-kafka read_committed", strings.Split(string(out), "\n"))
+	kc := exec.Command(kcat, "-b", addr, "-C", "-t", "py-out", "-o", "beginning", "-e", "-q", "-f", "%s\n",
+		"-X", "isolation.level=read_committed")
+	kout, err := kc.Output()
+	if err != nil {
+		t.Fatalf("kcat: %v", err)
+	}
+	check("kcat read_committed", strings.Split(string(kout), "\n"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	offs, err := shaletest.Admin(t, addr).FetchOffsets(ctx, "py-group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := offs.Lookup("py-in", 0); !ok || o.At != 50 {
+		t.Fatalf("py-group's committed offset of py-in-0: %+v, want 50", o)
+	}
+}
+
+// TestTxnReadCommittedReplayFromBucket: transactions committed and aborted
+// (and interleaved with plain records) on MinIO; after the broker restarts
+// with its WAL wiped, a read_committed replay from offset 0, all of it out
+// of the bucket, returns exactly what the hot read returned.
+func TestTxnReadCommittedReplayFromBucket(t *testing.T) {
+	srv := miniotest.Start(t)
+	srv.Setenv(t)
+	dataDir := t.TempDir()
+	n := s3Node(t, srv, dataDir, nil)
+	addr := n.Addr()
+	shaletest.CreateTopic(t, addr, "txn-replay", 2, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	tx := shaletest.Client(t, addr, kgo.TransactionalID("replay-producer"), kgo.DefaultProduceTopic("txn-replay"))
+	plain := shaletest.Client(t, addr, kgo.DefaultProduceTopic("txn-replay"))
+	for i := range 20 {
+		if err := tx.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for j := range 30 {
+			tx.Produce(ctx, &kgo.Record{Key: []byte(fmt.Sprint(j)), Value: []byte(fmt.Sprintf("t%d-%d", i, j))}, nil)
+			if j%10 == 0 {
+				plain.Produce(ctx, &kgo.Record{Key: []byte(fmt.Sprint(j)), Value: []byte(fmt.Sprintf("plain%d-%d", i, j))}, nil)
+			}
+		}
+		if err := tx.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := plain.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.EndTransaction(ctx, kgo.TransactionEndTry(i%3 != 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hot := readAll(t, addr, "txn-replay", true)
+	if want := 13*30 + 20*3; len(hot) != want {
+		t.Fatalf("hot read_committed: %d records, want %d", len(hot), want)
+	}
+	tx.Close()
+	plain.Close()
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dataDir, "wal")); err != nil {
+		t.Fatal(err)
+	}
+	n2 := s3Node(t, srv, dataDir, nil)
+	cold := readAll(t, n2.Addr(), "txn-replay", true)
+	if !maps.Equal(hot, cold) {
+		t.Fatalf("read_committed out of the bucket differs from the hot read: %d vs %d records", len(cold), len(hot))
+	}
+}
