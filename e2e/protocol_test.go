@@ -707,7 +707,6 @@ func TestProtocolPipelining(t *testing.T) {
 	}
 }
 
-
 // Topic configs that Kafka 3.x still accepts but ignores are accepted by
 // CreateTopics, AlterConfigs and IncrementalAlterConfigs, stored and
 // described; a malformed value is still INVALID_CONFIG.

@@ -9,7 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,99 +169,82 @@ func TestTxnOpenTransactionHoldsTheLSO(t *testing.T) {
 	}
 }
 
-// TestTxnGroupTransactSession: a consume-transform-produce loop with
-// franz-go's GroupTransactSession, two members: the output read at
-// read_committed holds every input record exactly once, and the group's
-// committed offsets are at the input's end.
+// TestTxnGroupTransactSession: a consume-transform-produce loop of
+// 100,000 records with franz-go's GroupTransactSession in three member
+// processes; one is killed with SIGKILL in the middle of the run (its
+// transaction left open) and started again under the same transactional
+// id. The output read at read_committed holds every input record exactly
+// once, and the group's committed offsets reach the input's end.
 func TestTxnGroupTransactSession(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs 100,000 records through three processes")
+	}
+	member := shaletest.Build(t, "./e2e/testdata/etlmember")
 	n := shaletest.StartNode(t, fastGroups)
 	addr := n.Addr()
-	shaletest.CreateTopic(t, addr, "etl-in", 4, nil)
-	shaletest.CreateTopic(t, addr, "etl-out", 4, nil)
-	const total = 4000
-	produceValues(t, shaletest.Client(t, addr), "etl-in", "v", total)
+	shaletest.CreateTopic(t, addr, "etl-in", 6, nil)
+	shaletest.CreateTopic(t, addr, "etl-out", 6, nil)
+	const total = 100_000
+	produceValues(t, shaletest.Client(t, addr, kgo.MaxBufferedRecords(total)), "etl-in", "v", total)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	processed := 0
-	errs := make(chan error, 2)
-	for m := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sess, err := kgo.NewGroupTransactSession(
-				kgo.SeedBrokers(addr),
-				kgo.TransactionalID(fmt.Sprintf("etl-%d", m)),
-				kgo.ConsumerGroup("etl"),
-				kgo.ConsumeTopics("etl-in"),
-				kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-				kgo.DefaultProduceTopic("etl-out"),
-				kgo.SessionTimeout(6*time.Second), kgo.HeartbeatInterval(300*time.Millisecond),
-			)
-			if err != nil {
-				errs <- err
-				return
+	start := func(i int) *exec.Cmd {
+		cmd := exec.Command(member, addr, fmt.Sprintf("etl-%d", i), "etl", "etl-in", "etl-out")
+		cmd.Stderr = &lockedBuffer{}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd
+	}
+	members := []*exec.Cmd{start(0), start(1), start(2)}
+	adm := shaletest.Admin(t, addr)
+	committed := func() int64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		offs, err := adm.FetchOffsets(ctx, "etl")
+		if err != nil {
+			return 0
+		}
+		var sum int64
+		offs.Each(func(o kadm.OffsetResponse) { sum += o.At })
+		return sum
+	}
+	began := time.Now()
+	waitFor := func(what string, n int64) {
+		t.Helper()
+		deadline := time.Now().Add(150 * time.Second)
+		for committed() < n {
+			if time.Now().After(deadline) {
+				for i, m := range members {
+					t.Logf("member %d stderr:\n%s", i, m.Stderr.(*lockedBuffer).String())
+				}
+				t.Fatalf("%s: the group committed %d of %d offsets", what, committed(), n)
 			}
-			defer sess.Close()
-			for ctx.Err() == nil {
-				mu.Lock()
-				finished := processed >= total
-				mu.Unlock()
-				if finished {
-					return
-				}
-				pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
-				fs := sess.PollFetches(pctx)
-				pcancel()
-				if err := sess.Begin(); err != nil {
-					errs <- fmt.Errorf("begin: %w", err)
-					return
-				}
-				var recs []*kgo.Record
-				fs.EachRecord(func(r *kgo.Record) {
-					recs = append(recs, &kgo.Record{Key: r.Key, Value: append([]byte("out-"), r.Value...)})
-				})
-				for _, r := range recs {
-					sess.Produce(ctx, r, nil)
-				}
-				committed, err := sess.End(ctx, kgo.TryCommit)
-				if err != nil {
-					errs <- fmt.Errorf("end: %w", err)
-					return
-				}
-				if committed {
-					mu.Lock()
-					processed += len(recs)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	out := readAll(t, addr, "etl-out", true)
-	if len(out) != total {
-		t.Fatalf("output holds %d distinct records, want %d", len(out), total)
-	}
-	for v, c := range out {
-		if c != 1 {
-			t.Fatalf("output record %q appears %d times", v, c)
+			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	offs, err := shaletest.Admin(t, addr).FetchOffsets(ctx, "etl")
-	if err != nil {
-		t.Fatal(err)
+	waitFor("before the kill", total/3)
+	members[1].Process.Kill()
+	members[1].Wait()
+	killedAt := committed()
+	time.Sleep(time.Second)
+	members[1] = start(1) // the same transactional id: fences and aborts the dead one's transaction
+	waitFor("after the kill", total)
+	took := time.Since(began)
+	for _, m := range members {
+		m.Process.Signal(syscall.SIGTERM)
 	}
-	var sum int64
-	offs.Each(func(o kadm.OffsetResponse) { sum += o.At })
-	if sum != total {
-		t.Fatalf("the group's committed offsets add up to %d, want %d", sum, total)
+	out := readAll(t, addr, "etl-out", true)
+	dups := 0
+	for _, c := range out {
+		if c != 1 {
+			dups++
+		}
+	}
+	t.Logf("100,000 records through three GroupTransactSession processes in %v (member 2 killed at %d committed, restarted): %d distinct in the output, %d read twice",
+		took.Round(time.Millisecond), killedAt, len(out), dups)
+	if len(out) != total || dups != 0 {
+		t.Fatalf("output holds %d distinct records (%d more than once), want each of %d exactly once", len(out), dups, total)
 	}
 }
 
