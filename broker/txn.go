@@ -265,14 +265,14 @@ func (c *txnCoordinator) run(ctx context.Context) {
 			}
 			switch {
 			case txn.Status.Preparing():
-				c.wg(ctx, func(ctx context.Context) error {
+				c.goBounded(ctx, func(ctx context.Context) error {
 					_, err := c.end(ctx, txn.ID, txn.ProducerID, txn.ProducerEpoch, txn.Status == metadata.TxnPrepareCommit, false)
 					return err
 				}, txn.ID, "complete")
 			case txn.Status == metadata.TxnOngoing && now-txn.StartTime > int64(txn.TimeoutMs):
 				c.s.log.Info("transaction timed out; aborting it and fencing its producer", "transactional_id", txn.ID,
 					"producer_id", txn.ProducerID, "epoch", txn.ProducerEpoch, "timeout_ms", txn.TimeoutMs)
-				c.wg(ctx, func(ctx context.Context) error {
+				c.goBounded(ctx, func(ctx context.Context) error {
 					_, err := c.end(ctx, txn.ID, txn.ProducerID, txn.ProducerEpoch, false, true)
 					return err
 				}, txn.ID, "abort on timeout")
@@ -281,8 +281,8 @@ func (c *txnCoordinator) run(ctx context.Context) {
 	}
 }
 
-// wg runs fn in the server's wait group with a bounded context.
-func (c *txnCoordinator) wg(ctx context.Context, fn func(context.Context) error, id, what string) {
+// goBounded runs fn in the server's wait group with a bounded context.
+func (c *txnCoordinator) goBounded(ctx context.Context, fn func(context.Context) error, id, what string) {
 	c.s.wg.Add(1)
 	go func() {
 		defer c.s.wg.Done()

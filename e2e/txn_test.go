@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -16,7 +17,9 @@ import (
 	"github.com/shalelog/shale/internal/miniotest"
 	"github.com/shalelog/shale/internal/shaletest"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // readAll consumes topic from the start at the given isolation level and
@@ -364,4 +367,80 @@ func TestTxnReadCommittedReplayFromBucket(t *testing.T) {
 	if !maps.Equal(hot, cold) {
 		t.Fatalf("read_committed out of the bucket differs from the hot read: %d vs %d records", len(cold), len(hot))
 	}
+}
+
+// TestTxnVerification: the KIP-890 defences. AddPartitionsToTxn v4 with
+// VerifyOnly answers, per partition, whether it is in the ongoing
+// transaction without adding it; a transactional batch for a partition
+// that was not added, of an older epoch, or without its transactional id
+// in the request is refused and not written.
+func TestTxnVerification(t *testing.T) {
+	n := shaletest.StartNode(t, nil)
+	addr := n.Addr()
+	shaletest.CreateTopic(t, addr, "vtxn", 2, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p := shaletest.Client(t, addr, kgo.TransactionalID("verify-me"), kgo.DefaultProduceTopic("vtxn"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ProduceSync(ctx, &kgo.Record{Partition: 0, Value: []byte("in")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := shaletest.Admin(t, addr).DescribeTransactions(ctx, "verify-me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, epoch := d["verify-me"].ProducerID, d["verify-me"].ProducerEpoch
+
+	c := dialRaw(t, addr)
+	req := kmsg.NewPtrAddPartitionsToTxnRequest()
+	req.Version = 4
+	tx := kmsg.NewAddPartitionsToTxnRequestTransaction()
+	tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly = "verify-me", pid, epoch, true
+	tt := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
+	tt.Topic, tt.Partitions = "vtxn", []int32{0, 1}
+	tx.Topics = append(tx.Topics, tt)
+	req.Transactions = append(req.Transactions, tx)
+	resp := c.roundTrip(req).(*kmsg.AddPartitionsToTxnResponse)
+	codes := map[int32]int16{}
+	for _, rt := range resp.Transactions {
+		for _, tp := range rt.Topics {
+			for _, pp := range tp.Partitions {
+				codes[pp.Partition] = pp.ErrorCode
+			}
+		}
+	}
+	if codes[0] != 0 || codes[1] != kerr.InvalidTxnState.Code {
+		t.Fatalf("verify-only answers %v, want partition 0 in the transaction and 1 INVALID_TXN_STATE", codes)
+	}
+
+	transactional := func(epoch int16, seq int32) []byte {
+		b := rawBatch(1, 10, pid, epoch, seq)
+		binary.BigEndian.PutUint16(b[21:], 0x10) // transactional
+		return resignBatch(b)
+	}
+	produce := func(part int32, batch []byte, withID bool) kmsg.ProduceResponseTopicPartition {
+		r := rawProduce("vtxn", part, -1, batch)
+		if withID {
+			id := "verify-me"
+			r.TransactionID = &id
+		}
+		return produced(t, c.roundTrip(r))
+	}
+	wantCode(t, "a partition not added", produce(1, transactional(epoch, 0), true).ErrorCode, kerr.InvalidTxnState)
+	wantCode(t, "an older epoch", produce(0, transactional(epoch-1, 1), true).ErrorCode, kerr.InvalidProducerEpoch)
+	wantCode(t, "no transactional id", produce(0, transactional(epoch, 1), false).ErrorCode, kerr.InvalidTxnState)
+	if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	end, err := shaletest.Admin(t, addr).ListEndOffsets(ctx, "vtxn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := end.Lookup("vtxn", 1); o.Offset != 0 {
+		t.Fatalf("partition 1 holds %d records after refused produces, want 0", o.Offset)
+	}
+	c.alive()
 }

@@ -424,18 +424,6 @@ func (st *state) sortedTxns() []Txn {
 	return out
 }
 
-// TxnByProducer returns the transaction producer id pid belongs to.
-func (s *Store) TxnByProducer(pid int64) (Txn, bool) {
-	s.fsm.mu.RLock()
-	defer s.fsm.mu.RUnlock()
-	for _, t := range s.fsm.st.txns {
-		if t.ProducerID == pid {
-			return t.clone(), true
-		}
-	}
-	return Txn{}, false
-}
-
 // InitTxnProducer gives transactional id id a producer id (the first
 // time) or bumps its epoch, fencing older producers of it.
 func (s *Store) InitTxnProducer(ctx context.Context, id string, timeoutMs int32, expectPID int64, expectEpoch int16, now int64) (Txn, error) {

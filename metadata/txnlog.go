@@ -154,22 +154,6 @@ func (s *Store) AbortedTxns(topic TopicID, partition int32, from, to int64) []Ab
 	return out
 }
 
-// OpenTxns returns the transactions open at the catalog end of a
-// partition: producer id -> first offset.
-func (s *Store) OpenTxns(topic TopicID, partition int32) map[int64]int64 {
-	s.fsm.mu.RLock()
-	defer s.fsm.mu.RUnlock()
-	pl, err := s.fsm.st.partitionLog(partitionKey{topic, partition})
-	if err != nil || len(pl.openTxns) == 0 {
-		return nil
-	}
-	out := make(map[int64]int64, len(pl.openTxns))
-	for k, v := range pl.openTxns {
-		out[k] = v
-	}
-	return out
-}
-
 // encodeTxnSection appends CommitObject version 2's transaction section:
 //
 //	nevents uvarint | per event: extent index uvarint | producer id varint
