@@ -72,7 +72,7 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		"data_dir":           func(c *Config) { c.DataDir = "" },
 		"log_level":          func(c *Config) { c.LogLevel = "loud" },
 		"debug_listen":       func(c *Config) { c.DebugListen = "localhost" },
-		"max_bytes":          func(c *Config) { c.WAL.MaxBytes = 1 << 20 },
+		"max_bytes":          func(c *Config) { c.WAL.MaxBytes = 1 << 17 },
 		"segment_max_bytes":  func(c *Config) { c.WAL.SegmentMaxBytes = 1 },
 		"local_retain_bytes": func(c *Config) { c.Tiering.LocalRetainBytes = 1 << 40 },
 		"block_size":         func(c *Config) { c.Tiering.BlockSize = 1 },
