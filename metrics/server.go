@@ -81,12 +81,10 @@ type Server struct {
 	ln  net.Listener
 }
 
-// Readiness reports whether the node serves (nil) or why not.
-type Readiness func() error
-
-// Serve listens on addr and serves the set. ready answers /readyz; extra
-// is mounted at "/" when not nil.
-func Serve(addr string, s *Set, ready Readiness, extra http.Handler, log *slog.Logger) (*Server, error) {
+// Serve listens on addr and serves the set, and admin's answers on
+// /readyz and /v1/topics/NAME; extra (the web console) is mounted at "/"
+// when not nil.
+func Serve(addr string, s *Set, admin Admin, extra http.Handler, log *slog.Logger) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics listener: %w", err)
@@ -99,7 +97,7 @@ func Serve(addr string, s *Set, ready Readiness, extra http.Handler, log *slog.L
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if err := ready(); err != nil {
+		if err := admin.Ready(); err != nil {
 			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
@@ -110,6 +108,21 @@ func Serve(addr string, s *Set, ready Readiness, extra http.Handler, log *slog.L
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		enc.Encode(s.Cost.Report())
+	})
+	mux.HandleFunc("GET /v1/topics/{name}", func(w http.ResponseWriter, r *http.Request) {
+		ts, err := admin.TopicStorage(r.PathValue("name"))
+		switch {
+		case errors.Is(err, ErrNoTopic):
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(ts)
 	})
 	if extra != nil {
 		mux.Handle("/", extra)

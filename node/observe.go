@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/shalelog/shale/metrics"
 	"github.com/shalelog/shale/objectstore"
+	"github.com/shalelog/shale/wal"
 )
 
 // observe is the node's metrics: nil without a metrics listener, so that
@@ -46,7 +48,7 @@ func (n *Node) startObserve() error {
 		Meta: n.meta, Bucket: n.bucket, WAL: n.wal, WALMax: int64(n.cfg.WAL.MaxBytes),
 		Uploader: n.uploader, Reader: n.reader, PartitionLabels: n.cfg.Observe.MetricsPartitionLabels,
 	})
-	srv, err := metrics.Serve(n.cfg.Observe.MetricsListen, o.set, n.Ready, o.console, n.log.With("component", "metrics"))
+	srv, err := metrics.Serve(n.cfg.Observe.MetricsListen, o.set, n, o.console, n.log.With("component", "metrics"))
 	if err != nil {
 		return err
 	}
@@ -75,6 +77,48 @@ func (n *Node) Ready() error {
 		}
 	}
 	return nil
+}
+
+// TopicStorage describes where a topic's records are: the catalog's
+// ranges and objects, and this broker's WAL ranges.
+func (n *Node) TopicStorage(name string) (metrics.TopicStorage, error) {
+	t, ok := n.meta.Topic(name)
+	if !ok {
+		return metrics.TopicStorage{}, fmt.Errorf("topic %q: %w", name, metrics.ErrNoTopic)
+	}
+	ts := metrics.TopicStorage{Topic: t.Name, ID: t.ID.String(), Broker: n.cfg.Broker.NodeID}
+	for p, lead := range t.Partitions {
+		ps := metrics.PartitionStorage{Partition: int32(p), Leader: lead.Leader}
+		if pl, ok := n.meta.PartitionLog(t.ID, int32(p)); ok {
+			ps.LogStart, ps.HighWatermark, ps.Extents, ps.StoredBytes = pl.LogStart, pl.End, pl.Extents, pl.Bytes
+		}
+		objects := map[string]bool{}
+		var oldest int64
+		for from := int64(0); ; {
+			exts := n.meta.Extents(t.ID, int32(p), from, 1000)
+			for _, e := range exts {
+				objects[e.Object] = true
+				if e.CommitTime > 0 && (oldest == 0 || e.CommitTime < oldest) {
+					oldest = e.CommitTime
+				}
+			}
+			if len(exts) < 1000 {
+				break
+			}
+			from = exts[len(exts)-1].LastOffset + 1
+		}
+		ps.Objects = len(objects)
+		if oldest > 0 {
+			ps.OldestCommit = time.UnixMilli(oldest).UTC()
+		}
+		if n.wal != nil {
+			if r, ok := n.wal.Range(wal.Key{Topic: t.ID, Partition: int32(p)}); ok && r.Next > r.First {
+				ps.Hot, ps.HotFrom, ps.HotTo = true, max(r.First, ps.LogStart), r.Next
+			}
+		}
+		ts.Partitions = append(ts.Partitions, ps)
+	}
+	return ts, nil
 }
 
 // MetricsAddr is the metrics listener's address, or "" when it is off.
