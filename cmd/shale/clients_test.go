@@ -247,3 +247,29 @@ func TestCompletionBash(t *testing.T) {
 		}
 	}
 }
+
+// TestTopicsDescribeStorage: `shale topics describe --storage` shows each
+// partition's cold range and objects and its hot WAL range.
+func TestTopicsDescribeStorage(t *testing.T) {
+	n := shaletest.StartNode(t, func(c *node.Config) { c.Observe.MetricsListen = "127.0.0.1:0" })
+	shaletest.CreateTopic(t, n.Addr(), "stored", 2, nil)
+	if r := produceCLI(t, strings.Repeat("v\n", 50), "stored", "--brokers", n.Addr(), "--partition", "0"); r.code != exitOK {
+		t.Fatalf("produce:\n%s", r)
+	}
+	r := runCLI(t, "topics", "describe", "stored", "--brokers", n.Addr(), "--metrics-addr", n.MetricsAddr())
+	if r.code != exitOK || !strings.Contains(r.stdout, "STORAGE (hot: WAL of broker 1)") || !strings.Contains(r.stdout, "0-50") {
+		t.Fatalf("describe --storage:\n%s", r)
+	}
+	r = runCLI(t, "topics", "describe", "stored", "--brokers", n.Addr(), "--storage", "--metrics-addr", n.MetricsAddr(), "-o", "json")
+	var out []topicDescription
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || len(out) != 1 || out[0].Storage == nil {
+		t.Fatalf("describe --storage json: %v\n%s", err, r)
+	}
+	p0 := out[0].Storage.Partitions[0]
+	if p0.LogStart != 0 || p0.HighWatermark != 50 || p0.Extents < 1 || p0.Objects < 1 || p0.StoredBytes == 0 || !p0.Hot || p0.HotTo != 50 {
+		t.Fatalf("partition 0 storage: %+v", p0)
+	}
+	if p1 := out[0].Storage.Partitions[1]; p1.HighWatermark != 0 || p1.Hot {
+		t.Fatalf("partition 1 storage: %+v", p1)
+	}
+}
