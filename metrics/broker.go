@@ -2,6 +2,8 @@ package metrics
 
 import (
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +29,46 @@ type Broker struct {
 	// onProduced feeds the cost meter its per-topic ingest; may be nil.
 	onProduced func(topic string, bytes int64)
 	onFetched  func(topic string, bytes int64)
+
+	// Series looked up once: per API key, and per topic.
+	apis   [apiSlots]atomic.Pointer[apiSeries]
+	topics sync.Map // topic name -> *topicSeries
+}
+
+// apiSlots covers every Kafka API key (they are below 100 today).
+const apiSlots = 256
+
+type apiSeries struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+type topicSeries struct {
+	prodRecs, prodBytes, fetchRecs, fetchBytes prometheus.Counter
+}
+
+func (b *Broker) api(key int16) *apiSeries {
+	if key < 0 || int(key) >= apiSlots {
+		name := apiName(key)
+		return &apiSeries{b.requests.WithLabelValues(name), b.latency.WithLabelValues(name)}
+	}
+	if s := b.apis[key].Load(); s != nil {
+		return s
+	}
+	name := apiName(key)
+	s := &apiSeries{b.requests.WithLabelValues(name), b.latency.WithLabelValues(name)}
+	b.apis[key].Store(s)
+	return s
+}
+
+func (b *Broker) topic(name string) *topicSeries {
+	if s, ok := b.topics.Load(name); ok {
+		return s.(*topicSeries)
+	}
+	s := &topicSeries{b.prodRecs.WithLabelValues(name), b.prodBytes.WithLabelValues(name),
+		b.fetchRecs.WithLabelValues(name), b.fetchBytes.WithLabelValues(name)}
+	actual, _ := b.topics.LoadOrStore(name, s)
+	return actual.(*topicSeries)
 }
 
 var _ broker.Observer = (*Broker)(nil)
@@ -88,18 +130,19 @@ func errorName(code int16) string {
 
 // RequestDone implements broker.Observer.
 func (b *Broker) RequestDone(api, errCode int16, elapsed time.Duration) {
-	name := apiName(api)
-	b.requests.WithLabelValues(name).Inc()
-	b.latency.WithLabelValues(name).Observe(elapsed.Seconds())
+	s := b.api(api)
+	s.requests.Inc()
+	s.latency.Observe(elapsed.Seconds())
 	if errCode != 0 {
-		b.errors.WithLabelValues(name, errorName(errCode)).Inc()
+		b.errors.WithLabelValues(apiName(api), errorName(errCode)).Inc()
 	}
 }
 
 // Produced implements broker.Observer.
 func (b *Broker) Produced(topic string, records, bytes int64) {
-	b.prodRecs.WithLabelValues(topic).Add(float64(records))
-	b.prodBytes.WithLabelValues(topic).Add(float64(bytes))
+	s := b.topic(topic)
+	s.prodRecs.Add(float64(records))
+	s.prodBytes.Add(float64(bytes))
 	if b.onProduced != nil {
 		b.onProduced(topic, bytes)
 	}
@@ -107,8 +150,9 @@ func (b *Broker) Produced(topic string, records, bytes int64) {
 
 // Fetched implements broker.Observer.
 func (b *Broker) Fetched(topic string, records, bytes int64) {
-	b.fetchRecs.WithLabelValues(topic).Add(float64(records))
-	b.fetchBytes.WithLabelValues(topic).Add(float64(bytes))
+	s := b.topic(topic)
+	s.fetchRecs.Add(float64(records))
+	s.fetchBytes.Add(float64(bytes))
 	if b.onFetched != nil {
 		b.onFetched(topic, bytes)
 	}
@@ -122,6 +166,7 @@ func (b *Broker) ConnClosed() { b.conns.Dec() }
 
 // ForgetTopic drops a deleted topic's series.
 func (b *Broker) ForgetTopic(topic string) {
+	b.topics.Delete(topic)
 	for _, v := range []*prometheus.CounterVec{b.prodRecs, b.prodBytes, b.fetchRecs, b.fetchBytes} {
 		v.DeleteLabelValues(topic)
 	}

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,8 +48,24 @@ type CostMeter struct {
 	direct  map[metadata.TopicID]*usage
 	shared  usage // wal/ objects
 	cluster usage // lists, other keys
-	ingest  map[string]int64
-	fetched map[string]int64
+	// Per topic name: bytes produced and fetched (*atomic.Int64), kept
+	// off mu since they are counted on every produce and fetch.
+	ingest, fetched sync.Map
+}
+
+func addTo(m *sync.Map, topic string, n int64) {
+	v, ok := m.Load(topic)
+	if !ok {
+		v, _ = m.LoadOrStore(topic, new(atomic.Int64))
+	}
+	v.(*atomic.Int64).Add(n)
+}
+
+func loadFrom(m *sync.Map, topic string) int64 {
+	if v, ok := m.Load(topic); ok {
+		return v.(*atomic.Int64).Load()
+	}
+	return 0
 }
 
 // usage is requests by class and bytes moved.
@@ -61,7 +78,7 @@ type usage struct {
 // bytes from meta.
 func NewCostMeter(p Prices, meta *metadata.Store) *CostMeter {
 	return &CostMeter{prices: p, start: time.Now(), now: time.Now, meta: meta,
-		direct: map[metadata.TopicID]*usage{}, ingest: map[string]int64{}, fetched: map[string]int64{}}
+		direct: map[metadata.TopicID]*usage{}}
 }
 
 // usageFor returns the usage a request on key counts against. c.mu held.
@@ -114,17 +131,8 @@ func (c *CostMeter) putExtra(key string, n int64) {
 	c.mu.Unlock()
 }
 
-func (c *CostMeter) produced(topic string, n int64) {
-	c.mu.Lock()
-	c.ingest[topic] += n
-	c.mu.Unlock()
-}
-
-func (c *CostMeter) fetchedBytes(topic string, n int64) {
-	c.mu.Lock()
-	c.fetched[topic] += n
-	c.mu.Unlock()
-}
+func (c *CostMeter) produced(topic string, n int64)     { addTo(&c.ingest, topic, n) }
+func (c *CostMeter) fetchedBytes(topic string, n int64) { addTo(&c.fetched, topic, n) }
 
 // CostReport is the cost meter's answer (`shale cost`, /v1/cost).
 type CostReport struct {
@@ -164,12 +172,15 @@ func (c *CostMeter) Report() CostReport {
 	if c.meta != nil {
 		topics = c.meta.Topics()
 	}
-	c.mu.Lock()
+	ingest := map[string]int64{}
+	fetched := map[string]int64{}
 	var ingestSum, fetchSum int64
 	for _, t := range topics {
-		ingestSum += c.ingest[t.Name]
-		fetchSum += c.fetched[t.Name]
+		ingest[t.Name], fetched[t.Name] = loadFrom(&c.ingest, t.Name), loadFrom(&c.fetched, t.Name)
+		ingestSum += ingest[t.Name]
+		fetchSum += fetched[t.Name]
 	}
+	c.mu.Lock()
 	cluster := c.cluster
 	if ingestSum == 0 {
 		cluster.classA += c.shared.classA
@@ -182,17 +193,17 @@ func (c *CostMeter) Report() CostReport {
 	known := map[metadata.TopicID]bool{}
 	for _, t := range topics {
 		known[t.ID] = true
-		tc := TopicCost{Topic: t.Name, BytesIngest: c.ingest[t.Name]}
+		tc := TopicCost{Topic: t.Name, BytesIngest: ingest[t.Name]}
 		if u := c.direct[t.ID]; u != nil {
 			tc.ClassA, tc.ClassB, tc.BytesWritten, tc.BytesRead = u.classA, u.classB, u.putBytes, u.getBytes
 		}
 		if ingestSum > 0 {
-			share := float64(c.ingest[t.Name]) / float64(ingestSum)
+			share := float64(ingest[t.Name]) / float64(ingestSum)
 			tc.ClassA += c.shared.classA * share
 			tc.BytesWritten += c.shared.putBytes * share
 		}
 		if fetchSum > 0 {
-			share := float64(c.fetched[t.Name]) / float64(fetchSum)
+			share := float64(fetched[t.Name]) / float64(fetchSum)
 			tc.ClassB += c.shared.classB * share
 			tc.BytesRead += c.shared.getBytes * share
 		}
