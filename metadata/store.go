@@ -70,7 +70,7 @@ func open(cfg Config, trans raft.Transport) (_ *Store, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	log := cfg.Logger.With("component", "metadata", "node", cfg.NodeID)
+	log := cfg.Logger.With("component", "metadata", "broker", cfg.NodeID)
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create metadata dir: %w", err)
 	}

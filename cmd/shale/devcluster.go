@@ -72,7 +72,7 @@ func runDevCluster(base node.Config, n int) int {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			nodes[i], errs[i] = node.Start(cfgs[i], logger.With("node", i+1))
+			nodes[i], errs[i] = node.Start(cfgs[i], logger.With("broker", i+1))
 		}()
 	}
 	wg.Wait()
