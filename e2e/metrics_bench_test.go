@@ -90,3 +90,33 @@ func BenchmarkProduceMetricsOverhead(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkScrapeMetrics measures one GET /metrics of a node with a topic
+// of 8 partitions, data and a consumer group: what a scraper costs the
+// broker per scrape (the response is parsed nowhere).
+//
+//	go test ./e2e -run '^$' -bench ScrapeMetrics -benchtime 200x
+func BenchmarkScrapeMetrics(b *testing.B) {
+	n := shaletest.StartNode(b, func(c *node.Config) { c.Observe.MetricsListen = "127.0.0.1:0" })
+	shaletest.CreateTopic(b, n.Addr(), "bench", 8, nil)
+	cl := shaletest.Client(b, n.Addr())
+	ctx := context.Background()
+	for i := range 1000 {
+		cl.Produce(ctx, &kgo.Record{Topic: "bench", Value: []byte{byte(i)}}, nil)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	url := "http://" + n.MetricsAddr() + "/metrics"
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		resp, err := http.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		nb, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		b.SetBytes(nb)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/shalelog/shale/console"
 	"github.com/shalelog/shale/metrics"
 	"github.com/shalelog/shale/objectstore"
 	"github.com/shalelog/shale/wal"
@@ -48,6 +49,13 @@ func (n *Node) startObserve() error {
 		Meta: n.meta, Bucket: n.bucket, WAL: n.wal, WALMax: int64(n.cfg.WAL.MaxBytes),
 		Uploader: n.uploader, Reader: n.reader, PartitionLabels: n.cfg.Observe.MetricsPartitionLabels,
 	})
+	if n.cfg.Observe.Console {
+		c, err := console.New(n, o.set.Cost.Report, n.log.With("component", "console"))
+		if err != nil {
+			return err
+		}
+		o.console = c
+	}
 	srv, err := metrics.Serve(n.cfg.Observe.MetricsListen, o.set, n, o.console, n.log.With("component", "metrics"))
 	if err != nil {
 		return err
