@@ -164,6 +164,17 @@ func (b *Broker) ConnOpened() { b.conns.Inc(); b.connsTotal.Inc() }
 // ConnClosed implements broker.Observer.
 func (b *Broker) ConnClosed() { b.conns.Dec() }
 
+// forgetTopicsExcept drops the series of topics not in live (deleted
+// topics), so that their count stays bounded by the topics that exist.
+func (b *Broker) forgetTopicsExcept(live map[string]bool) {
+	b.topics.Range(func(k, _ any) bool {
+		if name := k.(string); !live[name] {
+			b.ForgetTopic(name)
+		}
+		return true
+	})
+}
+
 // ForgetTopic drops a deleted topic's series.
 func (b *Broker) ForgetTopic(topic string) {
 	b.topics.Delete(topic)

@@ -27,7 +27,12 @@ type Sources struct {
 // Collector reads the node's figures when Prometheus scrapes: the WAL's
 // size and counters, the uploader's progress and lag, the billed object
 // store requests, the cold reader's cache, raft, topics and consumer lag.
-type Collector struct{ src Sources }
+type Collector struct {
+	src Sources
+	// forget, if set, is told the topics that exist at each scrape, so
+	// series of deleted topics go.
+	forget func(live map[string]bool)
+}
 
 // NewCollector returns a Collector over src.
 func NewCollector(src Sources) *Collector { return &Collector{src: src} }
@@ -181,7 +186,15 @@ func lower(s string) string {
 func (c *Collector) collectTopicsAndLag(gauge func(*prometheus.Desc, float64, ...string)) {
 	m := c.src.Meta
 	ends := map[string][]int64{} // topic -> high watermark per partition
-	for _, t := range m.Topics() {
+	topics := m.Topics()
+	if c.forget != nil {
+		live := make(map[string]bool, len(topics))
+		for _, t := range topics {
+			live[t.Name] = true
+		}
+		c.forget(live)
+	}
+	for _, t := range topics {
 		var bytes, hw int64
 		var extents int
 		e := make([]int64, len(t.Partitions))

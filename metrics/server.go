@@ -71,7 +71,9 @@ func (s *Set) RaftProposed(d time.Duration) { s.raftPropose.Observe(d.Seconds())
 // meter the metadata store. Call it once, when the node's parts exist.
 func (s *Set) Attach(src Sources) {
 	s.Cost.meta = src.Meta
-	s.Registry.MustRegister(NewCollector(src), costCollector{s.Cost})
+	c := NewCollector(src)
+	c.forget = s.Broker.forgetTopicsExcept
+	s.Registry.MustRegister(c, costCollector{s.Cost})
 }
 
 // Server is the metrics listener: /metrics, /healthz, /readyz, /v1/cost,
