@@ -232,3 +232,27 @@ func TestMetricsOffByDefault(t *testing.T) {
 		t.Fatalf("metrics on %q by default", n.MetricsAddr())
 	}
 }
+
+// TestMetricsForgetDeletedTopic: a deleted topic's series leave the scrape.
+func TestMetricsForgetDeletedTopic(t *testing.T) {
+	n := shaletest.StartNode(t, func(c *node.Config) { c.Observe.MetricsListen = "127.0.0.1:0" })
+	shaletest.CreateTopic(t, n.Addr(), "brief", 1, nil)
+	cl := shaletest.Client(t, n.Addr())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "brief", Value: []byte("x")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	lt := map[string]string{"topic": "brief"}
+	mustValue(t, scrape(t, n.MetricsAddr()), "shale_produce_records_total", lt)
+	if _, err := shaletest.Admin(t, n.Addr()).DeleteTopics(ctx, "brief"); err != nil {
+		t.Fatal(err)
+	}
+	scrape(t, n.MetricsAddr()) // notices the deletion
+	fams := scrape(t, n.MetricsAddr())
+	for _, name := range []string{"shale_produce_records_total", "shale_topic_partitions", "shale_cost_stored_bytes"} {
+		if v, ok := metricValue(fams, name, lt); ok {
+			t.Errorf("%s{topic=brief} = %v after the topic was deleted", name, v)
+		}
+	}
+}
