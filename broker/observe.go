@@ -48,7 +48,9 @@ func (rc *reqCtx) observe(resp kmsg.Response, pieces fetchPieces) {
 }
 
 // observeProduce counts the batches of the partitions that were accepted:
-// all of them with acks=0 (resp nil), else those answered without error.
+// all of them with acks=0 (resp nil: the outcome is not known here, so a
+// rejected acks=0 batch is counted too), else those answered without
+// error.
 func observeProduce(o Observer, req *kmsg.ProduceRequest, resp kmsg.Response) {
 	var failed map[string]map[int32]bool
 	if pr, ok := resp.(*kmsg.ProduceResponse); ok {
@@ -137,7 +139,7 @@ func batchRecordCount(pieces [][]byte) int64 {
 			if size < batchCountEnd {
 				return n // not a v2 batch: stop counting
 			}
-			n += int64(int32(binary.BigEndian.Uint32(hdr[57:61])))
+			n += max(int64(int32(binary.BigEndian.Uint32(hdr[57:61]))), 0) // a client's claim: never negative
 			have, skip, inBody = 0, size-batchCountEnd, size > batchCountEnd
 		}
 	}
