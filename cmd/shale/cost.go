@@ -30,7 +30,7 @@ func runCost(args []string, stdout, stderr io.Writer) int {
 }
 
 func costRun(c *adminCmd, args []string) error {
-	fs := c.flags()
+	fs := c.httpFlags()
 	var addr string
 	c.metricsAddrFlag(fs, &addr)
 	c.outputFlag(fs)

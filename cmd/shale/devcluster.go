@@ -88,6 +88,9 @@ func runDevCluster(base node.Config, n int) int {
 	fmt.Printf("shale dev: %d-node cluster on loopback, object store file://%s\n", n, objects)
 	for i, nd := range nodes {
 		fmt.Printf("shale dev: node %d: Kafka %s, raft %s, data %s\n", i+1, nd.Addr(), raft[i], cfgs[i].DataDir)
+		if a := nd.MetricsAddr(); a != "" {
+			fmt.Printf("shale dev: node %d: metrics on http://%s/metrics\n", i+1, a)
+		}
 	}
 	fmt.Printf("shale dev: bootstrap servers %s\n", strings.Join(addrs, ","))
 	fmt.Printf("shale dev: cluster status: shale cluster status --controller %s\n", raft[0])

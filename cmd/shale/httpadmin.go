@@ -11,11 +11,30 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // defaultMetricsAddr is where the tools look for a broker's metrics
 // listener (started with --metrics-listen) unless told otherwise.
 const defaultMetricsAddr = "127.0.0.1:9644"
+
+// httpFlags is flags() for commands that ask only a broker's metrics
+// listener: --timeout, no --brokers.
+func (c *adminCmd) httpFlags() *flag.FlagSet {
+	fs := flag.NewFlagSet(c.path, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	c.timeout = 30 * time.Second
+	fs.Func("timeout", "give up after this `duration`, such as 10s (default 30s)", func(s string) error {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return errors.New("want a positive duration such as 10s")
+		}
+		c.timeout = d
+		return nil
+	})
+	return fs
+}
 
 // metricsAddrFlag registers --metrics-addr (env SHALE_METRICS_ADDR).
 func (c *adminCmd) metricsAddrFlag(fs *flag.FlagSet, dst *string) {

@@ -135,6 +135,10 @@ func runNode(mode string, args []string) int {
 		return 2
 	}
 	if cluster != 0 {
+		_, derived := cfg.Derive()
+		for _, d := range derived {
+			fmt.Printf("shale %s: %s\n", mode, d)
+		}
 		return runDevCluster(cfg, cluster)
 	}
 	if err := cfg.Validate(); err != nil {
