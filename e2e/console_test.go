@@ -68,12 +68,12 @@ func TestConsoleRendersInChromium(t *testing.T) {
 
 	base := "http://" + n.MetricsAddr()
 	for path, wants := range map[string][]string{
-		"/":                 {`id="brokers"`, n.Addr(), "live", "Leader"},
-		"/topics":           {`id="topics"`, `href="/topics/shown"`, `class="bar"`},
-		"/topics/shown":     {`id="partitions"`, "browse", `class="cold"`},
-		"/groups":           {"viewers", "shown"},
-		"/cost":             {`id="cost"`, "shown", "(cluster)", "(total)"},
-		"/browse":           {`id="browse-form"`, "<option>shown</option>"},
+		"/":             {`id="brokers"`, n.Addr(), "live", "Leader"},
+		"/topics":       {`id="topics"`, `href="/topics/shown"`, `class="bar"`},
+		"/topics/shown": {`id="partitions"`, "browse", `class="cold"`},
+		"/groups":       {"viewers", "shown"},
+		"/cost":         {`id="cost"`, "shown", "(cluster)", "(total)"},
+		"/browse":       {`id="browse-form"`, "<option>shown</option>"},
 		"/browse?topic=shown&partition=0&offset=3": {`id="records"`, "key-d", "value &lt;b&gt;d&lt;/b&gt;", "origin=console-test", `id="next"`},
 		"/browse?topic=shown&partition=9":          {`id="browse-error"`, "no partition shown/9"},
 		"/browse?topic=shown&offset=x":             {`id="browse-error"`, `offset "x"`},
