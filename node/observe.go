@@ -56,12 +56,13 @@ func (n *Node) startObserve() error {
 		}
 		o.console = c
 	}
-	srv, err := metrics.Serve(n.cfg.Observe.MetricsListen, o.set, n, o.console, n.log.With("component", "metrics"))
+	log := n.log.With("component", "metrics")
+	srv, err := metrics.Serve(n.cfg.Observe.MetricsListen, o.set, n, o.console, log)
 	if err != nil {
 		return err
 	}
 	o.srv = srv
-	n.log.Info("metrics listener on " + srv.Addr())
+	log.Info("metrics listener on "+srv.Addr(), "console", o.console != nil)
 	return nil
 }
 
