@@ -112,6 +112,23 @@ func TestProduceConsumeRoundTrip(t *testing.T) {
 		t.Fatalf("consume --format:\n%s", r)
 	}
 
+	// From and to a time: everything was produced before now, and nothing
+	// is after it, so --to-time now ends at the high watermarks, and
+	// --offset @now finds nothing to print.
+	now := time.Now().Add(time.Second).UTC().Format(time.RFC3339)
+	r = consumeCLI(t, "cli", "--brokers", addr, "--to-time", now, "--format", `%v\n`)
+	if r.code != exitOK || strings.Count(r.stdout, "\n") != 5 {
+		t.Fatalf("consume --to-time %s: want the 5 records\n%s", now, r)
+	}
+	r = consumeCLI(t, "cli", "--brokers", addr, "--offset", "@"+now, "--to-end")
+	if r.code != exitOK || r.stdout != "" {
+		t.Fatalf("consume --offset @%s --to-end: want nothing\n%s", now, r)
+	}
+	r = consumeCLI(t, "cli", "--brokers", addr, "--to-time", "2000-01-01T00:00:00Z", "--output", "json")
+	if r.code != exitOK || r.stdout != "" {
+		t.Fatalf("consume --to-time 2000: want nothing\n%s", r)
+	}
+
 	// Group mode: the first run commits, the second starts after it.
 	r = consumeCLI(t, "cli", "--brokers", addr, "--group", "g1", "--num", "5", "--format", `%v\n`)
 	if r.code != exitOK || strings.Count(r.stdout, "\n") != 5 {

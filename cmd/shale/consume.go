@@ -34,7 +34,8 @@ printed, and on exit.
 
 Where to stop: --to-end (kcat -e) at the high watermarks seen at start;
 --to-offset N before offset N in each partition; --to-time TIME at the first
-record after TIME; --num N (-n) after N records; else on Ctrl-C.
+record after TIME (or the high watermark seen at start, if sooner); --num N
+(-n) after N records; else on Ctrl-C.
 
 Output: --format (-f) prints each record through a template: %t topic,
 %p partition, %o offset, %k key, %v value, %h headers (k=v,...), %T
@@ -223,14 +224,14 @@ func consumeRun(ctx context.Context, c *adminCmd, args []string) error {
 				continue
 			}
 			switch {
-			case toEnd:
-				stops[t][p] = lo.Offset
+			case toEnd, toTimeMs >= 0:
+				stops[t][p] = lo.Offset // --to-time: at the latest
 			case toOffset >= 0:
 				stops[t][p] = toOffset
 			}
 		}
 	}
-	bounded := toEnd || toOffset >= 0
+	bounded := toEnd || toOffset >= 0 || toTimeMs >= 0
 	if bounded {
 		// Partitions already at their stop (empty, or starting past it)
 		// are done before any fetch.
@@ -238,7 +239,6 @@ func consumeRun(ctx context.Context, c *adminCmd, args []string) error {
 			return err
 		}
 	}
-	stoppedAtTime := map[string]map[int32]bool{}
 
 	out := json.NewEncoder(c.stdout)
 	prog := newProgressLine(c.stderr, c.progress, "consumed", 0)
@@ -279,11 +279,8 @@ func consumeRun(ctx context.Context, c *adminCmd, args []string) error {
 			if stop, ok := stops[r.Topic][r.Partition]; bounded && (!ok || r.Offset >= stop) {
 				return // past its stop: a partition that is done
 			}
-			if toTimeMs >= 0 && (stoppedAtTime[r.Topic][r.Partition] || r.Timestamp.UnixMilli() > toTimeMs) {
-				if stoppedAtTime[r.Topic] == nil {
-					stoppedAtTime[r.Topic] = map[int32]bool{}
-				}
-				stoppedAtTime[r.Topic][r.Partition] = true
+			if toTimeMs >= 0 && r.Timestamp.UnixMilli() > toTimeMs {
+				delete(stops[r.Topic], r.Partition) // past --to-time: done
 				return
 			}
 			if output == "json" {
@@ -302,9 +299,6 @@ func consumeRun(ctx context.Context, c *adminCmd, args []string) error {
 				delete(stops[r.Topic], r.Partition)
 			}
 		})
-		if toTimeMs >= 0 && allStopped(stoppedAtTime, ends, partitions) {
-			break
-		}
 	}
 	if group != "" {
 		cctx, ccancel := context.WithTimeout(context.Background(), c.timeout)
@@ -330,21 +324,6 @@ func containsPartition(ps []int32, p int32) bool {
 		}
 	}
 	return false
-}
-
-// allStopped reports whether every partition read passed --to-time.
-func allStopped(stopped map[string]map[int32]bool, ends kadm.ListedOffsets, only map[string][]int32) bool {
-	for t, ps := range ends {
-		for p := range ps {
-			if only[t] != nil && !containsPartition(only[t], p) {
-				continue
-			}
-			if !stopped[t][p] {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // dropFinished removes from stops the partitions whose first offset to
