@@ -77,7 +77,7 @@ func TestProduceConsumeRoundTrip(t *testing.T) {
 		t.Fatalf("produce text:\n%s", r)
 	}
 
-	r = consumeCLI(t, "cli", "--brokers", addr, "--to-end", "--output", "json")
+	r = consumeCLI(t, "cli", "-b", addr, "--to-end", "--output", "json")
 	if r.code != exitOK {
 		t.Fatalf("consume:\n%s", r)
 	}

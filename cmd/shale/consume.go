@@ -108,6 +108,7 @@ func (s startSpec) offset() kgo.Offset {
 
 func consumeRun(ctx context.Context, c *adminCmd, args []string) error {
 	fs := c.flags()
+	fs.StringVar(&c.brokers, "b", c.brokers, "short for --brokers")
 	var (
 		startText = "start"
 		group     string

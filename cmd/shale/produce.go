@@ -56,6 +56,7 @@ type produceLine struct {
 
 func produceRun(c *adminCmd, args []string, stdin io.Reader) error {
 	fs := c.flags()
+	fs.StringVar(&c.brokers, "b", c.brokers, "short for --brokers")
 	var (
 		key, keyDelim, format, acks string
 		partition                   = int32(-1)
