@@ -31,6 +31,7 @@ type Server struct {
 
 	topics  *topicCache
 	groups  *groupCoordinator
+	txns    *txnCoordinator
 	pids    producerIDs
 	now     func() time.Time
 	advHost string
@@ -76,6 +77,7 @@ func New(cfg Config, meta *metadata.Store, parts *partition.Manager, logger *slo
 		return nil, err
 	}
 	s.groups = groups
+	s.txns = newTxnCoordinator(s)
 	return s, nil
 }
 
@@ -127,8 +129,9 @@ func (s *Server) Start(ln net.Listener) error {
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go func() { defer s.wg.Done(); s.topics.watch(s.ctx) }()
+	go func() { defer s.wg.Done(); s.txns.run(s.ctx) }()
 	s.groups.start()
 	go func() { defer s.wg.Done(); s.acceptLoop(ln) }()
 	return nil
@@ -240,6 +243,7 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.txns.close()
 	return nil
 }
 

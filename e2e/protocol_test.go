@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,7 +18,6 @@ import (
 	"github.com/shalelog/shale/node"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -709,96 +705,6 @@ func TestProtocolPipelining(t *testing.T) {
 	for _, corr := range corrs {
 		c.recv(corr)
 	}
-}
-
-// Until Shale has transactions, a transactional client must fail at once
-// with a clear, non-retriable error rather than retry FindCoordinator until
-// its timeout: TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which librdkafka turns
-// into a fatal init_transactions error straight from FindCoordinator and
-// franz-go into a fatal BeginTransaction error. The waits below are bounds
-// (the clients' own timeouts), not measures of speed.
-func TestProtocolTransactionalClientsFailFast(t *testing.T) {
-	n := shaletest.StartNode(t, nil)
-
-	t.Run("wire", func(t *testing.T) {
-		c := dialRaw(t, n.Addr())
-		for _, version := range []int16{1, 3} {
-			req := kmsg.NewPtrFindCoordinatorRequest()
-			req.Version = version
-			req.CoordinatorType = 1
-			req.CoordinatorKey = "txn"
-			resp := c.roundTrip(req).(*kmsg.FindCoordinatorResponse)
-			wantCode(t, fmt.Sprintf("FindCoordinator v%d for a transactional id", version), resp.ErrorCode, kerr.TransactionalIDAuthorizationFailed)
-			if resp.ErrorMessage == nil || !strings.Contains(*resp.ErrorMessage, "transactions") {
-				t.Fatalf("FindCoordinator v%d message %v, want one saying transactions are not supported", version, resp.ErrorMessage)
-			}
-		}
-		req := kmsg.NewPtrFindCoordinatorRequest()
-		req.Version = 4
-		req.CoordinatorType = 1
-		req.CoordinatorKeys = []string{"a", "b"}
-		resp := c.roundTrip(req).(*kmsg.FindCoordinatorResponse)
-		if len(resp.Coordinators) != 2 {
-			t.Fatalf("FindCoordinator v4: %d coordinators, want 2", len(resp.Coordinators))
-		}
-		for _, co := range resp.Coordinators {
-			wantCode(t, "FindCoordinator v4 key "+co.Key, co.ErrorCode, kerr.TransactionalIDAuthorizationFailed)
-		}
-		ipid := kmsg.NewPtrInitProducerIDRequest()
-		ipid.Version = 4
-		ipid.TransactionalID = kmsg.StringPtr("txn")
-		ipid.TransactionTimeoutMillis = 60_000
-		ipid.ProducerID, ipid.ProducerEpoch = -1, -1
-		wantCode(t, "InitProducerId with a transactional id", c.roundTrip(ipid).(*kmsg.InitProducerIDResponse).ErrorCode, kerr.TransactionalIDAuthorizationFailed)
-		// Consumer groups are unaffected.
-		req = kmsg.NewPtrFindCoordinatorRequest()
-		req.Version = 3
-		req.CoordinatorKey = "group"
-		if code := c.roundTrip(req).(*kmsg.FindCoordinatorResponse).ErrorCode; code != 0 {
-			t.Fatalf("FindCoordinator for a group: %v", kerr.ErrorForCode(code))
-		}
-	})
-
-	t.Run("franz-go", func(t *testing.T) {
-		cl := shaletest.Client(t, n.Addr(), kgo.TransactionalID("txn-franz"))
-		done := make(chan error, 1)
-		go func() { done <- cl.BeginTransaction() }()
-		select {
-		case err := <-done:
-			if !errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
-				t.Fatalf("BeginTransaction: %v, want TRANSACTIONAL_ID_AUTHORIZATION_FAILED", err)
-			}
-			t.Logf("BeginTransaction: %v", err)
-		case <-time.After(60 * time.Second):
-			t.Fatal("BeginTransaction still retrying after 60s")
-		}
-	})
-
-	t.Run("librdkafka", func(t *testing.T) {
-		python := requireConfluentKafka(t)
-		const script = `
-import sys
-from confluent_kafka import Producer, KafkaException
-p = Producer({"bootstrap.servers": sys.argv[1], "transactional.id": "txn-rdkafka"})
-try:
-    p.init_transactions(30)
-except KafkaException as e:
-    err = e.args[0]
-    print("ERROR", err.name(), "fatal" if err.fatal() else "not-fatal", err.str())
-    sys.exit(0)
-print("NO ERROR")
-`
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, python, "-c", script, n.Addr()).CombinedOutput()
-		if err != nil {
-			t.Fatalf("python: %v\n%s", err, out)
-		}
-		t.Logf("init_transactions: %s", bytes.TrimSpace(out))
-		if !bytes.Contains(out, []byte("ERROR TRANSACTIONAL_ID_AUTHORIZATION_FAILED fatal")) {
-			t.Fatalf("init_transactions: %s, want a fatal TRANSACTIONAL_ID_AUTHORIZATION_FAILED", out)
-		}
-	})
 }
 
 // Topic configs that Kafka 3.x still accepts but ignores are accepted by

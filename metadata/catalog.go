@@ -54,6 +54,9 @@ type ObjectCommit struct {
 	// producers with batches in Extents[i] and their last batches in it
 	// (see producers.go); the catalog keeps them per partition.
 	Producers [][]ProducerState
+	// Txns[i], when Txns is not nil, are the transaction events of
+	// Extents[i] in offset order (txnlog.go).
+	Txns [][]TxnEvent
 	// ProducerExpiry (ms) drops producer state not changed for that long
 	// in the partitions this commit touches; 0 keeps it (producers.go).
 	ProducerExpiry int64
@@ -105,6 +108,11 @@ type partitionLog struct {
 	producers        map[int64]producerRec
 	producersTracked bool
 	producersFrom    int64
+
+	// Transactions, see txnlog.go: openTxns (producer -> first offset) is
+	// not shared with clones; aborted is append-only, sorted by marker.
+	openTxns map[int64]int64
+	aborted  []AbortedTxn
 }
 
 // extentRec is an Extent as the catalog holds it: topic and partition are
@@ -236,6 +244,14 @@ func validateObjectCommit(c ObjectCommit) error {
 			return fmt.Errorf("commit object %q: %w", c.Key, err)
 		}
 	}
+	if c.Txns != nil && len(c.Txns) != len(c.Extents) {
+		return fmt.Errorf("%w: commit object %q: transaction events for %d extents, it has %d", ErrInvalidRequest, c.Key, len(c.Txns), len(c.Extents))
+	}
+	for i, evs := range c.Txns {
+		if err := validateTxnEvents(c.Extents[i], evs); err != nil {
+			return fmt.Errorf("commit object %q: %w", c.Key, err)
+		}
+	}
 	if c.ProducerExpiry < 0 {
 		return fmt.Errorf("%w: commit object %q: producer expiry %d ms", ErrInvalidRequest, c.Key, c.ProducerExpiry)
 	}
@@ -345,6 +361,9 @@ func (st *state) commitObject(c commitObjectCmd) (applyResult, bool) {
 		if c.Producers != nil {
 			pl.noteProducers(c.Producers[i], c.Now)
 		}
+		if c.Txns != nil {
+			pl.noteTxnEvents(c.Txns[i])
+		}
 		if c.ProducerExpiry > 0 {
 			pl.expireProducers(c.Now - c.ProducerExpiry)
 		}
@@ -425,6 +444,7 @@ func (st *state) truncatePartition(c truncatePartitionCmd) (applyResult, bool) {
 	pl.extents = rest
 	pl.logStart = c.NewLogStart
 	pl.truncateEpochs(c.NewLogStart)
+	pl.truncateAborted(c.NewLogStart)
 	return applyResult{}, true
 }
 

@@ -35,6 +35,13 @@ const (
 	cmdMoveLeaders        commandType = 23
 	cmdCompleteHandover   commandType = 24
 	cmdSetPartitionLeader commandType = 15
+
+	// Transactions (txn.go).
+	cmdInitTxnProducer  commandType = 40
+	cmdAddTxnPartitions commandType = 41
+	cmdTxnOffsets       commandType = 42
+	cmdEndTxnPrepare    commandType = 43
+	cmdEndTxnComplete   commandType = 44
 )
 
 func (t commandType) String() string {
@@ -79,6 +86,16 @@ func (t commandType) String() string {
 		return "CompleteHandover"
 	case cmdSetPartitionLeader:
 		return "SetPartitionLeader"
+	case cmdInitTxnProducer:
+		return "InitTxnProducer"
+	case cmdAddTxnPartitions:
+		return "AddTxnPartitions"
+	case cmdTxnOffsets:
+		return "TxnOffsets"
+	case cmdEndTxnPrepare:
+		return "EndTxnPrepare"
+	case cmdEndTxnComplete:
+		return "EndTxnComplete"
 	}
 	return fmt.Sprintf("command(%d)", uint8(t))
 }
@@ -337,6 +354,16 @@ func decodeCommand(b []byte) (command, error) {
 		return decodeBody[completeHandoverCmd](typ, body)
 	case cmdSetPartitionLeader:
 		return decodeBody[setPartitionLeaderCmd](typ, body)
+	case cmdInitTxnProducer:
+		return decodeBody[initTxnProducerCmd](typ, body)
+	case cmdAddTxnPartitions:
+		return decodeBody[addTxnPartitionsCmd](typ, body)
+	case cmdTxnOffsets:
+		return decodeBody[txnOffsetsCmd](typ, body)
+	case cmdEndTxnPrepare:
+		return decodeBody[endTxnPrepareCmd](typ, body)
+	case cmdEndTxnComplete:
+		return decodeBody[endTxnCompleteCmd](typ, body)
 	}
 	return nil, fmt.Errorf("%w: type %d", ErrUnknownCommand, uint8(typ))
 }
@@ -370,7 +397,8 @@ const (
 //	    topic index uvarint | partition varint | base varint
 //	    last-base varint | pos varint | len varint | max timestamp varint
 //	    leader epoch varint
-//	version 2: the producer section (encodeProducerSection)
+//	version 2: the producer section (encodeProducerSection), then the
+//	transaction section (encodeTxnSection)
 //
 // An extent's Object is not written: it is always the commit's key.
 func encodeCommitObject(out []byte, c commitObjectCmd) []byte {
@@ -407,6 +435,11 @@ func encodeCommitObject(out []byte, c commitObjectCmd) []byte {
 		producers = nil // validated before proposing; never index past Extents
 	}
 	encodeProducerSection(&w, c.Extents, producers, c.ProducerExpiry)
+	txns := c.Txns
+	if len(txns) != len(c.Extents) {
+		txns = nil
+	}
+	encodeTxnSection(&w, c.Extents, txns)
 	return w.b
 }
 
@@ -448,6 +481,7 @@ func decodeCommitObject(body []byte, version uint8) (command, error) {
 		c.v1 = true
 	} else if r.err == nil {
 		c.Producers, c.ProducerExpiry = decodeProducerSection(&r, c.Extents)
+		c.Txns = decodeTxnSection(&r, c.Extents)
 	}
 	if err := r.done(); err != nil {
 		return nil, fmt.Errorf("decode %s body: %w", cmdCommitObject, err)

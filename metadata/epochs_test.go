@@ -238,7 +238,7 @@ func TestEpochHistorySnapshotRoundTrip(t *testing.T) {
 }
 
 // untracked returns a copy of st with no producer state, whose snapshot
-// ends with an empty producers section (one 0 byte).
+// ends with empty producers and transactions sections (0, 0).
 func untracked(st *state) *state {
 	c := st.clone()
 	for _, parts := range c.logs {
@@ -264,10 +264,10 @@ func v2Snapshot(t *testing.T, st *state) []byte {
 		t.Fatal(err)
 	}
 	end := len(b) - snapshotTrailer
-	if b[end-2] != 0 || b[end-1] != 0 {
-		t.Fatalf("the epochs and producers sections of an empty history are %x, want 0000", b[end-2:end])
+	if b[end-3] != 0 || b[end-2] != 0 || b[end-1] != 0 {
+		t.Fatalf("the epochs, producers and transactions sections of an empty history are %x, want 000000", b[end-3:end])
 	}
-	b = append(b[:end-2:end-2], make([]byte, snapshotTrailer)...)
+	b = append(b[:end-3:end-3], make([]byte, snapshotTrailer)...)
 	binary.BigEndian.PutUint16(b[4:], snapshotVersion3)
 	binary.BigEndian.PutUint64(b[6:], uint64(len(b)-snapshotHeaderSz-snapshotTrailer))
 	return appendCRC(b[:len(b)-snapshotTrailer])
@@ -306,7 +306,7 @@ func TestEpochHistorySnapshotCorruption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The epochs section is last but for an empty producers section (0): count 1, topic index 0, partition 0,
+	// The epochs section is last but for empty producers and transactions sections (0, 0): count 1, topic index 0, partition 0,
 	// 3 entries of (epoch, start delta).
 	section := func(entries ...int64) []byte {
 		w := bodyWriter{}
@@ -320,13 +320,13 @@ func TestEpochHistorySnapshotCorruption(t *testing.T) {
 		return w.b
 	}
 	okSection := section(0, 0, 2, 20, 5, 10)
-	end := len(good) - snapshotTrailer - 1
-	if good[end] != 0 || !bytes.HasSuffix(good[:end], okSection) {
+	end := len(good) - snapshotTrailer - 2
+	if good[end] != 0 || good[end+1] != 0 || !bytes.HasSuffix(good[:end], okSection) {
 		t.Fatalf("snapshot does not end with the expected epochs section %x", okSection)
 	}
 	prefix := good[:end-len(okSection)]
 	frame := func(sec []byte) []byte {
-		b := append(append(append([]byte(nil), prefix...), sec...), 0)
+		b := append(append(append([]byte(nil), prefix...), sec...), 0, 0)
 		binary.BigEndian.PutUint64(b[6:], uint64(len(b)-snapshotHeaderSz))
 		return appendCRC(b)
 	}

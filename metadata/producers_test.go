@@ -90,12 +90,13 @@ func TestCatalogProducerTrackingStartsWithVersion2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A version-1 body is the version-2 body without its producer
-	// section (an empty one is two zero bytes: no entries, expiry 0).
-	if b[len(b)-2] != 0 || b[len(b)-1] != 0 {
-		t.Fatalf("empty producer section %x, want 0000", b[len(b)-2:])
+	// A version-1 body is the version-2 body without its producer and
+	// transaction sections (empty ones are three zero bytes: no entries,
+	// expiry 0, no events).
+	if b[len(b)-3] != 0 || b[len(b)-2] != 0 || b[len(b)-1] != 0 {
+		t.Fatalf("empty producer and transaction sections %x, want 000000", b[len(b)-3:])
 	}
-	v1 := append([]byte{b[0], commandVersion1}, b[2:len(b)-2]...)
+	v1 := append([]byte{b[0], commandVersion1}, b[2:len(b)-3]...)
 	if res := a.raw(v1); res.err != nil {
 		t.Fatal(res.err)
 	}
@@ -132,7 +133,7 @@ func TestCatalogProducerSectionValidated(t *testing.T) {
 	// Decoding a section that names an extent the commit lacks fails.
 	c := object("o", 10, ext(tid(1), 0, 0, 9, 0))
 	b, _ := encodeCommand(c)
-	w := bodyWriter{b: b[:len(b)-2]}
+	w := bodyWriter{b: b[:len(b)-3]}
 	w.uvarint(1)
 	w.uvarint(3) // extent 3 of 1
 	w.varint(1)
@@ -142,6 +143,7 @@ func TestCatalogProducerSectionValidated(t *testing.T) {
 		w.varint(0)
 	}
 	w.varint(0)
+	w.uvarint(0)
 	if _, err := decodeCommand(w.b); err == nil {
 		t.Fatal("a producer entry for a missing extent decoded")
 	}

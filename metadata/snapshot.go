@@ -21,7 +21,8 @@ import (
 // then the binary catalog and offsets sections (encodeCatalog); version 3
 // is version 2 with each extent's commit time added; version 4 adds the
 // leader-epoch section after the offsets (encodeEpochs); version 5 adds
-// the idempotent producers' section after it (encodeProducers). Versions 1 to 3
+// the idempotent producers' and the transactions' sections after it
+// (encodeProducers, encodeTxnLogs) and the transactional ids to the JSON. Versions 1 to 3
 // are still read (commit times of 1 and 2 unknown, 0; their epoch
 // histories rebuilt from the extents); version 5 is written.
 const (
@@ -47,6 +48,7 @@ type snapshotBody struct {
 	Brokers        []Broker
 	Topics         []Topic
 	Slots          []Partition `json:",omitempty"` // coordinator slots (slots.go)
+	Txns           []Txn       `json:",omitempty"` // transactional ids (txn.go), by id
 }
 
 // encodeSnapshot returns the bytes of a version-3 snapshot of st.
@@ -58,6 +60,7 @@ func encodeSnapshot(st *state) ([]byte, error) {
 		Brokers:        st.sortedBrokers(),
 		Slots:          st.slots,
 		Topics:         topics,
+		Txns:           st.sortedTxns(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode snapshot body: %w", err)
@@ -71,6 +74,7 @@ func encodeSnapshot(st *state) ([]byte, error) {
 	st.encodeGroups(&w)
 	st.encodeEpochs(&w, topics)
 	st.encodeProducers(&w, topics)
+	st.encodeTxnLogs(&w, topics)
 	out := w.b
 	binary.BigEndian.PutUint64(out[6:], uint64(len(out)-snapshotHeaderSz))
 	return binary.BigEndian.AppendUint32(out, crc32.Checksum(out[4:], castagnoli)), nil
@@ -163,6 +167,9 @@ func decodeSnapshot(b []byte, where string) (*state, error) {
 			if err := st.decodeProducers(rest, body.Topics); err != nil {
 				return nil, corrupt(snapshotHeaderSz+rest.off, "producers: %v", err)
 			}
+			if err := st.decodeTxnLogs(rest, body.Topics); err != nil {
+				return nil, corrupt(snapshotHeaderSz+rest.off, "transactions: %v", err)
+			}
 		}
 		if err := rest.done(); err != nil {
 			return nil, corrupt(snapshotHeaderSz+rest.off, "%v", err)
@@ -206,6 +213,12 @@ func (body snapshotBody) state() (*state, error) {
 	}
 	if len(body.Slots) > 0 {
 		st.slots = body.Slots
+	}
+	if err := validateTxnsSnapshot(body.Txns); err != nil {
+		return nil, err
+	}
+	for _, t := range body.Txns {
+		st.setTxn(t)
 	}
 	for _, t := range body.Topics {
 		if err := ValidateTopicName(t.Name); err != nil {

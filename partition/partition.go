@@ -256,6 +256,11 @@ type AppendOptions struct {
 	MaxMessageBytes int   // largest batch accepted; 0 means no limit
 	LogAppendTime   bool  // message.timestamp.type=LogAppendTime
 	Now             int64 // broker time in ms, used for LogAppendTime and producer id expiration
+	// Marker appends a transaction marker (one control batch, built by
+	// the broker for WriteTxnMarkers) instead of producer data: no
+	// sequence check; an epoch older than the producer's is refused,
+	// a newer one becomes the producer's (its sequences restart).
+	Marker bool
 }
 
 // Appended describes the outcome of an accepted append.
@@ -302,8 +307,11 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error
 		if opts.MaxMessageBytes > 0 && len(batch) > opts.MaxMessageBytes {
 			return kerr.MessageTooLarge
 		}
-		if h.IsTransactional() || h.IsControl() {
-			return fmt.Errorf("%w: transactional batches are not supported yet", kerr.InvalidRecord)
+		switch {
+		case h.IsControl() != opts.Marker:
+			return fmt.Errorf("%w: a control batch only as a transaction marker", kerr.InvalidRecord)
+		case h.IsTransactional() && h.ProducerID < 0:
+			return fmt.Errorf("%w: a transactional batch without a producer id", kerr.InvalidRecord)
 		}
 		if err := validateRecords(&h, batch); err != nil {
 			return err
@@ -343,7 +351,17 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error
 	if p.restoring.Load() {
 		return nil, fmt.Errorf("%w: partition %v is loading its producers' state", kerr.NotLeaderForPartition, p.key)
 	}
-	if idempotent {
+	if opts.Marker {
+		h := &hs[0]
+		if len(hs) != 1 || h.ProducerID < 0 {
+			return nil, kerr.InvalidRecord
+		}
+		if st := p.producers[h.ProducerID]; st != nil && h.ProducerEpoch < st.epoch {
+			return nil, kerr.InvalidProducerEpoch
+		} else if st != nil && h.ProducerEpoch > st.epoch {
+			p.producers[h.ProducerID] = &producerState{epoch: h.ProducerEpoch, lastSeq: -1, lastAppend: opts.Now}
+		}
+	} else if idempotent {
 		h := &hs[0]
 		res, orig, err := checkSequence(p.producers[h.ProducerID], h)
 		if err != nil {
@@ -399,7 +417,7 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error
 		return nil, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
 	}
 	p.next = off
-	if idempotent {
+	if idempotent && !opts.Marker {
 		record(p.producers, &hs[0], opts.Now)
 	}
 	return &Appended{BaseOffset: base, LastOffset: last, LogAppendTime: lat, p: p}, nil
@@ -424,8 +442,15 @@ func (p *Partition) RestoreProducer(h *recordbatch.Header) {
 		return
 	}
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if h.IsControl() {
+		// A marker moves the producer to its epoch (see AppendOptions.Marker).
+		if st := p.producers[h.ProducerID]; st != nil && h.ProducerEpoch > st.epoch {
+			p.producers[h.ProducerID] = &producerState{epoch: h.ProducerEpoch, lastSeq: -1}
+		}
+		return
+	}
 	record(p.producers, h, 0) // append time unknown: see producerState
-	p.mu.Unlock()
 }
 
 // RestoreFromObjects rebuilds the idempotent producers' state from the
@@ -510,16 +535,25 @@ func (r ReadResult) Bytes() []byte {
 // OFFSET_OUT_OF_RANGE. Offsets still in the local WAL are read from it;
 // older ones come from the object tier.
 func (p *Partition) Read(ctx context.Context, offset int64, maxBytes int) (ReadResult, error) {
+	return p.ReadBelow(ctx, offset, math.MaxInt64, maxBytes)
+}
+
+// ReadBelow is Read returning only batches that start below upper (a
+// read_committed fetch passes the last stable offset, which is always a
+// batch boundary); an offset at or above upper but within the log reads
+// nothing.
+func (p *Partition) ReadBelow(ctx context.Context, offset, upper int64, maxBytes int) (ReadResult, error) {
 	r := ReadResult{HighWatermark: p.hwm.Load(), LogStartOffset: p.logStart.Load()}
 	if offset < r.LogStartOffset || offset > r.HighWatermark {
 		return r, kerr.OffsetOutOfRange
 	}
-	if offset == r.HighWatermark {
+	end := min(r.HighWatermark, upper)
+	if offset >= end {
 		return r, nil
 	}
 	// Past fencedAt the WAL holds this broker's refused tail, not the log.
 	if wr, ok := p.log.Range(p.key); ok && offset >= max(wr.First, p.walFloor) && offset < p.fencedAt.Load() {
-		data, err := p.readLog(offset, min(r.HighWatermark, p.fencedAt.Load()), maxBytes)
+		data, err := p.readLog(offset, min(end, p.fencedAt.Load()), maxBytes)
 		if err == nil && data != nil {
 			r.Data = data
 			return r, nil
@@ -532,7 +566,7 @@ func (p *Partition) Read(ctx context.Context, offset int64, maxBytes int) (ReadR
 	if p.cold == nil {
 		return r, kerr.OffsetOutOfRange
 	}
-	pieces, err := p.cold.ReadPieces(ctx, p.key, offset, r.HighWatermark, maxBytes)
+	pieces, err := p.cold.ReadPieces(ctx, p.key, offset, end, maxBytes)
 	if err != nil {
 		return r, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
 	}

@@ -256,7 +256,8 @@ type upload struct {
 	// producers[i] are the idempotent producers of extents[i], which
 	// the catalog keeps with the commit.
 	producers [][]metadata.ProducerState
-	putAt     time.Time // when the PUT that stored key started
+	txns      [][]metadata.TxnEvent // per extent, nil when none has any
+	putAt     time.Time             // when the PUT that stored key started
 }
 
 // uploadWave builds, uploads and commits consecutive segments. Only
@@ -504,9 +505,55 @@ func extentProducers(entries []wal.Entry) ([]metadata.ProducerState, error) {
 	return out, nil
 }
 
+// extentTxnEvents returns the transaction events of entries (see
+// metadata/txnlog.go): each producer's first transactional data batch in
+// them and after each of its markers, and every COMMIT or ABORT marker.
+func extentTxnEvents(entries []wal.Entry) ([]metadata.TxnEvent, error) {
+	var out []metadata.TxnEvent
+	var open map[int64]bool
+	for _, e := range entries {
+		for pos := 0; pos < len(e.Data); {
+			h, err := recordbatch.ParseHeader(e.Data[pos:])
+			if err != nil {
+				return nil, fmt.Errorf("partition %v offsets %d..%d: %w", e.Key, e.BaseOffset, e.LastOffset, err)
+			}
+			batch := e.Data[pos:min(len(e.Data), pos+h.Size())]
+			pos += h.Size()
+			if !h.IsTransactional() || h.ProducerID < 0 {
+				continue
+			}
+			if open == nil {
+				open = make(map[int64]bool)
+			}
+			if !h.IsControl() {
+				if !open[h.ProducerID] {
+					open[h.ProducerID] = true
+					out = append(out, metadata.TxnEvent{ProducerID: h.ProducerID, Offset: h.BaseOffset, Kind: metadata.TxnData})
+				}
+				continue
+			}
+			typ, err := recordbatch.ControlType(&h, batch)
+			if err != nil {
+				return nil, fmt.Errorf("partition %v offset %d: %w", e.Key, h.BaseOffset, err)
+			}
+			kind := metadata.TxnAbort
+			switch typ {
+			case recordbatch.ControlCommit:
+				kind = metadata.TxnCommit
+			case recordbatch.ControlAbort:
+			default:
+				continue
+			}
+			open[h.ProducerID] = false
+			out = append(out, metadata.TxnEvent{ProducerID: h.ProducerID, Offset: h.BaseOffset, Kind: kind})
+		}
+	}
+	return out, nil
+}
+
 // build writes the object for parts and returns its bytes and extents
 // (without the object key) and each extent's producers.
-func (u *Uploader) build(parts []*partEntries) ([]byte, []metadata.Extent, [][]metadata.ProducerState, error) {
+func (u *Uploader) build(parts []*partEntries) ([]byte, []metadata.Extent, [][]metadata.ProducerState, [][]metadata.TxnEvent, error) {
 	// Size the buffer once: growing it while copying a 16 MiB segment in
 	// showed up as page faults in the broker's profile.
 	size := 64 << 10 // footer and trailer
@@ -522,13 +569,13 @@ func (u *Uploader) build(parts []*partEntries) ([]byte, []metadata.Extent, [][]m
 		byKey[pe.key] = pe
 		for _, e := range pe.entries {
 			if err := b.Add(index.Key(pe.key), e.BaseOffset, e.LastOffset, e.MaxTimestamp, e.Data); err != nil {
-				return nil, nil, nil, fmt.Errorf("build object: %w", err)
+				return nil, nil, nil, nil, fmt.Errorf("build object: %w", err)
 			}
 		}
 	}
 	footer, _, err := b.Finish()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("build object: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("build object: %w", err)
 	}
 	// One extent per run of entries written under one leader epoch: the
 	// footer covers the partition's whole byte range, each extent the
@@ -536,6 +583,8 @@ func (u *Uploader) build(parts []*partEntries) ([]byte, []metadata.Extent, [][]m
 	// verbatim, back to back).
 	extents := make([]metadata.Extent, 0, len(footer.Partitions))
 	var producers [][]metadata.ProducerState
+	var txns [][]metadata.TxnEvent
+	anyTxn := false
 	for _, p := range footer.Partitions {
 		pe := byKey[wal.Key(p.Key)]
 		pos := p.Pos
@@ -556,18 +605,27 @@ func (u *Uploader) build(parts []*partEntries) ([]byte, []metadata.Extent, [][]m
 			}
 			ps, err := extentProducers(pe.entries[first:i])
 			if err != nil {
-				return nil, nil, nil, fmt.Errorf("build object: %w", err)
+				return nil, nil, nil, nil, fmt.Errorf("build object: %w", err)
 			}
+			evs, err := extentTxnEvents(pe.entries[first:i])
+			if err != nil {
+				return nil, nil, nil, nil, fmt.Errorf("build object: %w", err)
+			}
+			anyTxn = anyTxn || len(evs) > 0
 			pos += ext.Len
 			extents = append(extents, ext)
 			producers = append(producers, ps)
+			txns = append(txns, evs)
 		}
 		if pos != p.Pos+p.Len || extents[len(extents)-1].LastOffset != p.LastOffset {
-			return nil, nil, nil, fmt.Errorf("build object: partition %v: entries end at byte %d offset %d, the footer at byte %d offset %d",
+			return nil, nil, nil, nil, fmt.Errorf("build object: partition %v: entries end at byte %d offset %d, the footer at byte %d offset %d",
 				p.Key, pos, extents[len(extents)-1].LastOffset, p.Pos+p.Len, p.LastOffset)
 		}
 	}
-	return buf.Bytes(), extents, producers, nil
+	if !anyTxn {
+		txns = nil
+	}
+	return buf.Bytes(), extents, producers, txns, nil
 }
 
 // prepare reads and builds one segment's object; a segment with nothing
@@ -583,7 +641,7 @@ func (u *Uploader) prepare(seg wal.SegmentInfo, ends map[wal.Key]int64) (*upload
 			if len(parts) == 0 {
 				return up, nil
 			}
-			up.body, up.extents, up.producers, err = u.build(parts)
+			up.body, up.extents, up.producers, up.txns, err = u.build(parts)
 			if err == nil {
 				up.key = WALObjectKey(u.cfg.BrokerID, seg.ID, NewNonce())
 				for i := range up.extents {
@@ -641,7 +699,7 @@ func (u *Uploader) commit(up *upload) error {
 			}
 		}
 		c := metadata.ObjectCommit{Key: up.key, Size: int64(len(up.body)), Broker: u.cfg.BrokerID, Extents: up.extents,
-			Producers: up.producers, ProducerExpiry: u.cfg.ProducerExpiration.Milliseconds(), Now: time.Now().UnixMilli()}
+			Producers: up.producers, Txns: up.txns, ProducerExpiry: u.cfg.ProducerExpiration.Milliseconds(), Now: time.Now().UnixMilli()}
 		res, err := u.cat.CommitObject(u.ctx, c)
 		if err == nil {
 			u.committed(up, res)
