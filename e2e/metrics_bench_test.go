@@ -120,3 +120,85 @@ func BenchmarkScrapeMetrics(b *testing.B) {
 		b.SetBytes(nb)
 	}
 }
+
+// BenchmarkProduceMetricsInterleaved is BenchmarkProduceMetricsOverhead
+// with the three nodes (off, on, scraped every second) running side by
+// side and the load moving from one to the next every chunk of records,
+// so that a busy neighbour on a shared machine slows every mode alike. It
+// reports ns per record for each mode; b.N is the records of all three.
+//
+//	go test ./e2e -run '^$' -bench ProduceMetricsInterleaved -benchtime 15000000x -count 3
+func BenchmarkProduceMetricsInterleaved(b *testing.B) {
+	modes := []string{"off", "on", "scraped-1s"}
+	clients := make([]*kgo.Client, len(modes))
+	stop := make(chan struct{})
+	var scrapes sync.WaitGroup
+	defer scrapes.Wait()
+	defer close(stop)
+	for i, mode := range modes {
+		n := shaletest.StartNode(b, func(c *node.Config) {
+			if mode != "off" {
+				c.Observe.MetricsListen = "127.0.0.1:0"
+			}
+		})
+		shaletest.CreateTopic(b, n.Addr(), "bench", 8, nil)
+		clients[i] = shaletest.Client(b, n.Addr(), kgo.ProducerBatchMaxBytes(1<<20), kgo.MaxBufferedRecords(1<<20))
+		if mode == "scraped-1s" {
+			scrapes.Add(1)
+			go func() {
+				defer scrapes.Done()
+				tick := time.NewTicker(time.Second)
+				defer tick.Stop()
+				for {
+					select {
+					case <-stop:
+						return
+					case <-tick.C:
+					}
+					if resp, err := http.Get("http://" + n.MetricsAddr() + "/metrics"); err == nil {
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+					}
+				}
+			}()
+		}
+	}
+	const chunk = 250_000
+	value := make([]byte, 100)
+	ctx := context.Background()
+	spent := make([]time.Duration, len(modes))
+	records := make([]int, len(modes))
+	b.SetBytes(int64(len(value)))
+	b.ResetTimer()
+	for done, turn := 0, 0; done < b.N; turn++ {
+		i := turn % len(modes)
+		k := min(chunk, b.N-done)
+		start := time.Now()
+		var failed error
+		var mu sync.Mutex
+		for range k {
+			clients[i].Produce(ctx, &kgo.Record{Topic: "bench", Value: value}, func(_ *kgo.Record, err error) {
+				if err != nil {
+					mu.Lock()
+					failed = err
+					mu.Unlock()
+				}
+			})
+		}
+		if err := clients[i].Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if failed != nil {
+			b.Fatal(failed)
+		}
+		spent[i] += time.Since(start)
+		records[i] += k
+		done += k
+	}
+	b.StopTimer()
+	for i, mode := range modes {
+		if records[i] > 0 {
+			b.ReportMetric(float64(spent[i].Nanoseconds())/float64(records[i]), "ns/rec-"+mode)
+		}
+	}
+}
