@@ -61,13 +61,14 @@ func TestProduceConsumeRoundTrip(t *testing.T) {
 {"key":"k2","value":"world","partition":1}
 
 {"key":null,"value_base64":"AAEC/w=="}
+{"key":"rep","value":"r","headers":[{"key":"x","value":"1"},{"key":"x","value":"2"},{"key":"bin","value_base64":"/w=="}]}
 `
 	r := produceCLI(t, in, "cli", "--brokers", addr, "--format", "json", "--output", "json")
 	if r.code != exitOK {
 		t.Fatalf("produce json:\n%s", r)
 	}
 	produced := decodeRecords(t, r.stdout)
-	if len(produced) != 3 || produced[1].Partition != 1 {
+	if len(produced) != 4 || produced[1].Partition != 1 {
 		t.Fatalf("produce --output json: %+v", produced)
 	}
 	// Text input with a key delimiter and a header on every record,
@@ -89,20 +90,49 @@ func TestProduceConsumeRoundTrip(t *testing.T) {
 		}
 		got[k] = rec
 	}
-	if len(got) != 5 {
-		t.Fatalf("consumed %d distinct keys, want 5:\n%s", len(got), r.stdout)
+	if len(got) != 6 {
+		t.Fatalf("consumed %d distinct keys, want 6:\n%s", len(got), r.stdout)
 	}
-	if h := got["k1"]; *h.Value != "hello" || h.Headers["trace"] != "abc" || h.Headers["n"] != "1" {
+	if h := got["k1"]; *h.Value != "hello" || headerText(h.Headers) != "n=1,trace=abc" {
 		t.Errorf("k1: %+v", h)
+	}
+	if h := got["rep"]; headerText(h.Headers) != "x=1,x=2,bin=\xff" {
+		t.Errorf("repeated and binary headers: %q", headerText(h.Headers))
 	}
 	if b := got["<nil>"]; b.Value != nil || b.ValueBase64 != "AAEC/w==" {
 		t.Errorf("binary value: %+v", b)
 	}
-	if a := got["a"]; *a.Value != "1" || a.Headers["src"] != "text" || a.Partition != 0 {
+	if a := got["a"]; *a.Value != "1" || headerText(a.Headers) != "src=text" || a.Partition != 0 {
 		t.Errorf("a: %+v", a)
 	}
 	if k2 := got["k2"]; k2.Partition != 1 || k2.Offset != produced[1].Offset {
 		t.Errorf("k2 at %d@%d, produced at %d@%d", k2.Partition, k2.Offset, produced[1].Partition, produced[1].Offset)
+	}
+
+	// The JSON output is produce's JSON input: a round trip through a
+	// second topic gives the same keys, values and headers.
+	shaletest.CreateTopic(t, addr, "cli-copy", 1, nil)
+	var again strings.Builder
+	for _, rec := range decodeRecords(t, r.stdout) {
+		b, _ := json.Marshal(produceLine{Key: rec.Key, Value: rec.Value, KeyBase64: nilIfEmpty(rec.KeyBase64), ValueBase64: nilIfEmpty(rec.ValueBase64), Headers: rec.Headers})
+		again.Write(append(b, '\n'))
+	}
+	if r2 := produceCLI(t, again.String(), "cli-copy", "-b", addr, "--format", "json"); r2.code != exitOK {
+		t.Fatalf("produce the consumed JSON again:\n%s", r2)
+	}
+	r2 := consumeCLI(t, "cli-copy", "-b", addr, "--to-end", "--output", "json")
+	if n := len(decodeRecords(t, r2.stdout)); n != 6 {
+		t.Fatalf("copy holds %d records:\n%s", n, r2)
+	}
+	for _, rec := range decodeRecords(t, r2.stdout) {
+		k := "<nil>"
+		if rec.Key != nil {
+			k = *rec.Key
+		}
+		o := got[k]
+		if headerText(rec.Headers) != headerText(o.Headers) || rec.ValueBase64 != o.ValueBase64 || (rec.Value == nil) != (o.Value == nil) || (rec.Value != nil && *rec.Value != *o.Value) {
+			t.Errorf("round trip of %s: %+v became %+v", k, o, rec)
+		}
 	}
 
 	// A template, one partition, from an offset, bounded.
@@ -112,13 +142,13 @@ func TestProduceConsumeRoundTrip(t *testing.T) {
 		t.Fatalf("consume --format:\n%s", r)
 	}
 
-	// From and to a time: everything was produced before now, and nothing
-	// is after it, so --to-time now ends at the high watermarks, and
+	// From and to a time: every record was produced before now, and none
+	// after it, so --to-time now ends at the high watermarks, and
 	// --offset @now finds nothing to print.
 	now := time.Now().Add(time.Second).UTC().Format(time.RFC3339)
 	r = consumeCLI(t, "cli", "--brokers", addr, "--to-time", now, "--format", `%v\n`)
-	if r.code != exitOK || strings.Count(r.stdout, "\n") != 5 {
-		t.Fatalf("consume --to-time %s: want the 5 records\n%s", now, r)
+	if r.code != exitOK || strings.Count(r.stdout, "\n") != 6 {
+		t.Fatalf("consume --to-time %s: want the 6 records\n%s", now, r)
 	}
 	r = consumeCLI(t, "cli", "--brokers", addr, "--offset", "@"+now, "--to-end")
 	if r.code != exitOK || r.stdout != "" {
@@ -130,8 +160,8 @@ func TestProduceConsumeRoundTrip(t *testing.T) {
 	}
 
 	// Group mode: the first run commits, the second starts after it.
-	r = consumeCLI(t, "cli", "--brokers", addr, "--group", "g1", "--num", "5", "--format", `%v\n`)
-	if r.code != exitOK || strings.Count(r.stdout, "\n") != 5 {
+	r = consumeCLI(t, "cli", "--brokers", addr, "--group", "g1", "--num", "6", "--format", `%v\n`)
+	if r.code != exitOK || strings.Count(r.stdout, "\n") != 6 {
 		t.Fatalf("group consume:\n%s", r)
 	}
 	produceCLI(t, "later\n", "cli", "--brokers", addr, "--key", "z")
@@ -289,4 +319,12 @@ func TestTopicsDescribeStorage(t *testing.T) {
 	if p1 := out[0].Storage.Partitions[1]; p1.HighWatermark != 0 || p1.Hot {
 		t.Fatalf("partition 1 storage: %+v", p1)
 	}
+}
+
+func headerText(hs jsonHeaders) string {
+	var parts []string
+	for _, h := range hs {
+		parts = append(parts, h.Key+"="+string(h.Value))
+	}
+	return strings.Join(parts, ",")
 }

@@ -29,7 +29,10 @@ and 'kcat -P'). Each line is one record:
   --format json            a JSON object per line:
                            {"key": "k", "value": "v", "headers": {"h": "x"}, "partition": 0}
                            (key, headers and partition optional; key and value may
-                           be null; "value_base64"/"key_base64" carry binary data)
+                           be null; "value_base64"/"key_base64" carry binary data;
+                           headers may also be [{"key": "h", "value": "x"}, ...],
+                           which keeps their order and repeated keys, as
+                           --output json of produce and consume writes them)
 
 --key sets one key for every record and --header K=V (repeatable) adds
 headers to every record. Records go to --partition N, or are spread by
@@ -50,8 +53,60 @@ type produceLine struct {
 	Value       *string           `json:"value"`
 	KeyBase64   *string           `json:"key_base64"`
 	ValueBase64 *string           `json:"value_base64"`
-	Headers     map[string]string `json:"headers"`
-	Partition   *int32            `json:"partition"`
+	Headers     jsonHeaders `json:"headers"`
+	Partition   *int32      `json:"partition"`
+}
+
+// jsonHeaders are record headers in JSON: written as an array of
+// {"key": k, "value": v} (in order, repeated keys kept; "value_base64"
+// for a value that is not UTF-8); read from that array or from an object
+// {"k": "v", ...}.
+type jsonHeaders []kgo.RecordHeader
+
+type jsonHeader struct {
+	Key         string  `json:"key"`
+	Value       *string `json:"value,omitempty"`
+	ValueBase64 string  `json:"value_base64,omitempty"`
+}
+
+func (h jsonHeaders) MarshalJSON() ([]byte, error) {
+	out := make([]jsonHeader, len(h))
+	for i, rh := range h {
+		out[i].Key = rh.Key
+		out[i].Value, out[i].ValueBase64 = textOrB64(rh.Value)
+	}
+	return json.Marshal(out)
+}
+
+func (h *jsonHeaders) UnmarshalJSON(b []byte) error {
+	var obj map[string]string
+	if err := json.Unmarshal(b, &obj); err == nil {
+		*h = nil
+		for _, k := range sortedKeys(obj) {
+			*h = append(*h, kgo.RecordHeader{Key: k, Value: []byte(obj[k])})
+		}
+		return nil
+	}
+	var arr []jsonHeader
+	if err := json.Unmarshal(b, &arr); err != nil {
+		return errors.New(`headers: want {"k": "v", ...} or [{"key": "k", "value": "v"}, ...]`)
+	}
+	*h = nil
+	for _, jh := range arr {
+		v, err := textOrBase64(jh.Value, nilIfEmpty(jh.ValueBase64), "header value")
+		if err != nil {
+			return err
+		}
+		*h = append(*h, kgo.RecordHeader{Key: jh.Key, Value: v})
+	}
+	return nil
+}
+
+func nilIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func produceRun(c *adminCmd, args []string, stdin io.Reader) error {
@@ -233,9 +288,7 @@ func parseProduceLine(b []byte, format, keyDelim string) (*kgo.Record, error) {
 	if r.Value, err = textOrBase64(pl.Value, pl.ValueBase64, "value"); err != nil {
 		return nil, err
 	}
-	for _, k := range sortedKeys(pl.Headers) {
-		r.Headers = append(r.Headers, kgo.RecordHeader{Key: k, Value: []byte(pl.Headers[k])})
-	}
+	r.Headers = append(r.Headers, pl.Headers...)
 	if pl.Partition != nil {
 		if *pl.Partition < 0 {
 			return nil, fmt.Errorf("partition %d: must be >= 0", *pl.Partition)
@@ -292,19 +345,14 @@ type recordJSON struct {
 	KeyBase64   string            `json:"key_base64,omitempty"`
 	Value       *string           `json:"value,omitempty"`
 	ValueBase64 string            `json:"value_base64,omitempty"`
-	Headers     map[string]string `json:"headers,omitempty"`
+	Headers     jsonHeaders       `json:"headers,omitempty"`
 }
 
 func consumedRecord(r *kgo.Record) recordJSON {
 	j := recordJSON{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp.UnixMilli()}
 	j.Key, j.KeyBase64 = textOrB64(r.Key)
 	j.Value, j.ValueBase64 = textOrB64(r.Value)
-	if len(r.Headers) > 0 {
-		j.Headers = map[string]string{}
-		for _, h := range r.Headers {
-			j.Headers[h.Key] = string(h.Value)
-		}
-	}
+	j.Headers = r.Headers
 	return j
 }
 
