@@ -180,6 +180,11 @@ func TestMetricsAfterProduceConsume(t *testing.T) {
 	if v := mustValue(t, fams, "shale_consumer_group_lag", map[string]string{"group": "metered-group", "topic": topic}); int64(v) != lagWant {
 		t.Errorf("group lag: %v, want %d", v, lagWant)
 	}
+	hw0 := mustValue(t, fams, "shale_partition_high_watermark", map[string]string{"topic": topic, "partition": "0"})
+	hw1 := mustValue(t, fams, "shale_partition_high_watermark", map[string]string{"topic": topic, "partition": "1"})
+	if hw0+hw1 != records || int64(hw1) != lagWant {
+		t.Errorf("partition high watermarks %v + %v, want %d records (partition 1: %d)", hw0, hw1, records, lagWant)
+	}
 	for _, name := range []string{"shale_wal_fsync_duration_seconds", "shale_wal_commit_size_bytes", "shale_raft_apply_duration_seconds"} {
 		if v := mustValue(t, fams, name, nil); v == 0 {
 			t.Errorf("%s: no observations", name)
@@ -244,12 +249,23 @@ func TestMetricsForgetDeletedTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	lt := map[string]string{"topic": "brief"}
-	mustValue(t, scrape(t, n.MetricsAddr()), "shale_produce_records_total", lt)
+	fams := scrape(t, n.MetricsAddr())
+	mustValue(t, fams, "shale_produce_records_total", lt)
+	// Without metrics_partition_labels no series is per partition.
+	for name, f := range fams {
+		for _, m := range f.Metric {
+			for _, l := range m.Label {
+				if l.GetName() == "partition" {
+					t.Errorf("%s has a partition label without metrics_partition_labels", name)
+				}
+			}
+		}
+	}
 	if _, err := shaletest.Admin(t, n.Addr()).DeleteTopics(ctx, "brief"); err != nil {
 		t.Fatal(err)
 	}
 	scrape(t, n.MetricsAddr()) // notices the deletion
-	fams := scrape(t, n.MetricsAddr())
+	fams = scrape(t, n.MetricsAddr())
 	for _, name := range []string{"shale_produce_records_total", "shale_topic_partitions", "shale_cost_stored_bytes"} {
 		if v, ok := metricValue(fams, name, lt); ok {
 			t.Errorf("%s{topic=brief} = %v after the topic was deleted", name, v)

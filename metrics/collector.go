@@ -82,6 +82,9 @@ var (
 	topicExtDesc    = desc("shale_topic_extents", "Extents (object slices) of a topic in the catalog.", "topic")
 	topicHWDesc     = desc("shale_topic_high_watermark_sum", "Sum over a topic's partitions of the high watermark (catalog end): its rate is the topic's committed records per second.", "topic")
 	lagDesc         = desc("shale_consumer_group_lag", "Records a consumer group has not committed yet, summed over the topic's partitions it committed for (high watermark minus committed offset).", "group", "topic")
+	partHWDesc      = desc("shale_partition_high_watermark", "A partition's high watermark (catalog end), with metrics_partition_labels.", "topic", "partition")
+	partStartDesc   = desc("shale_partition_log_start_offset", "A partition's log start offset, with metrics_partition_labels.", "topic", "partition")
+	partBytesDesc   = desc("shale_partition_stored_bytes", "Bytes of a partition's extents in the object tier, with metrics_partition_labels.", "topic", "partition")
 	lagPartDesc     = desc("shale_consumer_group_partition_lag", "Consumer group lag of one partition (with metrics_partition_labels).", "group", "topic", "partition")
 )
 
@@ -204,6 +207,12 @@ func (c *Collector) collectTopicsAndLag(gauge func(*prometheus.Desc, float64, ..
 				extents += pl.Extents
 				hw += pl.End
 				e[p] = pl.End
+				if c.src.PartitionLabels {
+					ps := strconv.Itoa(p)
+					gauge(partHWDesc, float64(pl.End), t.Name, ps)
+					gauge(partStartDesc, float64(pl.LogStart), t.Name, ps)
+					gauge(partBytesDesc, float64(pl.Bytes), t.Name, ps)
+				}
 			}
 		}
 		ends[t.Name] = e
