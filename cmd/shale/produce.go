@@ -49,10 +49,10 @@ func runProduce(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // produceLine is a record in --format json.
 type produceLine struct {
-	Key         *string           `json:"key"`
-	Value       *string           `json:"value"`
-	KeyBase64   *string           `json:"key_base64"`
-	ValueBase64 *string           `json:"value_base64"`
+	Key         *string     `json:"key"`
+	Value       *string     `json:"value"`
+	KeyBase64   *string     `json:"key_base64"`
+	ValueBase64 *string     `json:"value_base64"`
 	Headers     jsonHeaders `json:"headers"`
 	Partition   *int32      `json:"partition"`
 }
@@ -337,15 +337,15 @@ func (c *adminCmd) client(opts ...kgo.Opt) (*kgo.Client, error) {
 // json. Key and value are strings when they are UTF-8, else base64 in
 // key_base64/value_base64.
 type recordJSON struct {
-	Topic       string            `json:"topic"`
-	Partition   int32             `json:"partition"`
-	Offset      int64             `json:"offset"`
-	Timestamp   int64             `json:"timestamp"` // ms
-	Key         *string           `json:"key,omitempty"`
-	KeyBase64   string            `json:"key_base64,omitempty"`
-	Value       *string           `json:"value,omitempty"`
-	ValueBase64 string            `json:"value_base64,omitempty"`
-	Headers     jsonHeaders       `json:"headers,omitempty"`
+	Topic       string      `json:"topic"`
+	Partition   int32       `json:"partition"`
+	Offset      int64       `json:"offset"`
+	Timestamp   int64       `json:"timestamp"` // ms
+	Key         *string     `json:"key,omitempty"`
+	KeyBase64   string      `json:"key_base64,omitempty"`
+	Value       *string     `json:"value,omitempty"`
+	ValueBase64 string      `json:"value_base64,omitempty"`
+	Headers     jsonHeaders `json:"headers,omitempty"`
 }
 
 func consumedRecord(r *kgo.Record) recordJSON {
