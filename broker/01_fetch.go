@@ -109,6 +109,7 @@ func respondFetch(rc *reqCtx, res fetchResult) {
 		return
 	}
 	res.resp.SetVersion(rc.hdr.version)
+	rc.observe(res.resp, res.pieces)
 	rc.slot.finish(encodeFetchResponsePieces(rc.hdr, res.resp, res.pieces))
 }
 

@@ -27,6 +27,7 @@ type Server struct {
 	meta  *metadata.Store
 	parts *partition.Manager
 	log   *slog.Logger
+	obs   Observer // see SetObserver; nil observes nothing
 
 	topics  *topicCache
 	groups  *groupCoordinator
@@ -203,12 +204,18 @@ func (s *Server) serveConn(nc net.Conn) bool {
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
+	if s.obs != nil {
+		s.obs.ConnOpened()
+	}
 	go func() {
 		defer s.wg.Done()
 		c.serve()
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
+		if s.obs != nil {
+			s.obs.ConnClosed()
+		}
 	}()
 	return true
 }
@@ -462,7 +469,7 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 		return err
 	}
 	h := handlers[hdr.key]
-	rc := &reqCtx{conn: c, hdr: hdr, req: req}
+	rc := &reqCtx{conn: c, hdr: hdr, req: req, start: time.Now()}
 	if h.noResponse == nil || !h.noResponse(req) {
 		rc.slot = &response{done: make(chan struct{})}
 		c.out <- rc.slot
@@ -481,6 +488,9 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 		}
 	}()
 	h.fn(c.s, rc, req)
+	if rc.slot == nil {
+		rc.observe(nil, nil) // acks=0: handled, never answered
+	}
 	return nil
 }
 
@@ -490,6 +500,8 @@ type reqCtx struct {
 	hdr  requestHeader
 	req  kmsg.Request
 	slot *response // nil when the request gets no response (acks=0)
+	// start is when the request was read, for the latency Observer sees.
+	start time.Time
 }
 
 // ctx ends when the request's connection or the server closes.
@@ -503,6 +515,7 @@ func (rc *reqCtx) respond(resp kmsg.Response) {
 		return
 	}
 	resp.SetVersion(rc.hdr.version)
+	rc.observe(resp, nil)
 	if fr, ok := resp.(*kmsg.FetchResponse); ok {
 		rc.slot.finish(encodeFetchResponse(rc.hdr, fr))
 		return

@@ -37,6 +37,7 @@ type Node struct {
 	compactor *tiering.Compactor
 
 	debug *debugServer
+	obs   *observe // metrics; nil without a metrics listener
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -50,6 +51,7 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg, _ = cfg.Derive()
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -66,6 +68,8 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 			return nil, err
 		}
 	}
+
+	n.obs = newObserve(cfg)
 
 	_, isBroker, err := cfg.RoleSet()
 	if err != nil {
@@ -99,6 +103,9 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	if n.meta, err = metadata.Open(mc); err != nil {
 		return nil, fmt.Errorf("open metadata: %w", err)
 	}
+	if n.obs != nil {
+		n.meta.SetProposeObserver(n.obs.set.RaftProposed)
+	}
 
 	url, err := cfg.ObjectStoreURL()
 	if err != nil {
@@ -113,7 +120,7 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open object store: %w", err)
 	}
-	n.bucket = objectstore.NewCounting(b)
+	n.bucket = objectstore.NewCounting(n.obs.wrapBucket(b))
 	if isBroker {
 		if err := n.startBroker(cfg, logger); err != nil {
 			return nil, err
@@ -137,6 +144,9 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	cc.MinExtents = cfg.Tiering.CompactionMinExtents
 	cc.TempDir = cfg.DataDir
 	if n.compactor, err = tiering.NewCompactor(cc, n.bucket, n.meta, logger.With("component", "compactor")); err != nil {
+		return nil, err
+	}
+	if err := n.startObserve(); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -172,6 +182,9 @@ func (n *Node) startBroker(cfg Config, logger *slog.Logger) (err error) {
 			u.Kick()
 		}
 	}
+	if n.obs != nil {
+		wc.OnCommit = n.obs.set.WALCommit
+	}
 	if n.wal, err = wal.Open(wc); err != nil {
 		return fmt.Errorf("open wal: %w", err)
 	}
@@ -205,6 +218,9 @@ func (n *Node) startBroker(cfg Config, logger *slog.Logger) (err error) {
 
 	if n.server, err = broker.New(cfg.Broker, n.meta, n.parts, logger.With("component", "broker")); err != nil {
 		return err
+	}
+	if n.obs != nil {
+		n.server.SetObserver(n.obs.set.Broker)
 	}
 	if n.ln, err = n.server.Listen(); err != nil {
 		return err
@@ -390,6 +406,7 @@ func (n *Node) Close() error { return n.Shutdown(true) }
 // partitions to other brokers (see Drain).
 func (n *Node) Shutdown(drain bool) error {
 	var errs []error
+	errs = append(errs, n.closeObserve())
 	if drain && n.server != nil && n.meta != nil && len(n.cfg.Metadata.Controllers) > 0 {
 		n.Drain(30 * time.Second)
 	}
