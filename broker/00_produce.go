@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/shalelog/shale/metadata"
 	"github.com/shalelog/shale/partition"
 	"github.com/shalelog/shale/recordbatch"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -83,9 +84,6 @@ func handleProduce(s *Server, rc *reqCtx, r kmsg.Request) {
 				// these versions are refused, as Kafka 4 does.
 				sp.ErrorCode = kerr.UnsupportedVersion.Code
 				continue
-			case req.TransactionID != nil:
-				sp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-				continue
 			case !acksOK:
 				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
 				continue
@@ -100,6 +98,10 @@ func handleProduce(s *Server, rc *reqCtx, r kmsg.Request) {
 			}
 			sp.LogStartOffset = p.LogStartOffset()
 			if err := validateProduced(req.Version, rp.Records, t.maxMessageBytes); err != nil {
+				sp.ErrorCode, sp.ErrorMessage = kafkaError(err)
+				continue
+			}
+			if err := s.checkTransactional(rc.ctx(), req.TransactionID, rt.Topic, rp); err != nil {
 				sp.ErrorCode, sp.ErrorMessage = kafkaError(err)
 				continue
 			}
@@ -187,6 +189,21 @@ func checkLeader(s *Server, t *topicEntry, i int32, p *partition.Partition) erro
 		return fmt.Errorf("%w: partition %d of %q is no longer led here under leader epoch %d", kerr.NotLeaderForPartition, i, t.meta.Name, p.LeaderEpoch())
 	}
 	return nil
+}
+
+// checkTransactional checks a partition's transactional batch: the
+// request must name its transactional id, and the transaction must be
+// ongoing with the partition added (verifyTxnProduce). Batches that are
+// not transactional pass.
+func (s *Server) checkTransactional(ctx context.Context, txnID *string, topic string, rp *kmsg.ProduceRequestTopicPartition) error {
+	h, err := recordbatch.ParseHeader(rp.Records)
+	if err != nil || !h.IsTransactional() {
+		return nil // validateProduced judged the bytes
+	}
+	if txnID == nil {
+		return fmt.Errorf("%w: a transactional batch in a produce request without a transactional id", kerr.InvalidTxnState)
+	}
+	return s.verifyTxnProduce(ctx, *txnID, h.ProducerID, h.ProducerEpoch, metadata.TopicPartition{Topic: topic, Partition: rp.Partition})
 }
 
 // validateProduced makes the checks Kafka makes on one partition's records

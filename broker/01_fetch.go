@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"math"
 	"net"
 	"reflect"
 	"time"
@@ -108,6 +109,7 @@ func respondFetch(rc *reqCtx, res fetchResult) {
 		return
 	}
 	res.resp.SetVersion(rc.hdr.version)
+	rc.observe(res.resp, res.pieces)
 	rc.slot.finish(encodeFetchResponsePieces(rc.hdr, res.resp, res.pieces))
 }
 
@@ -169,13 +171,20 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest) fetchRes
 			}
 			if limit <= 0 && res.bytes > 0 {
 				sp.HighWatermark = p.HighWatermark()
-				sp.LastStableOffset = sp.HighWatermark
+				sp.LastStableOffset = min(s.lastStable(t, rp.Partition), sp.HighWatermark)
 				sp.LogStartOffset = p.LogStartOffset()
 				continue
 			}
-			rr, err := p.Read(ctx, rp.FetchOffset, max(limit, 1))
+			// read_committed reads below the last stable offset and gets
+			// the aborted transactions of what it reads.
+			lso := s.lastStable(t, rp.Partition)
+			upper := int64(math.MaxInt64)
+			if req.IsolationLevel == 1 {
+				upper = lso
+			}
+			rr, err := p.ReadBelow(ctx, rp.FetchOffset, upper, max(limit, 1))
 			sp.HighWatermark = rr.HighWatermark
-			sp.LastStableOffset = rr.HighWatermark
+			sp.LastStableOffset = min(lso, rr.HighWatermark)
 			sp.LogStartOffset = rr.LogStartOffset
 			if err != nil {
 				var ke *kerr.Error
@@ -190,6 +199,9 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest) fetchRes
 			if n == 0 || (res.bytes > 0 && n > limit) {
 				continue
 			}
+			if req.IsolationLevel == 1 {
+				sp.AbortedTransactions = s.abortedIn(t, rp.Partition, rp.FetchOffset, min(upper, rr.HighWatermark))
+			}
 			if len(rr.Data) == 1 {
 				sp.RecordBatches = rr.Data[0]
 			} else {
@@ -203,6 +215,29 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest) fetchRes
 		resp.Topics = append(resp.Topics, st)
 	}
 	return res
+}
+
+// lastStable is partition i's last stable offset from the catalog (the
+// catalog end when no transaction is open).
+func (s *Server) lastStable(t *topicEntry, i int32) int64 {
+	lso, _, ok := s.meta.LastStableOffset(t.meta.ID, i)
+	if !ok {
+		return math.MaxInt64
+	}
+	return lso
+}
+
+// abortedIn returns the aborted transactions overlapping [from, to) of
+// partition i, as a fetch response lists them (a non-nil empty list when
+// there are none, as Kafka answers read_committed).
+func (s *Server) abortedIn(t *topicEntry, i int32, from, to int64) []kmsg.FetchResponseTopicPartitionAbortedTransaction {
+	out := []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+	for _, a := range s.meta.AbortedTxns(t.meta.ID, i, from, to) {
+		at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+		at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+		out = append(out, at)
+	}
+	return out
 }
 
 // checkLeaderEpoch answers a client's current leader epoch as Kafka does:
@@ -337,14 +372,22 @@ func encodeFetchResponsePieces(hdr requestHeader, resp *kmsg.FetchResponse, piec
 			if v >= 5 {
 				meta = binary.BigEndian.AppendUint64(meta, uint64(p.LogStartOffset))
 			}
-			// Aborted transactions: null or empty (plainFetchResponse).
+			// Aborted transactions: null, or (producer id, first
+			// offset) pairs without tagged fields (plainFetchResponse).
 			switch {
 			case p.AbortedTransactions == nil && flexible:
 				meta = append(meta, 0)
 			case p.AbortedTransactions == nil:
 				meta = binary.BigEndian.AppendUint32(meta, 0xffffffff)
 			default:
-				meta = appendArrayLen(meta, 0, flexible)
+				meta = appendArrayLen(meta, len(p.AbortedTransactions), flexible)
+				for _, a := range p.AbortedTransactions {
+					meta = binary.BigEndian.AppendUint64(meta, uint64(a.ProducerID))
+					meta = binary.BigEndian.AppendUint64(meta, uint64(a.FirstOffset))
+					if flexible {
+						meta = append(meta, 0)
+					}
+				}
 			}
 			if v >= 11 {
 				meta = binary.BigEndian.AppendUint32(meta, uint32(p.PreferredReadReplica))
@@ -412,7 +455,7 @@ func appendArrayLen(b []byte, n int, flexible bool) []byte {
 
 // plainFetchResponse reports whether resp uses only what
 // encodeFetchResponse encodes: no node endpoints, no aborted transactions,
-// no tagged fields (the diverging epoch, current leader and snapshot id at
+// no tagged fields in aborted transactions (the diverging epoch, current leader and snapshot id at
 // their defaults, no unknown tags).
 func plainFetchResponse(resp *kmsg.FetchResponse) bool {
 	if len(resp.Brokers) > 0 || resp.UnknownTags.Len() > 0 {
@@ -426,7 +469,12 @@ func plainFetchResponse(resp *kmsg.FetchResponse) bool {
 		for j := range t.Partitions {
 			p := &t.Partitions[j]
 			de, cl, sn := &p.DivergingEpoch, &p.CurrentLeader, &p.SnapshotID
-			if len(p.AbortedTransactions) > 0 || p.UnknownTags.Len() > 0 ||
+			for _, a := range p.AbortedTransactions {
+				if a.UnknownTags.Len() > 0 {
+					return false
+				}
+			}
+			if p.UnknownTags.Len() > 0 ||
 				de.Epoch != -1 || de.EndOffset != -1 || de.UnknownTags.Len() > 0 ||
 				cl.LeaderID != -1 || cl.LeaderEpoch != -1 || cl.UnknownTags.Len() > 0 ||
 				sn.EndOffset != -1 || sn.Epoch != -1 || sn.UnknownTags.Len() > 0 {

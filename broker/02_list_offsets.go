@@ -87,6 +87,9 @@ func listOffsets(s *Server, rc *reqCtx, req *kmsg.ListOffsetsRequest) {
 			switch rp.Timestamp {
 			case -1:
 				sp.Offset = part.HighWatermark()
+				if req.IsolationLevel == 1 {
+					sp.Offset = min(sp.Offset, s.lastStable(t, rp.Partition))
+				}
 			case -2:
 				sp.Offset = part.LogStartOffset()
 			default:

@@ -50,6 +50,11 @@ func init() {
 		21: {min: 0, max: 2, fn: handleDeleteRecords},
 		22: {min: 0, max: 4, fn: handleInitProducerID},
 		23: {min: 0, max: 4, fn: handleOffsetForLeaderEpoch},
+		24: {min: 0, max: 4, fn: handleAddPartitionsToTxn},
+		25: {min: 0, max: 3, fn: handleAddOffsetsToTxn},
+		26: {min: 0, max: 3, fn: handleEndTxn},
+		27: {min: 0, max: 1, fn: handleWriteTxnMarkers},
+		28: {min: 0, max: 3, fn: handleTxnOffsetCommit},
 		32: {min: 0, max: 4, fn: handleDescribeConfigs},
 		33: {min: 0, max: 2, fn: handleAlterConfigs},
 		37: {min: 0, max: 3, fn: handleCreatePartitions},
@@ -57,6 +62,8 @@ func init() {
 		44: {min: 0, max: 1, fn: handleIncrementalAlterConfigs},
 		47: {min: 0, max: 0, fn: handleOffsetDelete},
 		60: {min: 0, max: 1, fn: handleDescribeCluster},
+		65: {min: 0, max: 0, fn: handleDescribeTransactions},
+		66: {min: 0, max: 1, fn: handleListTransactions},
 	}
 }
 

@@ -27,6 +27,14 @@ func randomFetchResponse(rng *rand.Rand, version int16) *kmsg.FetchResponse {
 			p.HighWatermark = rng.Int64N(1 << 40)
 			p.LastStableOffset = p.HighWatermark
 			p.LogStartOffset = rng.Int64N(1 << 30)
+			switch rng.IntN(3) { // read_committed answers: none, empty, some
+			case 1:
+				p.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+			case 2:
+				for range 1 + rng.IntN(3) {
+					p.AbortedTransactions = append(p.AbortedTransactions, kmsg.FetchResponseTopicPartitionAbortedTransaction{ProducerID: rng.Int64N(1 << 40), FirstOffset: rng.Int64N(1 << 40)})
+				}
+			}
 			if rng.IntN(2) == 0 {
 				p.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
 			}
@@ -95,10 +103,6 @@ func TestEncodeFetchResponseDoesNotCopyLargeBatches(t *testing.T) {
 // whole.
 func TestEncodeFetchResponseFallsBackToKmsg(t *testing.T) {
 	cases := map[string]func(*kmsg.FetchResponse){
-		"aborted transactions": func(r *kmsg.FetchResponse) {
-			p := &r.Topics[0].Partitions[0]
-			p.AbortedTransactions = append(p.AbortedTransactions, kmsg.FetchResponseTopicPartitionAbortedTransaction{ProducerID: 5, FirstOffset: 9})
-		},
 		"diverging epoch":  func(r *kmsg.FetchResponse) { r.Topics[0].Partitions[0].DivergingEpoch.Epoch = 3 },
 		"current leader":   func(r *kmsg.FetchResponse) { r.Topics[0].Partitions[0].CurrentLeader.LeaderID = 2 },
 		"snapshot id":      func(r *kmsg.FetchResponse) { r.Topics[0].Partitions[0].SnapshotID.EndOffset = 10 },

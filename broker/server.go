@@ -27,9 +27,11 @@ type Server struct {
 	meta  *metadata.Store
 	parts *partition.Manager
 	log   *slog.Logger
+	obs   Observer // see SetObserver; nil observes nothing
 
 	topics  *topicCache
 	groups  *groupCoordinator
+	txns    *txnCoordinator
 	pids    producerIDs
 	now     func() time.Time
 	advHost string
@@ -75,6 +77,7 @@ func New(cfg Config, meta *metadata.Store, parts *partition.Manager, logger *slo
 		return nil, err
 	}
 	s.groups = groups
+	s.txns = newTxnCoordinator(s)
 	return s, nil
 }
 
@@ -126,8 +129,9 @@ func (s *Server) Start(ln net.Listener) error {
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go func() { defer s.wg.Done(); s.topics.watch(s.ctx) }()
+	go func() { defer s.wg.Done(); s.txns.run(s.ctx) }()
 	s.groups.start()
 	go func() { defer s.wg.Done(); s.acceptLoop(ln) }()
 	return nil
@@ -200,12 +204,18 @@ func (s *Server) serveConn(nc net.Conn) bool {
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
+	if s.obs != nil {
+		s.obs.ConnOpened()
+	}
 	go func() {
 		defer s.wg.Done()
 		c.serve()
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
+		if s.obs != nil {
+			s.obs.ConnClosed()
+		}
 	}()
 	return true
 }
@@ -233,6 +243,7 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.txns.close()
 	return nil
 }
 
@@ -458,7 +469,7 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 		return err
 	}
 	h := handlers[hdr.key]
-	rc := &reqCtx{conn: c, hdr: hdr, req: req}
+	rc := &reqCtx{conn: c, hdr: hdr, req: req, start: time.Now()}
 	if h.noResponse == nil || !h.noResponse(req) {
 		rc.slot = &response{done: make(chan struct{})}
 		c.out <- rc.slot
@@ -477,6 +488,9 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 		}
 	}()
 	h.fn(c.s, rc, req)
+	if rc.slot == nil {
+		rc.observe(nil, nil) // acks=0: handled, never answered
+	}
 	return nil
 }
 
@@ -486,6 +500,8 @@ type reqCtx struct {
 	hdr  requestHeader
 	req  kmsg.Request
 	slot *response // nil when the request gets no response (acks=0)
+	// start is when the request was read, for the latency Observer sees.
+	start time.Time
 }
 
 // ctx ends when the request's connection or the server closes.
@@ -499,6 +515,7 @@ func (rc *reqCtx) respond(resp kmsg.Response) {
 		return
 	}
 	resp.SetVersion(rc.hdr.version)
+	rc.observe(resp, nil)
 	if fr, ok := resp.(*kmsg.FetchResponse); ok {
 		rc.slot.finish(encodeFetchResponse(rc.hdr, fr))
 		return

@@ -170,9 +170,7 @@ func (c *topicCache) entry(t metadata.Topic, prev *topicEntry) *topicEntry {
 			st.LogStart, st.HighWatermark, st.Next = pl.LogStart, pl.End, pl.End
 		}
 		if led {
-			// A new leader rebuilds the idempotent producers' state from
-			// the committed tail before its first append.
-			st.RestoreTail, st.TailFrom = true, c.s.meta.TailStart(t.ID, int32(i), producerStateTail)
+			st.Producers, st.RestoreTail, st.TailFrom = c.producerSeeds(t.ID, int32(i))
 		}
 		if p == nil {
 			p = c.s.parts.Open(key, st)
@@ -204,9 +202,31 @@ func (c *topicCache) entry(t metadata.Topic, prev *topicEntry) *topicEntry {
 }
 
 // producerStateTail is how many bytes of a partition's committed tail a
-// new leader reads to rebuild its idempotent producers' state: retried
-// batches are the newest ones, well inside it.
+// new leader reads to rebuild its idempotent producers' state when the
+// catalog does not hold all of it (a log committed before the catalog
+// kept producer state): retried batches are the newest ones, well inside
+// it.
 const producerStateTail = 16 << 20
+
+// producerSeeds is where a new leader of a partition gets its idempotent
+// producers' state: the catalog's, as of the catalog end. Only when the
+// catalog started keeping it above the last producerStateTail bytes
+// (older data) is the committed tail read as well (restore from tailFrom).
+func (c *topicCache) producerSeeds(id metadata.TopicID, p int32) (seeds []partition.ProducerSeed, restore bool, tailFrom int64) {
+	states, from, tracked := c.s.meta.ProducerStates(id, p)
+	for _, s := range states {
+		ps := partition.ProducerSeed{ID: s.ID, Epoch: s.Epoch, Batches: make([]partition.SeedBatch, len(s.Batches))}
+		for i, b := range s.Batches {
+			ps.Batches[i] = partition.SeedBatch{FirstSeq: b.FirstSeq, LastSeq: b.LastSeq, BaseOffset: b.BaseOffset, LastOffset: b.LastOffset}
+		}
+		seeds = append(seeds, ps)
+	}
+	tailFrom = c.s.meta.TailStart(id, p, producerStateTail)
+	if tracked && from <= tailFrom {
+		return seeds, false, 0
+	}
+	return seeds, true, tailFrom
+}
 
 // handOver runs a graceful handover of partition i of t (once per
 // partition object): it seals the partition, waits until everything

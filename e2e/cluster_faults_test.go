@@ -447,11 +447,44 @@ func TestClusterBrokerAddedUnderLoad(t *testing.T) {
 		return leads[4] >= 1 && len(st.Unhealthy) == 0
 	})
 	spread := time.Since(added)
+	// Which broker leads each partition now, as clients see it (a
+	// broker's Metadata answer follows the controllers' a moment later).
+	adm := shaletest.Admin(t, p4.Addr)
+	leaderOf := map[int32]int32{}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		mctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		md, err := adm.Metadata(mctx, "grow")
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		clear(leaderOf)
+		leads4 := 0
+		for _, p := range md.Topics["grow"].Partitions {
+			leaderOf[p.Partition] = p.Leader
+			if p.Leader == 4 {
+				leads4++
+			}
+		}
+		if leads4 > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Metadata never showed broker 4 leading a partition of grow: %v", leaderOf)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	before := r.rec.Acked()
-	r.waitAcks(500)
-	per := map[int32]int{}
+	start := time.Now()
+	r.waitAcks(1500)
+	took := time.Since(start).Seconds()
+	perBroker := map[int32]int{}
 	for _, a := range r.rec.Acks()[before:] {
-		per[a.Partition]++
+		perBroker[leaderOf[a.Partition]]++
+	}
+	rates := map[int32]string{}
+	for b, n := range perBroker {
+		rates[b] = fmt.Sprintf("%.0f rec/s", float64(n)/took)
 	}
 	rep := r.finish(append(c.kafka(), p4.Addr))
 	var raftRole string
@@ -460,9 +493,12 @@ func TestClusterBrokerAddedUnderLoad(t *testing.T) {
 			raftRole = map[bool]string{true: "voter", false: "non-voter"}[ctl.Voter]
 		}
 	}
-	t.Logf("broker 4 joined (%s) and led its share %v after it started; acks per partition after the rebalance: %v", raftRole, spread.Round(time.Millisecond), per)
+	t.Logf("broker 4 joined (%s) and led its share %v after it started; produce throughput per leader broker after the rebalance: %v", raftRole, spread.Round(time.Millisecond), rates)
 	if raftRole != "non-voter" {
 		t.Fatalf("broker 4 is a raft %q, want a non-voter", raftRole)
+	}
+	if perBroker[4] == 0 {
+		t.Fatalf("broker 4 took none of the %d acknowledged records after the rebalance: %v", r.rec.Acked()-before, perBroker)
 	}
 	if err := rep.Err(); err != nil {
 		t.Fatal(err)

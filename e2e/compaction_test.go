@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"os"
 	"os/exec"
 	"strconv"
@@ -519,4 +520,112 @@ func TestCompactDeleteOnMinIO(t *testing.T) {
 		}
 	}
 	checkLatest(t, "compact,delete", got, m, true)
+}
+
+// TestCompactionTransactional: a compacted topic written by a
+// transactional producer, some transactions aborted, and one left open.
+// Compaction removes the aborted records (they never stand for their key),
+// keeps the markers, and touches nothing from the open transaction's first
+// record on: read_committed then reads exactly the latest committed value
+// of each key, before and after compaction.
+func TestCompactionTransactional(t *testing.T) {
+	n := shaletest.StartNode(t, func(c *node.Config) { c.Tiering.KeyCompactionInterval = 0 })
+	addr := n.Addr()
+	shaletest.CreateTopic(t, addr, "ctxn", 1, map[string]*string{
+		"cleanup.policy":            kadm.StringPtr("compact"),
+		"min.cleanable.dirty.ratio": kadm.StringPtr("0.01"),
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	p := shaletest.Client(t, addr, kgo.TransactionalID("ctxn-producer"), kgo.DefaultProduceTopic("ctxn"))
+	latest := map[string]string{}
+	for i := range 12 {
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		commit := i%3 != 2
+		for k := range 20 {
+			key, val := fmt.Sprintf("k%02d", k), fmt.Sprintf("t%02d-k%02d", i, k)
+			p.Produce(ctx, &kgo.Record{Key: []byte(key), Value: []byte(val)}, nil)
+			if commit {
+				latest[key] = val
+			}
+		}
+		if err := p.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Still open while compaction runs: it holds the LSO.
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ProduceSync(ctx, &kgo.Record{Key: []byte("k00"), Value: []byte("open")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	lastCommitted := func(step string) {
+		t.Helper()
+		got := map[string]string{}
+		counts := map[string]int{}
+		for v := range readAll(t, addr, "ctxn", true) {
+			var i int
+			if _, err := fmt.Sscanf(v, "t%02d", &i); err != nil || i%3 == 2 {
+				t.Fatalf("%s: read %q, of an aborted or open transaction", step, v)
+			}
+			key := v[len(v)-3:]
+			counts[key]++
+			got[key] = max(got[key], v)
+		}
+		if !maps.Equal(got, latest) {
+			t.Fatalf("%s: latest values %v, want %v", step, got, latest)
+		}
+	}
+	lastCommitted("before compaction")
+	time.Sleep(100 * time.Millisecond)
+	res, err := n.RunKeyCompaction(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Reclaimed == 0 {
+		t.Fatalf("compaction reclaimed nothing: %+v", res)
+	}
+	all := readAll(t, addr, "ctxn", false)
+	for v := range all {
+		if v != "open" && strings.HasPrefix(v, "t") {
+			var i int
+			fmt.Sscanf(v, "t%02d", &i)
+			if i%3 == 2 {
+				t.Fatalf("after compaction read_uncommitted still reads aborted %q", v)
+			}
+		}
+	}
+	if all["open"] != 1 {
+		t.Fatal("compaction removed the open transaction's record")
+	}
+	// librdkafka too, through the empty batches compaction leaves.
+	kc, err := exec.Command(shaletest.RequireTool(t, "kcat"), "-b", addr, "-C", "-t", "ctxn", "-o", "beginning", "-e", "-q",
+		"-f", "%k=%s\n", "-X", "isolation.level=read_committed").Output()
+	if err != nil {
+		t.Fatalf("kcat read_committed after compaction: %v", err)
+	}
+	fromKcat := map[string]string{}
+	for _, line := range strings.Fields(string(kc)) {
+		k, v, _ := strings.Cut(line, "=")
+		fromKcat[k] = max(fromKcat[k], v)
+	}
+	if !maps.Equal(fromKcat, latest) {
+		t.Fatalf("kcat read_committed after compaction: %v, want %v", fromKcat, latest)
+	}
+	got := map[string]string{}
+	for v := range readAll(t, addr, "ctxn", true) {
+		got[v[len(v)-3:]] = max(got[v[len(v)-3:]], v)
+	}
+	if !maps.Equal(got, latest) {
+		t.Fatalf("after compaction: latest values %v, want %v", got, latest)
+	}
+	if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
 }

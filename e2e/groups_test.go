@@ -612,11 +612,10 @@ func TestGroupsAdminAPIs(t *testing.T) {
 			t.Fatalf("coordinator of group %s: %+v", k, c)
 		}
 	}
-	// Until transactions exist, transactional clients fail at once (see
-	// broker/10_find_coordinator.go).
+	// A transactional id's coordinator is found the same way.
 	tc := adm.FindTxnCoordinators(ctx, "txn")
-	if c := tc["txn"]; !errors.Is(c.Err, kerr.TransactionalIDAuthorizationFailed) {
-		t.Fatalf("transaction coordinator: %+v, want TRANSACTIONAL_ID_AUTHORIZATION_FAILED", c)
+	if c := tc["txn"]; c.Err != nil || c.NodeID != 1 {
+		t.Fatalf("transaction coordinator: %+v, want broker 1", c)
 	}
 }
 

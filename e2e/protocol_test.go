@@ -2,15 +2,14 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"net"
-	"os/exec"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +18,6 @@ import (
 	"github.com/shalelog/shale/node"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -398,6 +396,65 @@ func TestProtocolIdempotentProduce(t *testing.T) {
 	c.alive()
 }
 
+// TestProtocolIdempotentRetryAfterWipedWAL: a producer's batch followed by
+// more than the 16 MiB of committed tail a leader used to read back, then
+// the broker restarts with its WAL gone. The producer state comes from the
+// catalog, so a retry of that first batch is answered with its original
+// offset instead of being written a second time.
+func TestProtocolIdempotentRetryAfterWipedWAL(t *testing.T) {
+	dataDir := t.TempDir()
+	withDir := func(c *node.Config) { c.DataDir = dataDir }
+	n1 := shaletest.StartNode(t, withDir)
+	shaletest.CreateTopic(t, n1.Addr(), "idem-wiped", 1, nil)
+	c := dialRaw(t, n1.Addr())
+	initPID := func(c *rawConn) int64 {
+		init := kmsg.NewPtrInitProducerIDRequest()
+		init.Version = 4
+		ir := c.roundTrip(init).(*kmsg.InitProducerIDResponse)
+		wantCode(t, "InitProducerId", ir.ErrorCode, &kerr.Error{Message: "NONE", Code: 0})
+		return ir.ProducerID
+	}
+	a, b := initPID(c), initPID(c)
+	first := rawBatch(3, 10, a, 0, 0)
+	if r := produced(t, c.roundTrip(rawProduce("idem-wiped", 0, -1, first))); r.ErrorCode != 0 || r.BaseOffset != 0 {
+		t.Fatalf("first batch: offset %d, %v", r.BaseOffset, kerr.ErrorForCode(r.ErrorCode))
+	}
+	const big, bigBatches = 900_000, 24 // 21.6 MB after it
+	for i := range bigBatches {
+		if r := produced(t, c.roundTrip(rawProduce("idem-wiped", 0, -1, rawBatch(1, big, b, 0, int32(i))))); r.ErrorCode != 0 {
+			t.Fatalf("big batch %d: %v", i, kerr.ErrorForCode(r.ErrorCode))
+		}
+	}
+	if err := n1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dataDir, "wal")); err != nil {
+		t.Fatal(err)
+	}
+	n2 := shaletest.StartNode(t, withDir)
+	c2 := dialRaw(t, n2.Addr())
+	// The partition takes writes once its producer state is loaded.
+	var r kmsg.ProduceResponseTopicPartition
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r = produced(t, c2.roundTrip(rawProduce("idem-wiped", 0, -1, first)))
+		if r.ErrorCode != kerr.NotLeaderForPartition.Code || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r.ErrorCode != 0 || r.BaseOffset != 0 {
+		t.Fatalf("retry of the first batch after the restart: offset %d, %v; want its original offset 0", r.BaseOffset, kerr.ErrorForCode(r.ErrorCode))
+	}
+	end := int64(3 + bigBatches)
+	if r := produced(t, c2.roundTrip(rawProduce("idem-wiped", 0, -1, rawBatch(1, 10, a, 0, 3)))); r.ErrorCode != 0 || r.BaseOffset != end {
+		t.Fatalf("next batch after the restart: offset %d, %v; want %d", r.BaseOffset, kerr.ErrorForCode(r.ErrorCode), end)
+	}
+	if r := produced(t, c2.roundTrip(rawProduce("idem-wiped", 0, -1, rawBatch(1, 10, b, 0, bigBatches)))); r.ErrorCode != 0 || r.BaseOffset != end+1 {
+		t.Fatalf("the other producer after the restart: offset %d, %v; want %d", r.BaseOffset, kerr.ErrorForCode(r.ErrorCode), end+1)
+	}
+}
+
 func TestProtocolInvalidTopicNames(t *testing.T) {
 	for _, autoCreate := range []bool{false, true} {
 		t.Run(fmt.Sprintf("auto-create %v", autoCreate), func(t *testing.T) {
@@ -648,96 +705,6 @@ func TestProtocolPipelining(t *testing.T) {
 	for _, corr := range corrs {
 		c.recv(corr)
 	}
-}
-
-// Until Shale has transactions, a transactional client must fail at once
-// with a clear, non-retriable error rather than retry FindCoordinator until
-// its timeout: TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which librdkafka turns
-// into a fatal init_transactions error straight from FindCoordinator and
-// franz-go into a fatal BeginTransaction error. The waits below are bounds
-// (the clients' own timeouts), not measures of speed.
-func TestProtocolTransactionalClientsFailFast(t *testing.T) {
-	n := shaletest.StartNode(t, nil)
-
-	t.Run("wire", func(t *testing.T) {
-		c := dialRaw(t, n.Addr())
-		for _, version := range []int16{1, 3} {
-			req := kmsg.NewPtrFindCoordinatorRequest()
-			req.Version = version
-			req.CoordinatorType = 1
-			req.CoordinatorKey = "txn"
-			resp := c.roundTrip(req).(*kmsg.FindCoordinatorResponse)
-			wantCode(t, fmt.Sprintf("FindCoordinator v%d for a transactional id", version), resp.ErrorCode, kerr.TransactionalIDAuthorizationFailed)
-			if resp.ErrorMessage == nil || !strings.Contains(*resp.ErrorMessage, "transactions") {
-				t.Fatalf("FindCoordinator v%d message %v, want one saying transactions are not supported", version, resp.ErrorMessage)
-			}
-		}
-		req := kmsg.NewPtrFindCoordinatorRequest()
-		req.Version = 4
-		req.CoordinatorType = 1
-		req.CoordinatorKeys = []string{"a", "b"}
-		resp := c.roundTrip(req).(*kmsg.FindCoordinatorResponse)
-		if len(resp.Coordinators) != 2 {
-			t.Fatalf("FindCoordinator v4: %d coordinators, want 2", len(resp.Coordinators))
-		}
-		for _, co := range resp.Coordinators {
-			wantCode(t, "FindCoordinator v4 key "+co.Key, co.ErrorCode, kerr.TransactionalIDAuthorizationFailed)
-		}
-		ipid := kmsg.NewPtrInitProducerIDRequest()
-		ipid.Version = 4
-		ipid.TransactionalID = kmsg.StringPtr("txn")
-		ipid.TransactionTimeoutMillis = 60_000
-		ipid.ProducerID, ipid.ProducerEpoch = -1, -1
-		wantCode(t, "InitProducerId with a transactional id", c.roundTrip(ipid).(*kmsg.InitProducerIDResponse).ErrorCode, kerr.TransactionalIDAuthorizationFailed)
-		// Consumer groups are unaffected.
-		req = kmsg.NewPtrFindCoordinatorRequest()
-		req.Version = 3
-		req.CoordinatorKey = "group"
-		if code := c.roundTrip(req).(*kmsg.FindCoordinatorResponse).ErrorCode; code != 0 {
-			t.Fatalf("FindCoordinator for a group: %v", kerr.ErrorForCode(code))
-		}
-	})
-
-	t.Run("franz-go", func(t *testing.T) {
-		cl := shaletest.Client(t, n.Addr(), kgo.TransactionalID("txn-franz"))
-		done := make(chan error, 1)
-		go func() { done <- cl.BeginTransaction() }()
-		select {
-		case err := <-done:
-			if !errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
-				t.Fatalf("BeginTransaction: %v, want TRANSACTIONAL_ID_AUTHORIZATION_FAILED", err)
-			}
-			t.Logf("BeginTransaction: %v", err)
-		case <-time.After(60 * time.Second):
-			t.Fatal("BeginTransaction still retrying after 60s")
-		}
-	})
-
-	t.Run("librdkafka", func(t *testing.T) {
-		python := requireConfluentKafka(t)
-		const script = `
-import sys
-from confluent_kafka import Producer, KafkaException
-p = Producer({"bootstrap.servers": sys.argv[1], "transactional.id": "txn-rdkafka"})
-try:
-    p.init_transactions(30)
-except KafkaException as e:
-    err = e.args[0]
-    print("ERROR", err.name(), "fatal" if err.fatal() else "not-fatal", err.str())
-    sys.exit(0)
-print("NO ERROR")
-`
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		out, err := exec.CommandContext(ctx, python, "-c", script, n.Addr()).CombinedOutput()
-		if err != nil {
-			t.Fatalf("python: %v\n%s", err, out)
-		}
-		t.Logf("init_transactions: %s", bytes.TrimSpace(out))
-		if !bytes.Contains(out, []byte("ERROR TRANSACTIONAL_ID_AUTHORIZATION_FAILED fatal")) {
-			t.Fatalf("init_transactions: %s, want a fatal TRANSACTIONAL_ID_AUTHORIZATION_FAILED", out)
-		}
-	})
 }
 
 // Topic configs that Kafka 3.x still accepts but ignores are accepted by

@@ -213,7 +213,7 @@ func (c Config) compression() (kgo.CompressionCodec, error) {
 
 // RegisterFlags binds every setting except Mode to a flag of fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.Func("brokers", "comma-separated seed brokers (default "+strings.Join(c.Brokers, ",")+")", func(s string) error {
+	brokers := func(s string) error {
 		c.Brokers = nil
 		for _, b := range strings.Split(s, ",") {
 			if b = strings.TrimSpace(b); b != "" {
@@ -224,7 +224,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 			return errors.New("no address given")
 		}
 		return nil
-	})
+	}
+	fs.Func("brokers", "comma-separated seed brokers (default "+strings.Join(c.Brokers, ",")+")", brokers)
+	fs.Func("bootstrap-server", "the same as --brokers", brokers)
 	fs.StringVar(&c.Topic, "topic", c.Topic, "topic to load")
 	fs.BoolVar(&c.CreateTopic, "create-topic", c.CreateTopic, "create the topic if it does not exist")
 	fs.Func("partitions", fmt.Sprintf("partitions of a created topic (default %d)", c.Partitions), func(s string) error {

@@ -125,6 +125,19 @@ func (r *bodyReader) topicID() TopicID {
 	return id
 }
 
+func (r *bodyReader) byte(what string) byte {
+	if r.err != nil {
+		return 0
+	}
+	if r.off >= len(r.b) {
+		r.fail("%s: no bytes left", what)
+		return 0
+	}
+	b := r.b[r.off]
+	r.off++
+	return b
+}
+
 // done reports the sticky error, or an error if bytes are left over.
 func (r *bodyReader) done() error {
 	if r.err == nil && r.off != len(r.b) {

@@ -50,6 +50,19 @@ type ObjectCommit struct {
 	Broker  int32
 	Extents []Extent
 	Now     int64 // ms; set by the caller
+	// Producers[i], when Producers is not nil, are the idempotent
+	// producers with batches in Extents[i] and their last batches in it
+	// (see producers.go); the catalog keeps them per partition.
+	Producers [][]ProducerState
+	// Txns[i], when Txns is not nil, are the transaction events of
+	// Extents[i] in offset order (txnlog.go).
+	Txns [][]TxnEvent
+	// ProducerExpiry (ms) drops producer state not changed for that long
+	// in the partitions this commit touches; 0 keeps it (producers.go).
+	ProducerExpiry int64
+	// v1 marks a version-1 entry, which carried no producer section and
+	// so does not start producer tracking.
+	v1 bool
 }
 
 // Replacement is a compactor's output: one new single-partition object
@@ -92,6 +105,17 @@ type partitionLog struct {
 	// keyCompaction is how far compaction by key has cleaned the log
 	// (keycompaction.go).
 	keyCompaction keyCompactionRec
+
+	// Idempotent producers, see producers.go. producers is not shared
+	// with clones (state.clone copies it).
+	producers        map[int64]producerRec
+	producersTracked bool
+	producersFrom    int64
+
+	// Transactions, see txnlog.go: openTxns (producer -> first offset) is
+	// not shared with clones; aborted is append-only, sorted by marker.
+	openTxns map[int64]int64
+	aborted  []AbortedTxn
 }
 
 // extentRec is an Extent as the catalog holds it: topic and partition are
@@ -215,6 +239,25 @@ func validateObjectCommit(c ObjectCommit) error {
 			return fmt.Errorf("commit object %q: %w", c.Key, err)
 		}
 	}
+	if c.Producers != nil && len(c.Producers) != len(c.Extents) {
+		return fmt.Errorf("%w: commit object %q: producers for %d extents, it has %d", ErrInvalidRequest, c.Key, len(c.Producers), len(c.Extents))
+	}
+	for i, ps := range c.Producers {
+		if err := validateProducers(c.Extents[i], ps); err != nil {
+			return fmt.Errorf("commit object %q: %w", c.Key, err)
+		}
+	}
+	if c.Txns != nil && len(c.Txns) != len(c.Extents) {
+		return fmt.Errorf("%w: commit object %q: transaction events for %d extents, it has %d", ErrInvalidRequest, c.Key, len(c.Txns), len(c.Extents))
+	}
+	for i, evs := range c.Txns {
+		if err := validateTxnEvents(c.Extents[i], evs); err != nil {
+			return fmt.Errorf("commit object %q: %w", c.Key, err)
+		}
+	}
+	if c.ProducerExpiry < 0 {
+		return fmt.Errorf("%w: commit object %q: producer expiry %d ms", ErrInvalidRequest, c.Key, c.ProducerExpiry)
+	}
 	return nil
 }
 
@@ -312,9 +355,21 @@ func (st *state) commitObject(c commitObjectCmd) (applyResult, bool) {
 		pl := &st.logs[e.Topic][e.Partition]
 		pl.extents = append(pl.extents, extentRec{base: e.BaseOffset, last: e.LastOffset, pos: e.Pos, length: e.Len,
 			maxTimestamp: e.MaxTimestamp, commitTime: c.Now, leaderEpoch: e.LeaderEpoch, object: c.Key})
+		if !c.v1 && !pl.producersTracked {
+			pl.producersTracked, pl.producersFrom = true, e.BaseOffset
+		}
 		pl.end = e.LastOffset + 1
 		pl.bytes += e.Len
 		pl.noteEpoch(e.LeaderEpoch, e.BaseOffset)
+		if c.Producers != nil {
+			pl.noteProducers(c.Producers[i], c.Now)
+		}
+		if c.Txns != nil {
+			pl.noteTxnEvents(c.Txns[i])
+		}
+		if c.ProducerExpiry > 0 {
+			pl.expireProducers(c.Now - c.ProducerExpiry)
+		}
 	}
 	st.objects[c.Key] = objectInfo{size: c.Size, refs: int64(len(accepted))}
 	return applyResult{commit: res}, true
@@ -392,6 +447,7 @@ func (st *state) truncatePartition(c truncatePartitionCmd) (applyResult, bool) {
 	pl.extents = rest
 	pl.logStart = c.NewLogStart
 	pl.truncateEpochs(c.NewLogStart)
+	pl.truncateAborted(c.NewLogStart)
 	return applyResult{}, true
 }
 

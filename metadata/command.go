@@ -35,6 +35,13 @@ const (
 	cmdMoveLeaders        commandType = 23
 	cmdCompleteHandover   commandType = 24
 	cmdSetPartitionLeader commandType = 15
+
+	// Transactions (txn.go).
+	cmdInitTxnProducer  commandType = 40
+	cmdAddTxnPartitions commandType = 41
+	cmdTxnOffsets       commandType = 42
+	cmdEndTxnPrepare    commandType = 43
+	cmdEndTxnComplete   commandType = 44
 )
 
 func (t commandType) String() string {
@@ -81,6 +88,16 @@ func (t commandType) String() string {
 		return "SetPartitionLeader"
 	case cmdRecordKeyCompaction:
 		return "RecordKeyCompaction"
+	case cmdInitTxnProducer:
+		return "InitTxnProducer"
+	case cmdAddTxnPartitions:
+		return "AddTxnPartitions"
+	case cmdTxnOffsets:
+		return "TxnOffsets"
+	case cmdEndTxnPrepare:
+		return "EndTxnPrepare"
+	case cmdEndTxnComplete:
+		return "EndTxnComplete"
 	}
 	return fmt.Sprintf("command(%d)", uint8(t))
 }
@@ -96,6 +113,8 @@ func (t commandType) version() uint8 {
 	switch t {
 	case cmdDeleteTopic:
 		return 2 // v2 added Now
+	case cmdCommitObject:
+		return 2 // v2 added the producer section (producers.go)
 	case cmdRegisterBroker, cmdCreateTopic, cmdCreatePartitions, cmdCommitOffsets:
 		// v2: the same bodies, applied with the cluster's leadership
 		// rules (leaders spread over live brokers, incarnations). A v1
@@ -281,6 +300,8 @@ func decodeCommand(b []byte) (command, error) {
 			return r, nil
 		case cmdCommitOffsets:
 			return decodeCommitOffsets(body, commandVersion1)
+		case cmdCommitObject:
+			return decodeCommitObject(body, commandVersion1)
 		case cmdCreatePartitions:
 			c, err := decodeBody[createPartitionsCmd](typ, body)
 			if err != nil {
@@ -310,7 +331,7 @@ func decodeCommand(b []byte) (command, error) {
 	case cmdAllocateProducerIDs:
 		return decodeBody[allocateProducerIDsCmd](typ, body)
 	case cmdCommitObject:
-		return decodeCommitObject(body)
+		return decodeCommitObject(body, 2)
 	case cmdReplaceExtents:
 		return decodeBody[replaceExtentsCmd](typ, body)
 	case cmdTruncatePartition:
@@ -337,6 +358,16 @@ func decodeCommand(b []byte) (command, error) {
 		return decodeBody[setPartitionLeaderCmd](typ, body)
 	case cmdRecordKeyCompaction:
 		return decodeBody[recordKeyCompactionCmd](typ, body)
+	case cmdInitTxnProducer:
+		return decodeBody[initTxnProducerCmd](typ, body)
+	case cmdAddTxnPartitions:
+		return decodeBody[addTxnPartitionsCmd](typ, body)
+	case cmdTxnOffsets:
+		return decodeBody[txnOffsetsCmd](typ, body)
+	case cmdEndTxnPrepare:
+		return decodeBody[endTxnPrepareCmd](typ, body)
+	case cmdEndTxnComplete:
+		return decodeBody[endTxnCompleteCmd](typ, body)
 	}
 	return nil, fmt.Errorf("%w: type %d", ErrUnknownCommand, uint8(typ))
 }
@@ -370,6 +401,8 @@ const (
 //	    topic index uvarint | partition varint | base varint
 //	    last-base varint | pos varint | len varint | max timestamp varint
 //	    leader epoch varint
+//	version 2: the producer section (encodeProducerSection), then the
+//	transaction section (encodeTxnSection)
 //
 // An extent's Object is not written: it is always the commit's key.
 func encodeCommitObject(out []byte, c commitObjectCmd) []byte {
@@ -401,10 +434,20 @@ func encodeCommitObject(out []byte, c commitObjectCmd) []byte {
 		w.varint(e.MaxTimestamp)
 		w.varint(int64(e.LeaderEpoch))
 	}
+	producers := c.Producers
+	if len(producers) != len(c.Extents) {
+		producers = nil // validated before proposing; never index past Extents
+	}
+	encodeProducerSection(&w, c.Extents, producers, c.ProducerExpiry)
+	txns := c.Txns
+	if len(txns) != len(c.Extents) {
+		txns = nil
+	}
+	encodeTxnSection(&w, c.Extents, txns)
 	return w.b
 }
 
-func decodeCommitObject(body []byte) (command, error) {
+func decodeCommitObject(body []byte, version uint8) (command, error) {
 	r := bodyReader{b: body}
 	var c commitObjectCmd
 	c.Key = r.string("object key", maxDecodedKeyLen)
@@ -437,6 +480,12 @@ func decodeCommitObject(body []byte) (command, error) {
 		e.Len = r.varint()
 		e.MaxTimestamp = r.varint()
 		e.LeaderEpoch = r.int32("leader epoch")
+	}
+	if version == commandVersion1 {
+		c.v1 = true
+	} else if r.err == nil {
+		c.Producers, c.ProducerExpiry = decodeProducerSection(&r, c.Extents)
+		c.Txns = decodeTxnSection(&r, c.Extents)
 	}
 	if err := r.done(); err != nil {
 		return nil, fmt.Errorf("decode %s body: %w", cmdCommitObject, err)

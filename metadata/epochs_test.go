@@ -237,11 +237,23 @@ func TestEpochHistorySnapshotRoundTrip(t *testing.T) {
 	}
 }
 
+// untracked returns a copy of st with no producer state, whose snapshot
+// ends with empty producers and transactions sections (0, 0).
+func untracked(st *state) *state {
+	c := st.clone()
+	for _, parts := range c.logs {
+		for i := range parts {
+			parts[i].producers, parts[i].producersTracked, parts[i].producersFrom = nil, false, 0
+		}
+	}
+	return c
+}
+
 // v2Snapshot encodes st as a snapshot from before the epochs section
 // (version 3: version 4 without it).
 func v2Snapshot(t *testing.T, st *state) []byte {
 	t.Helper()
-	c := st.clone()
+	c := untracked(st)
 	for _, parts := range c.logs {
 		for i := range parts {
 			parts[i].epochs = nil
@@ -251,13 +263,13 @@ func v2Snapshot(t *testing.T, st *state) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The last two sections, epochs and key compactions (version 5),
-	// are one zero count each here.
+	// The last four sections, epochs, producers, transactions and key
+	// compactions, are one zero count each here.
 	end := len(b) - snapshotTrailer
-	if b[end-2] != 0 || b[end-1] != 0 {
-		t.Fatalf("the epochs and key-compaction sections of an empty state are %x, want 0000", b[end-2:end])
+	if !bytes.Equal(b[end-4:end], []byte{0, 0, 0, 0}) {
+		t.Fatalf("the epochs, producers, transactions and key-compaction sections of an empty history are %x, want 00000000", b[end-4:end])
 	}
-	b = append(b[:end-2:end-2], make([]byte, snapshotTrailer)...)
+	b = append(b[:end-4:end-4], make([]byte, snapshotTrailer)...)
 	binary.BigEndian.PutUint16(b[4:], snapshotVersion3)
 	binary.BigEndian.PutUint64(b[6:], uint64(len(b)-snapshotHeaderSz-snapshotTrailer))
 	return appendCRC(b[:len(b)-snapshotTrailer])
@@ -292,8 +304,11 @@ func TestEpochHistoryFromVersion2Snapshot(t *testing.T) {
 
 func TestEpochHistorySnapshotCorruption(t *testing.T) {
 	a := epochApplier(t)
-	good := a.snapshotBytes()
-	// The epochs section is last: count 1, topic index 0, partition 0,
+	good, err := encodeSnapshot(untracked(a.f.st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The epochs section is last but for empty producers and transactions sections (0, 0): count 1, topic index 0, partition 0,
 	// 3 entries of (epoch, start delta).
 	section := func(entries ...int64) []byte {
 		w := bodyWriter{}
@@ -307,17 +322,15 @@ func TestEpochHistorySnapshotCorruption(t *testing.T) {
 		return w.b
 	}
 	okSection := section(0, 0, 2, 20, 5, 10)
-	// After it, the key-compaction section (version 5): an empty one.
-	end := len(good) - snapshotTrailer - 1
-	if good[end] != 0 {
-		t.Fatalf("snapshot does not end with an empty key-compaction section: %x", good[end])
-	}
-	if !bytes.HasSuffix(good[:end], okSection) {
+	// After it, the producers, transactions and key-compaction sections:
+	// empty ones.
+	end := len(good) - snapshotTrailer - 3
+	if !bytes.Equal(good[end:end+3], []byte{0, 0, 0}) || !bytes.HasSuffix(good[:end], okSection) {
 		t.Fatalf("snapshot does not end with the expected epochs section %x", okSection)
 	}
 	prefix := good[:end-len(okSection)]
 	frame := func(sec []byte) []byte {
-		b := append(append(append([]byte(nil), prefix...), sec...), 0)
+		b := append(append(append([]byte(nil), prefix...), sec...), 0, 0, 0)
 		binary.BigEndian.PutUint64(b[6:], uint64(len(b)-snapshotHeaderSz))
 		return appendCRC(b)
 	}

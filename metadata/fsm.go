@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -42,6 +43,10 @@ type state struct {
 	// slots are the coordinator slots (slots.go); empty until a broker
 	// registers. The array is shared with clones: apply replaces it.
 	slots []Partition
+
+	// txns are the transactional ids' states (txn.go); values share no
+	// backing arrays with callers or clones (apply replaces slices).
+	txns map[string]Txn
 }
 
 func newState() *state {
@@ -65,6 +70,7 @@ type applyResult struct {
 	count      int // offsets deleted by DeleteGroupOffsets and ExpireGroupOffsets; moves taken by MoveLeaders
 	broker     Broker
 	commit     CommitResult
+	txn        Txn
 	err        error
 }
 
@@ -306,6 +312,17 @@ func (st *state) apply(c command) (applyResult, bool) {
 		st.nextProducerID += c.Count
 		return applyResult{producerID: first}, true
 
+	case initTxnProducerCmd:
+		return st.initTxnProducer(c)
+	case addTxnPartitionsCmd:
+		return st.addTxnPartitions(c)
+	case txnOffsetsCmd:
+		return st.txnOffsets(c)
+	case endTxnPrepareCmd:
+		return st.endTxnPrepare(c)
+	case endTxnCompleteCmd:
+		return st.endTxnComplete(c)
+
 	case commitObjectCmd:
 		return st.commitObject(c)
 	case replaceExtentsCmd:
@@ -431,9 +448,19 @@ func (st *state) clone() *state {
 		garbage:        make(map[string]int64, len(st.garbage)),
 		groups:         make(map[string]groupOffsets, len(st.groups)),
 		slots:          st.slots,
+		txns:           maps.Clone(st.txns),
 	}
 	for id, parts := range st.logs {
-		c.logs[id] = slices.Clone(parts)
+		parts = slices.Clone(parts)
+		for i := range parts {
+			if parts[i].producers != nil {
+				parts[i].producers = maps.Clone(parts[i].producers)
+			}
+			if parts[i].openTxns != nil {
+				parts[i].openTxns = maps.Clone(parts[i].openTxns)
+			}
+		}
+		c.logs[id] = parts
 	}
 	for k, o := range st.objects {
 		c.objects[k] = o

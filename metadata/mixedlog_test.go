@@ -62,6 +62,22 @@ func mixedLog(t testing.TB) []command {
 				c.Size += e.Len
 				ends[k] = e.LastOffset + 1
 				c.Extents = append(c.Extents, e)
+				// Idempotent producers: a few ids, one batch per offset
+				// at most, up to the five the catalog keeps.
+				var ps []ProducerState
+				for id := range rng.Int64N(3) {
+					pst := ProducerState{ID: id, Epoch: int16(rng.IntN(2))}
+					for off := e.BaseOffset + id; off <= e.LastOffset && len(pst.Batches) < MaxProducerBatches; off += 3 {
+						pst.Batches = append(pst.Batches, ProducerBatch{FirstSeq: int32(off), LastSeq: int32(off), BaseOffset: off, LastOffset: off})
+					}
+					if len(pst.Batches) > 0 {
+						ps = append(ps, pst)
+					}
+				}
+				c.Producers = append(c.Producers, ps)
+			}
+			if rng.IntN(4) == 0 {
+				c.ProducerExpiry = 50
 			}
 			c.Size += 100
 			if rng.IntN(10) == 0 && lastCommit.Key != "" {

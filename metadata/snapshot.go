@@ -21,10 +21,12 @@ import (
 // then the binary catalog and offsets sections (encodeCatalog); version 3
 // is version 2 with each extent's commit time added; version 4 adds the
 // leader-epoch section after the offsets (encodeEpochs); version 5 adds
-// the key-compaction section after the epochs (encodeKeyCompactions).
-// Versions 1 to 4 are still read (commit times of 1 and 2 unknown, 0;
-// their epoch histories rebuilt from the extents; no key compaction
-// recorded before 5); version 5 is written.
+// the idempotent producers', the transactions' and the key-compaction
+// sections after it (encodeProducers, encodeTxnLogs, encodeKeyCompactions)
+// and the transactional ids to the JSON. Versions 1 to 4 are still read
+// (commit times of 1 and 2 unknown, 0; their epoch histories rebuilt from
+// the extents; no producer state, transactions or key compaction recorded
+// before 5); version 5 is written.
 const (
 	snapshotMagic    = "SHMS"
 	snapshotVersion1 = 1
@@ -48,6 +50,7 @@ type snapshotBody struct {
 	Brokers        []Broker
 	Topics         []Topic
 	Slots          []Partition `json:",omitempty"` // coordinator slots (slots.go)
+	Txns           []Txn       `json:",omitempty"` // transactional ids (txn.go), by id
 }
 
 // encodeSnapshot returns the bytes of a version-3 snapshot of st.
@@ -59,6 +62,7 @@ func encodeSnapshot(st *state) ([]byte, error) {
 		Brokers:        st.sortedBrokers(),
 		Slots:          st.slots,
 		Topics:         topics,
+		Txns:           st.sortedTxns(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode snapshot body: %w", err)
@@ -71,6 +75,8 @@ func encodeSnapshot(st *state) ([]byte, error) {
 	st.encodeCatalog(&w, topics)
 	st.encodeGroups(&w)
 	st.encodeEpochs(&w, topics)
+	st.encodeProducers(&w, topics)
+	st.encodeTxnLogs(&w, topics)
 	st.encodeKeyCompactions(&w, topics)
 	out := w.b
 	binary.BigEndian.PutUint64(out[6:], uint64(len(out)-snapshotHeaderSz))
@@ -161,6 +167,12 @@ func decodeSnapshot(b []byte, where string) (*state, error) {
 			}
 		}
 		if version >= snapshotVersion5 {
+			if err := st.decodeProducers(rest, body.Topics); err != nil {
+				return nil, corrupt(snapshotHeaderSz+rest.off, "producers: %v", err)
+			}
+			if err := st.decodeTxnLogs(rest, body.Topics); err != nil {
+				return nil, corrupt(snapshotHeaderSz+rest.off, "transactions: %v", err)
+			}
 			if err := st.decodeKeyCompactions(rest, body.Topics); err != nil {
 				return nil, corrupt(snapshotHeaderSz+rest.off, "key compaction: %v", err)
 			}
@@ -207,6 +219,12 @@ func (body snapshotBody) state() (*state, error) {
 	}
 	if len(body.Slots) > 0 {
 		st.slots = body.Slots
+	}
+	if err := validateTxnsSnapshot(body.Txns); err != nil {
+		return nil, err
+	}
+	for _, t := range body.Txns {
+		st.setTxn(t)
 	}
 	for _, t := range body.Topics {
 		if err := ValidateTopicName(t.Name); err != nil {

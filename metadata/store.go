@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -47,6 +48,8 @@ type Store struct {
 	rpc      *rpcClient
 	sessions sessionTracker
 	ready    chan struct{} // closed once raft runs: RPCs wait for it
+
+	onPropose atomic.Pointer[func(time.Duration)] // see SetProposeObserver
 }
 
 // Open starts this node's raft and state machine in cfg.Dir. With
@@ -67,7 +70,7 @@ func open(cfg Config, trans raft.Transport) (_ *Store, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	log := cfg.Logger.With("component", "metadata", "node", cfg.NodeID)
+	log := cfg.Logger.With("component", "metadata", "broker", cfg.NodeID)
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create metadata dir: %w", err)
 	}
@@ -351,9 +354,16 @@ func (s *Store) applyLocal(ctx context.Context, c command) (uint64, applyResult,
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
 		timeout = max(time.Until(dl), time.Millisecond)
 	}
+	proposed := time.Now()
 	fut := s.raft.Apply(b, timeout)
 	done := make(chan error, 1)
-	go func() { done <- fut.Error() }()
+	go func() {
+		err := fut.Error()
+		if f := s.onPropose.Load(); f != nil && err == nil {
+			(*f)(time.Since(proposed))
+		}
+		done <- err
+	}()
 	select {
 	case err = <-done:
 	case <-ctx.Done():

@@ -40,6 +40,10 @@ type Config struct {
 	Metadata MetadataConfig `yaml:"metadata"`
 	Tiering  TieringConfig  `yaml:"tiering"`
 
+	// Observability: metrics_listen, metrics_partition_labels,
+	// log_format and the cost meter's price table (config_observe.go).
+	Observe ObserveConfig `yaml:",inline"`
+
 	// ProducerIDExpiration is how long a partition keeps an idempotent
 	// producer's state (for duplicate detection) after its last write
 	// there (Kafka's producer.id.expiration.ms). A producer that writes
@@ -133,13 +137,13 @@ func DefaultConfig() Config {
 			// 16 MiB rather than 8: at full load one PUT per segment is
 			// 64 PUTs per GiB, which leaves room for compaction's writes
 			// within 160 PUT-class requests per GiB (docs/BENCHMARKS.md).
-			SegmentMaxBytes: 16 << 20,
+			SegmentMaxBytes: Auto, // derived from MaxBytes: see Derive
 			SegmentMaxAge:   Duration(250 * time.Millisecond),
 			MaxBytes:        1 << 30,
 			RecycleSegments: true,
 		},
 		Tiering: TieringConfig{
-			LocalRetainBytes:  256 << 20,
+			LocalRetainBytes:  Auto, // derived from wal max_bytes: see Derive
 			CacheBytes:        256 << 20,
 			BlockSize:         4 << 20,
 			ReadAhead:         4,
@@ -157,11 +161,14 @@ func DefaultConfig() Config {
 			KeyCompactionMapBytes: 64 << 20,
 		},
 		ProducerIDExpiration: Duration(24 * time.Hour), // Kafka's 86400000 ms
+		Observe:              DefaultObserveConfig(),
 	}
 }
 
-// Validate reports the first bad setting, naming it.
+// Validate reports the first bad setting, naming it. Settings left to be
+// derived (Auto) are checked as Derive would set them.
 func (c Config) Validate() error {
+	c, _ = c.Derive()
 	if c.DataDir == "" {
 		return errors.New("data_dir: must be set")
 	}
@@ -169,6 +176,9 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("log_level %q: must be debug, info, warn or error", c.LogLevel)
+	}
+	if err := c.Observe.Validate(); err != nil {
+		return err
 	}
 	if c.DebugListen != "" {
 		if _, _, err := net.SplitHostPort(c.DebugListen); err != nil {
@@ -213,19 +223,22 @@ func (c Config) Validate() error {
 	if c.Metadata.LeaderBalanceInterval < Duration(time.Second) {
 		return fmt.Errorf("metadata leader_balance_interval %s: must be at least 1s", c.Metadata.LeaderBalanceInterval)
 	}
-	if c.WAL.SegmentMaxBytes < 64<<10 {
+	if c.WAL.SegmentMaxBytes < minSegmentBytes {
 		return fmt.Errorf("wal segment_max_bytes %d: must be at least 64KiB", c.WAL.SegmentMaxBytes)
 	}
 	if c.WAL.SegmentMaxAge < Duration(time.Millisecond) {
 		return fmt.Errorf("wal segment_max_age %s: must be at least 1ms", time.Duration(c.WAL.SegmentMaxAge))
 	}
+	if c.WAL.MaxBytes < 4*minSegmentBytes {
+		return fmt.Errorf("wal max_bytes %d: must be at least %s (four of the smallest segments)", c.WAL.MaxBytes, ByteSize(4*minSegmentBytes))
+	}
 	if c.WAL.MaxBytes < 4*c.WAL.SegmentMaxBytes {
-		return fmt.Errorf("wal max_bytes %d: must be at least four segments (%d)", c.WAL.MaxBytes, 4*c.WAL.SegmentMaxBytes)
+		return fmt.Errorf("wal max_bytes %s: must hold at least four segments of segment_max_bytes %s (%s)", c.WAL.MaxBytes, c.WAL.SegmentMaxBytes, 4*c.WAL.SegmentMaxBytes)
 	}
 	t := c.Tiering
 	switch {
 	case t.LocalRetainBytes < 0 || t.LocalRetainBytes > c.WAL.MaxBytes/2:
-		return fmt.Errorf("tiering local_retain_bytes %d: must be between 0 and half of wal max_bytes (%d)", t.LocalRetainBytes, c.WAL.MaxBytes/2)
+		return fmt.Errorf("tiering local_retain_bytes %s: must be between 0 and half of wal max_bytes %s (%s); leave it unset to derive it", t.LocalRetainBytes, c.WAL.MaxBytes, c.WAL.MaxBytes/2)
 	case t.BlockSize < 64<<10 || t.BlockSize > 64<<20:
 		return fmt.Errorf("tiering block_size %d: must be between 64KiB and 64MiB", t.BlockSize)
 	case t.CacheBytes < 2*t.BlockSize:
@@ -360,6 +373,9 @@ func ParseByteSize(s string) (ByteSize, error) {
 
 // String writes the size with the largest binary unit that divides it.
 func (b ByteSize) String() string {
+	if b == Auto {
+		return "auto"
+	}
 	for _, u := range []struct {
 		suffix string
 		mul    int64

@@ -72,7 +72,7 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		"data_dir":           func(c *Config) { c.DataDir = "" },
 		"log_level":          func(c *Config) { c.LogLevel = "loud" },
 		"debug_listen":       func(c *Config) { c.DebugListen = "localhost" },
-		"max_bytes":          func(c *Config) { c.WAL.MaxBytes = 1 << 20 },
+		"max_bytes":          func(c *Config) { c.WAL.MaxBytes = 1 << 17 },
 		"segment_max_bytes":  func(c *Config) { c.WAL.SegmentMaxBytes = 1 },
 		"local_retain_bytes": func(c *Config) { c.Tiering.LocalRetainBytes = 1 << 40 },
 		"block_size":         func(c *Config) { c.Tiering.BlockSize = 1 },
@@ -116,5 +116,55 @@ func TestValidateOrphanGraceMinimum(t *testing.T) {
 	cfg.Tiering.OrphanGrace = Duration(time.Hour)
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("orphan_grace 1h: %v", err)
+	}
+}
+
+// TestDeriveFromWALBudget: sizes left unset follow the WAL budget and are
+// reported; explicit ones are kept and only contradictions are errors.
+func TestDeriveFromWALBudget(t *testing.T) {
+	cfg := DefaultConfig()
+	d, notes := cfg.Derive()
+	if d.WAL.SegmentMaxBytes != 16<<20 || d.Tiering.LocalRetainBytes != 256<<20 || len(notes) != 2 {
+		t.Fatalf("default budget: segment %s, retain %s, notes %q", d.WAL.SegmentMaxBytes, d.Tiering.LocalRetainBytes, notes)
+	}
+	cfg.WAL.MaxBytes = 64 << 20
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("wal max_bytes 64MiB with derived defaults: %v", err)
+	}
+	d, notes = cfg.Derive()
+	if d.WAL.SegmentMaxBytes != 16<<20 || d.Tiering.LocalRetainBytes != 16<<20 {
+		t.Fatalf("64MiB budget: segment %s, retain %s", d.WAL.SegmentMaxBytes, d.Tiering.LocalRetainBytes)
+	}
+	if !strings.Contains(strings.Join(notes, "\n"), "local_retain_bytes 16MiB (derived") {
+		t.Fatalf("notes: %q", notes)
+	}
+	cfg.WAL.MaxBytes = 1 << 20
+	if d, _ = cfg.Derive(); d.WAL.SegmentMaxBytes != 256<<10 || cfg.Validate() != nil {
+		t.Fatalf("1MiB budget: segment %s, %v", d.WAL.SegmentMaxBytes, cfg.Validate())
+	}
+	cfg.WAL.MaxBytes = 64 << 20
+	cfg.Tiering.LocalRetainBytes = 256 << 20 // explicit: a contradiction
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "local_retain_bytes") {
+		t.Fatalf("explicit local_retain_bytes above half the budget: %v", err)
+	}
+	cfg.Tiering.LocalRetainBytes = Auto
+	cfg.WAL.SegmentMaxBytes = 32 << 20 // explicit: four do not fit
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "segment_max_bytes 32MiB") {
+		t.Fatalf("explicit segment_max_bytes 32MiB in 64MiB: %v", err)
+	}
+}
+
+func TestObserveConfigValidate(t *testing.T) {
+	for want, mutate := range map[string]func(*Config){
+		"metrics_listen": func(c *Config) { c.Observe.MetricsListen = "nowhere" },
+		"log_format":     func(c *Config) { c.Observe.LogFormat = "xml" },
+		"console":        func(c *Config) { c.Observe.Console = true },
+		"prices":         func(c *Config) { c.Observe.Prices.ClassAPer1000 = -1 },
+	} {
+		cfg := DefaultConfig()
+		mutate(&cfg)
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v", want, err)
+		}
 	}
 }

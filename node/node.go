@@ -39,6 +39,7 @@ type Node struct {
 	keysMu    sync.Mutex // one key compaction at a time (one offset map)
 
 	debug *debugServer
+	obs   *observe // metrics; nil without a metrics listener
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -52,6 +53,7 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg, _ = cfg.Derive()
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -68,6 +70,8 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 			return nil, err
 		}
 	}
+
+	n.obs = newObserve(cfg)
 
 	_, isBroker, err := cfg.RoleSet()
 	if err != nil {
@@ -101,6 +105,9 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	if n.meta, err = metadata.Open(mc); err != nil {
 		return nil, fmt.Errorf("open metadata: %w", err)
 	}
+	if n.obs != nil {
+		n.meta.SetProposeObserver(n.obs.set.RaftProposed)
+	}
 
 	url, err := cfg.ObjectStoreURL()
 	if err != nil {
@@ -115,7 +122,7 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open object store: %w", err)
 	}
-	n.bucket = objectstore.NewCounting(b)
+	n.bucket = objectstore.NewCounting(n.obs.wrapBucket(b))
 	if isBroker {
 		if err := n.startBroker(cfg, logger); err != nil {
 			return nil, err
@@ -146,6 +153,9 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 	kc.TargetBytes = int64(cfg.Tiering.CompactionTarget)
 	kc.TempDir = cfg.DataDir
 	if n.keys, err = tiering.NewKeyCompactor(kc, n.bucket, n.meta, logger.With("component", "key-compactor")); err != nil {
+		return nil, err
+	}
+	if err := n.startObserve(); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -181,6 +191,9 @@ func (n *Node) startBroker(cfg Config, logger *slog.Logger) (err error) {
 			u.Kick()
 		}
 	}
+	if n.obs != nil {
+		wc.OnCommit = n.obs.set.WALCommit
+	}
 	if n.wal, err = wal.Open(wc); err != nil {
 		return fmt.Errorf("open wal: %w", err)
 	}
@@ -200,6 +213,7 @@ func (n *Node) startBroker(cfg Config, logger *slog.Logger) (err error) {
 	uc.LocalRetainBytes = int64(cfg.Tiering.LocalRetainBytes)
 	uc.Logger = logger.With("component", "uploader")
 	uc.OrphanGrace = time.Duration(cfg.Tiering.OrphanGrace)
+	uc.ProducerExpiration = time.Duration(cfg.ProducerIDExpiration)
 	uc.OnFenced = func(k wal.Key, epoch int32) { n.parts.Fence(k, epoch) }
 	uc.OnCommitted = func(k wal.Key, end int64) {
 		if p := n.parts.Get(k); p != nil {
@@ -213,6 +227,9 @@ func (n *Node) startBroker(cfg Config, logger *slog.Logger) (err error) {
 
 	if n.server, err = broker.New(cfg.Broker, n.meta, n.parts, logger.With("component", "broker")); err != nil {
 		return err
+	}
+	if n.obs != nil {
+		n.server.SetObserver(n.obs.set.Broker)
 	}
 	if n.ln, err = n.server.Listen(); err != nil {
 		return err
@@ -435,6 +452,7 @@ func (n *Node) Close() error { return n.Shutdown(true) }
 // partitions to other brokers (see Drain).
 func (n *Node) Shutdown(drain bool) error {
 	var errs []error
+	errs = append(errs, n.closeObserve())
 	if drain && n.server != nil && n.meta != nil && len(n.cfg.Metadata.Controllers) > 0 {
 		n.Drain(30 * time.Second)
 	}

@@ -153,6 +153,12 @@ type State struct {
 	// RestoreFromObjects.
 	RestoreTail bool
 	TailFrom    int64
+	// Producers is the idempotent producers' state as of HighWatermark,
+	// as the catalog keeps it: a new leader starts from it, then
+	// replays its own tail (the WAL, RestoreProducers) or, when the
+	// catalog's state is incomplete, the committed tail (RestoreTail)
+	// on top; batches already known are not counted twice.
+	Producers []ProducerSeed
 	// WALFloor is the lowest offset the partition reads from the local
 	// WAL; below it reads go to the object tier. The WAL may hold data of
 	// an older leadership there that the catalog never took (or took
@@ -172,6 +178,9 @@ func New(key wal.Key, log Log, cold ColdReader, st State) *Partition {
 		next:        max(st.Next, st.HighWatermark),
 		leaderEpoch: st.LeaderEpoch,
 		producers:   make(map[int64]*producerState),
+	}
+	for _, s := range st.Producers {
+		seed(p.producers, s)
 	}
 	p.durable.Store(p.next)
 	p.hwm.Store(st.HighWatermark)
@@ -258,6 +267,11 @@ type AppendOptions struct {
 	// RequireKeys refuses records without a key (a topic compacted by
 	// key): INVALID_RECORD wrapping recordbatch.ErrNullKey.
 	RequireKeys bool
+	// Marker appends a transaction marker (one control batch, built by
+	// the broker for WriteTxnMarkers) instead of producer data: no
+	// sequence check; an epoch older than the producer's is refused,
+	// a newer one becomes the producer's (its sequences restart).
+	Marker bool
 }
 
 // Appended describes the outcome of an accepted append.
@@ -304,8 +318,11 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error
 		if opts.MaxMessageBytes > 0 && len(batch) > opts.MaxMessageBytes {
 			return kerr.MessageTooLarge
 		}
-		if h.IsTransactional() || h.IsControl() {
-			return fmt.Errorf("%w: transactional batches are not supported yet", kerr.InvalidRecord)
+		switch {
+		case h.IsControl() != opts.Marker:
+			return fmt.Errorf("%w: a control batch only as a transaction marker", kerr.InvalidRecord)
+		case h.IsTransactional() && h.ProducerID < 0:
+			return fmt.Errorf("%w: a transactional batch without a producer id", kerr.InvalidRecord)
 		}
 		if err := validateRecords(&h, batch, opts.RequireKeys); err != nil {
 			return err
@@ -345,7 +362,17 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error
 	if p.restoring.Load() {
 		return nil, fmt.Errorf("%w: partition %v is loading its producers' state", kerr.NotLeaderForPartition, p.key)
 	}
-	if idempotent {
+	if opts.Marker {
+		h := &hs[0]
+		if len(hs) != 1 || h.ProducerID < 0 {
+			return nil, kerr.InvalidRecord
+		}
+		if st := p.producers[h.ProducerID]; st != nil && h.ProducerEpoch < st.epoch {
+			return nil, kerr.InvalidProducerEpoch
+		} else if st != nil && h.ProducerEpoch > st.epoch {
+			p.producers[h.ProducerID] = &producerState{epoch: h.ProducerEpoch, lastSeq: -1, lastAppend: opts.Now}
+		}
+	} else if idempotent {
 		h := &hs[0]
 		res, orig, err := checkSequence(p.producers[h.ProducerID], h)
 		if err != nil {
@@ -401,7 +428,7 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error
 		return nil, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
 	}
 	p.next = off
-	if idempotent {
+	if idempotent && !opts.Marker {
 		record(p.producers, &hs[0], opts.Now)
 	}
 	return &Appended{BaseOffset: base, LastOffset: last, LogAppendTime: lat, p: p}, nil
@@ -426,8 +453,15 @@ func (p *Partition) RestoreProducer(h *recordbatch.Header) {
 		return
 	}
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if h.IsControl() {
+		// A marker moves the producer to its epoch (see AppendOptions.Marker).
+		if st := p.producers[h.ProducerID]; st != nil && h.ProducerEpoch > st.epoch {
+			p.producers[h.ProducerID] = &producerState{epoch: h.ProducerEpoch, lastSeq: -1}
+		}
+		return
+	}
 	record(p.producers, h, 0) // append time unknown: see producerState
-	p.mu.Unlock()
 }
 
 // RestoreFromObjects rebuilds the idempotent producers' state from the
@@ -512,11 +546,20 @@ func (r ReadResult) Bytes() []byte {
 // OFFSET_OUT_OF_RANGE. Offsets still in the local WAL are read from it;
 // older ones come from the object tier.
 func (p *Partition) Read(ctx context.Context, offset int64, maxBytes int) (ReadResult, error) {
+	return p.ReadBelow(ctx, offset, math.MaxInt64, maxBytes)
+}
+
+// ReadBelow is Read returning only batches that start below upper (a
+// read_committed fetch passes the last stable offset, which is always a
+// batch boundary); an offset at or above upper but within the log reads
+// nothing.
+func (p *Partition) ReadBelow(ctx context.Context, offset, upper int64, maxBytes int) (ReadResult, error) {
 	r := ReadResult{HighWatermark: p.hwm.Load(), LogStartOffset: p.logStart.Load()}
 	if offset < r.LogStartOffset || offset > r.HighWatermark {
 		return r, kerr.OffsetOutOfRange
 	}
-	if offset == r.HighWatermark {
+	end := min(r.HighWatermark, upper)
+	if offset >= end {
 		return r, nil
 	}
 	// Past fencedAt the WAL holds this broker's refused tail, not the log.
@@ -527,7 +570,7 @@ func (p *Partition) Read(ctx context.Context, offset int64, maxBytes int) (ReadR
 		floor = max(floor, cr.CleanedTo(p.key))
 	}
 	if wr, ok := p.log.Range(p.key); ok && offset >= max(wr.First, floor) && offset < p.fencedAt.Load() {
-		data, err := p.readLog(offset, min(r.HighWatermark, p.fencedAt.Load()), maxBytes)
+		data, err := p.readLog(offset, min(end, p.fencedAt.Load()), maxBytes)
 		if err == nil && data != nil {
 			r.Data = data
 			return r, nil
@@ -540,14 +583,60 @@ func (p *Partition) Read(ctx context.Context, offset int64, maxBytes int) (ReadR
 	if p.cold == nil {
 		return r, kerr.OffsetOutOfRange
 	}
-	pieces, err := p.cold.ReadPieces(ctx, p.key, offset, r.HighWatermark, maxBytes)
+	pieces, err := p.cold.ReadPieces(ctx, p.key, offset, end, maxBytes)
 	if err != nil {
 		return r, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
+	}
+	// Compaction by key leaves empty batches (a producer's last batch,
+	// an extent's first and last). A response of nothing but empty
+	// batches stalls some clients (librdkafka takes it for a batch too
+	// large to fetch): read on until a batch with records, as a Kafka
+	// segment read would include the batches after them.
+	for got := piecesLen(pieces); len(pieces) > 0 && got < maxBytes; got = piecesLen(pieces) {
+		next, empty := emptyBatchesEnd(pieces)
+		if !empty || next >= end {
+			break
+		}
+		more, err := p.cold.ReadPieces(ctx, p.key, next, end, maxBytes-got)
+		if err != nil || len(more) == 0 {
+			break // what was read stands; the next fetch tries again
+		}
+		pieces = append(pieces, more...)
 	}
 	if len(pieces) > 0 {
 		r.Data = pieces
 	}
 	return r, nil
+}
+
+func piecesLen(pieces [][]byte) int {
+	n := 0
+	for _, p := range pieces {
+		n += len(p)
+	}
+	return n
+}
+
+// emptyBatchesEnd reports whether pieces (whole batches back to back) hold
+// only batches without records, and the offset after the last. Only small
+// reads are looked at: empty batches are 61 bytes each.
+func emptyBatchesEnd(pieces [][]byte) (next int64, empty bool) {
+	if piecesLen(pieces) > 64<<10 {
+		return 0, false
+	}
+	var b []byte
+	for _, p := range pieces {
+		b = append(b, p...)
+	}
+	for pos := 0; pos < len(b); {
+		h, err := recordbatch.ParseHeader(b[pos:])
+		if err != nil || h.RecordCount != 0 {
+			return 0, false
+		}
+		next = h.LastOffset() + 1
+		pos += h.Size()
+	}
+	return next, len(b) > 0
 }
 
 // logReadPiece bounds one read of the WAL: a large read is made of pieces

@@ -91,10 +91,46 @@ func checkSequence(st *producerState, h *recordbatch.Header) (checkResult, batch
 	return checkAppend, batchMeta{}, nil
 }
 
+// ProducerSeed is one idempotent producer's state handed to a partition
+// when it opens (State.Producers): its epoch and its last batches, oldest
+// first.
+type ProducerSeed struct {
+	ID      int64
+	Epoch   int16
+	Batches []SeedBatch
+}
+
+// SeedBatch is one batch of a ProducerSeed.
+type SeedBatch struct {
+	FirstSeq, LastSeq      int32
+	BaseOffset, LastOffset int64
+}
+
+// seed adds s to states, as if its batches had been replayed.
+func seed(states map[int64]*producerState, s ProducerSeed) {
+	for _, b := range s.Batches {
+		h := recordbatch.Header{ProducerID: s.ID, ProducerEpoch: s.Epoch, BaseSequence: b.FirstSeq, BaseOffset: b.BaseOffset}
+		recordBatch(states, &h, b.LastSeq, b.LastOffset, 0)
+	}
+}
+
 // record updates producer state after a batch was appended at broker time
 // now (ms; 0 when unknown, see producerState.lastAppend).
 func record(states map[int64]*producerState, h *recordbatch.Header, now int64) {
+	recordBatch(states, h, h.LastSequence(), h.LastOffset(), now)
+}
+
+// recordBatch is record with the batch's last sequence and offset given.
+// A batch at or below the producer's last recorded offset is one already
+// counted (a replay over seeded state) and changes nothing.
+func recordBatch(states map[int64]*producerState, h *recordbatch.Header, lastSeq int32, lastOffset int64, now int64) {
 	st := states[h.ProducerID]
+	if st != nil && h.ProducerEpoch < st.epoch {
+		return
+	}
+	if st != nil && h.ProducerEpoch == st.epoch && st.n > 0 && h.BaseOffset <= st.recent[st.n-1].lastOffset {
+		return
+	}
 	if st == nil || h.ProducerEpoch > st.epoch {
 		st = &producerState{epoch: h.ProducerEpoch}
 		states[h.ProducerID] = st
@@ -102,9 +138,9 @@ func record(states map[int64]*producerState, h *recordbatch.Header, now int64) {
 	st.lastAppend = now
 	st.remember(batchMeta{
 		firstSeq:   h.BaseSequence,
-		lastSeq:    h.LastSequence(),
+		lastSeq:    lastSeq,
 		baseOffset: h.BaseOffset,
-		lastOffset: h.LastOffset(),
+		lastOffset: lastOffset,
 	})
 }
 

@@ -149,3 +149,34 @@ func mustHeader(t *testing.T, b []byte) recordbatch.Header {
 	}
 	return h
 }
+
+// A new leader seeded with the catalog's producer state answers a retry of
+// a batch the previous leader wrote with its original offsets, continues
+// the producer's sequence, and a replay of batches it already knows (its
+// WAL over the seed) does not push the older ones out of the window.
+func TestProducerSeedAnswersRetries(t *testing.T) {
+	l := openWAL(t)
+	seeds := []ProducerSeed{{ID: 7, Epoch: 2, Batches: []SeedBatch{
+		{FirstSeq: 10, LastSeq: 12, BaseOffset: 100, LastOffset: 102},
+		{FirstSeq: 13, LastSeq: 13, BaseOffset: 150, LastOffset: 150},
+	}}}
+	p := New(wal.Key{}, l, nil, State{LogStart: 0, HighWatermark: 200, Next: 200, Producers: seeds})
+	for range 3 { // replayed batches already counted change nothing
+		h := recordbatch.Header{ProducerID: 7, ProducerEpoch: 2, BaseSequence: 13, BaseOffset: 150}
+		p.RestoreProducer(&h)
+	}
+	dup, err := p.Append(makeBatch(3, 7, 2, 10, 30), AppendOptions{})
+	if err != nil || !dup.Duplicate || dup.BaseOffset != 100 || dup.LastOffset != 102 {
+		t.Fatalf("retry of the seeded batch 10..12: %+v %v, want duplicate at 100..102", dup, err)
+	}
+	if _, err := p.Append(makeBatch(1, 7, 2, 15, 5), AppendOptions{}); !errors.Is(err, kerr.OutOfOrderSequenceNumber) {
+		t.Fatalf("a gap after the seeded sequence: %v, want OUT_OF_ORDER_SEQUENCE_NUMBER", err)
+	}
+	next, err := p.Append(makeBatch(1, 7, 2, 14, 5), AppendOptions{})
+	if err != nil || next.Duplicate || next.BaseOffset != 200 {
+		t.Fatalf("next in sequence: %+v %v, want a new batch at 200", next, err)
+	}
+	if _, err := p.Append(makeBatch(1, 7, 1, 0, 5), AppendOptions{}); !errors.Is(err, kerr.InvalidProducerEpoch) {
+		t.Fatalf("an older epoch than the seed's: %v, want INVALID_PRODUCER_EPOCH", err)
+	}
+}

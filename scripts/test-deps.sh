@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the test suite talks to, once: kcat and the Debian Python
-# Kafka client (apt), and a real MinIO built from the Go module proxy.
+# Installs what the test suite talks to, once: kcat, the Debian Python
+# Kafka client and Chromium (apt; headless, renders the web console), and a
+# real MinIO built from the Go module proxy.
 # Re-running it is cheap: each step is skipped when already present.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ GOBIN_DIR=$(go env GOPATH)/bin
 need_apt=()
 command -v kcat >/dev/null 2>&1 || need_apt+=(kcat)
 /usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || need_apt+=(python3-confluent-kafka)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test-deps: installing ${need_apt[*]} from Debian"
   SUDO=""
@@ -22,4 +24,4 @@ if [ ! -x "$GOBIN_DIR/minio" ]; then
   echo "test-deps: building MinIO $MINIO_VERSION (about 5 minutes, once)"
   (cd /tmp && GOFLAGS=-buildvcs=false go install "github.com/minio/minio@$MINIO_VERSION")
 fi
-echo "test-deps: kcat $(kcat -V 2>&1 | awk '/^Version/ {print $2}'), confluent-kafka $(/usr/bin/python3 -c 'import confluent_kafka; print(confluent_kafka.version()[0])'), minio at $GOBIN_DIR/minio"
+echo "test-deps: kcat $(kcat -V 2>&1 | awk '/^Version/ {print $2}'), confluent-kafka $(/usr/bin/python3 -c 'import confluent_kafka; print(confluent_kafka.version()[0])'), $(chromium --version 2>/dev/null | head -1), minio at $GOBIN_DIR/minio"

@@ -11,6 +11,7 @@ import (
 	"maps"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,11 @@ type KeyCompactionCatalog interface {
 	ReplaceExtents(ctx context.Context, r metadata.Replacement) error
 	KeyCompactionState(topic metadata.TopicID, partition int32) (metadata.KeyCompactionState, bool)
 	RecordKeyCompaction(ctx context.Context, c metadata.KeyCompaction) error
+	// For transactional data (metadata/txnlog.go): nothing at or above
+	// the last stable offset is compacted, aborted records never stand
+	// for their key and are removed, and markers stay.
+	LastStableOffset(topic metadata.TopicID, partition int32) (lso, end int64, ok bool)
+	AbortedTxns(topic metadata.TopicID, partition int32, from, to int64) []metadata.AbortedTxn
 }
 
 // KeyCompactorConfig configures the key compactor.
@@ -314,6 +320,11 @@ func (c *KeyCompactor) compactPartition(ctx context.Context, t metadata.Topic, p
 		exts := c.cat.Extents(t.ID, p, pl.LogStart, maxExtentsPerPass)
 		now := c.now().UnixMilli()
 		plan := planKeyCompaction(exts, pl.LogStart, st.CleanedTo, now, r)
+		if lso, _, ok := c.cat.LastStableOffset(t.ID, p); ok && plan.cleanEnd > lso {
+			// An open transaction's records may yet be aborted.
+			plan.cleanEnd = max(lso, plan.firstDirty)
+			plan.due = plan.due && plan.firstDirty < plan.cleanEnd
+		}
 		if pass == 0 {
 			bound = plan.cleanEnd
 		} else {
@@ -368,6 +379,9 @@ func (c *KeyCompactor) pass(ctx context.Context, t metadata.Topic, p int32, exts
 	} else {
 		w.complete = len(exts) == 0 || plan.firstDirty <= exts[0].BaseOffset
 	}
+	// Aborted transactions up to the cleanable end: the map must not take
+	// their records as any key's latest.
+	w.aborted = c.cat.AbortedTxns(t.ID, p, 0, max(plan.cleanEnd, plan.firstDirty))
 	purge := plan.firstDirty >= plan.cleanEnd
 	mappedEnd := plan.firstDirty
 	if !purge {
@@ -438,6 +452,9 @@ type keyPass struct {
 	seen map[int64]int64
 	// tombstone is the oldest time of a tombstone this pass kept.
 	tombstone int64
+	// aborted are the partition's aborted transactions below mappedEnd
+	// (by marker offset): their records are removed.
+	aborted []metadata.AbortedTxn
 
 	read, written int64
 	objects       int
@@ -474,6 +491,9 @@ func (w *keyPass) buildMap(ctx context.Context, exts []metadata.Extent, from, to
 			}
 			if h.BaseOffset >= to {
 				return false, nil
+			}
+			if h.IsControl() || w.abortedBatch(h) {
+				return true, nil // markers and aborted records stand for no key
 			}
 			if err := w.decode(h, batch, e); err != nil {
 				return false, err
@@ -649,8 +669,15 @@ func (w *keyPass) rewrite(ctx context.Context, exts []metadata.Extent) (int64, e
 // true), a rebuilt one, or nothing. mustStay keeps an emptied batch (the
 // first or last of its extent).
 func (w *keyPass) filterBatch(h *recordbatch.Header, batch []byte, e metadata.Extent, mustStay bool) ([]byte, bool, error) {
-	if h.BaseOffset >= w.mappedEnd {
-		return batch, true, nil
+	if h.BaseOffset >= w.mappedEnd || h.IsControl() {
+		return batch, true, nil // markers stay: readers end aborted transactions at them
+	}
+	if w.abortedBatch(h) {
+		if mustStay || w.producerLast(h) {
+			w.out = recordbatch.Rebuild(w.out[:0], h, nil)
+			return w.out, false, nil
+		}
+		return nil, false, nil
 	}
 	if err := w.decode(h, batch, e); err != nil {
 		return nil, false, err
@@ -672,6 +699,27 @@ func (w *keyPass) filterBatch(h *recordbatch.Header, batch []byte, e metadata.Ex
 	}
 	w.out = recordbatch.Rebuild(w.out[:0], h, kept)
 	return w.out, false, nil
+}
+
+// abortedBatch reports whether h is transactional data of an aborted
+// transaction.
+func (w *keyPass) abortedBatch(h *recordbatch.Header) bool {
+	if !h.IsTransactional() || h.IsControl() {
+		return false
+	}
+	i, _ := slices.BinarySearchFunc(w.aborted, h.BaseOffset, func(a metadata.AbortedTxn, off int64) int {
+		if a.LastOffset < off {
+			return -1
+		}
+		return 1
+	})
+	for ; i < len(w.aborted); i++ {
+		a := w.aborted[i]
+		if a.ProducerID == h.ProducerID && a.FirstOffset <= h.BaseOffset && h.BaseOffset < a.LastOffset {
+			return true
+		}
+	}
+	return false
 }
 
 // producerLast reports whether an emptied batch must stay for its

@@ -3,6 +3,7 @@ package tiering
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -361,7 +362,7 @@ func (r *Reader) ReadPieces(ctx context.Context, k index.Key, offset, end int64,
 		}
 		var ce *index.CorruptionError
 		if errors.As(err, &ce) {
-			r.log.Warn("corrupt object in cold read", "object", ext.Object, "partition", k.String(), "offset", target, "err", err)
+			r.log.Warn("corrupt object in cold read", "object", ext.Object, "topic", hex.EncodeToString(k.Topic[:]), "partition", k.Partition, "offset", target, "err", err)
 		}
 		return nil, fmt.Errorf("read %v offset %d: %w", k, offset, err)
 	}

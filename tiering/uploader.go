@@ -57,7 +57,11 @@ type UploaderConfig struct {
 	// under a new key before it is committed, so a commit never names an
 	// object the GC may have deleted.
 	OrphanGrace time.Duration
-	Logger      *slog.Logger
+	// ProducerExpiration is producer id expiration: the catalog forgets
+	// a producer's state in a partition when no commit touched it for
+	// that long (0 keeps it).
+	ProducerExpiration time.Duration
+	Logger             *slog.Logger
 }
 
 // DefaultUploaderConfig keeps 256 MiB of uploaded data locally.
@@ -249,7 +253,11 @@ type upload struct {
 	key     string
 	body    []byte
 	extents []metadata.Extent
-	putAt   time.Time // when the PUT that stored key started
+	// producers[i] are the idempotent producers of extents[i], which
+	// the catalog keeps with the commit.
+	producers [][]metadata.ProducerState
+	txns      [][]metadata.TxnEvent // per extent, nil when none has any
+	putAt     time.Time             // when the PUT that stored key started
 }
 
 // uploadWave builds, uploads and commits consecutive segments. Only
@@ -451,9 +459,101 @@ func (u *Uploader) fence(k wal.Key, epoch int32, why error) {
 	}
 }
 
+// extentProducers returns the idempotent producers with batches in
+// entries and each one's last batches there (at most
+// metadata.MaxProducerBatches, reset by an epoch bump), in the order
+// they first appear: what the catalog keeps so that a new leader answers
+// retried batches (metadata/producers.go).
+func extentProducers(entries []wal.Entry) ([]metadata.ProducerState, error) {
+	var out []metadata.ProducerState
+	var at map[int64]int
+	for _, e := range entries {
+		for pos := 0; pos < len(e.Data); {
+			h, err := recordbatch.ParseHeader(e.Data[pos:])
+			if err != nil {
+				return nil, fmt.Errorf("partition %v offsets %d..%d: %w", e.Key, e.BaseOffset, e.LastOffset, err)
+			}
+			pos += h.Size()
+			if h.ProducerID < 0 || h.BaseSequence < 0 {
+				continue
+			}
+			if at == nil {
+				at = make(map[int64]int)
+			}
+			i, ok := at[h.ProducerID]
+			if !ok {
+				i = len(out)
+				at[h.ProducerID] = i
+				out = append(out, metadata.ProducerState{ID: h.ProducerID, Epoch: h.ProducerEpoch})
+			}
+			p := &out[i]
+			if h.ProducerEpoch != p.Epoch {
+				if h.ProducerEpoch < p.Epoch {
+					continue // the partition refuses these; never here
+				}
+				p.Epoch, p.Batches = h.ProducerEpoch, p.Batches[:0]
+			}
+			if len(p.Batches) == metadata.MaxProducerBatches {
+				p.Batches = append(p.Batches[:0], p.Batches[1:]...)
+			}
+			p.Batches = append(p.Batches, metadata.ProducerBatch{
+				FirstSeq: h.BaseSequence, LastSeq: h.LastSequence(),
+				BaseOffset: h.BaseOffset, LastOffset: h.LastOffset(),
+			})
+		}
+	}
+	return out, nil
+}
+
+// extentTxnEvents returns the transaction events of entries (see
+// metadata/txnlog.go): each producer's first transactional data batch in
+// them and after each of its markers, and every COMMIT or ABORT marker.
+func extentTxnEvents(entries []wal.Entry) ([]metadata.TxnEvent, error) {
+	var out []metadata.TxnEvent
+	var open map[int64]bool
+	for _, e := range entries {
+		for pos := 0; pos < len(e.Data); {
+			h, err := recordbatch.ParseHeader(e.Data[pos:])
+			if err != nil {
+				return nil, fmt.Errorf("partition %v offsets %d..%d: %w", e.Key, e.BaseOffset, e.LastOffset, err)
+			}
+			batch := e.Data[pos:min(len(e.Data), pos+h.Size())]
+			pos += h.Size()
+			if !h.IsTransactional() || h.ProducerID < 0 {
+				continue
+			}
+			if open == nil {
+				open = make(map[int64]bool)
+			}
+			if !h.IsControl() {
+				if !open[h.ProducerID] {
+					open[h.ProducerID] = true
+					out = append(out, metadata.TxnEvent{ProducerID: h.ProducerID, Offset: h.BaseOffset, Kind: metadata.TxnData})
+				}
+				continue
+			}
+			typ, err := recordbatch.ControlType(&h, batch)
+			if err != nil {
+				return nil, fmt.Errorf("partition %v offset %d: %w", e.Key, h.BaseOffset, err)
+			}
+			kind := metadata.TxnAbort
+			switch typ {
+			case recordbatch.ControlCommit:
+				kind = metadata.TxnCommit
+			case recordbatch.ControlAbort:
+			default:
+				continue
+			}
+			open[h.ProducerID] = false
+			out = append(out, metadata.TxnEvent{ProducerID: h.ProducerID, Offset: h.BaseOffset, Kind: kind})
+		}
+	}
+	return out, nil
+}
+
 // build writes the object for parts and returns its bytes and extents
-// (without the object key).
-func (u *Uploader) build(parts []*partEntries) ([]byte, []metadata.Extent, error) {
+// (without the object key) and each extent's producers.
+func (u *Uploader) build(parts []*partEntries) ([]byte, []metadata.Extent, [][]metadata.ProducerState, [][]metadata.TxnEvent, error) {
 	// Size the buffer once: growing it while copying a 16 MiB segment in
 	// showed up as page faults in the broker's profile.
 	size := 64 << 10 // footer and trailer
@@ -469,19 +569,22 @@ func (u *Uploader) build(parts []*partEntries) ([]byte, []metadata.Extent, error
 		byKey[pe.key] = pe
 		for _, e := range pe.entries {
 			if err := b.Add(index.Key(pe.key), e.BaseOffset, e.LastOffset, e.MaxTimestamp, e.Data); err != nil {
-				return nil, nil, fmt.Errorf("build object: %w", err)
+				return nil, nil, nil, nil, fmt.Errorf("build object: %w", err)
 			}
 		}
 	}
 	footer, _, err := b.Finish()
 	if err != nil {
-		return nil, nil, fmt.Errorf("build object: %w", err)
+		return nil, nil, nil, nil, fmt.Errorf("build object: %w", err)
 	}
 	// One extent per run of entries written under one leader epoch: the
 	// footer covers the partition's whole byte range, each extent the
 	// part of it its run's batches fill (the builder writes them
 	// verbatim, back to back).
 	extents := make([]metadata.Extent, 0, len(footer.Partitions))
+	var producers [][]metadata.ProducerState
+	var txns [][]metadata.TxnEvent
+	anyTxn := false
 	for _, p := range footer.Partitions {
 		pe := byKey[wal.Key(p.Key)]
 		pos := p.Pos
@@ -494,20 +597,35 @@ func (u *Uploader) build(parts []*partEntries) ([]byte, []metadata.Extent, error
 				MaxTimestamp: -1,
 				LeaderEpoch:  pe.epochs[i],
 			}
+			first := i
 			for ; i < len(pe.entries) && pe.epochs[i] == ext.LeaderEpoch; i++ {
 				ext.LastOffset = pe.entries[i].LastOffset
 				ext.Len += int64(len(pe.entries[i].Data))
 				ext.MaxTimestamp = max(ext.MaxTimestamp, pe.maxTs[i])
 			}
+			ps, err := extentProducers(pe.entries[first:i])
+			if err != nil {
+				return nil, nil, nil, nil, fmt.Errorf("build object: %w", err)
+			}
+			evs, err := extentTxnEvents(pe.entries[first:i])
+			if err != nil {
+				return nil, nil, nil, nil, fmt.Errorf("build object: %w", err)
+			}
+			anyTxn = anyTxn || len(evs) > 0
 			pos += ext.Len
 			extents = append(extents, ext)
+			producers = append(producers, ps)
+			txns = append(txns, evs)
 		}
 		if pos != p.Pos+p.Len || extents[len(extents)-1].LastOffset != p.LastOffset {
-			return nil, nil, fmt.Errorf("build object: partition %v: entries end at byte %d offset %d, the footer at byte %d offset %d",
+			return nil, nil, nil, nil, fmt.Errorf("build object: partition %v: entries end at byte %d offset %d, the footer at byte %d offset %d",
 				p.Key, pos, extents[len(extents)-1].LastOffset, p.Pos+p.Len, p.LastOffset)
 		}
 	}
-	return buf.Bytes(), extents, nil
+	if !anyTxn {
+		txns = nil
+	}
+	return buf.Bytes(), extents, producers, txns, nil
 }
 
 // prepare reads and builds one segment's object; a segment with nothing
@@ -523,7 +641,7 @@ func (u *Uploader) prepare(seg wal.SegmentInfo, ends map[wal.Key]int64) (*upload
 			if len(parts) == 0 {
 				return up, nil
 			}
-			up.body, up.extents, err = u.build(parts)
+			up.body, up.extents, up.producers, up.txns, err = u.build(parts)
 			if err == nil {
 				up.key = WALObjectKey(u.cfg.BrokerID, seg.ID, NewNonce())
 				for i := range up.extents {
@@ -581,7 +699,7 @@ func (u *Uploader) commit(up *upload) error {
 			}
 		}
 		c := metadata.ObjectCommit{Key: up.key, Size: int64(len(up.body)), Broker: u.cfg.BrokerID, Extents: up.extents,
-			Now: time.Now().UnixMilli()}
+			Producers: up.producers, Txns: up.txns, ProducerExpiry: u.cfg.ProducerExpiration.Milliseconds(), Now: time.Now().UnixMilli()}
 		res, err := u.cat.CommitObject(u.ctx, c)
 		if err == nil {
 			u.committed(up, res)

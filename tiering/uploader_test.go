@@ -3,7 +3,9 @@ package tiering
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -527,5 +529,58 @@ func TestUploaderCloseWithoutStart(t *testing.T) {
 	u.Start() // after Close: must not start a loop or panic
 	if err := u.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// setProducer stamps an idempotent producer's id, epoch and first
+// sequence on a batch and recomputes its CRC.
+func setProducer(b []byte, pid int64, epoch int16, seq int32) {
+	binary.BigEndian.PutUint64(b[43:], uint64(pid))
+	binary.BigEndian.PutUint16(b[51:], uint16(epoch))
+	binary.BigEndian.PutUint32(b[53:], uint32(seq))
+	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
+}
+
+// The uploader hands the catalog each extent's idempotent producers and
+// their last batches, so a new leader knows them without reading the log.
+func TestUploaderCommitsProducerState(t *testing.T) {
+	f := newUploadFixture(t, 1)
+	rng := rand.New(rand.NewPCG(5, 6))
+	k := wal.Key{Topic: [16]byte(f.topic.ID), Partition: 0}
+	var next int64
+	seqs := map[int64]int32{}
+	var want []metadata.ProducerBatch // producer 42's batches
+	for i := range 9 {
+		pid := int64(42)
+		if i%3 == 2 {
+			pid = 43
+		}
+		records := 1 + rng.IntN(3)
+		b := makeColdBatch(t, rng, next, records, 100)
+		setProducer(b, pid, 1, seqs[pid])
+		recordbatch.SetPartitionLeaderEpoch(b, 0)
+		if err := f.log.Append(wal.Entry{Key: k, BaseOffset: next, LastOffset: next + int64(records) - 1, MaxTimestamp: 1, Data: b}); err != nil {
+			t.Fatal(err)
+		}
+		if pid == 42 {
+			want = append(want, metadata.ProducerBatch{FirstSeq: seqs[pid], LastSeq: seqs[pid] + int32(records) - 1, BaseOffset: next, LastOffset: next + int64(records) - 1})
+		}
+		seqs[pid] += int32(records)
+		next += int64(records)
+	}
+	if err := f.log.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	f.uploader(t, 0) // segments seal by age (10 ms) in the fixture
+	f.waitCommitted(t, map[wal.Key]int64{k: next})
+	states, from, tracked := f.meta.ProducerStates(f.topic.ID, 0)
+	if !tracked || from != 0 || len(states) != 2 {
+		t.Fatalf("producer states %+v from %d tracked %v, want producers 42 and 43 from 0", states, from, tracked)
+	}
+	if got := states[0]; got.ID != 42 || got.Epoch != 1 || !reflect.DeepEqual(got.Batches, want[len(want)-metadata.MaxProducerBatches:]) {
+		t.Fatalf("producer 42: %+v, want epoch 1 batches %+v", got, want[len(want)-metadata.MaxProducerBatches:])
+	}
+	if got := states[1]; got.ID != 43 || len(got.Batches) != 3 || got.Batches[2].LastSeq != seqs[43]-1 {
+		t.Fatalf("producer 43: %+v, want 3 batches ending at sequence %d", got, seqs[43]-1)
 	}
 }

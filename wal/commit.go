@@ -152,8 +152,12 @@ func (l *Log) writeAndSync(seg *segment, p []byte) error {
 		}
 	}
 	l.stats.fsyncs.Add(1)
+	synced := time.Now()
 	if err := syncData(seg.f); err != nil {
 		return fmt.Errorf("sync segment %d: %w", seg.id, err)
+	}
+	if f := l.cfg.OnCommit; f != nil {
+		f(len(p), time.Since(synced))
 	}
 	l.stats.commits.Add(1)
 	l.stats.bytes.Add(uint64(len(p)))

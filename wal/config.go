@@ -67,6 +67,11 @@ type Config struct {
 	// reported here; list them with SealedSegments.
 	OnSeal func(SegmentInfo)
 
+	// OnCommit, if set, is called from the commit goroutine after each
+	// group commit's write and fdatasync with the bytes written and how
+	// long the fdatasync took (for metrics). It must return at once.
+	OnCommit func(bytes int, fsync time.Duration)
+
 	// Logger receives recovery warnings and failures. May be nil.
 	Logger *slog.Logger
 

@@ -147,6 +147,7 @@ func (c *adminCmd) flags() *flag.FlagSet {
 		brokers = defaultBrokers
 	}
 	fs.StringVar(&c.brokers, "brokers", brokers, "`host:port[,host:port]` of brokers to bootstrap from (env SHALE_BROKERS; default "+defaultBrokers+")")
+	fs.StringVar(&c.brokers, "bootstrap-server", brokers, "`host:port[,host:port]`: the same as --brokers, as Kafka's tools name it")
 	c.timeout = 30 * time.Second
 	fs.Func("timeout", "give up after this `duration`, such as 10s (default 30s)", func(s string) error {
 		d, err := time.ParseDuration(s)

@@ -34,6 +34,8 @@ func runCLI(t *testing.T, args ...string) cliResult {
 		code = runTopics(args[1:], &stdout, &stderr)
 	case "groups":
 		code = runGroups(args[1:], &stdout, &stderr)
+	case "transactions":
+		code = runTransactions(args[1:], &stdout, &stderr)
 	default:
 		t.Fatalf("runCLI: %q is not an admin command", args[0])
 	}
@@ -504,7 +506,7 @@ func FuzzAdminArgs(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		args := strings.Split(s, "\x00")
-		if len(args) < 2 || (args[0] != "topics" && args[0] != "groups") || strings.Contains(s, "brokers") {
+		if len(args) < 2 || (args[0] != "topics" && args[0] != "groups") || strings.Contains(s, "brokers") || strings.Contains(s, "bootstrap") {
 			return
 		}
 		// No connection is possible: the bad --brokers value stops every

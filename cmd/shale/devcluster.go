@@ -57,13 +57,14 @@ func runDevCluster(base node.Config, n int) int {
 		c.Roles = "controller,broker"
 		c.Metadata.RaftAddr = raft[i]
 		c.Metadata.Controllers = strings.Join(peers, ",")
+		c.Observe.MetricsListen = offsetPort(base.Observe.MetricsListen, i)
 		if err := c.Validate(); err != nil {
 			fmt.Fprintf(os.Stderr, "shale dev: node %d: %v\n", i+1, err)
 			return 2
 		}
 		cfgs[i] = c
 	}
-	logger := newLogger(base.LogLevel)
+	logger := newLogger(base.LogLevel, base.Observe.LogFormat)
 	nodes := make([]*node.Node, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -71,7 +72,7 @@ func runDevCluster(base node.Config, n int) int {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			nodes[i], errs[i] = node.Start(cfgs[i], logger.With("node", i+1))
+			nodes[i], errs[i] = node.Start(cfgs[i], logger.With("broker", i+1))
 		}()
 	}
 	wg.Wait()
@@ -87,6 +88,9 @@ func runDevCluster(base node.Config, n int) int {
 	fmt.Printf("shale dev: %d-node cluster on loopback, object store file://%s\n", n, objects)
 	for i, nd := range nodes {
 		fmt.Printf("shale dev: node %d: Kafka %s, raft %s, data %s\n", i+1, nd.Addr(), raft[i], cfgs[i].DataDir)
+		if a := nd.MetricsAddr(); a != "" {
+			fmt.Printf("shale dev: node %d: metrics on http://%s/metrics\n", i+1, a)
+		}
 	}
 	fmt.Printf("shale dev: bootstrap servers %s\n", strings.Join(addrs, ","))
 	fmt.Printf("shale dev: cluster status: shale cluster status --controller %s\n", raft[0])
@@ -154,4 +158,15 @@ func devPorts(host string, port, n int) (kafka, raft []string, err error) {
 		}
 	}
 	return kafka, raft, nil
+}
+
+// offsetPort is host:port+i (port 0 stays 0: each picks a free port); ""
+// and unparsable addresses are returned as they are, for Validate to name.
+func offsetPort(addr string, i int) string {
+	host, p, err := net.SplitHostPort(addr)
+	port, perr := strconv.Atoi(p)
+	if addr == "" || err != nil || perr != nil || port == 0 {
+		return addr
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port+i))
 }

@@ -16,7 +16,12 @@ Usage:
   shale groups list|describe|reset-offsets|delete ...          inspect and manage consumer groups
   shale cluster status|drain|undrain|fence|remove|rebalance    run the cluster (see 'shale cluster --help')
   shale partitions move TOPIC:P --to BROKER                    move a partition's leadership
+  shale transactions list|describe|abort ...                   inspect transactions, abort a hanging one
+  shale produce TOPIC [flags] < records                        produce records read from stdin
+  shale consume TOPIC... [flags]                               print records (text template or JSON)
+  shale cost [--metrics-addr HOST:PORT]                        object store cost per topic, from a running broker
   shale loadtest produce|consume|e2e [flags]                   measure throughput and latency
+  shale completion bash|zsh                                    print a shell completion script
   shale version
 
 Run 'shale <command> --help' for the flags of a command.
@@ -42,8 +47,18 @@ func run(args []string) int {
 		return runGroups(args[1:], os.Stdout, os.Stderr)
 	case "cluster":
 		return runCluster(args[1:], os.Stdout, os.Stderr)
+	case "transactions":
+		return runTransactions(args[1:], os.Stdout, os.Stderr)
 	case "partitions":
 		return runPartitions(args[1:], os.Stdout, os.Stderr)
+	case "produce":
+		return runProduce(args[1:], os.Stdin, os.Stdout, os.Stderr)
+	case "consume":
+		return runConsume(args[1:], os.Stdout, os.Stderr)
+	case "cost":
+		return runCost(args[1:], os.Stdout, os.Stderr)
+	case "completion":
+		return runCompletion(args[1:], os.Stdout, os.Stderr)
 	case "loadtest":
 		return runLoadtest(args[1:], os.Stdout, os.Stderr)
 	case "version", "--version":

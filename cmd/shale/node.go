@@ -62,15 +62,16 @@ func nodeFlags(fs *flag.FlagSet, cfg *node.Config) *string {
 	fs.IntVar(&cfg.Broker.MaxInFlight, "max-in-flight", cfg.Broker.MaxInFlight, "requests one connection may have in progress before the broker stops reading it")
 	fs.DurationVar(&cfg.Broker.OffsetsRetention, "offsets-retention", cfg.Broker.OffsetsRetention, "how long committed offsets of an empty group are kept (offsets.retention.minutes)")
 	fs.DurationVar(&cfg.Broker.GroupInitialRebalanceDelay, "group-initial-rebalance-delay", cfg.Broker.GroupInitialRebalanceDelay, "wait for more members before the first rebalance of an empty group")
+	observeFlags(fs, &cfg.Observe)
 	fs.StringVar(&cfg.DebugListen, "debug-listen", cfg.DebugListen, "serve Go runtime profiles (/debug/pprof/) on this host:port (default off)")
 	fs.Var(&cfg.ProducerIDExpiration, "producer-id-expiration", "forget an idempotent producer's state this long after its last write (producer.id.expiration.ms)")
 	fs.StringVar(&cfg.WAL.Dir, "wal-dir", cfg.WAL.Dir, "WAL directory (default DATA_DIR/wal)")
-	fs.Var(&cfg.WAL.SegmentMaxBytes, "wal-segment-bytes", "seal a WAL segment at this size")
+	fs.Var(&cfg.WAL.SegmentMaxBytes, "wal-segment-bytes", "seal a WAL segment at this size (default: a quarter of --wal-max-bytes, at most 16MiB)")
 	fs.Var(&cfg.WAL.SegmentMaxAge, "wal-segment-age", "seal a non-empty WAL segment after this long")
 	fs.Var(&cfg.WAL.MaxBytes, "wal-max-bytes", "local WAL byte budget; produce gets a retriable error when it is full")
 	fs.BoolVar(&cfg.WAL.RecycleSegments, "wal-recycle-segments", cfg.WAL.RecycleSegments, "reuse uploaded WAL segment files (turn off on copy-on-write filesystems)")
 	fs.StringVar(&cfg.ObjectStore, "object-store", cfg.ObjectStore, "object store URL: file:///path or s3://bucket/prefix?endpoint=http://host:9000&region=us-east-1 (default: file://DATA_DIR/objects)")
-	fs.Var(&cfg.Tiering.LocalRetainBytes, "local-retain-bytes", "bytes of already-uploaded WAL kept locally for hot reads")
+	fs.Var(&cfg.Tiering.LocalRetainBytes, "local-retain-bytes", "bytes of already-uploaded WAL kept locally for hot reads (default: a quarter of --wal-max-bytes, at most 256MiB)")
 	fs.Var(&cfg.Tiering.CacheBytes, "cache-bytes", "cold-read block cache size")
 	fs.Var(&cfg.Tiering.BlockSize, "block-size", "size of one ranged GET of a cold read")
 	fs.IntVar(&cfg.Tiering.ReadAhead, "read-ahead", cfg.Tiering.ReadAhead, "blocks a sequential cold reader fetches ahead")
@@ -136,13 +137,21 @@ func runNode(mode string, args []string) int {
 		return 2
 	}
 	if cluster != 0 {
+		_, derived := cfg.Derive()
+		for _, d := range derived {
+			fmt.Printf("shale %s: %s\n", mode, d)
+		}
 		return runDevCluster(cfg, cluster)
 	}
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(os.Stderr, "shale %s: %v\n", mode, err)
 		return 2
 	}
-	logger := newLogger(cfg.LogLevel)
+	logger := newLogger(cfg.LogLevel, cfg.Observe.LogFormat)
+	_, derived := cfg.Derive()
+	for _, d := range derived {
+		fmt.Printf("shale %s: %s\n", mode, d)
+	}
 	n, err := node.Start(cfg, logger)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "shale %s: %v\n", mode, err)
@@ -158,6 +167,12 @@ func runNode(mode string, args []string) int {
 	if url, err := cfg.ObjectStoreURL(); err == nil {
 		fmt.Printf("shale %s: object store %s\n", mode, url)
 	}
+	if a := n.MetricsAddr(); a != "" {
+		fmt.Printf("shale %s: metrics on http://%s/metrics (health: /healthz, /readyz; cost: /v1/cost)\n", mode, a)
+		if cfg.Observe.Console {
+			fmt.Printf("shale %s: web console on http://%s/\n", mode, a)
+		}
+	}
 	fmt.Printf("shale %s: ready; stop with Ctrl-C\n", mode)
 
 	sig := make(chan os.Signal, 1)
@@ -172,8 +187,8 @@ func runNode(mode string, args []string) int {
 	return 0
 }
 
-func newLogger(level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+// newLogger writes to stderr at level, as logfmt text or JSON (format
+// "json").
+func newLogger(level, format string) *slog.Logger {
+	return node.NewLogger(os.Stderr, level, format)
 }

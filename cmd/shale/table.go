@@ -136,11 +136,10 @@ func (p *progressLine) update(done int) {
 	if !p.enabled {
 		return
 	}
-	pct := 100
+	msg := fmt.Sprintf("%s: %d", p.label, done) // total unknown (a stream)
 	if p.total > 0 {
-		pct = done * 100 / p.total
+		msg = fmt.Sprintf("%s: %d/%d (%d%%)", p.label, done, p.total, done*100/p.total)
 	}
-	msg := fmt.Sprintf("%s: %d/%d (%d%%)", p.label, done, p.total, pct)
 	if !p.terminal {
 		fmt.Fprintln(p.w, msg)
 		return

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/shalelog/shale/broker"
 
+	"github.com/shalelog/shale/metrics"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -47,11 +50,16 @@ Example:
 		},
 		{
 			name:     "describe",
-			synopsis: "NAME... [--all-configs] [--output table|json]",
+			synopsis: "NAME... [--all-configs] [--storage [--metrics-addr HOST:PORT]] [--output table|json]",
 			summary:  "show a topic's summary, configs and partitions",
 			details: `Shows, for each topic: a summary; the configs that differ from the
 defaults (all of them with --all-configs); and per partition its leader,
-leader epoch, log start offset and high watermark.`,
+leader epoch, log start offset and high watermark.
+
+With --storage (or --metrics-addr, or $SHALE_METRICS_ADDR set) it also asks
+a broker's metrics listener where each partition's records are: the cold
+range in the object store with its extents, objects and bytes, and the hot
+range in that broker's WAL (ask the partition's leader to see its tail).`,
 			run: topicsDescribe,
 		},
 		{
@@ -229,6 +237,7 @@ type topicDescription struct {
 	Replicas   int                    `json:"replicas"`
 	Configs    []topicConfigEntry     `json:"configs"`
 	Details    []partitionDescription `json:"partition_details"`
+	Storage    *metrics.TopicStorage  `json:"storage,omitempty"`
 	Error      string                 `json:"error,omitempty"`
 }
 
@@ -285,12 +294,22 @@ func topicsDescribe(c *adminCmd, args []string) error {
 	fs := c.flags()
 	allConfigs := fs.Bool("all-configs", false, "list every config, defaults included")
 	fs.BoolVar(allConfigs, "a", false, "short for --all-configs")
+	storage := fs.Bool("storage", false, "show hot (WAL) and cold (object store) ranges and object counts, from --metrics-addr")
+	var metricsAddr string
+	c.metricsAddrFlag(fs, &metricsAddr)
 	c.outputFlag(fs)
 	names, adm, ctx, done, err := c.namesAndConnect(fs, args, "topic", checkNames)
 	if err != nil {
 		return err
 	}
 	defer done()
+	fs.Visit(func(f *flag.Flag) { *storage = *storage || f.Name == "metrics-addr" })
+	*storage = *storage || c.getenv("SHALE_METRICS_ADDR") != ""
+	if *storage {
+		if err := checkHostPort("metrics-addr", metricsAddr); err != nil {
+			return err
+		}
+	}
 
 	details, err := adm.ListTopicsWithInternal(ctx, names...)
 	if err != nil {
@@ -374,6 +393,13 @@ func topicsDescribe(c *adminCmd, args []string) error {
 				p.Compaction = &cs
 			}
 			d.Details = append(d.Details, p)
+		}
+		if *storage {
+			var ts metrics.TopicStorage
+			if err := getJSON(ctx, metricsAddr, "/v1/topics/"+url.PathEscape(n), &ts); err != nil {
+				return fmt.Errorf("topic %q storage: %w", n, err)
+			}
+			d.Storage = &ts
 		}
 		out = append(out, d)
 	}
@@ -478,6 +504,61 @@ func printTopicDescription(w io.Writer, d topicDescription, allConfigs bool) {
 		t.addRow(row...)
 	}
 	t.render(w)
+	if d.Storage != nil {
+		fmt.Fprintln(w)
+		printTopicStorage(w, *d.Storage)
+	}
+}
+
+// printTopicStorage shows where each partition's records are, with a bar
+// from the log start to the high watermark: '#' in objects only, '=' both
+// in objects and in the broker's WAL, '+' in the WAL only (not uploaded
+// yet).
+func printTopicStorage(w io.Writer, ts metrics.TopicStorage) {
+	writeSection(w, fmt.Sprintf("STORAGE (hot: WAL of broker %d)", ts.Broker))
+	t := newTable("PARTITION", "COLD (OBJECTS)", "EXTENTS", "OBJECTS", "STORED", "HOT (WAL)", "RANGE")
+	for _, p := range ts.Partitions {
+		hot := "-"
+		if p.Hot {
+			hot = fmt.Sprintf("%d-%d", p.HotFrom, p.HotTo)
+		}
+		cold := "-"
+		if p.HighWatermark > p.LogStart {
+			cold = fmt.Sprintf("%d-%d", p.LogStart, p.HighWatermark)
+		}
+		t.addRow(p.Partition, cold, p.Extents, p.Objects, humanBytes(float64(p.StoredBytes)), hot, rangeBar(p, 20))
+	}
+	t.render(w)
+}
+
+// rangeBar draws a partition's offsets from its log start to the end of
+// its data in width cells.
+func rangeBar(p metrics.PartitionStorage, width int) string {
+	end := p.HighWatermark
+	if p.Hot {
+		end = max(end, p.HotTo)
+	}
+	if end <= p.LogStart {
+		return "[" + strings.Repeat(" ", width) + "]"
+	}
+	span := float64(end - p.LogStart)
+	b := make([]byte, width)
+	for i := range b {
+		off := p.LogStart + int64(float64(i)/float64(width)*span)
+		cold := off < p.HighWatermark
+		hot := p.Hot && off >= p.HotFrom && off < p.HotTo
+		switch {
+		case cold && hot:
+			b[i] = '='
+		case cold:
+			b[i] = '#'
+		case hot:
+			b[i] = '+'
+		default:
+			b[i] = ' '
+		}
+	}
+	return "[" + string(b) + "]"
 }
 
 // offsetText shows an offset, or "-" for none (-1).

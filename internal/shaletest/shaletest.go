@@ -129,31 +129,34 @@ func RequireTool(t testing.TB, name string) string {
 }
 
 var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
+	buildMu    sync.Mutex
+	buildPaths = map[string]string{}
 )
 
 // Binary builds cmd/shale once per test process and returns its path.
-func Binary(t testing.TB) string {
+func Binary(t testing.TB) string { return Build(t, "./cmd/shale") }
+
+// Build builds the command in pkg (relative to the module root, such as
+// "./cmd/shale") once per test process and returns the binary's path.
+func Build(t testing.TB, pkg string) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "shale-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "shale")
-		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/shale")
-		cmd.Dir = moduleRoot()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if path, ok := buildPaths[pkg]; ok {
+		return path
 	}
-	return buildPath
+	dir, err := os.MkdirTemp("", "shale-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", path, pkg)
+	cmd.Dir = moduleRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	buildPaths[pkg] = path
+	return path
 }
 
 func moduleRoot() string {

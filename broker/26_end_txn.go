@@ -1,0 +1,34 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/shalelog/shale/metadata"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// EndTxn: v0–v3. Commits or aborts the producer's transaction: prepare in
+// the metadata log, markers in every partition, complete (with the group
+// offsets applied on commit); answered once complete (see txn.go). A
+// retry of an end that completed is answered with success; an abort with
+// nothing added too, as Kafka does.
+func handleEndTxn(s *Server, rc *reqCtx, r kmsg.Request) {
+	req := r.(*kmsg.EndTxnRequest)
+	resp := req.ResponseKind().(*kmsg.EndTxnResponse)
+	if code := s.notTxnCoordinator(req.TransactionalID); code != 0 {
+		resp.ErrorCode = code
+		rc.respond(resp)
+		return
+	}
+	ctx, cancel := context.WithTimeout(rc.ctx(), 60*time.Second)
+	defer cancel()
+	_, err := s.txns.end(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit, false)
+	resp.ErrorCode, _ = txnError(err)
+	if errors.Is(err, metadata.ErrProducerFenced) && req.Version >= 2 {
+		resp.ErrorCode = kerr.ProducerFenced.Code
+	}
+	rc.respond(resp)
+}

@@ -1,0 +1,59 @@
+package broker
+
+import (
+	"context"
+	"time"
+
+	"github.com/shalelog/shale/metadata"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TxnOffsetCommit: v0–v3, sent to the group's coordinator. The offsets are
+// kept with the transaction in the metadata log (the group must have been
+// added with AddOffsetsToTxn) and become the group's committed offsets in
+// the same step as the transaction's commit; an abort drops them.
+//
+// Not checked: the member id and generation of v3 (Kafka fences a member
+// that left the group with them); the producer's epoch fences zombies.
+func handleTxnOffsetCommit(s *Server, rc *reqCtx, r kmsg.Request) {
+	req := r.(*kmsg.TxnOffsetCommitRequest)
+	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+	code := s.notCoordinator(req.Group)
+	var offsets []metadata.TxnOffset
+	now := s.now().UnixMilli()
+	for _, rt := range req.Topics {
+		t, ok := s.meta.Topic(rt.Topic)
+		for _, p := range rt.Partitions {
+			if !ok || p.Partition < 0 || int(p.Partition) >= len(t.Partitions) {
+				if code == 0 {
+					code = kerr.UnknownTopicOrPartition.Code
+				}
+				continue
+			}
+			meta := ""
+			if p.Metadata != nil {
+				meta = *p.Metadata
+			}
+			offsets = append(offsets, metadata.TxnOffset{Group: req.Group, Topic: rt.Topic, Partition: p.Partition,
+				CommittedOffset: metadata.CommittedOffset{Offset: p.Offset, LeaderEpoch: p.LeaderEpoch, Metadata: meta, CommitTime: now}})
+		}
+	}
+	if code == 0 && len(offsets) > 0 {
+		ctx, cancel := context.WithTimeout(rc.ctx(), 30*time.Second)
+		err := s.meta.TxnOffsets(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, offsets, now)
+		cancel()
+		code, _ = txnError(err)
+	}
+	for _, rt := range req.Topics {
+		st := kmsg.NewTxnOffsetCommitResponseTopic()
+		st.Topic = rt.Topic
+		for _, p := range rt.Partitions {
+			sp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+			sp.Partition, sp.ErrorCode = p.Partition, code
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	rc.respond(resp)
+}

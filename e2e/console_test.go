@@ -1,0 +1,114 @@
+package e2e
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shalelog/shale/internal/shaletest"
+	"github.com/shalelog/shale/node"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// renderHeadless loads url in headless Chromium and returns the DOM after
+// its scripts ran.
+func renderHeadless(t *testing.T, chromium, url string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+		"--no-first-run", "--user-data-dir="+t.TempDir(), "--virtual-time-budget=2000", "--dump-dom", url)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium %s: %v\n%s", url, err, stderr.String())
+	}
+	return string(out)
+}
+
+// TestConsoleRendersInChromium: with --console every page of the web
+// console renders in headless Chromium with its script run and shows what
+// the test made: brokers, a topic with its partitions' range bars, a
+// consumer group's lag, the cost meter, and records in the message
+// browser (keys, values, headers). Without --console there is none.
+func TestConsoleRendersInChromium(t *testing.T) {
+	chromium := shaletest.RequireTool(t, "chromium")
+	n := shaletest.StartNode(t, func(c *node.Config) {
+		c.Observe.MetricsListen = "127.0.0.1:0"
+		c.Observe.Console = true
+	})
+	shaletest.CreateTopic(t, n.Addr(), "shown", 2, nil)
+	cl := shaletest.Client(t, n.Addr(), kgo.ConsumerGroup("viewers"), kgo.ConsumeTopics("shown"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 20 {
+		r := &kgo.Record{Topic: "shown", Partition: 0, Key: []byte("key-" + string(rune('a'+i))), Value: []byte("value <b>" + string(rune('a'+i)) + "</b>"),
+			Headers: []kgo.RecordHeader{{Key: "origin", Value: []byte("console-test")}}}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := 0
+	for got < 5 {
+		fs := cl.PollRecords(ctx, 5)
+		if ctx.Err() != nil {
+			t.Fatal("no records")
+		}
+		got += fs.NumRecords()
+	}
+	if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	base := "http://" + n.MetricsAddr()
+	for path, wants := range map[string][]string{
+		"/":             {`id="brokers"`, n.Addr(), "live", "Leader"},
+		"/topics":       {`id="topics"`, `href="/topics/shown"`, `class="bar"`},
+		"/topics/shown": {`id="partitions"`, "browse", `class="cold"`},
+		"/groups":       {"viewers", "shown"},
+		"/cost":         {`id="cost"`, "shown", "(cluster)", "(total)"},
+		"/browse":       {`id="browse-form"`, "<option>shown</option>"},
+		"/browse?topic=shown&partition=0&offset=3": {`id="records"`, "key-d", "value &lt;b&gt;d&lt;/b&gt;", "origin=console-test", `id="next"`},
+		"/browse?topic=shown&partition=9":          {`id="browse-error"`, "no partition shown/9"},
+		"/browse?topic=shown&offset=x":             {`id="browse-error"`, `offset "x"`},
+	} {
+		dom := renderHeadless(t, chromium, base+path)
+		if !strings.Contains(dom, `data-script="ran"`) {
+			t.Errorf("%s: the page's script did not run:\n%.2000s", path, dom)
+		}
+		for _, w := range wants {
+			if !strings.Contains(dom, w) {
+				t.Errorf("%s: rendered page lacks %q:\n%.3000s", path, w, dom)
+			}
+		}
+		if strings.Contains(dom, "<b>d</b>") {
+			t.Errorf("%s: a record value was not escaped", path)
+		}
+	}
+	resp, err := http.Get(base + "/topics/none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /topics/none: %s", resp.Status)
+	}
+
+	plain := shaletest.StartNode(t, func(c *node.Config) { c.Observe.MetricsListen = "127.0.0.1:0" })
+	resp, err = http.Get("http://" + plain.MetricsAddr() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("console served without --console: %s", resp.Status)
+	}
+}
