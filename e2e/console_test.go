@@ -4,7 +4,9 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +31,40 @@ func renderHeadless(t *testing.T, chromium, url string) string {
 		t.Fatalf("chromium %s: %v\n%s", url, err, stderr.String())
 	}
 	return string(out)
+}
+
+// screenshot stores a PNG of the page at url as a test artefact under
+// $SHALE_TEST_ARTIFACTS (default ../test-artifacts)/console, named after
+// path, for a person to look at; only a failure to take it fails the test.
+func screenshot(t *testing.T, chromium, url, path string) {
+	t.Helper()
+	dir := os.Getenv("SHALE_TEST_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "test-artifacts")
+	}
+	dir = filepath.Join(dir, "console")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	name := strings.Trim(strings.NewReplacer("/", "_", "?", "_", "&", "_", "=", "-").Replace(path), "_")
+	if name == "" {
+		name = "cluster"
+	}
+	file, err := filepath.Abs(filepath.Join(dir, name+".png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+		"--no-first-run", "--user-data-dir="+t.TempDir(), "--virtual-time-budget=2000", "--hide-scrollbars",
+		"--window-size=1280,900", "--screenshot="+file, url)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("chromium screenshot of %s: %v\n%s", url, err, out)
+	}
+	if st, err := os.Stat(file); err != nil || st.Size() == 0 {
+		t.Fatalf("chromium wrote no screenshot of %s to %s: %v", url, file, err)
+	}
 }
 
 // TestConsoleRendersInChromium: with --console every page of the web
@@ -79,6 +115,7 @@ func TestConsoleRendersInChromium(t *testing.T) {
 		"/browse?topic=shown&offset=x":             {`id="browse-error"`, `offset "x"`},
 	} {
 		dom := renderHeadless(t, chromium, base+path)
+		screenshot(t, chromium, base+path, path)
 		if !strings.Contains(dom, `data-script="ran"`) {
 			t.Errorf("%s: the page's script did not run:\n%.2000s", path, dom)
 		}
