@@ -212,23 +212,18 @@ func (st *state) encodeEpochs(w *bodyWriter, topics []Topic) {
 // decodeEpochs reads the epochs section into st, whose topics and catalog
 // are set.
 func (st *state) decodeEpochs(r *bodyReader, topics []Topic) error {
-	seen := make(map[partitionKey]bool)
+	refs := newPartitionRefs(topics, "leader epochs")
 	for range r.count("partition", 4) {
 		ti, p := r.uvarint(), r.uvarint()
 		n := r.count("leader epoch", 2)
 		if r.err != nil {
 			return r.err
 		}
-		if ti >= uint64(len(topics)) || p >= uint64(len(topics[ti].Partitions)) {
-			return fmt.Errorf("leader epochs of partition %d of topic index %d, which does not exist", p, ti)
+		k, name, err := refs.resolve(ti, p)
+		if err != nil {
+			return err
 		}
 		t := topics[ti]
-		name := fmt.Sprintf("%s-%d", t.Name, p)
-		k := partitionKey{t.ID, int32(p)}
-		if seen[k] {
-			return fmt.Errorf("leader epochs of partition %s appear twice", name)
-		}
-		seen[k] = true
 		if n == 0 {
 			return fmt.Errorf("partition %s has an empty leader epoch list", name)
 		}

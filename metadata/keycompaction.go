@@ -158,22 +158,17 @@ func (st *state) encodeKeyCompactions(w *bodyWriter, topics []Topic) {
 // decodeKeyCompactions reads the key-compaction section into st, whose
 // topics and catalog are set.
 func (st *state) decodeKeyCompactions(r *bodyReader, topics []Topic) error {
-	seen := make(map[partitionKey]bool)
+	refs := newPartitionRefs(topics, "key compaction")
 	for range r.count("key compaction", 6) {
 		ti, p := r.uvarint(), r.uvarint()
 		kc := keyCompactionRec{cleanedTo: r.varint(), lastCompaction: r.varint(), reclaimed: r.varint(), passes: r.varint()}
 		if r.err != nil {
 			return r.err
 		}
-		if ti >= uint64(len(topics)) || p >= uint64(len(topics[ti].Partitions)) {
-			return fmt.Errorf("key compaction of partition %d of topic index %d, which does not exist", p, ti)
+		if _, _, err := refs.resolve(ti, p); err != nil {
+			return err
 		}
 		t := topics[ti]
-		k := partitionKey{t.ID, int32(p)}
-		if seen[k] {
-			return fmt.Errorf("key compaction of partition %s-%d appears twice", t.Name, p)
-		}
-		seen[k] = true
 		pl := &st.logs[t.ID][p]
 		if kc.cleanedTo < 0 || kc.cleanedTo > pl.end || kc.lastCompaction < 0 || kc.passes < 0 {
 			return fmt.Errorf("key compaction of partition %s-%d: cleaned to %d (log end %d), last %d, passes %d",

@@ -291,7 +291,7 @@ func (st *state) encodeProducers(w *bodyWriter, topics []Topic) {
 // decodeProducers reads the producer section into st, whose topics and
 // catalog are set.
 func (st *state) decodeProducers(r *bodyReader, topics []Topic) error {
-	seen := make(map[partitionKey]bool)
+	refs := newPartitionRefs(topics, "producers")
 	for range r.count("partition", 4) {
 		ti, p := r.uvarint(), r.uvarint()
 		from := r.varint()
@@ -299,16 +299,10 @@ func (st *state) decodeProducers(r *bodyReader, topics []Topic) error {
 		if r.err != nil {
 			return r.err
 		}
-		if ti >= uint64(len(topics)) || p >= uint64(len(topics[ti].Partitions)) {
-			return fmt.Errorf("producers of partition %d of topic index %d, which does not exist", p, ti)
+		k, name, err := refs.resolve(ti, p)
+		if err != nil {
+			return err
 		}
-		t := topics[ti]
-		name := fmt.Sprintf("%s-%d", t.Name, p)
-		k := partitionKey{t.ID, int32(p)}
-		if seen[k] {
-			return fmt.Errorf("producers of partition %s appear twice", name)
-		}
-		seen[k] = true
 		pl := &st.logs[k.topic][k.partition]
 		if from < 0 || from > pl.end {
 			return fmt.Errorf("partition %s: producers tracked from offset %d, the log ends at %d", name, from, pl.end)

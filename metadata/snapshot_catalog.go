@@ -332,3 +332,31 @@ func (st *state) decodeGroups(r *bodyReader) error {
 	}
 	return r.err
 }
+
+// partitionRefs resolves the (topic index, partition) pairs that name
+// partitions in a snapshot section, refusing unknown and repeated ones;
+// what names the section in errors.
+type partitionRefs struct {
+	topics []Topic
+	what   string
+	seen   map[partitionKey]bool
+}
+
+func newPartitionRefs(topics []Topic, what string) *partitionRefs {
+	return &partitionRefs{topics: topics, what: what, seen: make(map[partitionKey]bool)}
+}
+
+// resolve returns the partition and its name ("topic-p").
+func (pr *partitionRefs) resolve(ti, p uint64) (partitionKey, string, error) {
+	if ti >= uint64(len(pr.topics)) || p >= uint64(len(pr.topics[ti].Partitions)) {
+		return partitionKey{}, "", fmt.Errorf("%s of partition %d of topic index %d, which does not exist", pr.what, p, ti)
+	}
+	t := pr.topics[ti]
+	k := partitionKey{t.ID, int32(p)}
+	name := fmt.Sprintf("%s-%d", t.Name, p)
+	if pr.seen[k] {
+		return k, name, fmt.Errorf("%s of partition %s appear twice", pr.what, name)
+	}
+	pr.seen[k] = true
+	return k, name, nil
+}

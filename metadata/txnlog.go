@@ -239,22 +239,16 @@ func (st *state) encodeTxnLogs(w *bodyWriter, topics []Topic) {
 }
 
 func (st *state) decodeTxnLogs(r *bodyReader, topics []Topic) error {
-	seen := make(map[partitionKey]bool)
+	refs := newPartitionRefs(topics, "transactions")
 	for range r.count("partition", 4) {
 		ti, p := r.uvarint(), r.uvarint()
 		if r.err != nil {
 			return r.err
 		}
-		if ti >= uint64(len(topics)) || p >= uint64(len(topics[ti].Partitions)) {
-			return fmt.Errorf("transactions of partition %d of topic index %d, which does not exist", p, ti)
+		k, name, err := refs.resolve(ti, p)
+		if err != nil {
+			return err
 		}
-		t := topics[ti]
-		name := fmt.Sprintf("%s-%d", t.Name, p)
-		k := partitionKey{t.ID, int32(p)}
-		if seen[k] {
-			return fmt.Errorf("transactions of partition %s appear twice", name)
-		}
-		seen[k] = true
 		pl := &st.logs[k.topic][k.partition]
 		nOpen := r.count("open transaction", 2)
 		prevID := int64(-1)
