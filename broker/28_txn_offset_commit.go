@@ -14,12 +14,17 @@ import (
 // added with AddOffsetsToTxn) and become the group's committed offsets in
 // the same step as the transaction's commit; an abort drops them.
 //
-// Not checked: the member id and generation of v3 (Kafka fences a member
-// that left the group with them); the producer's epoch fences zombies.
+// From v3 the member id, instance id and generation are checked against
+// the group as for OffsetCommit (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
+// FENCED_INSTANCE_ID), so a member that left the group cannot commit for
+// it (KIP-447); the producer's epoch fences zombie producers.
 func handleTxnOffsetCommit(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.TxnOffsetCommitRequest)
 	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
 	code := s.notCoordinator(req.Group)
+	if code == 0 && req.Version >= 3 {
+		code = s.groups.checkTxnCommit(req.Group, req.MemberID, req.InstanceID, req.Generation)
+	}
 	var offsets []metadata.TxnOffset
 	now := s.now().UnixMilli()
 	for _, rt := range req.Topics {

@@ -492,3 +492,35 @@ func (s *Server) partitionCount(topic string) int32 {
 	}
 	return int32(len(t.parts))
 }
+
+// checkTxnCommit validates the member of a TxnOffsetCommit (v3 carries the
+// member id, instance id and generation, KIP-447) as Kafka does for a
+// transactional commit: a request without them (older versions, or a
+// producer outside any group) is not checked.
+func (c *groupCoordinator) checkTxnCommit(group, memberID string, instanceID *string, generation int32) int16 {
+	if generation < 0 && memberID == "" {
+		return 0
+	}
+	g := c.get(group)
+	if g == nil {
+		if generation >= 0 {
+			return kerr.IllegalGeneration.Code
+		}
+		return 0
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case g.state == groupDead:
+		return kerr.CoordinatorNotAvailable.Code
+	case g.fenced(instanceID, memberID):
+		return kerr.FencedInstanceID.Code
+	}
+	if _, ok := g.members[memberID]; !ok {
+		return kerr.UnknownMemberID.Code
+	}
+	if generation != g.generation {
+		return kerr.IllegalGeneration.Code
+	}
+	return 0
+}

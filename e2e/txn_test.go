@@ -444,3 +444,41 @@ func TestTxnVerification(t *testing.T) {
 	}
 	c.alive()
 }
+
+// TestTxnOffsetCommitChecksTheMember: TxnOffsetCommit v3 names the group
+// member committing (KIP-447); one the group does not know is refused with
+// UNKNOWN_MEMBER_ID, a generation with no group ILLEGAL_GENERATION, and
+// nothing is committed.
+func TestTxnOffsetCommitChecksTheMember(t *testing.T) {
+	n := shaletest.StartNode(t, fastGroups)
+	addr := n.Addr()
+	shaletest.CreateTopic(t, addr, "tm", 1, nil)
+	produceValues(t, shaletest.Client(t, addr), "tm", "v", 10)
+	member := shaletest.Client(t, addr, kgo.ConsumerGroup("tm-group"), kgo.ConsumeTopics("tm"))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for got := 0; got < 10; {
+		got += member.PollFetches(ctx).NumRecords()
+		if ctx.Err() != nil {
+			t.Fatal(ctx.Err())
+		}
+	}
+	c := dialRaw(t, addr)
+	commit := func(group, memberID string, generation int32) int16 {
+		req := kmsg.NewPtrTxnOffsetCommitRequest()
+		req.Version = 3
+		req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = "tm-txn", group, 1, 0
+		req.MemberID, req.Generation = memberID, generation
+		rt := kmsg.NewTxnOffsetCommitRequestTopic()
+		rt.Topic = "tm"
+		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset = 0, 5
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp := c.roundTrip(req).(*kmsg.TxnOffsetCommitResponse)
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	wantCode(t, "a member the group does not know", commit("tm-group", "nobody", 1), kerr.UnknownMemberID)
+	wantCode(t, "a generation of a group that does not exist", commit("no-such-group", "someone", 3), kerr.IllegalGeneration)
+	c.alive()
+}
