@@ -62,6 +62,7 @@ func init() {
 		44: {min: 0, max: 1, fn: handleIncrementalAlterConfigs},
 		47: {min: 0, max: 0, fn: handleOffsetDelete},
 		60: {min: 0, max: 1, fn: handleDescribeCluster},
+		61: {min: 0, max: 0, fn: handleDescribeProducers},
 		65: {min: 0, max: 0, fn: handleDescribeTransactions},
 		66: {min: 0, max: 1, fn: handleListTransactions},
 	}

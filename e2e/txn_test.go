@@ -164,6 +164,28 @@ func TestTxnOpenTransactionHoldsTheLSO(t *testing.T) {
 	if got := readAll(t, addr, "txn-lso", true); len(got) != 1 || got["before"] != 1 {
 		t.Fatalf("read_committed with the transaction open: %v, want only \"before\"", got)
 	}
+	// DescribeProducers (kafka-transactions.sh find-hanging) shows the
+	// open transaction's first offset; the plain idempotent producer has
+	// none open.
+	dp, err := adm.DescribeProducers(ctx, kadm.TopicsSet{"txn-lso": {0: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := dp["txn-lso"].Partitions[0]
+	if part.Err != nil || len(part.ActiveProducers) != 2 {
+		t.Fatalf("described producers of txn-lso-0: %+v, want the transactional and the plain one", part)
+	}
+	open := 0
+	for _, ap := range part.ActiveProducers {
+		if ap.CurrentTxnStartOffset == 1 {
+			open++
+		} else if ap.CurrentTxnStartOffset != -1 {
+			t.Fatalf("producer %d: transaction start %d, want 1 or -1", ap.ProducerID, ap.CurrentTxnStartOffset)
+		}
+	}
+	if open != 1 {
+		t.Fatalf("%d producers with a transaction open at offset 1, want 1: %+v", open, part.ActiveProducers)
+	}
 	if err := tx.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -152,6 +153,18 @@ func (s *Store) AbortedTxns(topic TopicID, partition int32, from, to int64) []Ab
 		}
 	}
 	return out
+}
+
+// OpenTxns returns the transactions open at the catalog end of a
+// partition: producer id -> first offset.
+func (s *Store) OpenTxns(topic TopicID, partition int32) map[int64]int64 {
+	s.fsm.mu.RLock()
+	defer s.fsm.mu.RUnlock()
+	pl, err := s.fsm.st.partitionLog(partitionKey{topic, partition})
+	if err != nil || len(pl.openTxns) == 0 {
+		return nil
+	}
+	return maps.Clone(pl.openTxns)
 }
 
 // encodeTxnSection appends CommitObject version 2's transaction section:

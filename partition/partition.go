@@ -29,10 +29,12 @@
 package partition
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -444,6 +446,19 @@ func validateRecords(h *recordbatch.Header, batch []byte, requireKeys bool) erro
 		return fmt.Errorf("%w: %w", kerr.InvalidRecord, err)
 	}
 	return err
+}
+
+// Producers returns the idempotent producers this partition holds state
+// for, by producer id.
+func (p *Partition) Producers() []ProducerInfo {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]ProducerInfo, 0, len(p.producers))
+	for id, st := range p.producers {
+		out = append(out, ProducerInfo{ID: id, Epoch: st.epoch, LastSeq: st.lastSeq, LastAppend: st.lastAppend})
+	}
+	slices.SortFunc(out, func(a, b ProducerInfo) int { return cmp.Compare(a.ID, b.ID) })
+	return out
 }
 
 // RestoreProducer replays one already-logged batch into the producer state

@@ -165,3 +165,12 @@ func (p *Partition) ExpireProducers(now, window int64) int {
 	}
 	return n
 }
+
+// ProducerInfo is what a partition knows of one idempotent producer
+// (DescribeProducers).
+type ProducerInfo struct {
+	ID         int64
+	Epoch      int16
+	LastSeq    int32
+	LastAppend int64 // ms; 0 when unknown (state rebuilt at start-up)
+}
