@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -102,12 +103,38 @@ func TestConsoleRendersInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The numbers the pages show are the admin API's.
+	adm := shaletest.Admin(t, n.Addr())
+	ends, err := adm.ListEndOffsets(ctx, "shown")
+	if err != nil {
+		t.Fatal(err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, "shown")
+	if err != nil {
+		t.Fatal(err)
+	}
+	offs, err := adm.FetchOffsets(ctx, "viewers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, _ := ends.Lookup("shown", 0)
+	start, _ := starts.Lookup("shown", 0)
+	committed, _ := offs.Lookup("shown", 0)
+	lag := end.Offset - committed.At
+	cell := func(vs ...int64) string {
+		var b strings.Builder
+		for _, v := range vs {
+			fmt.Fprintf(&b, `<td class="n">%d</td>`, v)
+		}
+		return b.String()
+	}
+
 	base := "http://" + n.MetricsAddr()
 	for path, wants := range map[string][]string{
 		"/":             {`id="brokers"`, n.Addr(), "live", "Leader"},
 		"/topics":       {`id="topics"`, `href="/topics/shown"`, `class="bar"`},
-		"/topics/shown": {`id="partitions"`, "browse", `class="cold"`},
-		"/groups":       {"viewers", "shown"},
+		"/topics/shown": {`id="partitions"`, "browse", `class="cold"`, cell(start.Offset, end.Offset)},
+		"/groups":       {"viewers", "shown", fmt.Sprintf("lag %d", lag), cell(committed.At, end.Offset, lag)},
 		"/cost":         {`id="cost"`, "shown", "(cluster)", "(total)"},
 		"/browse":       {`id="browse-form"`, "<option>shown</option>"},
 		"/browse?topic=shown&partition=0&offset=3": {`id="records"`, "key-d", "value &lt;b&gt;d&lt;/b&gt;", "origin=console-test", `id="next"`},
