@@ -6,7 +6,14 @@ LISTEN    ?= 127.0.0.1:9092
 TEST_TIMEOUT ?= 25m
 FUZZTIME  ?= 15s
 
-.PHONY: all build run test test-deps unit vet fuzz bench clean
+.PHONY: all build run test test-deps unit vet fuzz bench dist clean
+
+# Release version and commit, stamped into the binary by `make dist`.
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+GOOS      ?= $(shell $(GO) env GOOS)
+GOARCH    ?= $(shell $(GO) env GOARCH)
+DIST_DIR  ?= dist
 
 all: build
 
@@ -43,5 +50,22 @@ bench: test-deps
 	$(GO) test -run '^$$' -bench . -benchmem ./wal ./partition ./index ./recordbatch ./tiering
 	./bench/run.sh
 
+# A release tarball: a static binary stamped with VERSION and COMMIT, the
+# systemd unit, an example configuration and the operator docs, laid out
+# as they install (usr/local/bin, etc/shale, lib/systemd/system,
+# usr/local/share/doc/shale).
+dist:
+	rm -rf $(DIST_DIR)/root && mkdir -p $(DIST_DIR)/root/usr/local/bin $(DIST_DIR)/root/etc/shale \
+		$(DIST_DIR)/root/lib/systemd/system $(DIST_DIR)/root/usr/local/share/doc/shale
+	CGO_ENABLED=0 GOOS=$(GOOS) GOARCH=$(GOARCH) $(GO) build -trimpath \
+		-ldflags "-s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)" \
+		-o $(DIST_DIR)/root/usr/local/bin/shale ./cmd/shale
+	cp deploy/shale.example.yaml $(DIST_DIR)/root/etc/shale/shale.example.yaml
+	cp deploy/shale.service $(DIST_DIR)/root/lib/systemd/system/shale.service
+	cp README.md docs/OPERATIONS.md docs/CONFIG.md $(DIST_DIR)/root/usr/local/share/doc/shale/
+	tar -C $(DIST_DIR)/root -czf $(DIST_DIR)/shale-$(VERSION)-$(GOOS)-$(GOARCH).tar.gz .
+	rm -rf $(DIST_DIR)/root
+	@echo "$(DIST_DIR)/shale-$(VERSION)-$(GOOS)-$(GOARCH).tar.gz"
+
 clean:
-	rm -rf bin $(DATA_DIR)
+	rm -rf bin dist $(DATA_DIR)

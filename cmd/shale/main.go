@@ -5,6 +5,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/debug"
 )
 
 const usage = `shale: a Kafka-compatible broker on object storage
@@ -62,7 +64,7 @@ func run(args []string) int {
 	case "loadtest":
 		return runLoadtest(args[1:], os.Stdout, os.Stderr)
 	case "version", "--version":
-		fmt.Println("shale", version)
+		fmt.Println(versionLine())
 		return 0
 	case "help", "-h", "--help":
 		fmt.Print(usage)
@@ -72,5 +74,33 @@ func run(args []string) int {
 	return 2
 }
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and commit are set at build time (make dist) with -ldflags
+// "-X main.version=... -X main.commit=..."; a plain go build leaves commit
+// to the VCS stamp Go records in the binary.
+var (
+	version = "dev"
+	commit  = ""
+)
+
+// versionLine is what `shale version` prints: version, commit, Go version.
+func versionLine() string {
+	c := commit
+	if c == "" {
+		c = "unknown"
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			var rev, dirty string
+			for _, s := range bi.Settings {
+				switch {
+				case s.Key == "vcs.revision":
+					rev = s.Value
+				case s.Key == "vcs.modified" && s.Value == "true":
+					dirty = "-dirty"
+				}
+			}
+			if rev != "" {
+				c = rev + dirty
+			}
+		}
+	}
+	return fmt.Sprintf("shale %s (commit %s, %s)", version, c, runtime.Version())
+}
