@@ -17,6 +17,9 @@ type Config struct {
 	// Advertised is the host:port clients are told to connect to; empty
 	// means the listener's address.
 	Advertised string `yaml:"advertised"`
+	// TLS, when it names a certificate, makes the listener an SSL one
+	// (see TLSConfig).
+	TLS TLSConfig `yaml:"tls"`
 	// MaxRequestBytes is the largest request frame accepted
 	// (socket.request.max.bytes); a larger frame closes the connection.
 	MaxRequestBytes int32 `yaml:"max_request_bytes"`
@@ -64,6 +67,9 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := splitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("broker listen %q: %v", c.Listen, err)
+	}
+	if err := c.TLS.validate(); err != nil {
+		return err
 	}
 	if c.Advertised != "" {
 		host, _, err := splitHostPort(c.Advertised)

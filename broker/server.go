@@ -3,6 +3,7 @@ package broker
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -97,6 +98,14 @@ func (s *Server) Listen() (net.Listener, error) {
 		return nil, fmt.Errorf("advertised address %q: %w", adv, err)
 	}
 	s.advHost, s.advPort = host, port
+	if s.cfg.TLS.Enabled() {
+		tc, err := s.cfg.TLS.serverTLS()
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		ln = tls.NewListener(ln, tc)
+	}
 	return ln, nil
 }
 

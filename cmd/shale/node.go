@@ -28,6 +28,9 @@ func nodeFlags(fs *flag.FlagSet, cfg *node.Config) *string {
 	})
 	fs.StringVar(&cfg.Broker.Listen, "listen", cfg.Broker.Listen, "Kafka listener host:port")
 	fs.StringVar(&cfg.Broker.Advertised, "advertised", cfg.Broker.Advertised, "host:port given to clients (default: the listener address)")
+	fs.StringVar(&cfg.Broker.TLS.CertFile, "tls-cert", cfg.Broker.TLS.CertFile, "PEM certificate of the Kafka listener: with --tls-key it speaks TLS (Kafka's SSL); re-read when it changes")
+	fs.StringVar(&cfg.Broker.TLS.KeyFile, "tls-key", cfg.Broker.TLS.KeyFile, "PEM private key of --tls-cert")
+	fs.StringVar(&cfg.Broker.TLS.ClientCAFile, "tls-client-ca", cfg.Broker.TLS.ClientCAFile, "PEM CAs whose client certificates the listener requires (mutual TLS)")
 	fs.BoolVar(&cfg.Broker.AutoCreateTopics, "auto-create-topics", cfg.Broker.AutoCreateTopics, "create unknown topics on metadata requests")
 	fs.Func("default-partitions", "partitions of topics created without a count (default 1)", func(s string) error {
 		var v int32
