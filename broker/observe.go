@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"encoding/binary"
 	"time"
 
@@ -151,66 +152,28 @@ func batchRecordCount(pieces [][]byte) int64 {
 // an operator watches; 0 otherwise.
 func firstErrorCode(resp kmsg.Response) int16 {
 	switch r := resp.(type) {
-	case nil:
 	case *kmsg.ProduceResponse:
-		for _, t := range r.Topics {
-			for _, p := range t.Partitions {
-				if p.ErrorCode != 0 {
-					return p.ErrorCode
-				}
-			}
-		}
+		return firstCode(r.Topics, func(t *kmsg.ProduceResponseTopic) int16 {
+			return firstCode(t.Partitions, func(p *kmsg.ProduceResponseTopicPartition) int16 { return p.ErrorCode })
+		})
 	case *kmsg.FetchResponse:
-		if r.ErrorCode != 0 {
-			return r.ErrorCode
-		}
-		for _, t := range r.Topics {
-			for _, p := range t.Partitions {
-				if p.ErrorCode != 0 {
-					return p.ErrorCode
-				}
-			}
-		}
+		return cmp.Or(r.ErrorCode, firstCode(r.Topics, func(t *kmsg.FetchResponseTopic) int16 {
+			return firstCode(t.Partitions, func(p *kmsg.FetchResponseTopicPartition) int16 { return p.ErrorCode })
+		}))
 	case *kmsg.ListOffsetsResponse:
-		for _, t := range r.Topics {
-			for _, p := range t.Partitions {
-				if p.ErrorCode != 0 {
-					return p.ErrorCode
-				}
-			}
-		}
+		return firstCode(r.Topics, func(t *kmsg.ListOffsetsResponseTopic) int16 {
+			return firstCode(t.Partitions, func(p *kmsg.ListOffsetsResponseTopicPartition) int16 { return p.ErrorCode })
+		})
 	case *kmsg.MetadataResponse:
-		for _, t := range r.Topics {
-			if t.ErrorCode != 0 {
-				return t.ErrorCode
-			}
-		}
+		return firstCode(r.Topics, func(t *kmsg.MetadataResponseTopic) int16 { return t.ErrorCode })
 	case *kmsg.OffsetCommitResponse:
-		for _, t := range r.Topics {
-			for _, p := range t.Partitions {
-				if p.ErrorCode != 0 {
-					return p.ErrorCode
-				}
-			}
-		}
+		return firstCode(r.Topics, func(t *kmsg.OffsetCommitResponseTopic) int16 {
+			return firstCode(t.Partitions, func(p *kmsg.OffsetCommitResponseTopicPartition) int16 { return p.ErrorCode })
+		})
 	case *kmsg.OffsetFetchResponse:
-		if r.ErrorCode != 0 {
-			return r.ErrorCode
-		}
-		for _, g := range r.Groups {
-			if g.ErrorCode != 0 {
-				return g.ErrorCode
-			}
-		}
+		return cmp.Or(r.ErrorCode, firstCode(r.Groups, func(g *kmsg.OffsetFetchResponseGroup) int16 { return g.ErrorCode }))
 	case *kmsg.FindCoordinatorResponse:
-		if r.ErrorCode != 0 {
-			return r.ErrorCode
-		}
-		for _, c := range r.Coordinators {
-			if c.ErrorCode != 0 {
-				return c.ErrorCode
-			}
-		}
+		return cmp.Or(r.ErrorCode, firstCode(r.Coordinators, func(c *kmsg.FindCoordinatorResponseCoordinator) int16 { return c.ErrorCode }))
 	case *kmsg.JoinGroupResponse:
 		return r.ErrorCode
 	case *kmsg.SyncGroupResponse:
@@ -222,11 +185,7 @@ func firstErrorCode(resp kmsg.Response) int16 {
 	case *kmsg.ListGroupsResponse:
 		return r.ErrorCode
 	case *kmsg.DescribeGroupsResponse:
-		for _, g := range r.Groups {
-			if g.ErrorCode != 0 {
-				return g.ErrorCode
-			}
-		}
+		return firstCode(r.Groups, func(g *kmsg.DescribeGroupsResponseGroup) int16 { return g.ErrorCode })
 	case *kmsg.ApiVersionsResponse:
 		return r.ErrorCode
 	case *kmsg.InitProducerIDResponse:
@@ -236,35 +195,26 @@ func firstErrorCode(resp kmsg.Response) int16 {
 	case *kmsg.AddOffsetsToTxnResponse:
 		return r.ErrorCode
 	case *kmsg.AddPartitionsToTxnResponse:
-		if r.ErrorCode != 0 {
-			return r.ErrorCode
-		}
-		for _, t := range r.Topics {
-			for _, p := range t.Partitions {
-				if p.ErrorCode != 0 {
-					return p.ErrorCode
-				}
-			}
-		}
+		return cmp.Or(r.ErrorCode, firstCode(r.Topics, func(t *kmsg.AddPartitionsToTxnResponseTopic) int16 {
+			return firstCode(t.Partitions, func(p *kmsg.AddPartitionsToTxnResponseTopicPartition) int16 { return p.ErrorCode })
+		}))
 	case *kmsg.TxnOffsetCommitResponse:
-		for _, t := range r.Topics {
-			for _, p := range t.Partitions {
-				if p.ErrorCode != 0 {
-					return p.ErrorCode
-				}
-			}
-		}
+		return firstCode(r.Topics, func(t *kmsg.TxnOffsetCommitResponseTopic) int16 {
+			return firstCode(t.Partitions, func(p *kmsg.TxnOffsetCommitResponseTopicPartition) int16 { return p.ErrorCode })
+		})
 	case *kmsg.CreateTopicsResponse:
-		for _, t := range r.Topics {
-			if t.ErrorCode != 0 {
-				return t.ErrorCode
-			}
-		}
+		return firstCode(r.Topics, func(t *kmsg.CreateTopicsResponseTopic) int16 { return t.ErrorCode })
 	case *kmsg.DeleteTopicsResponse:
-		for _, t := range r.Topics {
-			if t.ErrorCode != 0 {
-				return t.ErrorCode
-			}
+		return firstCode(r.Topics, func(t *kmsg.DeleteTopicsResponseTopic) int16 { return t.ErrorCode })
+	}
+	return 0
+}
+
+// firstCode is the first non-zero code(x) of xs, or 0.
+func firstCode[T any](xs []T, code func(*T) int16) int16 {
+	for i := range xs {
+		if c := code(&xs[i]); c != 0 {
+			return c
 		}
 	}
 	return 0
