@@ -37,7 +37,7 @@ func TestRecordKeyCompaction(t *testing.T) {
 
 	// Snapshot round trip (version 5).
 	snap := a.snapshotBytes()
-	if v := binary.BigEndian.Uint16(snap[4:]); v != snapshotVersion5 {
+	if v := binary.BigEndian.Uint16(snap[4:]); v != snapshotVersion {
 		t.Fatalf("snapshot version %d", v)
 	}
 	restored := newApplier(t)

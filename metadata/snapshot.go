@@ -26,7 +26,8 @@ import (
 // and the transactional ids to the JSON. Versions 1 to 4 are still read
 // (commit times of 1 and 2 unknown, 0; their epoch histories rebuilt from
 // the extents; no producer state, transactions or key compaction recorded
-// before 5); version 5 is written.
+// before 5); version 6 appends the extension sections (snapshot_sections.go)
+// and is the version written.
 const (
 	snapshotMagic    = "SHMS"
 	snapshotVersion1 = 1
@@ -34,7 +35,8 @@ const (
 	snapshotVersion3 = 3
 	snapshotVersion4 = 4
 	snapshotVersion5 = 5
-	snapshotVersion  = snapshotVersion5 // the version written
+	snapshotVersion6 = 6
+	snapshotVersion  = snapshotVersion6 // the version written
 	snapshotHeaderSz = 4 + 2 + 8
 	snapshotTrailer  = 4
 )
@@ -53,7 +55,7 @@ type snapshotBody struct {
 	Txns           []Txn       `json:",omitempty"` // transactional ids (txn.go), by id
 }
 
-// encodeSnapshot returns the bytes of a version-3 snapshot of st.
+// encodeSnapshot returns the bytes of a snapshot of st in the version written.
 func encodeSnapshot(st *state) ([]byte, error) {
 	topics := st.sortedTopics()
 	js, err := json.Marshal(snapshotBody{
@@ -78,6 +80,7 @@ func encodeSnapshot(st *state) ([]byte, error) {
 	st.encodeProducers(&w, topics)
 	st.encodeTxnLogs(&w, topics)
 	st.encodeKeyCompactions(&w, topics)
+	st.encodeSections(&w)
 	out := w.b
 	binary.BigEndian.PutUint64(out[6:], uint64(len(out)-snapshotHeaderSz))
 	return binary.BigEndian.AppendUint32(out, crc32.Checksum(out[4:], castagnoli)), nil
@@ -115,7 +118,7 @@ func decodeSnapshot(b []byte, where string) (*state, error) {
 		return nil, corrupt(0, "bad magic %q", b[:4])
 	}
 	version := binary.BigEndian.Uint16(b[4:])
-	if version < snapshotVersion1 || version > snapshotVersion5 {
+	if version < snapshotVersion1 || version > snapshotVersion6 {
 		return nil, corrupt(4, "unsupported snapshot version %d", version)
 	}
 	bodyLen := binary.BigEndian.Uint64(b[6:])
@@ -175,6 +178,11 @@ func decodeSnapshot(b []byte, where string) (*state, error) {
 			}
 			if err := st.decodeKeyCompactions(rest, body.Topics); err != nil {
 				return nil, corrupt(snapshotHeaderSz+rest.off, "key compaction: %v", err)
+			}
+		}
+		if version >= snapshotVersion6 {
+			if err := st.decodeSections(rest); err != nil {
+				return nil, corrupt(snapshotHeaderSz+rest.off, "%v", err)
 			}
 		}
 		if err := rest.done(); err != nil {
