@@ -263,13 +263,13 @@ func v2Snapshot(t *testing.T, st *state) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The last four sections, epochs, producers, transactions and key
-	// compactions, are one zero count each here.
+	// The last five sections, epochs, producers, transactions, key
+	// compactions and the extension list, are one zero count each here.
 	end := len(b) - snapshotTrailer
-	if !bytes.Equal(b[end-4:end], []byte{0, 0, 0, 0}) {
-		t.Fatalf("the epochs, producers, transactions and key-compaction sections of an empty history are %x, want 00000000", b[end-4:end])
+	if !bytes.Equal(b[end-5:end], []byte{0, 0, 0, 0, 0}) {
+		t.Fatalf("the epochs, producers, transactions, key-compaction and extension sections of an empty history are %x, want 0000000000", b[end-5:end])
 	}
-	b = append(b[:end-4:end-4], make([]byte, snapshotTrailer)...)
+	b = append(b[:end-5:end-5], make([]byte, snapshotTrailer)...)
 	binary.BigEndian.PutUint16(b[4:], snapshotVersion3)
 	binary.BigEndian.PutUint64(b[6:], uint64(len(b)-snapshotHeaderSz-snapshotTrailer))
 	return appendCRC(b[:len(b)-snapshotTrailer])
@@ -322,15 +322,15 @@ func TestEpochHistorySnapshotCorruption(t *testing.T) {
 		return w.b
 	}
 	okSection := section(0, 0, 2, 20, 5, 10)
-	// After it, the producers, transactions and key-compaction sections:
-	// empty ones.
-	end := len(good) - snapshotTrailer - 3
-	if !bytes.Equal(good[end:end+3], []byte{0, 0, 0}) || !bytes.HasSuffix(good[:end], okSection) {
+	// After it, the producers, transactions, key-compaction and extension
+	// sections: empty ones.
+	end := len(good) - snapshotTrailer - 4
+	if !bytes.Equal(good[end:end+4], []byte{0, 0, 0, 0}) || !bytes.HasSuffix(good[:end], okSection) {
 		t.Fatalf("snapshot does not end with the expected epochs section %x", okSection)
 	}
 	prefix := good[:end-len(okSection)]
 	frame := func(sec []byte) []byte {
-		b := append(append(append([]byte(nil), prefix...), sec...), 0, 0, 0)
+		b := append(append(append([]byte(nil), prefix...), sec...), 0, 0, 0, 0)
 		binary.BigEndian.PutUint64(b[6:], uint64(len(b)-snapshotHeaderSz))
 		return appendCRC(b)
 	}
