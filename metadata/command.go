@@ -115,6 +115,8 @@ func (t commandType) version() uint8 {
 		return 2 // v2 added Now
 	case cmdCommitObject:
 		return 2 // v2 added the producer section (producers.go)
+	case cmdEndTxnPrepare:
+		return 2 // v2 added Bump (KIP-890's bump per transaction)
 	case cmdRegisterBroker, cmdCreateTopic, cmdCreatePartitions, cmdCommitOffsets:
 		// v2: the same bodies, applied with the cluster's leadership
 		// rules (leaders spread over live brokers, incarnations). A v1
@@ -302,6 +304,8 @@ func decodeCommand(b []byte) (command, error) {
 			return decodeCommitOffsets(body, commandVersion1)
 		case cmdCommitObject:
 			return decodeCommitObject(body, commandVersion1)
+		case cmdEndTxnPrepare:
+			return decodeBody[endTxnPrepareCmd](typ, body) // no Bump in v1
 		case cmdCreatePartitions:
 			c, err := decodeBody[createPartitionsCmd](typ, body)
 			if err != nil {

@@ -535,8 +535,13 @@ func (s *Store) changeMembership(ctx context.Context, what string, do func(time.
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, raft.ErrNotLeader):
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
 		return fmt.Errorf("%w: %s", ErrNotLeader, what)
+	case errors.Is(err, raft.ErrLeadershipLost):
+		// The change may or may not have been committed; each change
+		// is safe to repeat, so the caller retries with the next leader
+		// (a joining broker asks again).
+		return fmt.Errorf("%w: %s: leadership lost, outcome unknown", ErrNotLeader, what)
 	case errors.Is(err, raft.ErrRaftShutdown):
 		return fmt.Errorf("%s: %w", what, ErrClosed)
 	}
