@@ -98,6 +98,10 @@ func (t commandType) String() string {
 		return "EndTxnPrepare"
 	case cmdEndTxnComplete:
 		return "EndTxnComplete"
+	case cmdCreateACLs:
+		return "CreateACLs"
+	case cmdDeleteACLs:
+		return "DeleteACLs"
 	}
 	return fmt.Sprintf("command(%d)", uint8(t))
 }
@@ -372,6 +376,10 @@ func decodeCommand(b []byte) (command, error) {
 		return decodeBody[endTxnPrepareCmd](typ, body)
 	case cmdEndTxnComplete:
 		return decodeBody[endTxnCompleteCmd](typ, body)
+	case cmdCreateACLs:
+		return decodeBody[createACLsCmd](typ, body)
+	case cmdDeleteACLs:
+		return decodeBody[deleteACLsCmd](typ, body)
 	}
 	return nil, fmt.Errorf("%w: type %d", ErrUnknownCommand, uint8(typ))
 }

@@ -9,8 +9,10 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
+	"github.com/shalelog/shale/acl"
 )
 
 // MaxPartitionsPerTopic bounds a topic's partition count.
@@ -47,6 +49,11 @@ type state struct {
 	// txns are the transactional ids' states (txn.go); values share no
 	// backing arrays with callers or clones (apply replaces slices).
 	txns map[string]Txn
+
+	// acls are the ACL bindings (acls.go), in creation order; apply
+	// replaces the slice, never changes it in place, so it is shared
+	// with clones and readers.
+	acls []acl.Binding
 }
 
 func newState() *state {
@@ -64,14 +71,15 @@ func newState() *state {
 // applyResult is what fsm.Apply returns; the proposer receives it from
 // raft's ApplyFuture.Response.
 type applyResult struct {
-	topic      Topic
-	producerID int64
-	clusterID  string
-	count      int // offsets deleted by DeleteGroupOffsets and ExpireGroupOffsets; moves taken by MoveLeaders
-	broker     Broker
-	commit     CommitResult
-	txn        Txn
-	err        error
+	topic       Topic
+	producerID  int64
+	clusterID   string
+	count       int // offsets deleted by DeleteGroupOffsets and ExpireGroupOffsets; moves taken by MoveLeaders
+	broker      Broker
+	commit      CommitResult
+	txn         Txn
+	aclsDeleted [][]acl.Binding // DeleteACLs: each filter's matches
+	err         error
 }
 
 // fsm is Shale's raft state machine.
@@ -101,6 +109,10 @@ type fsm struct {
 	applied   uint64
 	appliedCh chan struct{}
 	results   [resultRing]indexedResult
+
+	// aclVersion moves whenever the ACL bindings may have changed (an
+	// ACL command applied, a snapshot restored); read without mu.
+	aclVersion atomic.Uint64
 }
 
 // resultRing is how many recent apply outcomes an fsm remembers.
@@ -173,6 +185,9 @@ func (f *fsm) Apply(l *raft.Log) any {
 		c = rc
 	}
 	res, changed := f.st.apply(c)
+	if changed && (c.commandType() == cmdCreateACLs || c.commandType() == cmdDeleteACLs) {
+		f.aclVersion.Add(1)
+	}
 	if changed {
 		f.topicChanges.note(c, res)
 		close(f.changed)
@@ -341,6 +356,10 @@ func (st *state) apply(c command) (applyResult, bool) {
 		return st.setPartitionLeader(c)
 	case recordKeyCompactionCmd:
 		return st.recordKeyCompaction(c)
+	case createACLsCmd:
+		return st.createACLs(c)
+	case deleteACLsCmd:
+		return st.deleteACLs(c)
 	}
 	return applyResult{err: fmt.Errorf("%w: %T has no apply", ErrUnknownCommand, c)}, false
 }
@@ -449,6 +468,7 @@ func (st *state) clone() *state {
 		groups:         make(map[string]groupOffsets, len(st.groups)),
 		slots:          st.slots,
 		txns:           maps.Clone(st.txns),
+		acls:           st.acls,
 	}
 	for id, parts := range st.logs {
 		parts = slices.Clone(parts)
@@ -519,6 +539,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	f.st = st
+	f.aclVersion.Add(1)
 	f.topicChanges.reset()
 	close(f.changed)
 	f.changed = make(chan struct{})

@@ -20,6 +20,10 @@ func FuzzDecodeCommand(f *testing.F) {
 		b, _ := encodeCommand(c)
 		f.Add(b)
 	}
+	for _, c := range aclCommands() {
+		b, _ := encodeCommand(c)
+		f.Add(b)
+	}
 	f.Add([]byte{})
 	f.Add([]byte{8, 1, 1, 'k', 2, 2, 0, 0})
 	f.Add([]byte{12, 1, 1, 'g', 0, 1, 1, 'a', 1, 0, 2, 0, 0, 0})
@@ -81,6 +85,7 @@ func FuzzDecodeSnapshot(f *testing.F) {
 	for _, c := range mixedLog(f)[:len(commandLog())+150] {
 		m.apply(c)
 	}
+	m.apply(aclCommands()[0])
 	full := m.snapshotBytes()
 	f.Add(full)
 	f.Add(full[snapshotHeaderSz : len(full)-snapshotTrailer])
