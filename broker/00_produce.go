@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/shalelog/shale/acl"
 	"github.com/shalelog/shale/metadata"
 	"github.com/shalelog/shale/partition"
 	"github.com/shalelog/shale/recordbatch"
@@ -48,6 +49,11 @@ import (
 // ("Compacted topic cannot accept message without key in topic partition
 // t-0."), as Kafka does.
 //
+// Authorization: WRITE on the transactional id of a transactional request
+// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED on every partition) and WRITE on
+// each topic (TOPIC_AUTHORIZATION_FAILED), checked before the topic's
+// existence, as Kafka does.
+//
 // Not yet: transactional produce (INVALID_RECORD), acks=all waiting for the
 // object tier (arrives with it), topic ids (v13).
 
@@ -67,6 +73,9 @@ func handleProduce(s *Server, rc *reqCtx, r kmsg.Request) {
 	}
 	var waits []waiting
 	acksOK := req.Acks == 0 || req.Acks == 1 || req.Acks == -1
+	// A transactional produce needs WRITE on its transactional id, every
+	// topic WRITE on the topic (Kafka checks both before the topic exists).
+	txnOK := req.TransactionID == nil || rc.authorizedTxnID(acl.OpWrite, *req.TransactionID)
 	now := s.now().UnixMilli()
 	for i := range req.Topics {
 		rt := &req.Topics[i]
@@ -74,6 +83,7 @@ func handleProduce(s *Server, rc *reqCtx, r kmsg.Request) {
 		st.Topic = rt.Topic
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
 		t := s.topics.byName(rt.Topic)
+		topicOK := txnOK && rc.authorizedTopic(acl.OpWrite, rt.Topic)
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			sp := &st.Partitions[j]
@@ -88,6 +98,12 @@ func handleProduce(s *Server, rc *reqCtx, r kmsg.Request) {
 				continue
 			case !acksOK:
 				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
+				continue
+			case !txnOK:
+				sp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+				continue
+			case !topicOK:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 				continue
 			case t == nil || t.partition(rp.Partition) == nil:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code

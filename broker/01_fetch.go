@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/shalelog/shale/acl"
 	"github.com/shalelog/shale/partition"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -57,12 +58,13 @@ func handleFetch(s *Server, rc *reqCtx, r kmsg.Request) {
 		rc.respond(resp)
 		return
 	}
+	denied := fetchDenied(rc, req)
 	wait := min(time.Duration(max(req.MaxWaitMillis, 0))*time.Millisecond, fetchWaitCap)
 	ctx := rc.ctx()
 	go func() {
 		var deadline <-chan time.Time
 		for {
-			res := s.fetchOnce(ctx, req)
+			res := s.fetchOnce(ctx, req, denied)
 			// Kafka answers at once when MinBytes is met, when any
 			// partition has an error to report, or when there is nothing
 			// to wait on.
@@ -77,11 +79,33 @@ func handleFetch(s *Server, rc *reqCtx, r kmsg.Request) {
 			}
 			if !waitAny(ctx, res.watches, deadline) {
 				// Time is up: answer with whatever is there now.
-				respondFetch(rc, s.fetchOnce(ctx, req))
+				respondFetch(rc, s.fetchOnce(ctx, req, denied))
 				return
 			}
 		}
 	}()
+}
+
+// fetchDenied returns the topics of req the principal may not read
+// (every topic of a replica's fetch without CLUSTER_ACTION, as Kafka
+// answers a follower it does not trust). It is decided once, on the
+// connection's reader, before the fetch may wait.
+func fetchDenied(rc *reqCtx, req *kmsg.FetchRequest) map[string]bool {
+	if rc.conn.s.authz == nil {
+		return nil
+	}
+	replica := req.ReplicaID >= 0 && !rc.authorizedCluster(acl.OpClusterAction)
+	var denied map[string]bool
+	for i := range req.Topics {
+		name := req.Topics[i].Topic
+		if replica || !rc.authorizedTopic(acl.OpRead, name) {
+			if denied == nil {
+				denied = make(map[string]bool)
+			}
+			denied[name] = true
+		}
+	}
+	return denied
 }
 
 // fetchResult is one pass over a fetch request's partitions.
@@ -121,7 +145,7 @@ func respondFetch(rc *reqCtx, res fetchResult) {
 // batch larger than the limit still makes progress); after that, a
 // partition whose first batch does not fit in what is left returns none, as
 // in Kafka.
-func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest) fetchResult {
+func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, denied map[string]bool) fetchResult {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	maxBytes := int(s.cfg.FetchMaxBytes)
 	if req.MaxBytes > 0 {
@@ -141,6 +165,11 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest) fetchRes
 			sp.Partition = rp.Partition
 			// Never a null record set: librdkafka rejects size -1.
 			sp.RecordBatches = []byte{}
+			if denied[rt.Topic] {
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				res.errored = true
+				continue
+			}
 			var p *partition.Partition
 			if t != nil {
 				p = t.partition(rp.Partition)

@@ -3,6 +3,7 @@ package broker
 import (
 	"runtime/debug"
 
+	"github.com/shalelog/shale/acl"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -23,9 +24,16 @@ import (
 // object's footer narrow it to about one block), and it stops when the
 // client goes away. A request with only -1 and -2 is answered at once.
 //
+// Authorization: DESCRIBE on each topic (TOPIC_AUTHORIZATION_FAILED).
+//
 // Not yet: -3 (max timestamp, v7), -4/-5 (tiered offsets, v8+).
 func handleListOffsets(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.ListOffsetsRequest)
+	names := make([]string, len(req.Topics))
+	for i := range req.Topics {
+		names[i] = req.Topics[i].Topic
+	}
+	denied := rc.deniedTopics(acl.OpDescribe, names)
 	for i := range req.Topics {
 		for _, rp := range req.Topics[i].Partitions {
 			if rp.Timestamp >= 0 {
@@ -41,17 +49,17 @@ func handleListOffsets(s *Server, rc *reqCtx, r kmsg.Request) {
 							rc.conn.nc.Close()
 						}
 					}()
-					listOffsets(s, rc, req)
+					listOffsets(s, rc, req, denied)
 				}()
 				return
 			}
 		}
 	}
-	listOffsets(s, rc, req)
+	listOffsets(s, rc, req, denied)
 }
 
 // listOffsets answers req.
-func listOffsets(s *Server, rc *reqCtx, req *kmsg.ListOffsetsRequest) {
+func listOffsets(s *Server, rc *reqCtx, req *kmsg.ListOffsetsRequest, denied map[string]bool) {
 	ctx := rc.ctx()
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
 	for i := range req.Topics {
@@ -64,6 +72,11 @@ func listOffsets(s *Server, rc *reqCtx, req *kmsg.ListOffsetsRequest) {
 			sp.Partition = rp.Partition
 			sp.Timestamp = -1
 			sp.Offset = -1
+			if denied[rt.Topic] {
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
 			if t == nil || t.partition(rp.Partition) == nil {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				st.Partitions = append(st.Partitions, sp)

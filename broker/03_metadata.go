@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sort"
 
+	"github.com/shalelog/shale/acl"
 	"github.com/shalelog/shale/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -17,6 +18,13 @@ import (
 // replica set of that one broker: durability comes from the object tier, not
 // from replicas. An unknown topic is UNKNOWN_TOPIC_OR_PARTITION unless the
 // request allows auto-creation and auto_create_topics is on.
+//
+// Authorization: the list of all topics holds only those the principal may
+// DESCRIBE; a named topic it may not describe is TOPIC_AUTHORIZATION_FAILED
+// (a topic id, UNKNOWN_TOPIC_ID), whether it exists or not. Auto-creation
+// needs CREATE on the cluster or on the topic, else the topic is
+// TOPIC_AUTHORIZATION_FAILED. The authorized operations of the cluster
+// (v8–v10) and of each topic (v8+) are filled in when asked for.
 func handleMetadata(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
@@ -44,8 +52,12 @@ func handleMetadata(s *Server, rc *reqCtx, r kmsg.Request) {
 		}
 		sort.Strings(names)
 		for _, name := range names {
-			resp.Topics = append(resp.Topics, s.describeTopic(s.topics.byName(name)))
+			if !rc.authorizedTopic(acl.OpDescribe, name) {
+				continue
+			}
+			resp.Topics = append(resp.Topics, s.describeTopicFor(rc, req, s.topics.byName(name)))
 		}
+		metadataClusterOps(rc, req, resp)
 		rc.respond(resp)
 		return
 	}
@@ -59,8 +71,29 @@ func handleMetadata(s *Server, rc *reqCtx, r kmsg.Request) {
 			t = s.topics.byName(name)
 		case rt.TopicID != [16]byte{}:
 			t = s.topics.snap.Load().byID[metadata.TopicID(rt.TopicID)]
+			if t != nil && !rc.authorizedTopic(acl.OpDescribe, t.meta.Name) {
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.TopicID = rt.TopicID
+				mt.ErrorCode = kerr.UnknownTopicID.Code
+				resp.Topics = append(resp.Topics, mt)
+				continue
+			}
+		}
+		if rt.Topic != nil && !rc.authorizedTopic(acl.OpDescribe, name) {
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.Topic = rt.Topic
+			mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			resp.Topics = append(resp.Topics, mt)
+			continue
 		}
 		if t == nil && autoCreate && metadata.ValidateTopicName(name) == nil {
+			if !rc.authorizedCluster(acl.OpCreate) && !rc.authorizedTopic(acl.OpCreate, name) {
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.Topic = rt.Topic
+				mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				resp.Topics = append(resp.Topics, mt)
+				continue
+			}
 			t = s.autoCreate(name)
 		}
 		if t == nil {
@@ -74,9 +107,28 @@ func handleMetadata(s *Server, rc *reqCtx, r kmsg.Request) {
 			resp.Topics = append(resp.Topics, mt)
 			continue
 		}
-		resp.Topics = append(resp.Topics, s.describeTopic(t))
+		resp.Topics = append(resp.Topics, s.describeTopicFor(rc, req, t))
 	}
+	metadataClusterOps(rc, req, resp)
 	rc.respond(resp)
+}
+
+// describeTopicFor is describeTopic with the topic's authorized operations
+// when the request asks for them.
+func (s *Server) describeTopicFor(rc *reqCtx, req *kmsg.MetadataRequest, t *topicEntry) kmsg.MetadataResponseTopic {
+	mt := s.describeTopic(t)
+	if req.Version >= 8 && req.IncludeTopicAuthorizedOperations {
+		mt.AuthorizedOperations = rc.authorizedOps(acl.ResourceTopic, t.meta.Name)
+	}
+	return mt
+}
+
+// metadataClusterOps fills in the cluster's authorized operations when
+// the request asks for them (v8–v10).
+func metadataClusterOps(rc *reqCtx, req *kmsg.MetadataRequest, resp *kmsg.MetadataResponse) {
+	if req.Version >= 8 && req.Version <= 10 && req.IncludeClusterAuthorizedOperations {
+		resp.AuthorizedOperations = rc.authorizedOps(acl.ResourceCluster, acl.ClusterName)
+	}
 }
 
 func (s *Server) autoCreate(name string) *topicEntry {

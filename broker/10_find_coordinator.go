@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"github.com/shalelog/shale/acl"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -10,6 +11,9 @@ import (
 // A group id and a transactional id both hash to a coordinator slot
 // (metadata/slots.go); the answer is the slot's leader broker. Any other
 // key type is INVALID_REQUEST.
+//
+// Authorization: DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED) or on
+// the transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 //
 // Not yet: share groups (v6).
 
@@ -28,8 +32,12 @@ func handleFindCoordinator(s *Server, rc *reqCtx, r kmsg.Request) {
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
 		c.Key = key
 		c.NodeID, c.Host, c.Port = -1, "", -1
-		switch req.CoordinatorType {
-		case coordinatorTypeGroup, coordinatorTypeTransaction:
+		switch {
+		case req.CoordinatorType == coordinatorTypeGroup && !rc.authorizedGroup(acl.OpDescribe, key):
+			c.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		case req.CoordinatorType == coordinatorTypeTransaction && !rc.authorizedTxnID(acl.OpDescribe, key):
+			c.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		case req.CoordinatorType == coordinatorTypeGroup, req.CoordinatorType == coordinatorTypeTransaction:
 			id, here := s.coordinator(key)
 			b, ok := s.meta.Broker(id)
 			switch {

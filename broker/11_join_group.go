@@ -2,6 +2,8 @@ package broker
 
 import (
 	"context"
+	"github.com/shalelog/shale/acl"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"net"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -19,18 +21,30 @@ import (
 // A JoinGroup that waits for its rebalance is tied to its connection: when
 // the connection closes first, its response slot is released empty at
 // once, so a closed connection (and server shutdown) never waits for the
-// rebalance timeout. The member stays in the group as Kafka keeps it: it is
+// rebalance timeout.
+//
+// Authorization (here and in SyncGroup, Heartbeat, LeaveGroup): READ on
+// the group, else GROUP_AUTHORIZATION_FAILED. The member stays in the group as Kafka keeps it: it is
 // dropped if it never syncs or its session expires.
 
 func handleJoinGroup(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.JoinGroupRequest)
-	if code := s.notCoordinator(req.Group); code != 0 {
+	if code := groupRequestCheck(s, rc, req.Group); code != 0 {
 		resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
 		resp.ErrorCode, resp.Generation = code, -1
 		rc.respond(resp)
 		return
 	}
 	s.groups.join(req, requestClient(rc), connReply[*kmsg.JoinGroupResponse](rc))
+}
+
+// groupRequestCheck is what every member request checks first: READ on the
+// group, then that this broker coordinates it.
+func groupRequestCheck(s *Server, rc *reqCtx, group string) int16 {
+	if !rc.authorizedGroup(acl.OpRead, group) {
+		return kerr.GroupAuthorizationFailed.Code
+	}
+	return s.notCoordinator(group)
 }
 
 // connReply returns the reply function of a group request that may wait for

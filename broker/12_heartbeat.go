@@ -13,7 +13,7 @@ import (
 func handleHeartbeat(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.HeartbeatRequest)
 	resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
-	if resp.ErrorCode = s.notCoordinator(req.Group); resp.ErrorCode == 0 {
+	if resp.ErrorCode = groupRequestCheck(s, rc, req.Group); resp.ErrorCode == 0 {
 		resp.ErrorCode = s.groups.heartbeat(req)
 	}
 	rc.respond(resp)

@@ -14,7 +14,7 @@ import (
 func handleLeaveGroup(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.LeaveGroupRequest)
 	resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
-	if resp.ErrorCode = s.notCoordinator(req.Group); resp.ErrorCode != 0 {
+	if resp.ErrorCode = groupRequestCheck(s, rc, req.Group); resp.ErrorCode != 0 {
 		rc.respond(resp)
 		return
 	}

@@ -15,7 +15,7 @@ import (
 
 func handleSyncGroup(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.SyncGroupRequest)
-	if code := s.notCoordinator(req.Group); code != 0 {
+	if code := groupRequestCheck(s, rc, req.Group); code != 0 {
 		resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
 		resp.ErrorCode = code
 		rc.respond(resp)

@@ -6,6 +6,8 @@ import (
 	"net"
 	"strconv"
 	"time"
+
+	"github.com/shalelog/shale/acl"
 )
 
 // Config is the broker's protocol-facing configuration.
@@ -20,6 +22,9 @@ type Config struct {
 	// TLS, when it names a certificate, makes the listener an SSL one
 	// (see TLSConfig).
 	TLS TLSConfig `yaml:"tls"`
+	// Authorizer turns on ACL authorization (off by default: every
+	// request is allowed).
+	Authorizer acl.Config `yaml:"authorizer"`
 	// MaxRequestBytes is the largest request frame accepted
 	// (socket.request.max.bytes); a larger frame closes the connection.
 	MaxRequestBytes int32 `yaml:"max_request_bytes"`
@@ -70,6 +75,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.TLS.validate(); err != nil {
 		return err
+	}
+	if err := c.Authorizer.Validate(); err != nil {
+		return fmt.Errorf("broker %w", err)
 	}
 	if c.Advertised != "" {
 		host, _, err := splitHostPort(c.Advertised)

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shalelog/shale/acl"
 	"github.com/shalelog/shale/metadata"
 	"github.com/shalelog/shale/partition"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -29,6 +30,12 @@ type Server struct {
 	parts *partition.Manager
 	log   *slog.Logger
 	obs   Observer // see SetObserver; nil observes nothing
+
+	// authz decides what principals may do (authorize.go); nil when the
+	// authorizer is off: everything is allowed.
+	authz *acl.Authorizer
+	// principalRules map client certificate subjects to principals.
+	principalRules []principalRule
 
 	topics  *topicCache
 	groups  *groupCoordinator
@@ -57,6 +64,7 @@ func New(cfg Config, meta *metadata.Store, parts *partition.Manager, logger *slo
 		logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	var err error
 	s := &Server{
 		cfg:    cfg,
 		meta:   meta,
@@ -66,6 +74,16 @@ func New(cfg Config, meta *metadata.Store, parts *partition.Manager, logger *slo
 		ctx:    ctx,
 		cancel: cancel,
 		conns:  make(map[*conn]struct{}),
+	}
+	if s.principalRules, err = parsePrincipalRules(cfg.TLS.PrincipalMappingRules); err != nil {
+		cancel()
+		return nil, err
+	}
+	if cfg.Authorizer.Enabled {
+		if s.authz, err = acl.New(cfg.Authorizer, meta); err != nil {
+			cancel()
+			return nil, err
+		}
 	}
 	s.topics = newTopicCache(s)
 	s.pids.meta = meta
@@ -202,7 +220,8 @@ func (s *Server) acceptLoop(ln net.Listener) {
 // closes it. It reports false, closing nc, when the server is closed.
 func (s *Server) serveConn(nc net.Conn) bool {
 	ctx, cancel := context.WithCancel(s.ctx)
-	c := &conn{s: s, nc: nc, ctx: ctx, cancel: cancel, out: make(chan *response, s.cfg.MaxInFlight)}
+	c := &conn{s: s, nc: nc, ctx: ctx, cancel: cancel, out: make(chan *response, s.cfg.MaxInFlight),
+		principal: acl.Anonymous, host: remoteHost(nc.RemoteAddr())}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -299,6 +318,17 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	out    chan *response
+
+	// principal is who the client is, in Kafka's form "User:<name>":
+	// "User:ANONYMOUS" until authenticated (by a client certificate, or
+	// SASL). host is the client's IP address. Both are read and written
+	// only by the connection's reader (handleFrame and the handlers it
+	// calls before they return).
+	principal string
+	host      string
+	// peerChecked is set once the TLS client certificate, if any, has
+	// been turned into the principal.
+	peerChecked bool
 }
 
 func (c *conn) serve() {
@@ -469,6 +499,18 @@ const apiVersionsKey = 18
 // served closes the connection (after the responses before it are written),
 // as Kafka does; everything else is answered.
 func (c *conn) handleFrame(frame []byte) (err error) {
+	if !c.peerChecked {
+		// The first frame came through the TLS handshake: the client
+		// certificate is known.
+		c.peerChecked = true
+		if tc, ok := c.nc.(*tls.Conn); ok && c.principal == acl.Anonymous {
+			p, err := tlsPrincipal(tc.ConnectionState(), c.s.principalRules)
+			if err != nil {
+				return fmt.Errorf("authenticate client certificate: %w", err)
+			}
+			c.principal = p
+		}
+	}
 	hdr, req, err := decodeRequest(frame)
 	if errors.Is(err, errApiVersionsUnsupported) {
 		c.reply(hdr, apiVersionsUnsupported())

@@ -19,6 +19,10 @@ type TLSConfig struct {
 	CertFile     string `yaml:"cert_file"`
 	KeyFile      string `yaml:"key_file"`
 	ClientCAFile string `yaml:"client_ca_file"`
+	// PrincipalMappingRules turn a client certificate's subject into the
+	// principal's name (Kafka's ssl.principal.mapping.rules, one rule per
+	// entry; see parsePrincipalRules). Empty: the subject unchanged.
+	PrincipalMappingRules []string `yaml:"principal_mapping_rules"`
 }
 
 // Enabled reports whether the listener speaks TLS.
@@ -33,6 +37,9 @@ func (c TLSConfig) validate() error {
 	}
 	if c.CertFile == "" || c.KeyFile == "" {
 		return errors.New("broker tls: cert_file and key_file go together")
+	}
+	if _, err := parsePrincipalRules(c.PrincipalMappingRules); err != nil {
+		return fmt.Errorf("broker tls: %w", err)
 	}
 	return nil
 }
