@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"github.com/shalelog/shale/acl"
 
 	"github.com/shalelog/shale/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -20,6 +21,11 @@ import (
 // answered once, with INVALID_REQUEST "Found multiple entries for this
 // topic.", as Kafka answers it; the request's other topics proceed. The
 // response lists each name once, in the order of first appearance.
+//
+// Authorization: CREATE on the cluster, or else on each topic
+// (TOPIC_AUTHORIZATION_FAILED). The configs of v5+ are returned only with
+// DESCRIBE_CONFIGS on the topic (else its config error code is
+// TOPIC_AUTHORIZATION_FAILED).
 func handleCreateTopics(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.CreateTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
@@ -28,6 +34,7 @@ func handleCreateTopics(s *Server, rc *reqCtx, r kmsg.Request) {
 	for _, rt := range req.Topics {
 		count[rt.Topic]++
 	}
+	clusterCreate := rc.authorizedCluster(acl.OpCreate)
 	answered := make(map[string]bool, len(req.Topics))
 	for _, rt := range req.Topics {
 		if answered[rt.Topic] {
@@ -41,6 +48,11 @@ func handleCreateTopics(s *Server, rc *reqCtx, r kmsg.Request) {
 		if count[rt.Topic] > 1 {
 			msg := "Found multiple entries for this topic."
 			st.ErrorCode, st.ErrorMessage = kerr.InvalidRequest.Code, &msg
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
+		if !clusterCreate && !rc.authorizedTopic(acl.OpCreate, rt.Topic) {
+			st.ErrorCode, st.ErrorMessage = kafkaError(topicAuthError(rt.Topic))
 			resp.Topics = append(resp.Topics, st)
 			continue
 		}
@@ -97,7 +109,11 @@ func handleCreateTopics(s *Server, rc *reqCtx, r kmsg.Request) {
 			}
 			st.TopicID = [16]byte(t.ID)
 			st.NumPartitions, st.ReplicationFactor = int32(len(t.Partitions)), 1
-			st.Configs = topicConfigsForCreate(t)
+			if rc.authorizedTopic(acl.OpDescribeConfigs, rt.Topic) {
+				st.Configs = topicConfigsForCreate(t)
+			} else {
+				st.ConfigErrorCode = kerr.TopicAuthorizationFailed.Code
+			}
 			return nil
 		}()
 		st.ErrorCode, st.ErrorMessage = kafkaError(err)

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"github.com/shalelog/shale/acl"
 	"github.com/shalelog/shale/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -11,6 +12,9 @@ import (
 // The topic leaves the metadata store at once; its partitions stop serving
 // and its data, keyed by the deleted topic's id, is never visible again,
 // even to a new topic of the same name.
+//
+// Authorization: DELETE on each topic (TOPIC_AUTHORIZATION_FAILED); a
+// topic id the principal may not DESCRIBE is UNKNOWN_TOPIC_ID.
 func handleDeleteTopics(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.DeleteTopicsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
@@ -36,7 +40,7 @@ func handleDeleteTopics(s *Server, rc *reqCtx, r kmsg.Request) {
 		case tg.name != nil:
 			name = *tg.name
 		case tg.id != [16]byte{}:
-			if t, ok := s.meta.TopicByID(metadata.TopicID(tg.id)); ok {
+			if t, ok := s.meta.TopicByID(metadata.TopicID(tg.id)); ok && rc.authorizedTopic(acl.OpDescribe, t.Name) {
 				name = t.Name
 				st.Topic = &t.Name
 			} else {
@@ -44,6 +48,11 @@ func handleDeleteTopics(s *Server, rc *reqCtx, r kmsg.Request) {
 				resp.Topics = append(resp.Topics, st)
 				continue
 			}
+		}
+		if !rc.authorizedTopic(acl.OpDelete, name) {
+			st.ErrorCode, st.ErrorMessage = kafkaError(topicAuthError(name))
+			resp.Topics = append(resp.Topics, st)
+			continue
 		}
 		t, err := s.meta.DeleteTopic(s.ctx, name)
 		if err == nil {

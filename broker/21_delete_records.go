@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"github.com/shalelog/shale/acl"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -16,6 +17,8 @@ import (
 // and their objects are garbage-collected after the grace period. An
 // offset above the high watermark is OFFSET_OUT_OF_RANGE; one at or below
 // the current log start changes nothing.
+//
+// Authorization: DELETE on each topic (TOPIC_AUTHORIZATION_FAILED).
 func handleDeleteRecords(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.DeleteRecordsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
@@ -24,11 +27,15 @@ func handleDeleteRecords(s *Server, rc *reqCtx, r kmsg.Request) {
 		st := kmsg.NewDeleteRecordsResponseTopic()
 		st.Topic = rt.Topic
 		t := s.topics.byName(rt.Topic)
+		allowed := rc.authorizedTopic(acl.OpDelete, rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.LowWatermark = -1
 			err := func() error {
+				if !allowed {
+					return kerr.TopicAuthorizationFailed
+				}
 				if t == nil || t.partition(rp.Partition) == nil {
 					return kerr.UnknownTopicOrPartition
 				}

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"github.com/shalelog/shale/acl"
 	"sync"
 	"time"
 
@@ -24,9 +25,24 @@ import (
 // one completing gets CONCURRENT_TRANSACTIONS (the client retries). From
 // v3 a client may name the producer id and epoch it holds (KIP-360): the
 // bump then happens only if they are still the id's.
+//
+// Authorization: WRITE on the transactional id
+// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED); without one, IDEMPOTENT_WRITE on
+// the cluster or WRITE on some topic (CLUSTER_AUTHORIZATION_FAILED), as
+// Kafka since KIP-679.
 func handleInitProducerID(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.InitProducerIDRequest)
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+	switch {
+	case req.TransactionalID != nil && !rc.authorizedTxnID(acl.OpWrite, *req.TransactionalID):
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		rc.respond(resp)
+		return
+	case req.TransactionalID == nil && !rc.authorizedCluster(acl.OpIdempotentWrite) && !rc.authorizedAny(acl.OpWrite, acl.ResourceTopic):
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		rc.respond(resp)
+		return
+	}
 	if req.TransactionalID != nil {
 		s.initTxnProducer(rc.ctx(), req, resp)
 		rc.respond(resp)

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"github.com/shalelog/shale/acl"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -31,7 +32,9 @@ import (
 // ReplicaID (v3+) is not looked at: Shale has no follower replicas, and a
 // follower's request is answered like a consumer's, as Kafka does.
 //
-// Not done: authorization (Shale has none), a KAFKA_STORAGE_ERROR state.
+// Authorization: DESCRIBE on each topic (TOPIC_AUTHORIZATION_FAILED).
+//
+// Not done: a KAFKA_STORAGE_ERROR state.
 func handleOffsetForLeaderEpoch(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.OffsetForLeaderEpochRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
@@ -40,9 +43,15 @@ func handleOffsetForLeaderEpoch(s *Server, rc *reqCtx, r kmsg.Request) {
 		st := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		st.Topic = rt.Topic
 		t := s.topics.byName(rt.Topic)
+		allowed := rc.authorizedTopic(acl.OpDescribe, rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			sp.Partition = rp.Partition
+			if !allowed {
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
 			sp.ErrorCode = s.endOffsetForEpoch(t, req.Version, rp, &sp)
 			st.Partitions = append(st.Partitions, sp)
 		}

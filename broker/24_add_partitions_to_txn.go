@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"github.com/shalelog/shale/acl"
 	"time"
 
 	"github.com/shalelog/shale/metadata"
@@ -21,13 +22,36 @@ import (
 // the same error, except that unknown partitions get
 // UNKNOWN_TOPIC_OR_PARTITION and the others OPERATION_NOT_ATTEMPTED, as in
 // Kafka.
+//
+// Authorization: v0–v3 need WRITE on the transactional id (every partition
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED) and on each topic (its partitions
+// TOPIC_AUTHORIZATION_FAILED, the others OPERATION_NOT_ATTEMPTED); v4,
+// which brokers send, needs CLUSTER_ACTION (CLUSTER_AUTHORIZATION_FAILED).
 func handleAddPartitionsToTxn(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.AddPartitionsToTxnRequest)
 	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
 	ctx, cancel := context.WithTimeout(rc.ctx(), 30*time.Second)
 	defer cancel()
 	if req.Version < 4 {
+		if code, denied := addPartitionsDenied(rc, req); code != 0 || denied != nil {
+			resp.Topics = addPartitionsErrors(req.Topics, func(topic string) int16 {
+				switch {
+				case code != 0:
+					return code
+				case denied[topic]:
+					return kerr.TopicAuthorizationFailed.Code
+				}
+				return kerr.OperationNotAttempted.Code
+			})
+			rc.respond(resp)
+			return
+		}
 		resp.Topics = s.addPartitionsToTxn(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Topics, false)
+		rc.respond(resp)
+		return
+	}
+	if !rc.authorizedCluster(acl.OpClusterAction) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		rc.respond(resp)
 		return
 	}
@@ -51,6 +75,35 @@ func handleAddPartitionsToTxn(s *Server, rc *reqCtx, r kmsg.Request) {
 		resp.Transactions = append(resp.Transactions, rt)
 	}
 	rc.respond(resp)
+}
+
+// addPartitionsDenied checks a v0–v3 request: a code for every partition
+// when the transactional id is refused, else the topics refused.
+func addPartitionsDenied(rc *reqCtx, req *kmsg.AddPartitionsToTxnRequest) (int16, map[string]bool) {
+	if !rc.authorizedTxnID(acl.OpWrite, req.TransactionalID) {
+		return kerr.TransactionalIDAuthorizationFailed.Code, nil
+	}
+	names := make([]string, len(req.Topics))
+	for i, t := range req.Topics {
+		names[i] = t.Topic
+	}
+	return 0, rc.deniedTopics(acl.OpWrite, names)
+}
+
+// addPartitionsErrors answers every partition of topics with code(topic).
+func addPartitionsErrors(topics []kmsg.AddPartitionsToTxnRequestTopic, code func(string) int16) []kmsg.AddPartitionsToTxnResponseTopic {
+	var out []kmsg.AddPartitionsToTxnResponseTopic
+	for _, rt := range topics {
+		st := kmsg.NewAddPartitionsToTxnResponseTopic()
+		st.Topic = rt.Topic
+		for _, p := range rt.Partitions {
+			sp := kmsg.NewAddPartitionsToTxnResponseTopicPartition()
+			sp.Partition, sp.ErrorCode = p, code(rt.Topic)
+			st.Partitions = append(st.Partitions, sp)
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 // addPartitionsToTxn adds (or with verifyOnly checks) topics' partitions

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"github.com/shalelog/shale/acl"
 	"time"
 
 	"github.com/shalelog/shale/metadata"
@@ -21,9 +22,17 @@ import (
 // and epoch to use next; the markers carry the new epoch, so no late
 // Produce or EndTxn of this transaction can land in the next one. v4 only
 // lets the answer carry TRANSACTION_ABORTABLE, which Shale never sends.
+//
+// It needs WRITE on the transactional id
+// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 func handleEndTxn(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.EndTxnRequest)
 	resp := req.ResponseKind().(*kmsg.EndTxnResponse)
+	if !rc.authorizedTxnID(acl.OpWrite, req.TransactionalID) {
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		rc.respond(resp)
+		return
+	}
 	if code := s.notTxnCoordinator(req.TransactionalID); code != 0 {
 		resp.ErrorCode = code
 		rc.respond(resp)

@@ -2,6 +2,8 @@ package broker
 
 import (
 	"context"
+	"github.com/shalelog/shale/acl"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"time"
 
 	"github.com/shalelog/shale/metadata"
@@ -16,11 +18,16 @@ import (
 // NOT_LEADER_OR_FOLLOWER tells the coordinator to look the leader up
 // again; INVALID_PRODUCER_EPOCH that the marker is older than what the
 // partition saw of the producer.
+//
+// Only brokers send it: it needs CLUSTER_ACTION on the cluster, else every
+// partition is CLUSTER_AUTHORIZATION_FAILED (see authorize.go on the
+// principal brokers use).
 func handleWriteTxnMarkers(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.WriteTxnMarkersRequest)
 	resp := req.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
 	ctx, cancel := context.WithTimeout(rc.ctx(), 30*time.Second)
 	defer cancel()
+	allowed := rc.authorizedCluster(acl.OpClusterAction)
 	for _, m := range req.Markers {
 		rm := kmsg.NewWriteTxnMarkersResponseMarker()
 		rm.ProducerID = m.ProducerID
@@ -30,7 +37,15 @@ func handleWriteTxnMarkers(s *Server, rc *reqCtx, r kmsg.Request) {
 				tps = append(tps, metadata.TopicPartition{Topic: t.Topic, Partition: p})
 			}
 		}
-		codes := s.writeMarkerCodes(ctx, m.ProducerID, m.ProducerEpoch, m.Committed, tps)
+		var codes map[metadata.TopicPartition]int16
+		if allowed {
+			codes = s.writeMarkerCodes(ctx, m.ProducerID, m.ProducerEpoch, m.Committed, tps)
+		} else {
+			codes = make(map[metadata.TopicPartition]int16, len(tps))
+			for _, tp := range tps {
+				codes[tp] = kerr.ClusterAuthorizationFailed.Code
+			}
+		}
 		for _, t := range m.Topics {
 			rt := kmsg.NewWriteTxnMarkersResponseMarkerTopic()
 			rt.Topic = t.Topic

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"github.com/shalelog/shale/acl"
 	"time"
 
 	"github.com/shalelog/shale/metadata"
@@ -19,10 +20,34 @@ import (
 // the group as for OffsetCommit (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
 // FENCED_INSTANCE_ID), so a member that left the group cannot commit for
 // it (KIP-447); the producer's epoch fences zombie producers.
+//
+// Authorization: WRITE on the transactional id
+// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), READ on the group
+// (GROUP_AUTHORIZATION_FAILED), both for every partition; READ on each topic
+// (TOPIC_AUTHORIZATION_FAILED on its partitions, the others not
+// committed).
 func handleTxnOffsetCommit(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.TxnOffsetCommitRequest)
 	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
-	code := s.notCoordinator(req.Group)
+	var code int16
+	var denied map[string]bool
+	switch {
+	case !rc.authorizedTxnID(acl.OpWrite, req.TransactionalID):
+		code = kerr.TransactionalIDAuthorizationFailed.Code
+	case !rc.authorizedGroup(acl.OpRead, req.Group):
+		code = kerr.GroupAuthorizationFailed.Code
+	default:
+		names := make([]string, len(req.Topics))
+		for i, t := range req.Topics {
+			names[i] = t.Topic
+		}
+		if denied = rc.deniedTopics(acl.OpRead, names); denied != nil {
+			code = kerr.OperationNotAttempted.Code
+		}
+	}
+	if code == 0 {
+		code = s.notCoordinator(req.Group)
+	}
 	if code == 0 && req.Version >= 3 {
 		code = s.groups.checkTxnCommit(req.Group, req.MemberID, req.InstanceID, req.Generation)
 	}
@@ -63,6 +88,9 @@ func handleTxnOffsetCommit(s *Server, rc *reqCtx, r kmsg.Request) {
 		for _, p := range rt.Partitions {
 			sp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
 			sp.Partition, sp.ErrorCode = p.Partition, code
+			if denied[rt.Topic] {
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			}
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)

@@ -3,6 +3,7 @@ package broker
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/shalelog/shale/acl"
 	"net"
 	"slices"
 	"strconv"
@@ -38,6 +39,9 @@ import (
 // that hold a value. IncludeDocumentation (v3+) adds a one-line
 // description that says what Shale does with the config. Other resource
 // types are INVALID_REQUEST.
+//
+// Authorization: DESCRIBE_CONFIGS on the topic (TOPIC_AUTHORIZATION_FAILED)
+// or on the cluster for a broker (CLUSTER_AUTHORIZATION_FAILED).
 func handleDescribeConfigs(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.DescribeConfigsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
@@ -47,6 +51,11 @@ func handleDescribeConfigs(s *Server, rc *reqCtx, r kmsg.Request) {
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
 		want := func(name string) bool {
 			return rr.ConfigNames == nil || slices.Contains(rr.ConfigNames, name)
+		}
+		if err := configsAuthorized(rc, acl.OpDescribeConfigs, rr.ResourceType, rr.ResourceName); err != nil {
+			sr.ErrorCode, sr.ErrorMessage = kafkaError(err)
+			resp.Resources = append(resp.Resources, sr)
+			continue
 		}
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
@@ -127,6 +136,22 @@ func handleDescribeConfigs(s *Server, rc *reqCtx, r kmsg.Request) {
 		resp.Resources = append(resp.Resources, sr)
 	}
 	rc.respond(resp)
+}
+
+// configsAuthorized checks op (DESCRIBE_CONFIGS or ALTER_CONFIGS) on a
+// config resource: the topic, or the cluster for a broker or broker logger.
+func configsAuthorized(rc *reqCtx, op acl.Operation, rt kmsg.ConfigResourceType, name string) error {
+	switch rt {
+	case kmsg.ConfigResourceTypeTopic:
+		if !rc.authorizedTopic(op, name) {
+			return topicAuthError(name)
+		}
+	case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
+		if !rc.authorizedCluster(op) {
+			return clusterAuthError()
+		}
+	}
+	return nil
 }
 
 func configSynonym(name string, value *string, source kmsg.ConfigSource) kmsg.DescribeConfigsResponseResourceConfigConfigSynonym {

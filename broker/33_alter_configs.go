@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"github.com/shalelog/shale/acl"
 
 	"github.com/shalelog/shale/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -9,7 +10,9 @@ import (
 )
 
 // AlterConfigs: v0–v2, TOPIC resources (the legacy, non-incremental API
-// older admin clients use).
+// older admin clients use). ALTER_CONFIGS on the topic is required
+// (TOPIC_AUTHORIZATION_FAILED; CLUSTER_AUTHORIZATION_FAILED for a broker
+// without it on the cluster).
 //
 // The given configs replace the topic's overrides as a whole: overrides not
 // named are removed, as in Kafka.
@@ -20,6 +23,9 @@ func handleAlterConfigs(s *Server, rc *reqCtx, r kmsg.Request) {
 		sr := kmsg.NewAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
 		err := func() error {
+			if err := configsAuthorized(rc, acl.OpAlterConfigs, rr.ResourceType, rr.ResourceName); err != nil {
+				return err
+			}
 			if rr.ResourceType != kmsg.ConfigResourceTypeTopic {
 				return fmt.Errorf("%w: only topic configs can be altered; broker settings are static", kerr.InvalidRequest)
 			}

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"github.com/shalelog/shale/acl"
 
 	"github.com/shalelog/shale/metadata"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -10,7 +11,8 @@ import (
 // CreatePartitions: v0–v3.
 //
 // Raises a topic's partition count (never lowers it: INVALID_PARTITIONS).
-// ValidateOnly checks without changing anything.
+// ValidateOnly checks without changing anything. ALTER on the topic is
+// required (TOPIC_AUTHORIZATION_FAILED).
 func handleCreatePartitions(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.CreatePartitionsRequest)
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
@@ -18,9 +20,12 @@ func handleCreatePartitions(s *Server, rc *reqCtx, r kmsg.Request) {
 		st := kmsg.NewCreatePartitionsResponseTopic()
 		st.Topic = rt.Topic
 		var err error
-		if req.ValidateOnly {
+		switch {
+		case !rc.authorizedTopic(acl.OpAlter, rt.Topic):
+			err = topicAuthError(rt.Topic)
+		case req.ValidateOnly:
 			err = validateCreatePartitions(s, rt.Topic, rt.Count)
-		} else {
+		default:
 			_, err = s.meta.CreatePartitions(s.ctx, rt.Topic, rt.Count)
 		}
 		st.ErrorCode, st.ErrorMessage = kafkaError(err)

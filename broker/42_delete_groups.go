@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"github.com/shalelog/shale/acl"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -8,14 +10,19 @@ import (
 //
 // Deletes groups without members and all their committed offsets;
 // NON_EMPTY_GROUP while members remain, GROUP_ID_NOT_FOUND for a group
-// with neither members nor offsets.
+// with neither members nor offsets. DELETE on the group is required
+// (GROUP_AUTHORIZATION_FAILED).
 
 func handleDeleteGroups(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.DeleteGroupsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
 	var here []string
 	for _, g := range req.Groups {
-		if code := s.notCoordinator(g); code != 0 {
+		code := s.notCoordinator(g)
+		if !rc.authorizedGroup(acl.OpDelete, g) {
+			code = kerr.GroupAuthorizationFailed.Code
+		}
+		if code != 0 {
 			dg := kmsg.NewDeleteGroupsResponseGroup()
 			dg.Group, dg.ErrorCode = g, code
 			resp.Groups = append(resp.Groups, dg)

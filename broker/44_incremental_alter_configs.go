@@ -2,13 +2,16 @@ package broker
 
 import (
 	"fmt"
+	"github.com/shalelog/shale/acl"
 
 	"github.com/shalelog/shale/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// IncrementalAlterConfigs: v0–v1, TOPIC resources.
+// IncrementalAlterConfigs: v0–v1, TOPIC resources. ALTER_CONFIGS on the
+// topic is required (TOPIC_AUTHORIZATION_FAILED; CLUSTER_AUTHORIZATION_FAILED
+// for a broker without it on the cluster).
 //
 // SET, DELETE, APPEND and SUBTRACT apply to a topic's overrides through the
 // metadata store, which validates every value (INVALID_CONFIG with a message
@@ -20,6 +23,9 @@ func handleIncrementalAlterConfigs(s *Server, rc *reqCtx, r kmsg.Request) {
 		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
 		err := func() error {
+			if err := configsAuthorized(rc, acl.OpAlterConfigs, rr.ResourceType, rr.ResourceName); err != nil {
+				return err
+			}
 			if rr.ResourceType != kmsg.ConfigResourceTypeTopic {
 				return fmt.Errorf("%w: only topic configs can be altered; broker settings are static", kerr.InvalidRequest)
 			}

@@ -1,11 +1,14 @@
 package broker
 
 import (
+	"github.com/shalelog/shale/acl"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // DescribeCluster: v0–v1 (broker endpoints only; no controller endpoints).
+// It needs no authorization; IncludeClusterAuthorizedOperations reports
+// what the principal may do with the cluster.
 func handleDescribeCluster(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.DescribeClusterRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
@@ -30,6 +33,10 @@ func handleDescribeCluster(s *Server, rc *reqCtx, r kmsg.Request) {
 			mb.Rack = &rack
 		}
 		resp.Brokers = append(resp.Brokers, mb)
+	}
+	resp.ClusterAuthorizedOperations = authorizedOpsUnset
+	if req.IncludeClusterAuthorizedOperations {
+		resp.ClusterAuthorizedOperations = rc.authorizedOps(acl.ResourceCluster, acl.ClusterName)
 	}
 	rc.respond(resp)
 }

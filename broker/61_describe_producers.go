@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"github.com/shalelog/shale/acl"
 	"github.com/shalelog/shale/partition"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -13,6 +14,8 @@ import (
 // producer's transaction open at the catalog end (-1 if none), with which
 // kafka-transactions.sh finds hanging transactions. The coordinator epoch
 // is not kept (-1).
+//
+// Authorization: READ on each topic (TOPIC_AUTHORIZATION_FAILED).
 func handleDescribeProducers(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.DescribeProducersRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeProducersResponse)
@@ -20,6 +23,7 @@ func handleDescribeProducers(s *Server, rc *reqCtx, r kmsg.Request) {
 		st := kmsg.NewDescribeProducersResponseTopic()
 		st.Topic = rt.Topic
 		t := s.topics.byName(rt.Topic)
+		allowed := rc.authorizedTopic(acl.OpRead, rt.Topic)
 		for _, i := range rt.Partitions {
 			sp := kmsg.NewDescribeProducersResponseTopicPartition()
 			sp.Partition = i
@@ -28,6 +32,8 @@ func handleDescribeProducers(s *Server, rc *reqCtx, r kmsg.Request) {
 				p = t.partition(i)
 			}
 			switch {
+			case !allowed:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case p == nil:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case t.meta.Partitions[i].Leader != s.cfg.NodeID:

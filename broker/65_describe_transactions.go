@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"github.com/shalelog/shale/acl"
 	"path"
 	"slices"
 	"time"
@@ -15,6 +16,11 @@ import (
 // does not coordinate gets NOT_COORDINATOR in DescribeTransactions, and
 // ListTransactions lists the ids this broker coordinates, as Kafka's
 // brokers each list their own (kafka-transactions.sh asks every broker).
+//
+// Authorization: DESCRIBE on the transactional id
+// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED; ListTransactions leaves out the
+// ids the principal may not describe); a described transaction lists only
+// the topics the principal may describe.
 
 func handleDescribeTransactions(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.DescribeTransactionsRequest)
@@ -24,6 +30,8 @@ func handleDescribeTransactions(s *Server, rc *reqCtx, r kmsg.Request) {
 		ts.TransactionalID = id
 		t, ok := s.meta.Transaction(id)
 		switch {
+		case !rc.authorizedTxnID(acl.OpDescribe, id):
+			ts.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 		case s.notTxnCoordinator(id) != 0:
 			ts.ErrorCode = kerr.NotCoordinator.Code
 		case !ok:
@@ -37,6 +45,9 @@ func handleDescribeTransactions(s *Server, rc *reqCtx, r kmsg.Request) {
 			}
 			ts.ProducerID, ts.ProducerEpoch = t.ProducerID, t.ProducerEpoch
 			for _, tp := range t.Partitions {
+				if !rc.authorizedTopic(acl.OpDescribe, tp.Topic) {
+					continue // Kafka leaves out the topics the principal may not describe
+				}
 				if n := len(ts.Topics); n > 0 && ts.Topics[n-1].Topic == tp.Topic {
 					ts.Topics[n-1].Partitions = append(ts.Topics[n-1].Partitions, tp.Partition)
 					continue
@@ -68,6 +79,7 @@ func handleListTransactions(s *Server, rc *reqCtx, r kmsg.Request) {
 		state := kafkaTxnState(t.Status)
 		switch {
 		case s.notTxnCoordinator(t.ID) != 0:
+		case !rc.authorizedTxnID(acl.OpDescribe, t.ID):
 		case len(req.StateFilters) > 0 && !slices.Contains(req.StateFilters, state):
 		case len(req.ProducerIDFilters) > 0 && !slices.Contains(req.ProducerIDFilters, t.ProducerID):
 		case req.DurationFilterMillis > 0 && (t.Status != metadata.TxnOngoing || time.Duration(now-t.StartTime)*time.Millisecond < time.Duration(req.DurationFilterMillis)*time.Millisecond):

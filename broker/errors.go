@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/shalelog/shale/acl"
 	"github.com/shalelog/shale/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -31,6 +32,8 @@ func kafkaError(err error) (int16, *string) {
 		return kerr.InvalidConfig.Code, &msg
 	case errors.Is(err, metadata.ErrOffsetOutOfRange):
 		return kerr.OffsetOutOfRange.Code, &msg
+	case errors.Is(err, acl.ErrInvalid):
+		return kerr.InvalidRequest.Code, &msg
 	case errors.Is(err, metadata.ErrNotLeader):
 		return kerr.NotController.Code, &msg
 	case errors.Is(err, context.DeadlineExceeded):
