@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/shalelog/shale/node"
@@ -31,6 +32,20 @@ func nodeFlags(fs *flag.FlagSet, cfg *node.Config) *string {
 	fs.StringVar(&cfg.Broker.TLS.CertFile, "tls-cert", cfg.Broker.TLS.CertFile, "PEM certificate of the Kafka listener: with --tls-key it speaks TLS (Kafka's SSL); re-read when it changes")
 	fs.StringVar(&cfg.Broker.TLS.KeyFile, "tls-key", cfg.Broker.TLS.KeyFile, "PEM private key of --tls-cert")
 	fs.StringVar(&cfg.Broker.TLS.ClientCAFile, "tls-client-ca", cfg.Broker.TLS.ClientCAFile, "PEM CAs whose client certificates the listener requires (mutual TLS)")
+	fs.Func("tls-principal-mapping-rule", "map client certificate subjects to principal names: DEFAULT or RULE:pattern/replacement/[LU] (repeatable; ssl.principal.mapping.rules)", func(s string) error {
+		cfg.Broker.TLS.PrincipalMappingRules = append(cfg.Broker.TLS.PrincipalMappingRules, s)
+		return nil
+	})
+	fs.BoolVar(&cfg.Broker.Authorizer.Enabled, "authorizer", cfg.Broker.Authorizer.Enabled, "authorize every request with ACLs (shale acls); off: everything is allowed")
+	fs.Func("super-users", "comma-separated principals allowed everything, such as User:admin (super.users)", func(s string) error {
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				cfg.Broker.Authorizer.SuperUsers = append(cfg.Broker.Authorizer.SuperUsers, p)
+			}
+		}
+		return nil
+	})
+	fs.BoolVar(&cfg.Broker.Authorizer.AllowEveryoneIfNoACLFound, "allow-everyone-if-no-acl-found", cfg.Broker.Authorizer.AllowEveryoneIfNoACLFound, "with the authorizer on, allow what no ACL names at all (allow.everyone.if.no.acl.found)")
 	fs.BoolVar(&cfg.Broker.AutoCreateTopics, "auto-create-topics", cfg.Broker.AutoCreateTopics, "create unknown topics on metadata requests")
 	fs.Func("default-partitions", "partitions of topics created without a count (default 1)", func(s string) error {
 		var v int32
