@@ -405,3 +405,106 @@ func TestACLEnforcement(t *testing.T) {
 
 // aclNoError is the "no error" expectation of wantCode.
 func aclNoError() *kerr.Error { return &kerr.Error{Message: "NONE", Code: 0} }
+
+// TestACLAdminAndTransactions: the admin APIs and transactions check what
+// Kafka checks: CREATE (cluster or topic) to create a topic, DELETE to
+// delete it, ALTER to add partitions, DESCRIBE_CONFIGS and ALTER_CONFIGS
+// for configs, WRITE on the transactional id for a transactional producer.
+func TestACLAdminAndTransactions(t *testing.T) {
+	pki := newACLPKI(t, "admin", "dave")
+	addr := startACLNode(t, pki)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	admin := kadm.NewClient(pki.client(t, addr, "admin"))
+	dave := aclPrincipal("dave")
+	daveAdm := kadm.NewClient(pki.client(t, addr, "dave"))
+
+	// Topics: dave may create and use topics named dave-*.
+	res, err := daveAdm.CreateTopic(ctx, 1, 1, nil, "dave-events")
+	if err == nil {
+		err = res.Err
+	}
+	if !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("dave creates a topic without CREATE: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+	grantACLs(t, ctx, admin, kadm.NewACLs().Allow(dave).Topics("dave-").ResourcePatternType(kadm.ACLPatternPrefixed).
+		Operations(kadm.OpCreate, kadm.OpWrite, kadm.OpRead, kadm.OpDescribeConfigs))
+	if res, err = daveAdm.CreateTopic(ctx, 1, 1, nil, "dave-events"); err == nil {
+		err = res.Err
+	}
+	if err != nil {
+		t.Fatalf("dave creates dave-events with a prefixed CREATE: %v", err)
+	}
+	if res, err = daveAdm.CreateTopic(ctx, 1, 1, nil, "other"); err == nil {
+		err = res.Err
+	}
+	if !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("dave creates other: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+	// Configs: described with DESCRIBE_CONFIGS, not altered without
+	// ALTER_CONFIGS; the broker's configs need them on the cluster.
+	if rc, err := daveAdm.DescribeTopicConfigs(ctx, "dave-events"); err != nil || rc[0].Err != nil {
+		t.Fatalf("dave describes the configs of dave-events: %v %v", err, rc)
+	}
+	ar, err := daveAdm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: kadm.StringPtr("1000")}}, "dave-events")
+	if err == nil {
+		err = ar[0].Err
+	}
+	if !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("dave alters configs: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+	br, err := daveAdm.DescribeBrokerConfigs(ctx, 1)
+	if err == nil {
+		err = br[0].Err
+	}
+	if !errors.Is(err, kerr.ClusterAuthorizationFailed) {
+		t.Fatalf("dave describes broker configs: %v, want CLUSTER_AUTHORIZATION_FAILED", err)
+	}
+	// Partitions and deletion need ALTER and DELETE.
+	cp, err := daveAdm.CreatePartitions(ctx, 2, "dave-events")
+	if err == nil {
+		err = cp["dave-events"].Err
+	}
+	if !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("dave adds partitions: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+	dr, err := daveAdm.DeleteTopics(ctx, "dave-events")
+	if err == nil {
+		err = dr["dave-events"].Err
+	}
+	if !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Fatalf("dave deletes dave-events: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+
+	// Transactions: no WRITE on the transactional id, no producer id.
+	txCl := pki.client(t, addr, "dave", kgo.TransactionalID("dave-tx"), kgo.DefaultProduceTopic("dave-events"), kgo.RecordRetries(2))
+	err = txCl.BeginTransaction()
+	if err == nil {
+		err = txCl.ProduceSync(ctx, &kgo.Record{Value: []byte("in a transaction")}).FirstErr()
+	}
+	if !errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
+		t.Fatalf("dave's transactional produce without WRITE on dave-tx: %v, want TRANSACTIONAL_ID_AUTHORIZATION_FAILED", err)
+	}
+	grantACLs(t, ctx, admin, kadm.NewACLs().Allow(dave).TransactionalIDs("dave-tx").ResourcePatternType(kadm.ACLPatternLiteral).Operations(kadm.OpWrite))
+	txCl2 := pki.client(t, addr, "dave", kgo.TransactionalID("dave-tx"), kgo.DefaultProduceTopic("dave-events"))
+	if err := txCl2.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := txCl2.ProduceSync(ctx, &kgo.Record{Value: []byte("in a transaction")}).FirstErr(); err != nil {
+		t.Fatalf("dave's transactional produce with WRITE on dave-tx: %v", err)
+	}
+	if err := txCl2.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatalf("dave commits: %v", err)
+	}
+	// The committed record is read by a read_committed consumer.
+	cons := pki.client(t, addr, "dave", kgo.ConsumeTopics("dave-events"), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	pctx, pcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer pcancel()
+	for n := 0; n == 0; {
+		fs := cons.PollFetches(pctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("dave reads dave-events: %v", err)
+		}
+		n = fs.NumRecords()
+	}
+}
