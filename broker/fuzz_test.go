@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shalelog/shale/acl"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -29,10 +30,23 @@ func fuzzSeedRequests() []kmsg.Request {
 	lp.Timestamp = -1
 	lt.Partitions = append(lt.Partitions, lp)
 	list.Topics = append(list.Topics, lt)
+	createACLs := kmsg.NewPtrCreateACLsRequest()
+	createACLs.Version = 3
+	createACLs.Creations = append(createACLs.Creations, aclCreation(acl.ResourceTopic, "fuzz", acl.PatternPrefixed, "User:fuzz", acl.OpRead, acl.PermissionAllow))
+	describeACLs := kmsg.NewPtrDescribeACLsRequest()
+	describeACLs.Version = 3
+	describeACLs.ResourceType, describeACLs.ResourcePatternType = kmsg.ACLResourceTypeAny, kmsg.ACLResourcePatternTypeMatch
+	describeACLs.ResourceName = &topic
+	deleteACLs := kmsg.NewPtrDeleteACLsRequest()
+	deleteACLs.Version = 3
+	deleteACLs.Filters = append(deleteACLs.Filters, kmsg.NewDeleteACLsRequestFilter())
 	return []kmsg.Request{
 		api,
 		meta,
 		list,
+		createACLs,
+		describeACLs,
+		deleteACLs,
 		produceRequest("fuzz", 0, 1, testRecords(2, 8, -1, -1, -1)),
 		produceRequest("fuzz", 0, 0, testRecords(1, 8, -1, -1, -1)),
 		fetchRequest("fuzz", 0, 10, 1, 1<<20, 0, 1),
@@ -79,7 +93,13 @@ func FuzzServeConn(f *testing.F) {
 	f.Add(binary.BigEndian.AppendUint32(nil, 0x7fffffff))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
 
-	ws := startWireServer(f, func(c *Config) { c.MaxRequestBytes = 1 << 20 })
+	// The authorizer is on, so every request passes its checks and the
+	// ACL APIs do their work; the plaintext client is User:ANONYMOUS, a
+	// super user here.
+	ws := startWireServer(f, func(c *Config) {
+		c.MaxRequestBytes = 1 << 20
+		c.Authorizer = acl.Config{Enabled: true, SuperUsers: []string{acl.Anonymous}}
+	})
 	ws.createTopic(f, "fuzz", 2, nil)
 	f.Fuzz(func(t *testing.T, input []byte) {
 		client, server := net.Pipe()
