@@ -37,8 +37,8 @@ func nodeFlags(fs *flag.FlagSet, cfg *node.Config) *string {
 		return nil
 	})
 	fs.BoolVar(&cfg.Broker.Authorizer.Enabled, "authorizer", cfg.Broker.Authorizer.Enabled, "authorize every request with ACLs (shale acls); off: everything is allowed")
-	fs.Func("super-users", "comma-separated principals allowed everything, such as User:admin (super.users)", func(s string) error {
-		for _, p := range strings.Split(s, ",") {
+	fs.Func("super-users", "principals allowed everything, such as User:admin, separated by ';' as in Kafka's super.users (distinguished names hold commas); repeatable", func(s string) error {
+		for _, p := range strings.Split(s, ";") {
 			if p = strings.TrimSpace(p); p != "" {
 				cfg.Broker.Authorizer.SuperUsers = append(cfg.Broker.Authorizer.SuperUsers, p)
 			}
