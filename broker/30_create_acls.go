@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/shalelog/shale/acl"
+	"github.com/shalelog/shale/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -64,7 +65,7 @@ func handleCreateACLs(s *Server, rc *reqCtx, r kmsg.Request) {
 		resp.Results[i] = res
 	}
 	if len(valid) > 0 {
-		err := s.meta.CreateACLs(rc.ctx(), valid)
+		err := aclError(s.meta.CreateACLs(rc.ctx(), valid))
 		if err != nil {
 			s.log.Info("create ACLs failed", "err", err)
 			for _, i := range validAt {
@@ -78,10 +79,10 @@ func handleCreateACLs(s *Server, rc *reqCtx, r kmsg.Request) {
 // errSecurityDisabled answers the ACL APIs when the authorizer is off.
 var errSecurityDisabled = fmt.Errorf("%w: no authorizer is configured on the broker", kerr.SecurityDisabled)
 
-// aclError maps an invalid binding or filter to INVALID_REQUEST with its
-// message.
+// aclError maps an invalid binding or filter (or too many of them) to
+// INVALID_REQUEST with its message.
 func aclError(err error) error {
-	if errors.Is(err, acl.ErrInvalid) {
+	if errors.Is(err, acl.ErrInvalid) || errors.Is(err, metadata.ErrInvalidRequest) {
 		return fmt.Errorf("%w: %v", kerr.InvalidRequest, err)
 	}
 	return err

@@ -57,6 +57,7 @@ func handleDeleteACLs(s *Server, rc *reqCtx, r kmsg.Request) {
 	}
 	if len(filters) > 0 {
 		matched, err := s.meta.DeleteACLs(rc.ctx(), filters)
+		err = aclError(err)
 		for j, i := range at {
 			res := &resp.Results[i]
 			if err != nil {

@@ -4,9 +4,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"testing"
 
 	"github.com/shalelog/shale/acl"
+	"github.com/shalelog/shale/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -183,6 +185,16 @@ func TestACLAPIs(t *testing.T) {
 	}
 	if n := describe(acl.ResourceAny, nil, acl.PatternAny); n != 0 {
 		t.Errorf("%d bindings left after the delete", n)
+	}
+
+	// More bindings than one metadata command takes: INVALID_REQUEST.
+	many := kmsg.NewPtrCreateACLsRequest()
+	many.Version = 3
+	for i := range metadata.MaxACLsPerCommand + 1 {
+		many.Creations = append(many.Creations, aclCreation(acl.ResourceTopic, fmt.Sprint("t", i), acl.PatternLiteral, "User:a", acl.OpRead, acl.PermissionAllow))
+	}
+	if got := c.roundTrip(many).(*kmsg.CreateACLsResponse).Results[0].ErrorCode; got != kerr.InvalidRequest.Code {
+		t.Errorf("%d creations: %s", len(many.Creations), codeName(got))
 	}
 	c.checkAlive()
 }

@@ -329,7 +329,8 @@ func (c *groupCoordinator) describe(name string, withOps bool) kmsg.DescribeGrou
 	dg := kmsg.NewDescribeGroupsResponseGroup()
 	dg.Group = name
 	if withOps {
-		// No ACLs: every group operation (READ, DELETE, DESCRIBE) is allowed.
+		// Every group operation (READ, DELETE, DESCRIBE); the handler
+		// replaces it with what the principal may do.
 		dg.AuthorizedOperations = 1<<3 | 1<<6 | 1<<8
 	}
 	g := c.get(name)
