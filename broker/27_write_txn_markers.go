@@ -19,16 +19,23 @@ import (
 // again; INVALID_PRODUCER_EPOCH that the marker is older than what the
 // partition saw of the producer.
 //
-// Only brokers send it: it needs CLUSTER_ACTION on the cluster, else every
-// partition is CLUSTER_AUTHORIZATION_FAILED (see authorize.go on the
-// principal brokers use).
+// Only brokers send it. With the authorizer on, a marker needs
+// CLUSTER_ACTION on the cluster, as in Kafka, or else to be one the
+// metadata state expects: its producer id and epoch are those of a
+// transaction in PrepareCommit (a commit marker) or PrepareAbort (an abort
+// marker) and every partition it names is in that transaction. That is
+// exactly the marker the transaction's coordinator is writing, so a
+// coordinator on another broker needs no credentials to send it, and
+// anyone else can at most write early what is about to be written anyway.
+// Any other marker is CLUSTER_AUTHORIZATION_FAILED on all its partitions.
 func handleWriteTxnMarkers(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.WriteTxnMarkersRequest)
 	resp := req.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
 	ctx, cancel := context.WithTimeout(rc.ctx(), 30*time.Second)
 	defer cancel()
-	allowed := rc.authorizedCluster(acl.OpClusterAction)
+	clusterAction := rc.authorizedCluster(acl.OpClusterAction)
 	for _, m := range req.Markers {
+		allowed := clusterAction || s.markerExpected(m)
 		rm := kmsg.NewWriteTxnMarkersResponseMarker()
 		rm.ProducerID = m.ProducerID
 		var tps []metadata.TopicPartition
@@ -60,6 +67,32 @@ func handleWriteTxnMarkers(s *Server, rc *reqCtx, r kmsg.Request) {
 		resp.Markers = append(resp.Markers, rm)
 	}
 	rc.respond(resp)
+}
+
+// markerExpected reports whether the metadata state shows a transaction
+// preparing exactly marker m (see handleWriteTxnMarkers).
+func (s *Server) markerExpected(m kmsg.WriteTxnMarkersRequestMarker) bool {
+	want := metadata.TxnPrepareAbort
+	if m.Committed {
+		want = metadata.TxnPrepareCommit
+	}
+	for _, t := range s.meta.Transactions() {
+		if t.ProducerID != m.ProducerID {
+			continue
+		}
+		if t.Status != want || t.ProducerEpoch != m.ProducerEpoch {
+			return false
+		}
+		for _, mt := range m.Topics {
+			for _, p := range mt.Partitions {
+				if !t.HasPartition(metadata.TopicPartition{Topic: mt.Topic, Partition: p}) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // writeMarkerCodes writes one marker to tps and returns each partition's

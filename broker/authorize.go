@@ -20,9 +20,11 @@ import (
 // off every question is answered yes.
 //
 // Shale's brokers call one another over the Kafka protocol for one thing:
-// the transaction coordinator writes markers with WriteTxnMarkers, which
-// needs CLUSTER_ACTION on the cluster. The principal the brokers connect
-// with must be a super user (or hold that ACL), as in Kafka.
+// the transaction coordinator writes markers with WriteTxnMarkers. Kafka
+// wants CLUSTER_ACTION on the cluster for it (the brokers' principal a
+// super user); Shale also takes a marker the metadata state shows the
+// coordinator is writing, whoever sends it (27_write_txn_markers.go), so
+// brokers need no credentials of their own for it.
 
 // authorized reports whether the request's principal may perform op on the
 // resource rt/name.

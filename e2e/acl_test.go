@@ -565,3 +565,75 @@ func TestACLCluster(t *testing.T) {
 		}
 	}
 }
+
+// TestACLClusterTransactions: with the authorizer on, a transaction whose
+// partitions are led by three brokers commits although the brokers' own
+// principal (User:ANONYMOUS over plaintext) is denied CLUSTER_ACTION: a
+// broker takes the markers the metadata state expects from the
+// coordinator. A marker it does not expect is refused.
+func TestACLClusterTransactions(t *testing.T) {
+	c := startCluster(t, 3, "--authorizer", "--allow-everyone-if-no-acl-found")
+	addrs := c.kafka()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	cl := shaletest.Client(t, addrs[0])
+	adm := kadm.NewClient(cl)
+	// The cluster gets ACLs: everything but CLUSTER_ACTION for everyone.
+	grantACLs(t, ctx, adm, kadm.NewACLs().Allow("User:*").Clusters().Operations(kadm.OpAlter, kadm.OpDescribe, kadm.OpCreate, kadm.OpIdempotentWrite).ResourcePatternType(kadm.ACLPatternLiteral))
+	grantACLs(t, ctx, adm, kadm.NewACLs().Deny("User:*").Clusters().Operations(kadm.OpClusterAction).ResourcePatternType(kadm.ACLPatternLiteral))
+	if _, err := adm.CreateTopic(ctx, 6, 1, nil, "spread"); err != nil {
+		t.Fatalf("create spread: %v", err)
+	}
+	leaders := map[int32]bool{}
+	for len(leaders) == 0 && ctx.Err() == nil { // until the broker asked knows the topic
+		topics, err := adm.ListTopics(ctx, "spread")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range topics["spread"].Partitions {
+			leaders[p.Leader] = true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(leaders) < 2 {
+		t.Fatalf("the partitions of spread are led by %v: the test needs several brokers", leaders)
+	}
+
+	tx := shaletest.Client(t, addrs[0], kgo.TransactionalID("spread-tx"), kgo.DefaultProduceTopic("spread"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err := tx.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for p := range int32(6) {
+		if err := tx.ProduceSync(ctx, &kgo.Record{Partition: p, Value: []byte(fmt.Sprint("in the transaction ", p))}).FirstErr(); err != nil {
+			t.Fatalf("produce to spread-%d: %v", p, err)
+		}
+	}
+	if err := tx.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatalf("commit across brokers: %v", err)
+	}
+	cons := shaletest.Client(t, addrs[0], kgo.ConsumeTopics("spread"), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	for n := 0; n < 6; {
+		fs := cons.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("read_committed consume of spread (%d of 6 records read): %v", n, err)
+		}
+		n += fs.NumRecords()
+	}
+
+	// A marker no transaction is preparing: CLUSTER_AUTHORIZATION_FAILED.
+	req := kmsg.NewPtrWriteTxnMarkersRequest()
+	m := kmsg.NewWriteTxnMarkersRequestMarker()
+	m.ProducerID, m.ProducerEpoch, m.Committed = 424242, 0, true
+	mt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+	mt.Topic, mt.Partitions = "spread", []int32{0}
+	m.Topics = append(m.Topics, mt)
+	req.Markers = append(req.Markers, m)
+	for _, id := range []int32{1, 2, 3} {
+		resp, err := cl.Broker(int(id)).Request(ctx, req)
+		if err != nil {
+			t.Fatalf("WriteTxnMarkers to broker %d: %v", id, err)
+		}
+		got := resp.(*kmsg.WriteTxnMarkersResponse).Markers[0].Topics[0].Partitions[0].ErrorCode
+		wantACLCode(t, fmt.Sprintf("a forged marker at broker %d", id), got, kerr.ClusterAuthorizationFailed)
+	}
+}
