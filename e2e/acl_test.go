@@ -402,6 +402,28 @@ func TestACLEnforcement(t *testing.T) {
 			t.Fatalf("kcat produce as carol to orders printed %q, want the TOPIC_AUTHORIZATION_FAILED message", out)
 		}
 	})
+	t.Run("confluent-kafka shows the Kafka error", func(t *testing.T) {
+		python := requireConfluentKafka(t)
+		f := pki.certFiles["carol"]
+		script := `
+import sys
+from confluent_kafka import Producer
+p = Producer({"bootstrap.servers": sys.argv[1], "security.protocol": "ssl",
+              "ssl.ca.location": sys.argv[2], "ssl.certificate.location": sys.argv[3],
+              "ssl.key.location": sys.argv[4], "message.timeout.ms": 10000})
+errs = []
+p.produce("orders", b"from python", on_delivery=lambda err, msg: errs.append(err))
+p.flush(20)
+print(errs[0].name() if errs and errs[0] else "DELIVERED")
+`
+		out, err := exec.CommandContext(ctx, python, "-c", script, addr, pki.caFile, f[0], f[1]).CombinedOutput()
+		if err != nil {
+			t.Fatalf("python producer: %v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), "TOPIC_AUTHORIZATION_FAILED") {
+			t.Fatalf("confluent-kafka produce as carol to orders printed %q, want TOPIC_AUTHORIZATION_FAILED", out)
+		}
+	})
 }
 
 // aclNoError is the "no error" expectation of wantCode.
