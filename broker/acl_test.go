@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -233,6 +234,43 @@ func TestACLAPIsNeedClusterRights(t *testing.T) {
 	}
 	if r := produceResult(t, c.roundTrip(produceRequest("t", 0, 1, testRecords(1, 10, -1, 0, 0)))); r.ErrorCode != kerr.TopicAuthorizationFailed.Code {
 		t.Errorf("produce: %s", codeName(r.ErrorCode))
+	}
+	c.checkAlive()
+}
+
+// TestAuthorizedOperations: Metadata (v8+) and DescribeCluster report what
+// the principal may do when asked; Describe follows from Read.
+func TestAuthorizedOperations(t *testing.T) {
+	ws := startWireServer(t, func(c *Config) { c.Authorizer = acl.Config{Enabled: true} })
+	ws.createTopic(t, "t", 1, nil)
+	if err := ws.meta.CreateACLs(context.Background(), []acl.Binding{
+		{ResourceType: acl.ResourceTopic, ResourceName: "t", PatternType: acl.PatternLiteral, Principal: acl.Anonymous, Host: "*", Operation: acl.OpRead, Permission: acl.PermissionAllow},
+		{ResourceType: acl.ResourceCluster, ResourceName: acl.ClusterName, PatternType: acl.PatternLiteral, Principal: "User:*", Host: "127.0.0.1", Operation: acl.OpDescribe, Permission: acl.PermissionAllow},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := dialWire(t, ws.addr)
+	mr := kmsg.NewPtrMetadataRequest()
+	mr.Version = 10
+	mr.Topics = nil
+	mr.IncludeTopicAuthorizedOperations, mr.IncludeClusterAuthorizedOperations = true, true
+	resp := c.roundTrip(mr).(*kmsg.MetadataResponse)
+	if len(resp.Topics) != 1 || resp.Topics[0].AuthorizedOperations != 1<<acl.OpRead|1<<acl.OpDescribe {
+		t.Fatalf("topics %+v, want t with READ and DESCRIBE", resp.Topics)
+	}
+	if resp.AuthorizedOperations != 1<<acl.OpDescribe {
+		t.Fatalf("cluster operations %b, want DESCRIBE", resp.AuthorizedOperations)
+	}
+	dc := kmsg.NewPtrDescribeClusterRequest()
+	dc.IncludeClusterAuthorizedOperations = true
+	if got := c.roundTrip(dc).(*kmsg.DescribeClusterResponse).ClusterAuthorizedOperations; got != 1<<acl.OpDescribe {
+		t.Fatalf("DescribeCluster operations %b, want DESCRIBE", got)
+	}
+	// A group without ACLs: DescribeGroups refuses it.
+	dg := kmsg.NewPtrDescribeGroupsRequest()
+	dg.Groups = []string{"g"}
+	if got := c.roundTrip(dg).(*kmsg.DescribeGroupsResponse).Groups[0].ErrorCode; got != kerr.GroupAuthorizationFailed.Code {
+		t.Fatalf("DescribeGroups g: %s", codeName(got))
 	}
 	c.checkAlive()
 }
