@@ -2,6 +2,7 @@ package acl
 
 import (
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -230,6 +231,11 @@ type typeIndex struct {
 func buildIndex(version uint64, bindings []Binding) *index {
 	idx := &index{version: version, types: make(map[ResourceType]*typeIndex), cache: make(map[decisionKey]bool)}
 	for _, b := range bindings {
+		// Hosts compare as addresses: Kafka writes IPv6 in full
+		// (0:0:0:0:0:0:0:1), the broker in short form (::1).
+		if ip := net.ParseIP(b.Host); ip != nil {
+			b.Host = ip.String()
+		}
 		ti := idx.types[b.ResourceType]
 		if ti == nil {
 			ti = &typeIndex{literal: map[string][]Binding{}, prefixed: map[string][]Binding{}}

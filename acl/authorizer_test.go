@@ -205,6 +205,16 @@ func TestAuthorizeRules(t *testing.T) {
 			},
 		},
 		{
+			name: "IPv6 hosts compare as addresses",
+			bindings: []Binding{
+				{ResourceType: ResourceTopic, ResourceName: "t", PatternType: PatternLiteral, Principal: alice, Host: "0:0:0:0:0:0:0:1", Operation: OpRead, Permission: PermissionAllow},
+			},
+			checks: []check{
+				{alice, "::1", OpRead, ResourceTopic, "t", true},
+				{alice, "::2", OpRead, ResourceTopic, "t", false},
+			},
+		},
+		{
 			name: "super user",
 			cfg:  Config{SuperUsers: []string{"User:admin"}},
 			bindings: []Binding{
