@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -273,4 +274,23 @@ func TestAuthorizedOperations(t *testing.T) {
 		t.Fatalf("DescribeGroups g: %s", codeName(got))
 	}
 	c.checkAlive()
+}
+
+// FuzzPrincipalRules feeds arbitrary mapping rules and subjects to the rule
+// parser and mapper: neither may panic, and a rule set that parses maps
+// every subject to a name or to errNoPrincipalRule.
+func FuzzPrincipalRules(f *testing.F) {
+	f.Add(`RULE:^CN=(.*?),OU=(.*?)$/$1/L`, "CN=alice,OU=eng")
+	f.Add(`RULE:^(.*)$/$1$2$$/U`, "CN=a\\,b")
+	f.Add("DEFAULT", "")
+	f.Add(`RULE:a\/b/c/`, "a/b")
+	f.Fuzz(func(t *testing.T, rule, dn string) {
+		rules, err := parsePrincipalRules([]string{rule})
+		if err != nil {
+			return
+		}
+		if _, err := mapPrincipal(rules, dn); err != nil && !errors.Is(err, errNoPrincipalRule) {
+			t.Fatalf("rule %q on %q: %v", rule, dn, err)
+		}
+	})
 }
