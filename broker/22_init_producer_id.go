@@ -3,10 +3,10 @@ package broker
 import (
 	"context"
 	"errors"
-	"github.com/shalelog/shale/acl"
 	"sync"
 	"time"
 
+	"github.com/shalelog/shale/acl"
 	"github.com/shalelog/shale/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"

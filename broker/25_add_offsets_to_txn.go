@@ -2,10 +2,10 @@ package broker
 
 import (
 	"context"
-	"github.com/shalelog/shale/acl"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"time"
 
+	"github.com/shalelog/shale/acl"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 

@@ -2,12 +2,12 @@ package broker
 
 import (
 	"context"
-	"github.com/shalelog/shale/acl"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"time"
 
+	"github.com/shalelog/shale/acl"
 	"github.com/shalelog/shale/metadata"
 	"github.com/shalelog/shale/partition"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 

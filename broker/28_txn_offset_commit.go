@@ -2,9 +2,9 @@ package broker
 
 import (
 	"context"
-	"github.com/shalelog/shale/acl"
 	"time"
 
+	"github.com/shalelog/shale/acl"
 	"github.com/shalelog/shale/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"

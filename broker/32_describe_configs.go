@@ -3,12 +3,12 @@ package broker
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/shalelog/shale/acl"
 	"net"
 	"slices"
 	"strconv"
 	"time"
 
+	"github.com/shalelog/shale/acl"
 	"github.com/shalelog/shale/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"

@@ -2,8 +2,8 @@ package broker
 
 import (
 	"fmt"
-	"github.com/shalelog/shale/acl"
 
+	"github.com/shalelog/shale/acl"
 	"github.com/shalelog/shale/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"

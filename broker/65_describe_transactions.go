@@ -1,11 +1,11 @@
 package broker
 
 import (
-	"github.com/shalelog/shale/acl"
 	"path"
 	"slices"
 	"time"
 
+	"github.com/shalelog/shale/acl"
 	"github.com/shalelog/shale/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
