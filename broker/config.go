@@ -20,6 +20,11 @@ type Config struct {
 	// TLS, when it names a certificate, makes the listener an SSL one
 	// (see TLSConfig).
 	TLS TLSConfig `yaml:"tls"`
+	// PeerTLS is how this broker dials other brokers' Kafka listeners
+	// (the transaction coordinator writing markers): over TLS, trusting
+	// CAFile, presenting CertFile/KeyFile when the listeners require
+	// client certificates. Empty: plaintext.
+	PeerTLS PeerTLSConfig `yaml:"peer_tls"`
 	// MaxRequestBytes is the largest request frame accepted
 	// (socket.request.max.bytes); a larger frame closes the connection.
 	MaxRequestBytes int32 `yaml:"max_request_bytes"`
@@ -111,6 +116,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("broker listen %q: %v", c.Listen, err)
 	}
 	if err := c.TLS.validate(); err != nil {
+		return err
+	}
+	if err := c.PeerTLS.validate(); err != nil {
 		return err
 	}
 	if c.Advertised != "" {

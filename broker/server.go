@@ -38,6 +38,7 @@ type Server struct {
 	advHost string
 	advPort int32
 
+	peerTLS  *tls.Config // PeerTLS, for links to other brokers; nil: plaintext
 	quotas   *quotaManager
 	reqBytes *byteBudget    // QueuedMaxRequestBytes
 	ipLimits map[string]int // MaxConnectionsPerIPOverrides by IP
@@ -75,6 +76,14 @@ func New(cfg Config, meta *metadata.Store, parts *partition.Manager, logger *slo
 		conns:  make(map[*conn]struct{}),
 	}
 	s.counter.perIP = make(map[string]int)
+	if cfg.PeerTLS.Enabled() {
+		tc, err := cfg.PeerTLS.clientTLS()
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		s.peerTLS = tc
+	}
 	s.quotas = newQuotaManager(cfg.QuotaWindowNum, cfg.QuotaWindowSize, time.Now)
 	s.reqBytes = &byteBudget{limit: cfg.QueuedMaxRequestBytes}
 	var err error
