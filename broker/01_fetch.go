@@ -109,6 +109,9 @@ func respondFetch(rc *reqCtx, res fetchResult) {
 		return
 	}
 	throttleFetch(rc, &res)
+	if rc.inHandler.Load() {
+		rc.recordRequestTime()
+	}
 	res.resp.SetVersion(rc.hdr.version)
 	rc.setThrottle(res.resp)
 	rc.observe(res.resp, res.pieces)

@@ -329,10 +329,11 @@ func (rc *reqCtx) setThrottle(resp kmsg.Response) {
 
 // recordRequestTime counts the time the request took on its reader (its
 // handler's work, not its waits for fsync or a long poll, which run
-// elsewhere) against the client's request_percentage quota. ApiVersions
-// is exempt, as in Kafka.
+// elsewhere) against the client's request_percentage quota, once: when
+// the handler answers itself, or when it returns. ApiVersions is exempt,
+// as in Kafka.
 func (rc *reqCtx) recordRequestTime() {
-	if rc.hdr.key == apiVersionsKey || !rc.conn.s.quotas.enabled() {
+	if rc.hdr.key == apiVersionsKey || !rc.conn.s.quotas.enabled() || !rc.timed.CompareAndSwap(false, true) {
 		return
 	}
 	pct := time.Since(rc.start).Seconds() * 100

@@ -115,7 +115,8 @@ func TestClientQuotasAdminAPI(t *testing.T) {
 // A fetch over its byte rate is answered at once, empty, with the
 // throttle; a produce over its byte rate carries the throttle too.
 func TestQuotaThrottleOnTheWire(t *testing.T) {
-	ws := startWireServer(t, nil)
+	// Short windows: throttles are capped at the windows' span (1 s).
+	ws := startWireServer(t, func(c *Config) { c.QuotaWindowNum, c.QuotaWindowSize = 2, 500*time.Millisecond })
 	ws.createTopic(t, "q", 1, nil)
 	adm := quotaAdmin(t, ws.addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -143,7 +144,28 @@ func TestQuotaThrottleOnTheWire(t *testing.T) {
 	if pr.ThrottleMillis <= 0 || pr.Topics[0].Partitions[0].ErrorCode != 0 {
 		t.Fatalf("produce over quota: throttle %d ms, error %d", pr.ThrottleMillis, pr.Topics[0].Partitions[0].ErrorCode)
 	}
-	t.Logf("throttles: fetch %d ms, produce %d ms (capped at the quota window)", fr.ThrottleMillis, pr.ThrottleMillis)
+	t.Logf("throttles: fetch %d ms, produce %d ms", fr.ThrottleMillis, pr.ThrottleMillis)
+
+	// A request time share no request can stay within: a Metadata
+	// request carries a throttle in its own response.
+	if _, err := adm.AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{{
+		Entity: kadm.ClientQuotaEntity{{Type: "client-id", Name: &client}},
+		Ops:    []kadm.AlterClientQuotaOp{{Key: "request_percentage", Value: 1e-9}, {Key: "consumer_byte_rate", Remove: true}, {Key: "producer_byte_rate", Remove: true}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the request quota to reach the broker", func() bool {
+		_, _, ok := ws.quotas.table.Load().resolve(quotaRequest, "ANONYMOUS", client)
+		return ok
+	})
+	c2 := dialWire(t, ws.addr)
+	meta := kmsg.NewPtrMetadataRequest()
+	meta.Version = 12
+	mr := c2.roundTrip(meta).(*kmsg.MetadataResponse)
+	if mr.ThrottleMillis <= 0 {
+		t.Fatalf("metadata over the request quota: throttle %d ms", mr.ThrottleMillis)
+	}
+	t.Logf("request_percentage: metadata response throttled %d ms", mr.ThrottleMillis)
 	// The muted connection is read again after the throttle.
 	c.checkAlive()
 }

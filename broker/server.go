@@ -643,7 +643,9 @@ func (c *conn) handleFrame(frame []byte, release func()) (err error) {
 	if hdr.key == produceKey {
 		rc.throttleFor(c.s.quotas.record(quotaProduce, quotaUser(c.principal), hdr.clientID, float64(len(frame)+4)))
 	}
+	rc.inHandler.Store(true)
 	defer rc.recordRequestTime()
+	defer rc.inHandler.Store(false)
 	// A handler bug must not take the broker down: the request gets no
 	// answer and its connection closes, which clients handle as a
 	// network error.
@@ -674,6 +676,9 @@ type reqCtx struct {
 	start time.Time
 	// throttle (ns) is the quota throttle the response carries.
 	throttle atomic.Int64
+	// inHandler is set while the handler runs on the reader; timed once
+	// the request's time is counted (recordRequestTime).
+	inHandler, timed atomic.Bool
 }
 
 // ctx ends when the request's connection or the server closes.
@@ -687,6 +692,11 @@ func (rc *reqCtx) respond(resp kmsg.Response) {
 		return
 	}
 	resp.SetVersion(rc.hdr.version)
+	if rc.inHandler.Load() {
+		// Answered by the handler itself: its time so far is the
+		// request's, and the throttle it earns goes in this response.
+		rc.recordRequestTime()
+	}
 	rc.setThrottle(resp)
 	rc.observe(resp, nil)
 	if fr, ok := resp.(*kmsg.FetchResponse); ok {
