@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/shalelog/shale/internal/miniotest"
 	"github.com/shalelog/shale/internal/shaletest"
 	"github.com/shalelog/shale/node"
 )
@@ -118,4 +120,38 @@ func TestNoSecretsInHelpOrLogs(t *testing.T) {
 	mustCLI(t, n.Addr(), "topics", "create", "secrets-check")
 	mustCLI(t, n.Addr(), "quotas", "set", "--user-default", "--producer-byte-rate", "1048576")
 	check("the node's log", logs.String())
+}
+
+// A node on a real S3 store (MinIO) with credentials from a file, at
+// debug level, while records are produced and uploaded: its log never
+// holds the secret.
+func TestNoSecretsInLogsWithS3(t *testing.T) {
+	srv := miniotest.Start(t)
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, nil, 0o600)
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", empty)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", empty)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	credFile := filepath.Join(dir, "credentials")
+	os.WriteFile(credFile, []byte("[default]\naws_access_key_id = "+srv.AccessKey+"\naws_secret_access_key = "+srv.SecretKey+"\n"), 0o600)
+
+	var logs bytes.Buffer
+	n := shaletest.StartNodeLogging(t, &logs, func(c *node.Config) {
+		c.LogLevel = "debug"
+		c.ObjectStore = srv.URL("secrets") + "&credentials_file=" + credFile
+	})
+	mustCLI(t, n.Addr(), "topics", "create", "s3-secrets")
+	cl := producer(t, n.Addr())
+	produceTo(t, cl, "s3-secrets", 0, 5, time.Now())
+	if strings.Contains(logs.String(), srv.SecretKey) {
+		t.Fatalf("the node's log holds the S3 secret:\n%s", logs.String())
+	}
+	r := runCLI(t, "topics", "--help")
+	if strings.Contains(r.stdout+r.stderr, srv.SecretKey) {
+		t.Fatal("help output holds the S3 secret")
+	}
 }
