@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -156,6 +157,18 @@ func TestClusterOverTLS(t *testing.T) {
 		fs.EachRecord(func(r *kgo.Record) { got[string(r.Value)] = true })
 	}
 	t.Logf("transaction over partitions led by brokers %v committed and read at read_committed over TLS", leaders)
+
+	// The cluster tools reach the quorum with a certificate of the
+	// cluster, and not without one.
+	bin := shaletest.Binary(t)
+	out, err := exec.Command(bin, "cluster", "status", "--controller", raft[1], "--output", "json",
+		"--raft-tls-cert", cert, "--raft-tls-key", key, "--raft-tls-ca", ca, "--timeout", "20s").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"controllers"`) {
+		t.Fatalf("shale cluster status over TLS: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, "cluster", "status", "--controller", raft[1], "--timeout", "3s").CombinedOutput(); err == nil {
+		t.Fatalf("shale cluster status in plaintext answered:\n%s", out)
+	}
 
 	nc, err := net.Dial("tcp", raft[0])
 	if err != nil {
