@@ -61,6 +61,8 @@ func init() {
 		42: {min: 0, max: 2, fn: handleDeleteGroups},
 		44: {min: 0, max: 1, fn: handleIncrementalAlterConfigs},
 		47: {min: 0, max: 0, fn: handleOffsetDelete},
+		48: {min: 0, max: 1, fn: handleDescribeClientQuotas},
+		49: {min: 0, max: 1, fn: handleAlterClientQuotas},
 		60: {min: 0, max: 1, fn: handleDescribeCluster},
 		61: {min: 0, max: 0, fn: handleDescribeProducers},
 		65: {min: 0, max: 0, fn: handleDescribeTransactions},

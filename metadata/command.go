@@ -98,6 +98,8 @@ func (t commandType) String() string {
 		return "EndTxnPrepare"
 	case cmdEndTxnComplete:
 		return "EndTxnComplete"
+	case cmdSetClientQuotas:
+		return "SetClientQuotas"
 	}
 	return fmt.Sprintf("command(%d)", uint8(t))
 }
@@ -372,6 +374,8 @@ func decodeCommand(b []byte) (command, error) {
 		return decodeBody[endTxnPrepareCmd](typ, body)
 	case cmdEndTxnComplete:
 		return decodeBody[endTxnCompleteCmd](typ, body)
+	case cmdSetClientQuotas:
+		return decodeBody[setClientQuotasCmd](typ, body)
 	}
 	return nil, fmt.Errorf("%w: type %d", ErrUnknownCommand, uint8(typ))
 }

@@ -47,6 +47,10 @@ type state struct {
 	// txns are the transactional ids' states (txn.go); values share no
 	// backing arrays with callers or clones (apply replaces slices).
 	txns map[string]Txn
+
+	// quotas are the client quotas (quotas.go); inner maps are replaced,
+	// never written in place.
+	quotas map[QuotaEntity]map[string]float64
 }
 
 func newState() *state {
@@ -341,6 +345,8 @@ func (st *state) apply(c command) (applyResult, bool) {
 		return st.setPartitionLeader(c)
 	case recordKeyCompactionCmd:
 		return st.recordKeyCompaction(c)
+	case setClientQuotasCmd:
+		return st.setClientQuotas(c)
 	}
 	return applyResult{err: fmt.Errorf("%w: %T has no apply", ErrUnknownCommand, c)}, false
 }
@@ -449,6 +455,7 @@ func (st *state) clone() *state {
 		groups:         make(map[string]groupOffsets, len(st.groups)),
 		slots:          st.slots,
 		txns:           maps.Clone(st.txns),
+		quotas:         cloneQuotas(st.quotas),
 	}
 	for id, parts := range st.logs {
 		parts = slices.Clone(parts)

@@ -20,6 +20,10 @@ func FuzzDecodeCommand(f *testing.F) {
 		b, _ := encodeCommand(c)
 		f.Add(b)
 	}
+	quotas, _ := encodeCommand(setClientQuotasCmd{Alterations: []QuotaAlteration{
+		{Entity: QuotaEntity{User: QuotaNamed("u"), ClientID: QuotaDefault()}, Ops: []QuotaOp{{Key: QuotaProducerByteRate, Value: 1024}, {Key: QuotaRequestPercentage, Remove: true}}},
+	}})
+	f.Add(quotas)
 	f.Add([]byte{})
 	f.Add([]byte{8, 1, 1, 'k', 2, 2, 0, 0})
 	f.Add([]byte{12, 1, 1, 'g', 0, 1, 1, 'a', 1, 0, 2, 0, 0, 0})
@@ -81,6 +85,9 @@ func FuzzDecodeSnapshot(f *testing.F) {
 	for _, c := range mixedLog(f)[:len(commandLog())+150] {
 		m.apply(c)
 	}
+	m.apply(setClientQuotasCmd{Alterations: []QuotaAlteration{
+		{Entity: QuotaEntity{ClientID: QuotaNamed("c")}, Ops: []QuotaOp{{Key: QuotaConsumerByteRate, Value: 4096}}},
+	}})
 	full := m.snapshotBytes()
 	f.Add(full)
 	f.Add(full[snapshotHeaderSz : len(full)-snapshotTrailer])
