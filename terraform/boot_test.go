@@ -166,6 +166,8 @@ func TestRenderedClusterBoots(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three processes")
 	}
+	// Built first, so that the ports picked below are bound soon after.
+	shale := proc.Binary(t)
 	work := t.TempDir()
 	ports, err := proc.FreePorts(9)
 	if err != nil {
@@ -198,7 +200,6 @@ func TestRenderedClusterBoots(t *testing.T) {
 		t.Fatalf("ExecStart of the rendered unit: %q", execStart)
 	}
 
-	shale := proc.Binary(t)
 	if len(r.BootConfigs) != 3 {
 		t.Fatalf("rendered %d configurations, want 3", len(r.BootConfigs))
 	}

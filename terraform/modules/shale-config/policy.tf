@@ -48,7 +48,7 @@ locals {
       Resource = [local.s3_express_arn]
     },
   ]
-  release_statements = local.release_arn == null ? [] : [
+  release_statements = [
     {
       Sid      = "ShaleReleaseTarball"
       Effect   = "Allow"
@@ -58,8 +58,12 @@ locals {
   ]
 
   iam_policy = !local.policy_enabled ? null : {
-    Version   = "2012-10-17"
-    Statement = concat(local.s3_express ? local.express_statements : local.object_statements, local.release_statements)
+    Version = "2012-10-17"
+    Statement = concat(
+      [for s in local.object_statements : s if !local.s3_express],
+      [for s in local.express_statements : s if local.s3_express],
+      [for s in local.release_statements : s if local.release_arn != null],
+    )
   }
   # MinIO speaks the same policy language for its users; no express, no
   # release object (the tarball comes from release_url there).

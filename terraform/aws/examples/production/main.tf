@@ -76,25 +76,25 @@ resource "aws_kms_key" "shale" {
 module "shale" {
   source = "../.."
 
-  cluster_name             = "shale-prod"
-  vpc_id                   = var.vpc_id
-  subnet_ids               = var.private_subnet_ids
-  route_table_ids          = var.private_route_table_ids
-  client_cidrs             = var.client_cidrs
-  metrics_cidrs            = var.monitoring_cidrs
-  admin_cidrs              = var.monitoring_cidrs
-  controller_count         = 3
-  architecture             = "arm64"
-  controller_instance_type = "m7g.large"
-  broker_instance_type     = "im4gn.2xlarge"
-  broker_min_size          = 3
-  broker_max_size          = 24
-  broker_desired_capacity  = 6
-  wal_max_bytes            = "256GiB"
-  cache_bytes              = "16GiB"
-  local_retain_bytes       = "64GiB"
-  kms_key_arn              = aws_kms_key.shale.arn
-  release_tarball          = var.release_tarball
+  cluster_name                    = "shale-prod"
+  vpc_id                          = var.vpc_id
+  subnet_ids                      = var.private_subnet_ids
+  route_table_ids                 = var.private_route_table_ids
+  client_cidrs                    = var.client_cidrs
+  metrics_cidrs                   = var.monitoring_cidrs
+  admin_cidrs                     = var.monitoring_cidrs
+  controller_count                = 3
+  architecture                    = "arm64"
+  controller_instance_type        = "m7g.large"
+  broker_instance_type            = "im4gn.2xlarge"
+  broker_min_size                 = 3
+  broker_max_size                 = 24
+  broker_desired_capacity         = 6
+  wal_max_bytes                   = "256GiB"
+  cache_bytes                     = "16GiB"
+  local_retain_bytes              = "64GiB"
+  kms_key_arn                     = aws_kms_key.shale.arn
+  release_tarball                 = var.release_tarball
   abort_incomplete_multipart_days = 3
 }
 
