@@ -166,6 +166,7 @@ func TestRenderedClusterBoots(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three processes")
 	}
+	t.Parallel()
 	// Built first, so that the ports picked below are bound soon after.
 	shale := proc.Binary(t)
 	work := t.TempDir()

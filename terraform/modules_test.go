@@ -127,8 +127,9 @@ func (m *module) localSource(call *hclsyntax.Block) (string, bool) {
 // TestVariablesTypedAndDescribed: every variable has a type and a
 // description, every output a description.
 func TestVariablesTypedAndDescribed(t *testing.T) {
-	for _, dir := range sortedKeys(loadModules(t)) {
-		m := loadModules(t)[dir]
+	mods := loadModules(t)
+	for _, dir := range sortedKeys(mods) {
+		m := mods[dir]
 		for _, name := range sortedKeys(m.variables) {
 			v := m.variables[name]
 			if _, ok := v.Body.Attributes["type"]; !ok {
@@ -416,6 +417,7 @@ func TestBucketLifecycle(t *testing.T) {
 
 // TestFmt: `tofu fmt -check -recursive` finds nothing to change.
 func TestFmt(t *testing.T) {
+	t.Parallel()
 	bin := tofu(t)
 	if out, err := tofuCmd(t, bin, ".", "fmt", "-check", "-recursive", "-diff", "."); err != nil {
 		t.Fatalf("tofu fmt -check -recursive terraform: %v\n%s", err, out)
@@ -426,6 +428,7 @@ func TestFmt(t *testing.T) {
 // (tests/*.tftest.hcl): real plans over the rendered files and policies,
 // and validation failures for bad inputs.
 func TestShaleConfigModule(t *testing.T) {
+	t.Parallel()
 	bin := tofu(t)
 	dir := t.TempDir()
 	copyDir(t, "modules/shale-config", dir)
