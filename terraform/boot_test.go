@@ -22,7 +22,8 @@ import (
 
 // renderRoot is a root module calling shale-config twice: "boot", a
 // three-node cluster on loopback (each node a controller and a broker,
-// each with its own ports and data directory, one file object store), and
+// each with its own ports and data directory, one file object store) with
+// one more node that is a broker only, and
 // "aws", the AWS module's shape (three dedicated controllers, a broker at
 // a known address and the autoscaled broker template).
 const renderRoot = `
@@ -38,6 +39,8 @@ module "boot" {
   session_timeout         = "2s"
   log_format              = "text"
   controllers = [
+%s  ]
+  brokers = [
 %s  ]
 }
 
@@ -92,18 +95,23 @@ type rendered struct {
 }
 
 // render applies renderRoot for a loopback cluster at the given ports
-// (three per node: Kafka, Raft, metrics) and returns its outputs.
+// (three per node: Kafka, Raft, metrics; nodes 1 to 3 controllers, node 4
+// a broker) and returns its outputs.
 func render(t *testing.T, work string, ports []int) rendered {
 	t.Helper()
 	bin := tofu(t)
 	root := filepath.Join(work, "render")
 	copyDir(t, "modules/shale-config", filepath.Join(root, "shale-config"))
-	var nodes strings.Builder
-	for i := range 3 {
-		fmt.Fprintf(&nodes, "    { id = %d, host = \"127.0.0.1\", kafka_port = %d, raft_port = %d, metrics_port = %d, data_dir = %q },\n",
+	var controllers, brokers strings.Builder
+	for i := range bootNodes {
+		w := &controllers
+		if i >= 3 {
+			w = &brokers
+		}
+		fmt.Fprintf(w, "    { id = %d, host = \"127.0.0.1\", kafka_port = %d, raft_port = %d, metrics_port = %d, data_dir = %q },\n",
 			i+1, ports[3*i], ports[3*i+1], ports[3*i+2], filepath.Join(work, fmt.Sprintf("data-%d", i+1)))
 	}
-	main := fmt.Sprintf(renderRoot, "file://"+filepath.Join(work, "objects"), nodes.String())
+	main := fmt.Sprintf(renderRoot, "file://"+filepath.Join(work, "objects"), controllers.String(), brokers.String())
 	if err := os.WriteFile(filepath.Join(root, "main.tf"), []byte(main), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -152,8 +160,13 @@ func loadConfig(t *testing.T, path, content string) node.Config {
 	return cfg
 }
 
+// bootNodes is the size of the loopback cluster: three controllers that
+// are brokers too, and a broker.
+const bootNodes = 4
+
 // TestRenderedClusterBoots renders shale.yaml and the systemd unit of a
-// three-node cluster through modules/shale-config, writes exactly those
+// three-node cluster and one more broker through modules/shale-config,
+// writes exactly those
 // files, starts each node as a real process with the unit's ExecStart
 // command (its binary the one built from this tree, its --config the
 // node's file), waits for /readyz on each metrics listener, then creates
@@ -170,7 +183,7 @@ func TestRenderedClusterBoots(t *testing.T) {
 	// Built first, so that the ports picked below are bound soon after.
 	shale := proc.Binary(t)
 	work := t.TempDir()
-	ports, err := proc.FreePorts(9)
+	ports, err := proc.FreePorts(3 * bootNodes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,15 +214,18 @@ func TestRenderedClusterBoots(t *testing.T) {
 		t.Fatalf("ExecStart of the rendered unit: %q", execStart)
 	}
 
-	if len(r.BootConfigs) != 3 {
-		t.Fatalf("rendered %d configurations, want 3", len(r.BootConfigs))
+	if len(r.BootConfigs) != bootNodes {
+		t.Fatalf("rendered %d configurations, want %d", len(r.BootConfigs), bootNodes)
 	}
 	var procs []*proc.Process
-	for i := range 3 {
-		name := fmt.Sprintf("controller-%d", i+1)
+	for i := range bootNodes {
+		name, roles := fmt.Sprintf("controller-%d", i+1), "controller,broker"
+		if i >= 3 {
+			name, roles = fmt.Sprintf("broker-%d", i+1), "broker"
+		}
 		path := filepath.Join(work, "etc", name, "shale.yaml")
 		cfg := loadConfig(t, path, r.BootConfigs[name])
-		if cfg.Roles != "controller,broker" || cfg.Broker.Advertised != "127.0.0.1:"+strconv.Itoa(ports[3*i]) {
+		if cfg.Roles != roles || cfg.Broker.Advertised != "127.0.0.1:"+strconv.Itoa(ports[3*i]) {
 			t.Fatalf("%s: roles %q, advertised %q", name, cfg.Roles, cfg.Broker.Advertised)
 		}
 		args := slices.Clone(execStart[1:])
@@ -217,11 +233,15 @@ func TestRenderedClusterBoots(t *testing.T) {
 		procs = append(procs, proc.Start(t, proc.Cmd{Name: name, Path: shale, Args: args}))
 	}
 	bootstrap := strings.Split(r.BootBootstrap, ",")
-	if len(bootstrap) != 3 {
-		t.Fatalf("bootstrap servers %q, want three", r.BootBootstrap)
+	if len(bootstrap) != bootNodes {
+		t.Fatalf("bootstrap servers %q, want %d", r.BootBootstrap, bootNodes)
 	}
 	for i, p := range procs {
-		if err := p.WaitTCP(bootstrap[i], time.Minute); err != nil {
+		addr := "127.0.0.1:" + strconv.Itoa(ports[3*i])
+		if !slices.Contains(bootstrap, addr) {
+			t.Fatalf("bootstrap servers %q lack %s", r.BootBootstrap, addr)
+		}
+		if err := p.WaitTCP(addr, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -237,8 +257,21 @@ func TestRenderedClusterBoots(t *testing.T) {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
+	// Every broker registered and live before the topic exists, so that
+	// its partitions' leaders (the least loaded live brokers) include the
+	// broker-only node.
 	for {
-		resp, err := adm.CreateTopic(ctx, 3, 1, nil, "deploy")
+		meta, err := adm.BrokerMetadata(ctx)
+		if err == nil && len(meta.Brokers) == bootNodes {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("brokers in metadata: %v, %v", meta.Brokers, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for {
+		resp, err := adm.CreateTopic(ctx, bootNodes, 1, nil, "deploy")
 		if err == nil {
 			err = resp.Err
 		}
@@ -249,6 +282,26 @@ func TestRenderedClusterBoots(t *testing.T) {
 			t.Fatalf("create topic: %v", err)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	// The topic as the brokers see it once they follow its creation.
+	var partitions kadm.PartitionDetails
+	for {
+		meta, err := adm.Metadata(ctx, "deploy")
+		if err == nil && meta.Topics["deploy"].Err == nil && len(meta.Topics["deploy"].Partitions) == bootNodes {
+			partitions = meta.Topics["deploy"].Partitions
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("metadata of the new topic: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	leaders := map[int32]bool{}
+	for _, p := range partitions {
+		leaders[p.Leader] = true
+	}
+	if !leaders[bootNodes] {
+		t.Errorf("the broker-only node %d leads no partition of %v", bootNodes, partitions)
 	}
 	const n = 300
 	var records []*kgo.Record
