@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -75,6 +76,9 @@ output "aws_configs" {
 output "aws_broker_template" {
   value = module.aws.broker_config_template
 }
+output "aws_install_scripts" {
+  value = module.aws.install_scripts
+}
 `
 
 type bootNode struct {
@@ -92,6 +96,7 @@ type rendered struct {
 	BootBootstrap     string
 	AWSConfigs        map[string]string
 	AWSBrokerTemplate string
+	AWSInstallScripts map[string]string
 }
 
 // render applies renderRoot for a loopback cluster at the given ports
@@ -132,7 +137,8 @@ func render(t *testing.T, work string, ports []int) rendered {
 	}
 	var r rendered
 	for name, dst := range map[string]any{"boot_configs": &r.BootConfigs, "boot_unit": &r.BootUnit, "boot_nodes": &r.BootNodes,
-		"boot_bootstrap": &r.BootBootstrap, "aws_configs": &r.AWSConfigs, "aws_broker_template": &r.AWSBrokerTemplate} {
+		"boot_bootstrap": &r.BootBootstrap, "aws_configs": &r.AWSConfigs, "aws_broker_template": &r.AWSBrokerTemplate,
+		"aws_install_scripts": &r.AWSInstallScripts} {
 		if err := json.Unmarshal(raw[name].Value, dst); err != nil {
 			t.Fatalf("output %s: %v", name, err)
 		}
@@ -201,6 +207,20 @@ func TestRenderedClusterBoots(t *testing.T) {
 	tmpl := loadConfig(t, filepath.Join(work, "aws", "broker-template.yaml"), filled)
 	if tmpl.Broker.NodeID != 3343 || tmpl.Broker.Advertised != "10.0.13.7:9092" || tmpl.Metadata.RaftAdvertise != "10.0.13.7:9093" || tmpl.Roles != "broker" {
 		t.Errorf("the autoscaled broker's filled-in template: %+v", tmpl)
+	}
+
+	// The first-boot scripts are shell the host can parse.
+	for name, script := range r.AWSInstallScripts {
+		path := filepath.Join(work, "aws", name+"-install.sh")
+		if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("sh", "-n", path).CombinedOutput(); err != nil {
+			t.Errorf("sh -n %s: %v\n%s", name, err, out)
+		}
+	}
+	if len(r.AWSInstallScripts) != 5 {
+		t.Errorf("install scripts for %d nodes, want 5 (three controllers, a broker, the template)", len(r.AWSInstallScripts))
 	}
 
 	// The unit's command.

@@ -200,3 +200,51 @@ run "user_data" {
     error_message = "no instance-store mount unless asked"
   }
 }
+
+run "minio_shape" {
+  command = plan
+
+  variables {
+    region                  = null
+    s3_endpoint             = "https://minio.internal:9000"
+    brokers                 = []
+    controllers_are_brokers = true
+    release_s3_uri          = null
+    release_file            = "/var/tmp/shale-release.tar.gz"
+    environment             = { AWS_ACCESS_KEY_ID = "cluster-shale", AWS_SECRET_ACCESS_KEY = "s3cr3t" }
+  }
+
+  assert {
+    condition     = alltrue([for i in [1, 2, 3] : yamldecode(output.node_configs["controller-${i}"]).roles == "controller,broker"])
+    error_message = "controllers that are brokers have both roles"
+  }
+  assert {
+    condition     = output.bootstrap_servers == "10.0.1.10:9092,10.0.2.10:9092,10.0.3.10:9092"
+    error_message = "every controller is a bootstrap server"
+  }
+  assert {
+    condition     = output.object_store == "s3://shale-prod/cluster-a?endpoint=https://minio.internal:9000"
+    error_message = "the MinIO endpoint is in the object store URL"
+  }
+  assert {
+    condition     = [for f in yamldecode(output.user_data["controller-1"]).write_files : f if f.path == "/etc/shale/shale.env"][0] == { path = "/etc/shale/shale.env", permissions = "0600", owner = "root:root", content = "AWS_ACCESS_KEY_ID=cluster-shale\nAWS_SECRET_ACCESS_KEY=s3cr3t\n" }
+    error_message = "the credentials go to a root-only environment file"
+  }
+  assert {
+    condition     = strcontains(output.install_scripts["controller-1"], "cp /var/tmp/shale-release.tar.gz \"$tmp/shale.tar.gz\"") && !strcontains(output.install_scripts["controller-1"], "aws s3 cp")
+    error_message = "a delivered tarball is installed from where it was put"
+  }
+  assert {
+    condition     = !strcontains(output.node_configs["controller-1"], "s3cr3t")
+    error_message = "no credential in shale.yaml"
+  }
+}
+
+run "no_environment_no_file" {
+  command = plan
+
+  assert {
+    condition     = length([for f in yamldecode(output.user_data["controller-1"]).write_files : f if f.path == "/etc/shale/shale.env"]) == 0
+    error_message = "no environment file without environment"
+  }
+}
