@@ -266,7 +266,11 @@ func TestRenderedClusterBoots(t *testing.T) {
 		}
 	}
 	for name, n := range r.BootNodes {
-		waitReady(t, name, n.Metrics)
+		i := slices.IndexFunc(procs, func(p *proc.Process) bool { return p.Cmd.Name == name })
+		if i < 0 {
+			t.Fatalf("no process for node %s", name)
+		}
+		waitReady(t, procs[i], n.Metrics)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -358,9 +362,11 @@ func TestRenderedClusterBoots(t *testing.T) {
 }
 
 // waitReady polls a node's /readyz (the bootstrap load balancer's health
-// check) until it answers 200, for at most a minute.
-func waitReady(t *testing.T, name, addr string) {
+// check) until it answers 200, for at most a minute, and fails at once
+// with the end of its log if the process exits.
+func waitReady(t *testing.T, p *proc.Process, addr string) {
 	t.Helper()
+	name := p.Cmd.Name
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		t.Fatalf("%s: metrics address %q: %v", name, addr, err)
 	}
@@ -374,6 +380,9 @@ func waitReady(t *testing.T, name, addr string) {
 				return
 			}
 			err = fmt.Errorf("status %s", resp.Status)
+		}
+		if p.Exited() {
+			t.Fatalf("%s exited before /readyz on %s answered; last lines:\n%s", name, addr, p.LogTail(40))
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: /readyz on %s: %v", name, addr, err)
