@@ -42,6 +42,8 @@ const (
 	cmdTxnOffsets       commandType = 42
 	cmdEndTxnPrepare    commandType = 43
 	cmdEndTxnComplete   commandType = 44
+
+	// SCRAM users own 50–53 (scram.go: cmdAlterScramCredentials = 50).
 )
 
 func (t commandType) String() string {
@@ -98,6 +100,8 @@ func (t commandType) String() string {
 		return "EndTxnPrepare"
 	case cmdEndTxnComplete:
 		return "EndTxnComplete"
+	case cmdAlterScramCredentials:
+		return "AlterScramCredentials"
 	}
 	return fmt.Sprintf("command(%d)", uint8(t))
 }
@@ -368,6 +372,8 @@ func decodeCommand(b []byte) (command, error) {
 		return decodeBody[endTxnPrepareCmd](typ, body)
 	case cmdEndTxnComplete:
 		return decodeBody[endTxnCompleteCmd](typ, body)
+	case cmdAlterScramCredentials:
+		return decodeBody[alterScramCmd](typ, body)
 	}
 	return nil, fmt.Errorf("%w: type %d", ErrUnknownCommand, uint8(typ))
 }
