@@ -84,7 +84,7 @@ func FuzzServeConn(f *testing.F) {
 	f.Fuzz(func(t *testing.T, input []byte) {
 		client, server := net.Pipe()
 		defer client.Close()
-		if !ws.serveConn(server) {
+		if !ws.serveConn(server, ws.listeners[0]) {
 			t.Fatal("server refused the connection")
 		}
 		drained := make(chan struct{})

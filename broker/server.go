@@ -3,7 +3,7 @@ package broker
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -35,14 +35,15 @@ type Server struct {
 	txns    *txnCoordinator
 	pids    producerIDs
 	now     func() time.Time
-	advHost string
-	advPort int32
+	// listeners are bound by Listen; never changed after Start.
+	listeners []*listener
+	// fakeSaltKey keys the SCRAM salts shown for unknown users.
+	fakeSaltKey []byte
 
 	ctx    context.Context
 	cancel context.CancelFunc
 
 	mu     sync.Mutex
-	ln     net.Listener
 	conns  map[*conn]struct{}
 	closed bool
 	wg     sync.WaitGroup
@@ -67,6 +68,8 @@ func New(cfg Config, meta *metadata.Store, parts *partition.Manager, logger *slo
 		cancel: cancel,
 		conns:  make(map[*conn]struct{}),
 	}
+	s.fakeSaltKey = make([]byte, 32)
+	rand.Read(s.fakeSaltKey)
 	s.topics = newTopicCache(s)
 	s.pids.meta = meta
 	gc := defaultGroupConfig()
@@ -82,31 +85,32 @@ func New(cfg Config, meta *metadata.Store, parts *partition.Manager, logger *slo
 	return s, nil
 }
 
-// Listen binds the configured address and fixes the advertised address.
+// Listen binds every listener (see Config.ListenerConfigs) and fixes
+// their advertised addresses. It returns the first listener, the one
+// AdvertisedAddr names.
 func (s *Server) Listen() (net.Listener, error) {
-	ln, err := net.Listen("tcp", s.cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
-	}
-	adv := s.cfg.Advertised
-	if adv == "" {
-		adv = ln.Addr().String()
-	}
-	host, port, err := splitHostPort(adv)
-	if err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("advertised address %q: %w", adv, err)
-	}
-	s.advHost, s.advPort = host, port
-	if s.cfg.TLS.Enabled() {
-		tc, err := s.cfg.TLS.serverTLS()
+	for _, lc := range s.cfg.ListenerConfigs() {
+		l, err := lc.listen()
 		if err != nil {
-			ln.Close()
+			for _, l := range s.listeners {
+				l.ln.Close()
+			}
+			s.listeners = nil
 			return nil, err
 		}
-		ln = tls.NewListener(ln, tc)
+		s.listeners = append(s.listeners, l)
 	}
-	return ln, nil
+	return s.listeners[0].ln, nil
+}
+
+// ListenerAddr is the bound address of the listener named name, or "".
+func (s *Server) ListenerAddr(name string) string {
+	for _, l := range s.listeners {
+		if l.name == name {
+			return l.ln.Addr().String()
+		}
+	}
+	return ""
 }
 
 // SetLease installs the broker's session lease: while valid() is false
@@ -122,12 +126,30 @@ func (s *Server) leaseValid() bool {
 	return true
 }
 
-// AdvertisedAddr is the host and port this broker tells clients about.
-func (s *Server) AdvertisedAddr() (string, int32) { return s.advHost, s.advPort }
+// AdvertisedAddr is the host and port of the first listener, the one a
+// broker registered before listeners existed was known by.
+func (s *Server) AdvertisedAddr() (string, int32) {
+	return s.listeners[0].advHost, s.listeners[0].advPort
+}
 
-// Start registers the broker, loads the topics and serves ln in the
-// background until Close.
+// Registration is this broker as it registers in the metadata: the first
+// listener's endpoint as Host and Port, and every listener's.
+func (s *Server) Registration() metadata.Broker {
+	host, port := s.AdvertisedAddr()
+	b := metadata.Broker{ID: s.cfg.NodeID, Host: host, Port: port}
+	for _, l := range s.listeners {
+		b.Listeners = append(b.Listeners, metadata.Endpoint{Name: l.name, Host: l.advHost, Port: l.advPort, Protocol: l.protocol})
+	}
+	return b
+}
+
+// Start registers the broker, loads the topics and serves every listener
+// in the background until Close. ln is the listener Listen returned (or a
+// wrapper of it, which is then served in its place).
 func (s *Server) Start(ln net.Listener) error {
+	if len(s.listeners) == 0 {
+		return errors.New("start broker: Listen was not called")
+	}
 	if err := s.register(); err != nil {
 		return err
 	}
@@ -136,13 +158,15 @@ func (s *Server) Start(ln net.Listener) error {
 		return fmt.Errorf("restore producer state: %w", err)
 	}
 	s.mu.Lock()
-	s.ln = ln
+	s.listeners[0].ln = ln
 	s.mu.Unlock()
-	s.wg.Add(3)
+	s.wg.Add(2 + len(s.listeners))
 	go func() { defer s.wg.Done(); s.topics.watch(s.ctx) }()
 	go func() { defer s.wg.Done(); s.txns.run(s.ctx) }()
 	s.groups.start()
-	go func() { defer s.wg.Done(); s.acceptLoop(ln) }()
+	for _, l := range s.listeners {
+		go func() { defer s.wg.Done(); s.acceptLoop(l) }()
+	}
 	return nil
 }
 
@@ -157,7 +181,7 @@ const registerTimeout = 2 * time.Minute
 func (s *Server) register() error {
 	ctx, cancel := context.WithTimeout(s.ctx, registerTimeout)
 	defer cancel()
-	b := metadata.Broker{ID: s.cfg.NodeID, Host: s.advHost, Port: s.advPort}
+	b := s.Registration()
 	delay := 50 * time.Millisecond
 	for {
 		_, err := s.meta.RegisterBroker(ctx, b)
@@ -177,10 +201,10 @@ func (s *Server) register() error {
 	}
 }
 
-func (s *Server) acceptLoop(ln net.Listener) {
+func (s *Server) acceptLoop(l *listener) {
 	var delay time.Duration
 	for {
-		nc, err := ln.Accept()
+		nc, err := l.ln.Accept()
 		if err != nil {
 			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
@@ -192,7 +216,7 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			continue
 		}
 		delay = 0
-		if !s.serveConn(nc) {
+		if !s.serveConn(nc, l) {
 			return
 		}
 	}
@@ -200,9 +224,10 @@ func (s *Server) acceptLoop(ln net.Listener) {
 
 // serveConn serves nc in the background until the client or the server
 // closes it. It reports false, closing nc, when the server is closed.
-func (s *Server) serveConn(nc net.Conn) bool {
+func (s *Server) serveConn(nc net.Conn, l *listener) bool {
 	ctx, cancel := context.WithCancel(s.ctx)
-	c := &conn{s: s, nc: nc, ctx: ctx, cancel: cancel, out: make(chan *response, s.cfg.MaxInFlight)}
+	c := &conn{s: s, nc: nc, ctx: ctx, cancel: cancel, out: make(chan *response, s.cfg.MaxInFlight),
+		listener: l, principal: anonymousPrincipal}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -240,8 +265,8 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	if s.ln != nil {
-		s.ln.Close()
+	for _, l := range s.listeners {
+		l.ln.Close()
 	}
 	s.mu.Unlock()
 	s.groups.close()
@@ -299,6 +324,21 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	out    chan *response
+
+	// listener is the listener the client connected through: its name
+	// picks the endpoints clients are told, its protocol whether SASL
+	// is required.
+	listener *listener
+	// principal is the authenticated identity in Kafka's form,
+	// "User:<name>", or "User:ANONYMOUS" before (or without)
+	// authentication. Written only by the read loop.
+	principal string
+	// sasl is the connection's SASL state (sasl.go), read and written
+	// only by the read loop.
+	sasl saslSession
+	// closeErr, set by a handler on the read loop, closes the
+	// connection once the responses queued so far are written.
+	closeErr error
 }
 
 func (c *conn) serve() {
@@ -330,9 +370,10 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
-		if size < 8 || size > c.s.cfg.MaxRequestBytes {
+		least, most := c.frameBounds()
+		if size < least || size > most {
 			// Kafka closes the connection on a frame it will not read.
-			return fmt.Errorf("request frame of %d bytes is outside [8, %d]", size, c.s.cfg.MaxRequestBytes)
+			return fmt.Errorf("request frame of %d bytes is outside [%d, %d]", size, least, most)
 		}
 		frame, err := readFrame(r, int(size))
 		if err != nil {
@@ -469,6 +510,12 @@ const apiVersionsKey = 18
 // served closes the connection (after the responses before it are written),
 // as Kafka does; everything else is answered.
 func (c *conn) handleFrame(frame []byte) (err error) {
+	if c.sasl.raw {
+		return c.saslRawToken(frame)
+	}
+	if err := c.saslGate(frame); err != nil {
+		return err
+	}
 	hdr, req, err := decodeRequest(frame)
 	if errors.Is(err, errApiVersionsUnsupported) {
 		c.reply(hdr, apiVersionsUnsupported())
@@ -500,7 +547,7 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 	if rc.slot == nil {
 		rc.observe(nil, nil) // acks=0: handled, never answered
 	}
-	return nil
+	return c.closeErr
 }
 
 // reqCtx is one request in progress.
