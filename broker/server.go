@@ -30,11 +30,11 @@ type Server struct {
 	log   *slog.Logger
 	obs   Observer // see SetObserver; nil observes nothing
 
-	topics  *topicCache
-	groups  *groupCoordinator
-	txns    *txnCoordinator
-	pids    producerIDs
-	now     func() time.Time
+	topics *topicCache
+	groups *groupCoordinator
+	txns   *txnCoordinator
+	pids   producerIDs
+	now    func() time.Time
 	// listeners are bound by Listen; never changed after Start.
 	listeners []*listener
 	// fakeSaltKey keys the SCRAM salts shown for unknown users.
