@@ -293,7 +293,10 @@ func (s *ScramServer) final(msg string) ([]byte, error) {
 	if err != nil || string(cbind) != s.gs2Header {
 		return nil, authErr("channel binding does not repeat the gs2 header")
 	}
-	if attrs[1][2:] != s.nonce {
+	// RFC 5802 wants the nonce repeated exactly; librdkafka sends its
+	// own nonce in front of it again, and Kafka accepts any nonce that
+	// ends with the server-first one. So does Shale.
+	if !strings.HasSuffix(attrs[1][2:], s.nonce) {
 		return nil, authErr("nonce does not match")
 	}
 	proof, err := base64.StdEncoding.DecodeString(last[2:])
