@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -415,21 +416,39 @@ const (
 // writeLoop writes the responses in order. The pieces of the responses
 // that are ready go out together with one writev (net.Buffers), so
 // pipelined small responses share a syscall and large record batches are
-// never copied into a write buffer.
+// never copied into a write buffer. A TLS connection has no writev: each
+// piece would be its own TLS record and syscall, so there the pieces are
+// copied into one buffer first (encryption copies them anyway).
 func (c *conn) writeLoop() {
 	var (
 		pending net.Buffers // pieces gathered for the next write
 		size    int         // bytes in pending
 		failed  bool
+		joined  []byte // the TLS copy, reused
 	)
+	_, isTLS := c.nc.(*tls.Conn)
 	write := func() {
 		if len(pending) == 0 {
 			return
 		}
-		// WriteTo consumes its receiver: write through a copy of the
-		// slice header, then drop the references for the collector.
-		out := pending
-		if _, err := out.WriteTo(c.nc); err != nil && !failed {
+		var err error
+		if isTLS && len(pending) > 1 {
+			joined = joined[:0]
+			for _, p := range pending {
+				joined = append(joined, p...)
+			}
+			_, err = c.nc.Write(joined)
+			if cap(joined) > 4*writeBatchBytes {
+				joined = nil // a huge response: do not keep its buffer
+			}
+		} else {
+			// WriteTo consumes its receiver: write through a copy of
+			// the slice header, then drop the references for the
+			// collector.
+			out := pending
+			_, err = out.WriteTo(c.nc)
+		}
+		if err != nil && !failed {
 			failed = true
 			c.cancel()
 			c.nc.Close()
