@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,6 +87,7 @@ func BenchmarkListenerSecurity(b *testing.B) {
 			var once sync.Once
 			var firstErr error
 			b.SetBytes(int64(len(value)))
+			cpu := startCPU()
 			b.ResetTimer()
 			for range b.N {
 				wg.Add(1)
@@ -98,20 +100,21 @@ func BenchmarkListenerSecurity(b *testing.B) {
 			}
 			wg.Wait()
 			b.StopTimer()
+			cpu.report(b)
 			if firstErr != nil {
 				b.Fatal(firstErr)
 			}
 		})
 		b.Run(l.name+"/consume", func(b *testing.B) {
 			// Reads back what the produce benchmark wrote (its last
-			// round), b.N records at most.
-			cl := shaletest.Client(b, l.addr, append([]kgo.Opt{kgo.ConsumeTopics(topic),
-				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(8 << 20)}, l.opts...)...)
-			// acks=1 records become readable once uploaded (the high
-			// watermark): wait for them before the clock starts.
+			// round), b.N records at most. acks=1 records become
+			// readable once uploaded (the high watermark): wait for
+			// them, through the plaintext listener, before the
+			// consumer exists (it would fetch ahead untimed).
+			watcher := kadm.NewClient(shaletest.Client(b, plain))
 			total := 0
 			for deadline := time.Now().Add(time.Minute); total < b.N && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-				offs, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+				offs, err := watcher.ListEndOffsets(ctx, topic)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -124,7 +127,10 @@ func BenchmarkListenerSecurity(b *testing.B) {
 			cctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 			defer cancel()
 			b.SetBytes(int64(len(value)))
+			cpu := startCPU()
 			b.ResetTimer()
+			cl := shaletest.Client(b, l.addr, append([]kgo.Opt{kgo.ConsumeTopics(topic),
+				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(8 << 20)}, l.opts...)...)
 			got := 0
 			for got < b.N {
 				fs := cl.PollFetches(cctx)
@@ -134,6 +140,27 @@ func BenchmarkListenerSecurity(b *testing.B) {
 				fs.EachError(func(_ string, _ int32, err error) { b.Fatal(err) })
 				got += fs.NumRecords()
 			}
+			b.StopTimer()
+			cpu.report(b)
 		})
 	}
+}
+
+// cpuClock measures the CPU time of this process (broker and client: they
+// share it), which depends far less than wall time on what else the
+// machine runs.
+type cpuClock struct{ start time.Duration }
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func startCPU() cpuClock { return cpuClock{processCPU()} }
+
+// report adds cpu-ns/op: CPU time of broker and client per record.
+func (c cpuClock) report(b *testing.B) {
+	used := processCPU() - c.start
+	b.ReportMetric(float64(used.Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
