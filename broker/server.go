@@ -134,10 +134,18 @@ func (s *Server) AdvertisedAddr() (string, int32) {
 }
 
 // Registration is this broker as it registers in the metadata: the first
-// listener's endpoint as Host and Port, and every listener's.
+// listener's endpoint as Host and Port and, when listeners are configured,
+// every listener's. A broker with the one default listener registers
+// without listeners, exactly as before they existed, so that nodes of an
+// older version (whose decoders refuse unknown fields) can apply its
+// registration during a rolling upgrade; it is then reached at Host:Port
+// through every listener name.
 func (s *Server) Registration() metadata.Broker {
 	host, port := s.AdvertisedAddr()
 	b := metadata.Broker{ID: s.cfg.NodeID, Host: host, Port: port}
+	if len(s.cfg.Listeners) == 0 {
+		return b
+	}
 	for _, l := range s.listeners {
 		b.Listeners = append(b.Listeners, metadata.Endpoint{Name: l.name, Host: l.advHost, Port: l.advPort, Protocol: l.protocol})
 	}
