@@ -49,6 +49,7 @@ func FuzzSASLFrames(f *testing.F) {
 	// write to f's log.
 	ws := startWireServerWith(f, func(c *Config) {
 		c.Listeners = []ListenerConfig{{Name: "SASL_PLAINTEXT", Listen: "127.0.0.1:0"}}
+		c.SASLMechanisms = []string{sasl.ScramSHA256, sasl.ScramSHA512, sasl.Plain}
 	}, func(s *Server) { s.log = slog.New(slog.DiscardHandler) })
 	addTestUser(f, ws.meta, "alice", "alice-pw")
 	f.Fuzz(func(t *testing.T, input []byte) {

@@ -31,6 +31,7 @@ func startSASLServer(t testing.TB, mutate func(*Config)) (*wireServer, *testCloc
 	clock.ns.Store(time.Now().UnixNano())
 	ws := startWireServerWith(t, func(c *Config) {
 		c.Listeners = []ListenerConfig{{Name: "SASL_PLAINTEXT", Listen: "127.0.0.1:0"}}
+		c.SASLMechanisms = []string{sasl.ScramSHA256, sasl.ScramSHA512, sasl.Plain}
 		if mutate != nil {
 			mutate(c)
 		}

@@ -44,6 +44,7 @@ func startSASLNode(t *testing.T, mutate func(*node.Config)) *saslNode {
 			{Name: "SASLPLAIN", Listen: "127.0.0.1:0", SecurityProtocol: "SASL_PLAINTEXT"},
 			{Name: "ADMIN", Listen: "127.0.0.1:0", SecurityProtocol: "PLAINTEXT"},
 		}
+		c.Broker.SASLMechanisms = []string{"SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"}
 		if mutate != nil {
 			mutate(c)
 		}

@@ -26,6 +26,7 @@ func TestUsersRoundTrip(t *testing.T) {
 			{Name: "ADMIN", Listen: "127.0.0.1:0", SecurityProtocol: "PLAINTEXT"},
 			{Name: "CLIENT", Listen: "127.0.0.1:0", SecurityProtocol: "SASL_PLAINTEXT"},
 		}
+		c.Broker.SASLMechanisms = []string{"SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"}
 	})
 	admin, client := n.ListenerAddr("ADMIN"), n.ListenerAddr("CLIENT")
 	r := mustCLI(t, admin, "users", "create", "alice")
