@@ -313,3 +313,72 @@ func TestListenersAdvertiseTheirOwn(t *testing.T) {
 }
 
 func itoa(p int32) string { return fmt.Sprint(p) }
+
+// TestListenersAcrossBrokers: through a listener, other brokers are shown
+// at their endpoint of the same name; a broker without that listener is
+// left out and the partitions it leads answer LISTENER_NOT_FOUND, as in
+// Kafka; through a listener every broker has, all are shown.
+func TestListenersAcrossBrokers(t *testing.T) {
+	ws := startWireServer(t, func(c *Config) {
+		c.Listeners = []ListenerConfig{
+			{Name: "CLIENT", Listen: "127.0.0.1:0", SecurityProtocol: "PLAINTEXT"},
+			{Name: "INTERNAL", Listen: "127.0.0.1:0", SecurityProtocol: "PLAINTEXT"},
+		}
+	})
+	ctx := context.Background()
+	for _, b := range []metadata.Broker{
+		{ID: 2, Host: "b2", Port: 1, Listeners: []metadata.Endpoint{{Name: "CLIENT", Host: "b2-client", Port: 19092}, {Name: "INTERNAL", Host: "b2-internal", Port: 29092}}},
+		{ID: 3, Host: "b3", Port: 1, Listeners: []metadata.Endpoint{{Name: "INTERNAL", Host: "b3-internal", Port: 29092}}},
+	} {
+		if _, err := ws.meta.RegisterBroker(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ws.createTopic(t, "spread", 6, nil)
+	leaders := map[int32]bool{}
+	for _, p := range ws.topics.byName("spread").meta.Partitions {
+		leaders[p.Leader] = true
+	}
+	if !leaders[3] {
+		t.Skipf("no partition led by broker 3 (leaders %v)", leaders)
+	}
+	see := func(listener string) (map[int32]string, map[int32]int16) {
+		c := dialWire(t, ws.ListenerAddr(listener))
+		md := c.roundTrip(kmsg.NewPtrMetadataRequest()).(*kmsg.MetadataResponse)
+		brokers, errs := map[int32]string{}, map[int32]int16{}
+		for _, b := range md.Brokers {
+			brokers[b.NodeID] = fmt.Sprintf("%s:%d", b.Host, b.Port)
+		}
+		for _, tp := range md.Topics {
+			for _, p := range tp.Partitions {
+				errs[p.Partition] = p.ErrorCode
+				if p.ErrorCode != 0 && p.Leader != -1 {
+					t.Fatalf("%s: partition %d has error %d and leader %d", listener, p.Partition, p.ErrorCode, p.Leader)
+				}
+			}
+		}
+		return brokers, errs
+	}
+	brokers, errs := see("CLIENT")
+	if len(brokers) != 2 || brokers[2] != "b2-client:19092" {
+		t.Fatalf("CLIENT sees %v", brokers)
+	}
+	for i, p := range ws.topics.byName("spread").meta.Partitions {
+		want := int16(0)
+		if p.Leader == 3 {
+			want = kerr.ListenerNotFound.Code
+		}
+		if errs[int32(i)] != want {
+			t.Fatalf("CLIENT: partition %d led by %d: error %d, want %d", i, p.Leader, errs[int32(i)], want)
+		}
+	}
+	brokers, errs = see("INTERNAL")
+	if len(brokers) != 3 || brokers[2] != "b2-internal:29092" || brokers[3] != "b3-internal:29092" {
+		t.Fatalf("INTERNAL sees %v", brokers)
+	}
+	for p, code := range errs {
+		if code != 0 {
+			t.Fatalf("INTERNAL: partition %d error %d", p, code)
+		}
+	}
+}
