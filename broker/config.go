@@ -22,6 +22,11 @@ type Config struct {
 	// TLS, when it names a certificate, makes the listener an SSL one
 	// (see TLSConfig).
 	TLS TLSConfig `yaml:"tls"`
+	// PeerTLS is how this broker dials other brokers' Kafka listeners
+	// (the transaction coordinator writing markers): over TLS, trusting
+	// CAFile, presenting CertFile/KeyFile when the listeners require
+	// client certificates. Empty: plaintext.
+	PeerTLS PeerTLSConfig `yaml:"peer_tls"`
 	// Listeners, when set, replace Listen, Advertised and TLS with
 	// several named listeners, each with its security protocol (see
 	// ListenerConfig).
@@ -62,6 +67,41 @@ type Config struct {
 	// empty consumer group waits for more members to join
 	// (group.initial.rebalance.delay.ms).
 	GroupInitialRebalanceDelay time.Duration `yaml:"group_initial_rebalance_delay"`
+
+	// QuotaWindowNum and QuotaWindowSize are the windows client quota
+	// rates are measured over (quota.window.num,
+	// quota.window.size.seconds); see quota.go.
+	QuotaWindowNum  int           `yaml:"quota_window_num"`
+	QuotaWindowSize time.Duration `yaml:"quota_window_size"`
+
+	// MaxConnections caps the broker's client connections
+	// (max.connections); a connection past it is closed at accept. 0: no
+	// cap.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerIP caps the connections from one IP address
+	// (max.connections.per.ip), with per-address exceptions in
+	// MaxConnectionsPerIPOverrides (max.connections.per.ip.overrides:
+	// IP or host name -> cap). 0: no cap.
+	MaxConnectionsPerIP          int            `yaml:"max_connections_per_ip"`
+	MaxConnectionsPerIPOverrides map[string]int `yaml:"max_connections_per_ip_overrides"`
+	// QueuedMaxRequestBytes caps the request bytes held by all
+	// connections together, from the frame's read until its response is
+	// ready (queued.max.request.bytes); past it, connections stop being
+	// read until memory is freed. 0: no cap.
+	QueuedMaxRequestBytes int64 `yaml:"queued_max_request_bytes"`
+	// ConnectionMaxQueuedBytes caps the same per connection, so one
+	// client pipelining large requests cannot hold the broker's whole
+	// budget. 0: no cap.
+	ConnectionMaxQueuedBytes int64 `yaml:"connection_max_queued_bytes"`
+	// ConnectionsMaxIdle closes a connection with no request in progress
+	// that has sent nothing for this long (connections.max.idle.ms). 0:
+	// never.
+	ConnectionsMaxIdle time.Duration `yaml:"connections_max_idle"`
+	// RequestReadTimeout bounds how long the bytes of one request may
+	// take to arrive once its first byte has: a client trickling a frame
+	// (slowloris) is disconnected after it. Time spent waiting for
+	// request memory (QueuedMaxRequestBytes) is not counted. 0: no bound.
+	RequestReadTimeout time.Duration `yaml:"request_read_timeout"`
 }
 
 // DefaultConfig returns Kafka's defaults where Kafka has one.
@@ -75,6 +115,13 @@ func DefaultConfig() Config {
 		MaxInFlight:                32,
 		OffsetsRetention:           7 * 24 * time.Hour,
 		GroupInitialRebalanceDelay: 3 * time.Second,
+		QuotaWindowNum:             11,
+		QuotaWindowSize:            time.Second,
+		MaxConnectionsPerIP:        0,
+		QueuedMaxRequestBytes:      512 << 20,
+		ConnectionMaxQueuedBytes:   200 << 20,
+		ConnectionsMaxIdle:         10 * time.Minute,
+		RequestReadTimeout:         30 * time.Second,
 		SASLMechanisms:             []string{sasl.ScramSHA256, sasl.ScramSHA512},
 	}
 }
@@ -85,6 +132,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("broker node_id %d: must be >= 0", c.NodeID)
 	}
 	if err := c.validateListeners(); err != nil {
+		return err
+	}
+	if err := c.PeerTLS.validate(); err != nil {
 		return err
 	}
 	if c.Advertised != "" && len(c.Listeners) == 0 {
@@ -116,6 +166,39 @@ func (c Config) Validate() error {
 	}
 	if c.GroupInitialRebalanceDelay < 0 {
 		return fmt.Errorf("broker group_initial_rebalance_delay %v: must be >= 0", c.GroupInitialRebalanceDelay)
+	}
+	return c.validateLimits()
+}
+
+func (c Config) validateLimits() error {
+	if c.QuotaWindowNum < 2 || c.QuotaWindowNum > 1000 {
+		return fmt.Errorf("broker quota_window_num %d: must be from 2 to 1000", c.QuotaWindowNum)
+	}
+	if c.QuotaWindowSize < time.Millisecond {
+		return fmt.Errorf("broker quota_window_size %v: must be at least 1ms", c.QuotaWindowSize)
+	}
+	if c.MaxConnections < 0 {
+		return fmt.Errorf("broker max_connections %d: must be >= 0", c.MaxConnections)
+	}
+	if c.MaxConnectionsPerIP < 0 {
+		return fmt.Errorf("broker max_connections_per_ip %d: must be >= 0", c.MaxConnectionsPerIP)
+	}
+	for host, n := range c.MaxConnectionsPerIPOverrides {
+		if host == "" || n < 0 {
+			return fmt.Errorf("broker max_connections_per_ip_overrides %q: %d: want a host and a cap >= 0", host, n)
+		}
+	}
+	if c.QueuedMaxRequestBytes < 0 {
+		return fmt.Errorf("broker queued_max_request_bytes %d: must be >= 0", c.QueuedMaxRequestBytes)
+	}
+	if c.ConnectionMaxQueuedBytes < 0 {
+		return fmt.Errorf("broker connection_max_queued_bytes %d: must be >= 0", c.ConnectionMaxQueuedBytes)
+	}
+	if c.ConnectionsMaxIdle < 0 {
+		return fmt.Errorf("broker connections_max_idle %v: must be >= 0", c.ConnectionsMaxIdle)
+	}
+	if c.RequestReadTimeout < 0 {
+		return fmt.Errorf("broker request_read_timeout %v: must be >= 0", c.RequestReadTimeout)
 	}
 	return nil
 }

@@ -36,9 +36,6 @@ import (
 // connection. A re-authentication must keep the mechanism and the
 // principal.
 
-// anonymousPrincipal is the principal of an unauthenticated connection.
-const anonymousPrincipal = "User:ANONYMOUS"
-
 // saslPreAuthMaxFrame is Kafka's sasl.server.max.receive.size: the largest
 // frame read before authentication.
 const saslPreAuthMaxFrame = 512 << 10

@@ -41,13 +41,21 @@ type Server struct {
 	// fakeSaltKey keys the SCRAM salts shown for unknown users.
 	fakeSaltKey []byte
 
+	peerTLS  *tls.Config // PeerTLS, for links to other brokers; nil: plaintext
+	quotas   *quotaManager
+	reqBytes *byteBudget    // QueuedMaxRequestBytes
+	ipLimits map[string]int // MaxConnectionsPerIPOverrides by IP
+
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu     sync.Mutex
-	conns  map[*conn]struct{}
-	closed bool
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	counter connCounter
+	// refused counts connections closed at accept by a limit.
+	refused atomic.Int64
+	closed  bool
+	wg      sync.WaitGroup
 }
 
 // New returns a server over the metadata store and the partition manager.
@@ -71,12 +79,29 @@ func New(cfg Config, meta *metadata.Store, parts *partition.Manager, logger *slo
 	}
 	s.fakeSaltKey = make([]byte, 32)
 	rand.Read(s.fakeSaltKey)
+	s.counter.perIP = make(map[string]int)
+	if cfg.PeerTLS.Enabled() {
+		tc, err := cfg.PeerTLS.clientTLS()
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		s.peerTLS = tc
+	}
+	s.quotas = newQuotaManager(cfg.QuotaWindowNum, cfg.QuotaWindowSize, time.Now)
+	s.reqBytes = &byteBudget{limit: cfg.QueuedMaxRequestBytes}
+	var err error
+	if s.ipLimits, err = perIPLimits(cfg.MaxConnectionsPerIPOverrides); err != nil {
+		cancel()
+		return nil, err
+	}
 	s.topics = newTopicCache(s)
 	s.pids.meta = meta
 	gc := defaultGroupConfig()
 	gc.OffsetsRetention = cfg.OffsetsRetention
 	gc.InitialRebalanceDelay = cfg.GroupInitialRebalanceDelay
-	groups, err := newGroupCoordinator(gc, coordinatedStore{meta, cfg.NodeID}, s.partitionCount, nil, logger.With("component", "groups"))
+	var groups *groupCoordinator
+	groups, err = newGroupCoordinator(gc, coordinatedStore{meta, cfg.NodeID}, s.partitionCount, nil, logger.With("component", "groups"))
 	if err != nil {
 		cancel()
 		return nil, err
@@ -169,8 +194,9 @@ func (s *Server) Start(ln net.Listener) error {
 	s.mu.Lock()
 	s.listeners[0].ln = ln
 	s.mu.Unlock()
-	s.wg.Add(2 + len(s.listeners))
+	s.wg.Add(3 + len(s.listeners))
 	go func() { defer s.wg.Done(); s.topics.watch(s.ctx) }()
+	go func() { defer s.wg.Done(); s.quotas.watch(s.ctx, s.meta) }()
 	go func() { defer s.wg.Done(); s.txns.run(s.ctx) }()
 	s.groups.start()
 	for _, l := range s.listeners {
@@ -236,13 +262,23 @@ func (s *Server) acceptLoop(l *listener) {
 func (s *Server) serveConn(nc net.Conn, l *listener) bool {
 	ctx, cancel := context.WithCancel(s.ctx)
 	c := &conn{s: s, nc: nc, ctx: ctx, cancel: cancel, out: make(chan *response, s.cfg.MaxInFlight),
-		listener: l, principal: anonymousPrincipal}
+		listener: l, principal: anonymousPrincipal, ip: ipOf(nc), queued: &byteBudget{limit: s.cfg.ConnectionMaxQueuedBytes}}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		cancel()
 		nc.Close()
 		return false
+	}
+	if err := s.admit(c.ip); err != nil {
+		s.mu.Unlock()
+		cancel()
+		nc.Close()
+		if s.refused.Add(1)%1000 == 1 {
+			// One line per thousand: a flood must not flood the log.
+			s.log.Warn("refused connection", "remote", nc.RemoteAddr().String(), "reason", err, "refused_so_far", s.refused.Load())
+		}
+		return true
 	}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
@@ -255,6 +291,7 @@ func (s *Server) serveConn(nc net.Conn, l *listener) bool {
 		c.serve()
 		s.mu.Lock()
 		delete(s.conns, c)
+		s.releaseConn(c.ip)
 		s.mu.Unlock()
 		if s.obs != nil {
 			s.obs.ConnClosed()
@@ -307,12 +344,18 @@ type response struct {
 	// back to back (a fetch response's record batches are pieces of their
 	// own, not copied); nil sends nothing.
 	frame net.Buffers
+	// release, when set, gives the request's bytes back to the request
+	// memory budgets once the response is ready.
+	release func()
 }
 
 // finish publishes frame as the slot's frame. Only the first call counts.
 func (r *response) finish(frame net.Buffers) {
 	if r.finished.CompareAndSwap(false, true) {
 		r.frame = frame
+		if r.release != nil {
+			r.release()
+		}
 		close(r.done)
 	}
 }
@@ -339,8 +382,9 @@ type conn struct {
 	// is required.
 	listener *listener
 	// principal is the authenticated identity in Kafka's form,
-	// "User:<name>", or "User:ANONYMOUS" before (or without)
-	// authentication. Written only by the read loop.
+	// "User:<name>", or "User:ANONYMOUS" (anonymousPrincipal) before (or
+	// without) authentication. Written only by the read loop. Quotas by
+	// user use its name.
 	principal string
 	// sasl is the connection's SASL state (sasl.go), read and written
 	// only by the read loop.
@@ -348,6 +392,46 @@ type conn struct {
 	// closeErr, set by a handler on the read loop, closes the
 	// connection once the responses queued so far are written.
 	closeErr error
+	ip        string      // the remote IP, "" for in-memory pipes
+	queued    *byteBudget // ConnectionMaxQueuedBytes
+	// mutedUntil (unix ns) is when a quota throttle ends: the reader does
+	// not read before it.
+	mutedUntil atomic.Int64
+	// pending counts requests read whose response is not yet written.
+	pending atomic.Int32
+}
+
+// anonymousPrincipal is the principal of an unauthenticated client.
+const anonymousPrincipal = "User:ANONYMOUS"
+
+// mute stops reading from the connection for d (a quota throttle).
+func (c *conn) mute(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	until := time.Now().Add(d).UnixNano()
+	for {
+		old := c.mutedUntil.Load()
+		if old >= until || c.mutedUntil.CompareAndSwap(old, until) {
+			return
+		}
+	}
+}
+
+// waitMuted waits out a quota throttle.
+func (c *conn) waitMuted() error {
+	d := time.Until(time.Unix(0, c.mutedUntil.Load()))
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-c.ctx.Done():
+		return c.ctx.Err()
+	}
 }
 
 func (c *conn) serve() {
@@ -374,9 +458,17 @@ const frameChunk = 1 << 20
 func (c *conn) readLoop() error {
 	r := bufio.NewReaderSize(c.nc, 64<<10)
 	var sizeBuf [4]byte
+	timeout := c.s.cfg.RequestReadTimeout
 	for {
-		if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
+		if err := c.waitMuted(); err != nil {
 			return err
+		}
+		if err := c.awaitRequest(r); err != nil {
+			return err
+		}
+		c.nc.SetReadDeadline(deadline(timeout))
+		if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
+			return readErr(err, "request size", timeout)
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
 		least, most := c.frameBounds()
@@ -384,14 +476,69 @@ func (c *conn) readLoop() error {
 			// Kafka closes the connection on a frame it will not read.
 			return fmt.Errorf("request frame of %d bytes is outside [%d, %d]", size, least, most)
 		}
+		release, err := c.takeRequestBytes(int64(size) + 4)
+		if err != nil {
+			return err
+		}
+		c.nc.SetReadDeadline(deadline(timeout))
 		frame, err := readFrame(r, int(size))
 		if err != nil {
-			return fmt.Errorf("read request frame of %d bytes: %w", size, err)
+			release()
+			return readErr(err, fmt.Sprintf("request frame of %d bytes", size), timeout)
 		}
-		if err := c.handleFrame(frame); err != nil {
+		if err := c.handleFrame(frame, release); err != nil {
 			return err
 		}
 	}
+}
+
+// awaitRequest waits for the first byte of the next request. A connection
+// with nothing in progress that sends nothing for ConnectionsMaxIdle is
+// closed; one waiting on its own requests (a long poll) is not.
+func (c *conn) awaitRequest(r *bufio.Reader) error {
+	idle := c.s.cfg.ConnectionsMaxIdle
+	for {
+		c.nc.SetReadDeadline(deadline(idle))
+		_, err := r.Peek(1)
+		if err == nil {
+			return nil
+		}
+		if !isTimeout(err) {
+			return err
+		}
+		if c.pending.Load() == 0 {
+			return errIdle
+		}
+	}
+}
+
+// readErr names a read that failed; a deadline passing mid-request is
+// the request read timeout.
+func readErr(err error, what string, timeout time.Duration) error {
+	if isTimeout(err) {
+		return fmt.Errorf("read %s: not complete %v after it began (request_read_timeout)", what, timeout)
+	}
+	return fmt.Errorf("read %s: %w", what, err)
+}
+
+// takeRequestBytes takes n bytes from the connection's and the broker's
+// request memory budgets, waiting (not reading) while either is short,
+// and returns the func that gives them back.
+func (c *conn) takeRequestBytes(n int64) (func(), error) {
+	if err := c.queued.acquire(c.ctx, n); err != nil {
+		return nil, err
+	}
+	if err := c.s.reqBytes.acquire(c.ctx, n); err != nil {
+		c.queued.release(n)
+		return nil, err
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			c.s.reqBytes.release(n)
+			c.queued.release(n)
+		})
+	}, nil
 }
 
 // readFrame reads exactly size bytes, growing the buffer as the bytes come
@@ -466,6 +613,7 @@ func (c *conn) writeLoop() {
 	}
 	for resp := range c.out {
 		<-resp.done
+		c.pending.Add(-1)
 		if failed || resp.frame == nil {
 			continue
 		}
@@ -536,27 +684,40 @@ const apiVersionsKey = 18
 // handleFrame parses one request and starts it. A frame that cannot be
 // served closes the connection (after the responses before it are written),
 // as Kafka does; everything else is answered.
-func (c *conn) handleFrame(frame []byte) (err error) {
+func (c *conn) handleFrame(frame []byte, release func()) (err error) {
 	if c.sasl.raw {
+		release()
 		return c.saslRawToken(frame)
 	}
 	if err := c.saslGate(frame); err != nil {
+		release()
 		return err
 	}
 	hdr, req, err := decodeRequest(frame)
 	if errors.Is(err, errApiVersionsUnsupported) {
+		release()
 		c.reply(hdr, apiVersionsUnsupported())
 		return nil
 	}
 	if err != nil {
+		release()
 		return err
 	}
 	h := handlers[hdr.key]
 	rc := &reqCtx{conn: c, hdr: hdr, req: req, start: time.Now()}
 	if h.noResponse == nil || !h.noResponse(req) {
-		rc.slot = &response{done: make(chan struct{})}
+		rc.slot = &response{done: make(chan struct{}), release: release}
+		c.pending.Add(1)
 		c.out <- rc.slot
+	} else {
+		defer release()
 	}
+	if hdr.key == produceKey {
+		rc.throttleFor(c.s.quotas.record(quotaProduce, quotaUser(c.principal), hdr.clientID, float64(len(frame)+4)))
+	}
+	rc.inHandler.Store(true)
+	defer rc.recordRequestTime()
+	defer rc.inHandler.Store(false)
 	// A handler bug must not take the broker down: the request gets no
 	// answer and its connection closes, which clients handle as a
 	// network error.
@@ -585,6 +746,11 @@ type reqCtx struct {
 	slot *response // nil when the request gets no response (acks=0)
 	// start is when the request was read, for the latency Observer sees.
 	start time.Time
+	// throttle (ns) is the quota throttle the response carries.
+	throttle atomic.Int64
+	// inHandler is set while the handler runs on the reader; timed once
+	// the request's time is counted (recordRequestTime).
+	inHandler, timed atomic.Bool
 }
 
 // ctx ends when the request's connection or the server closes.
@@ -598,6 +764,12 @@ func (rc *reqCtx) respond(resp kmsg.Response) {
 		return
 	}
 	resp.SetVersion(rc.hdr.version)
+	if rc.inHandler.Load() {
+		// Answered by the handler itself: its time so far is the
+		// request's, and the throttle it earns goes in this response.
+		rc.recordRequestTime()
+	}
+	rc.setThrottle(resp)
 	rc.observe(resp, nil)
 	if fr, ok := resp.(*kmsg.FetchResponse); ok {
 		rc.slot.finish(encodeFetchResponse(rc.hdr, fr))
@@ -615,6 +787,7 @@ func (c *conn) reply(hdr requestHeader, body []byte) {
 	binary.BigEndian.PutUint32(buf, uint32(len(buf)-4))
 	slot := &response{done: make(chan struct{})}
 	slot.finish(net.Buffers{buf})
+	c.pending.Add(1)
 	c.out <- slot
 }
 

@@ -48,6 +48,9 @@ type state struct {
 	// backing arrays with callers or clones (apply replaces slices).
 	txns map[string]Txn
 
+	// quotas are the client quotas (quotas.go); inner maps are replaced,
+	// never written in place.
+	quotas map[QuotaEntity]map[string]float64
 	// scram holds the SCRAM users' credentials (scram.go).
 	scram scramUsers
 }
@@ -347,6 +350,8 @@ func (st *state) apply(c command) (applyResult, bool) {
 		return st.setPartitionLeader(c)
 	case recordKeyCompactionCmd:
 		return st.recordKeyCompaction(c)
+	case setClientQuotasCmd:
+		return st.setClientQuotas(c)
 	}
 	return applyResult{err: fmt.Errorf("%w: %T has no apply", ErrUnknownCommand, c)}, false
 }
@@ -470,6 +475,7 @@ func (st *state) clone() *state {
 		groups:         make(map[string]groupOffsets, len(st.groups)),
 		slots:          st.slots,
 		txns:           maps.Clone(st.txns),
+		quotas:         cloneQuotas(st.quotas),
 		scram:          maps.Clone(st.scram),
 	}
 	for id, parts := range st.logs {

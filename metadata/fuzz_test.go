@@ -20,6 +20,10 @@ func FuzzDecodeCommand(f *testing.F) {
 		b, _ := encodeCommand(c)
 		f.Add(b)
 	}
+	quotas, _ := encodeCommand(setClientQuotasCmd{Alterations: []QuotaAlteration{
+		{Entity: QuotaEntity{User: QuotaNamed("u"), ClientID: QuotaDefault()}, Ops: []QuotaOp{{Key: QuotaProducerByteRate, Value: 1024}, {Key: QuotaRequestPercentage, Remove: true}}},
+	}})
+	f.Add(quotas)
 	for _, c := range scramLog() {
 		b, _ := encodeCommand(c)
 		f.Add(b)
@@ -87,6 +91,9 @@ func FuzzDecodeSnapshot(f *testing.F) {
 	for _, c := range mixedLog(f)[:len(commandLog())+150] {
 		m.apply(c)
 	}
+	m.apply(setClientQuotasCmd{Alterations: []QuotaAlteration{
+		{Entity: QuotaEntity{ClientID: QuotaNamed("c")}, Ops: []QuotaOp{{Key: QuotaConsumerByteRate, Value: 4096}}},
+	}})
 	full := m.snapshotBytes()
 	f.Add(full)
 	f.Add(full[snapshotHeaderSz : len(full)-snapshotTrailer])

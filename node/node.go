@@ -102,6 +102,11 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 		mc.HeartbeatTimeout = 100 * time.Millisecond
 		mc.ElectionTimeout = 100 * time.Millisecond
 	}
+	if t := cfg.Metadata.TLS; t.Enabled() {
+		if mc.TLS, err = metadata.LoadPeerTLS(t.CertFile, t.KeyFile, t.CAFile, t.ServerName); err != nil {
+			return nil, err
+		}
+	}
 	if n.meta, err = metadata.Open(mc); err != nil {
 		return nil, fmt.Errorf("open metadata: %w", err)
 	}
