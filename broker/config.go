@@ -6,6 +6,8 @@ import (
 	"net"
 	"strconv"
 	"time"
+
+	"github.com/shalelog/shale/sasl"
 )
 
 // Config is the broker's protocol-facing configuration.
@@ -25,6 +27,22 @@ type Config struct {
 	// CAFile, presenting CertFile/KeyFile when the listeners require
 	// client certificates. Empty: plaintext.
 	PeerTLS PeerTLSConfig `yaml:"peer_tls"`
+	// Listeners, when set, replace Listen, Advertised and TLS with
+	// several named listeners, each with its security protocol (see
+	// ListenerConfig).
+	Listeners []ListenerConfig `yaml:"listeners"`
+	// SASLMechanisms are the mechanisms SASL listeners offer
+	// (sasl.enabled.mechanisms): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512.
+	// PLAIN is off by default: the broker checks its password with a
+	// PBKDF2 of the stored salt (milliseconds of CPU per login, failed
+	// ones included), where SCRAM costs the broker a few HMACs.
+	SASLMechanisms []string `yaml:"sasl_enabled_mechanisms"`
+	// ConnectionsMaxReauth is the longest a SASL session lasts before the
+	// client must authenticate again on the same connection
+	// (connections.max.reauth.ms, KIP-368); 0 means sessions never end.
+	// A connection that sends anything but a new SaslHandshake after its
+	// session ended is closed.
+	ConnectionsMaxReauth time.Duration `yaml:"connections_max_reauth"`
 	// MaxRequestBytes is the largest request frame accepted
 	// (socket.request.max.bytes); a larger frame closes the connection.
 	MaxRequestBytes int32 `yaml:"max_request_bytes"`
@@ -104,6 +122,7 @@ func DefaultConfig() Config {
 		ConnectionMaxQueuedBytes:   200 << 20,
 		ConnectionsMaxIdle:         10 * time.Minute,
 		RequestReadTimeout:         30 * time.Second,
+		SASLMechanisms:             []string{sasl.ScramSHA256, sasl.ScramSHA512},
 	}
 }
 
@@ -112,16 +131,13 @@ func (c Config) Validate() error {
 	if c.NodeID < 0 {
 		return fmt.Errorf("broker node_id %d: must be >= 0", c.NodeID)
 	}
-	if _, _, err := splitHostPort(c.Listen); err != nil {
-		return fmt.Errorf("broker listen %q: %v", c.Listen, err)
-	}
-	if err := c.TLS.validate(); err != nil {
+	if err := c.validateListeners(); err != nil {
 		return err
 	}
 	if err := c.PeerTLS.validate(); err != nil {
 		return err
 	}
-	if c.Advertised != "" {
+	if c.Advertised != "" && len(c.Listeners) == 0 {
 		host, _, err := splitHostPort(c.Advertised)
 		if err != nil {
 			return fmt.Errorf("broker advertised %q: %v", c.Advertised, err)
@@ -144,6 +160,9 @@ func (c Config) Validate() error {
 	}
 	if c.OffsetsRetention <= 0 {
 		return fmt.Errorf("broker offsets_retention %v: must be > 0", c.OffsetsRetention)
+	}
+	if c.ConnectionsMaxReauth < 0 {
+		return fmt.Errorf("broker connections_max_reauth %v: must be >= 0 (0: sessions never end)", c.ConnectionsMaxReauth)
 	}
 	if c.GroupInitialRebalanceDelay < 0 {
 		return fmt.Errorf("broker group_initial_rebalance_delay %v: must be >= 0", c.GroupInitialRebalanceDelay)
@@ -194,4 +213,37 @@ func splitHostPort(addr string) (string, int32, error) {
 		return "", 0, errors.New("port must be a number from 0 to 65535")
 	}
 	return host, int32(p), nil
+}
+
+func (c Config) validateListeners() error {
+	if len(c.Listeners) == 0 {
+		if _, _, err := splitHostPort(c.Listen); err != nil {
+			return fmt.Errorf("broker listen %q: %v", c.Listen, err)
+		}
+		return c.TLS.validate()
+	}
+	if c.TLS.Enabled() || c.TLS.ClientCAFile != "" {
+		return errors.New("broker tls: with listeners, give each SSL or SASL_SSL listener its own tls")
+	}
+	names := make(map[string]bool)
+	anySASL := false
+	for _, l := range c.Listeners {
+		if err := l.validate(); err != nil {
+			return err
+		}
+		if names[l.Name] {
+			return fmt.Errorf("broker listeners: %s is named twice", l.Name)
+		}
+		names[l.Name] = true
+		anySASL = anySASL || l.usesSASL()
+	}
+	if anySASL && len(c.SASLMechanisms) == 0 {
+		return errors.New("broker sasl_enabled_mechanisms: a SASL listener needs at least one mechanism")
+	}
+	for _, m := range c.SASLMechanisms {
+		if m != sasl.Plain && !sasl.IsScram(m) {
+			return fmt.Errorf("broker sasl_enabled_mechanisms: %q is not served (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)", m)
+		}
+	}
+	return nil
 }

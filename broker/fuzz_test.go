@@ -114,7 +114,7 @@ func FuzzServeConn(f *testing.F) {
 		client, server := net.Pipe()
 		defer client.Close()
 		cpuBefore := processCPU()
-		if !ws.serveConn(server) {
+		if !ws.serveConn(server, ws.listeners[0]) {
 			t.Fatal("server refused the connection")
 		}
 		drained := make(chan struct{})

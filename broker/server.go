@@ -3,6 +3,7 @@ package broker
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
@@ -30,13 +31,15 @@ type Server struct {
 	log   *slog.Logger
 	obs   Observer // see SetObserver; nil observes nothing
 
-	topics  *topicCache
-	groups  *groupCoordinator
-	txns    *txnCoordinator
-	pids    producerIDs
-	now     func() time.Time
-	advHost string
-	advPort int32
+	topics *topicCache
+	groups *groupCoordinator
+	txns   *txnCoordinator
+	pids   producerIDs
+	now    func() time.Time
+	// listeners are bound by Listen; never changed after Start.
+	listeners []*listener
+	// fakeSaltKey keys the SCRAM salts shown for unknown users.
+	fakeSaltKey []byte
 
 	peerTLS  *tls.Config // PeerTLS, for links to other brokers; nil: plaintext
 	quotas   *quotaManager
@@ -47,7 +50,6 @@ type Server struct {
 	cancel context.CancelFunc
 
 	mu      sync.Mutex
-	ln      net.Listener
 	conns   map[*conn]struct{}
 	counter connCounter
 	// refused counts connections closed at accept by a limit.
@@ -75,6 +77,8 @@ func New(cfg Config, meta *metadata.Store, parts *partition.Manager, logger *slo
 		cancel: cancel,
 		conns:  make(map[*conn]struct{}),
 	}
+	s.fakeSaltKey = make([]byte, 32)
+	rand.Read(s.fakeSaltKey)
 	s.counter.perIP = make(map[string]int)
 	if cfg.PeerTLS.Enabled() {
 		tc, err := cfg.PeerTLS.clientTLS()
@@ -107,31 +111,32 @@ func New(cfg Config, meta *metadata.Store, parts *partition.Manager, logger *slo
 	return s, nil
 }
 
-// Listen binds the configured address and fixes the advertised address.
+// Listen binds every listener (see Config.ListenerConfigs) and fixes
+// their advertised addresses. It returns the first listener, the one
+// AdvertisedAddr names.
 func (s *Server) Listen() (net.Listener, error) {
-	ln, err := net.Listen("tcp", s.cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
-	}
-	adv := s.cfg.Advertised
-	if adv == "" {
-		adv = ln.Addr().String()
-	}
-	host, port, err := splitHostPort(adv)
-	if err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("advertised address %q: %w", adv, err)
-	}
-	s.advHost, s.advPort = host, port
-	if s.cfg.TLS.Enabled() {
-		tc, err := s.cfg.TLS.serverTLS()
+	for _, lc := range s.cfg.ListenerConfigs() {
+		l, err := lc.listen()
 		if err != nil {
-			ln.Close()
+			for _, l := range s.listeners {
+				l.ln.Close()
+			}
+			s.listeners = nil
 			return nil, err
 		}
-		ln = tls.NewListener(ln, tc)
+		s.listeners = append(s.listeners, l)
 	}
-	return ln, nil
+	return s.listeners[0].ln, nil
+}
+
+// ListenerAddr is the bound address of the listener named name, or "".
+func (s *Server) ListenerAddr(name string) string {
+	for _, l := range s.listeners {
+		if l.name == name {
+			return l.ln.Addr().String()
+		}
+	}
+	return ""
 }
 
 // SetLease installs the broker's session lease: while valid() is false
@@ -147,12 +152,38 @@ func (s *Server) leaseValid() bool {
 	return true
 }
 
-// AdvertisedAddr is the host and port this broker tells clients about.
-func (s *Server) AdvertisedAddr() (string, int32) { return s.advHost, s.advPort }
+// AdvertisedAddr is the host and port of the first listener, the one a
+// broker registered before listeners existed was known by.
+func (s *Server) AdvertisedAddr() (string, int32) {
+	return s.listeners[0].advHost, s.listeners[0].advPort
+}
 
-// Start registers the broker, loads the topics and serves ln in the
-// background until Close.
+// Registration is this broker as it registers in the metadata: the first
+// listener's endpoint as Host and Port and, when listeners are configured,
+// every listener's. A broker with the one default listener registers
+// without listeners, exactly as before they existed, so that nodes of an
+// older version (whose decoders refuse unknown fields) can apply its
+// registration during a rolling upgrade; it is then reached at Host:Port
+// through every listener name.
+func (s *Server) Registration() metadata.Broker {
+	host, port := s.AdvertisedAddr()
+	b := metadata.Broker{ID: s.cfg.NodeID, Host: host, Port: port}
+	if len(s.cfg.Listeners) == 0 {
+		return b
+	}
+	for _, l := range s.listeners {
+		b.Listeners = append(b.Listeners, metadata.Endpoint{Name: l.name, Host: l.advHost, Port: l.advPort, Protocol: l.protocol})
+	}
+	return b
+}
+
+// Start registers the broker, loads the topics and serves every listener
+// in the background until Close. ln is the listener Listen returned (or a
+// wrapper of it, which is then served in its place).
 func (s *Server) Start(ln net.Listener) error {
+	if len(s.listeners) == 0 {
+		return errors.New("start broker: Listen was not called")
+	}
 	if err := s.register(); err != nil {
 		return err
 	}
@@ -161,14 +192,16 @@ func (s *Server) Start(ln net.Listener) error {
 		return fmt.Errorf("restore producer state: %w", err)
 	}
 	s.mu.Lock()
-	s.ln = ln
+	s.listeners[0].ln = ln
 	s.mu.Unlock()
-	s.wg.Add(4)
+	s.wg.Add(3 + len(s.listeners))
 	go func() { defer s.wg.Done(); s.topics.watch(s.ctx) }()
 	go func() { defer s.wg.Done(); s.quotas.watch(s.ctx, s.meta) }()
 	go func() { defer s.wg.Done(); s.txns.run(s.ctx) }()
 	s.groups.start()
-	go func() { defer s.wg.Done(); s.acceptLoop(ln) }()
+	for _, l := range s.listeners {
+		go func() { defer s.wg.Done(); s.acceptLoop(l) }()
+	}
 	return nil
 }
 
@@ -183,7 +216,7 @@ const registerTimeout = 2 * time.Minute
 func (s *Server) register() error {
 	ctx, cancel := context.WithTimeout(s.ctx, registerTimeout)
 	defer cancel()
-	b := metadata.Broker{ID: s.cfg.NodeID, Host: s.advHost, Port: s.advPort}
+	b := s.Registration()
 	delay := 50 * time.Millisecond
 	for {
 		_, err := s.meta.RegisterBroker(ctx, b)
@@ -203,10 +236,10 @@ func (s *Server) register() error {
 	}
 }
 
-func (s *Server) acceptLoop(ln net.Listener) {
+func (s *Server) acceptLoop(l *listener) {
 	var delay time.Duration
 	for {
-		nc, err := ln.Accept()
+		nc, err := l.ln.Accept()
 		if err != nil {
 			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
@@ -218,7 +251,7 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			continue
 		}
 		delay = 0
-		if !s.serveConn(nc) {
+		if !s.serveConn(nc, l) {
 			return
 		}
 	}
@@ -226,10 +259,10 @@ func (s *Server) acceptLoop(ln net.Listener) {
 
 // serveConn serves nc in the background until the client or the server
 // closes it. It reports false, closing nc, when the server is closed.
-func (s *Server) serveConn(nc net.Conn) bool {
+func (s *Server) serveConn(nc net.Conn, l *listener) bool {
 	ctx, cancel := context.WithCancel(s.ctx)
 	c := &conn{s: s, nc: nc, ctx: ctx, cancel: cancel, out: make(chan *response, s.cfg.MaxInFlight),
-		principal: anonymousPrincipal, ip: ipOf(nc), queued: &byteBudget{limit: s.cfg.ConnectionMaxQueuedBytes}}
+		listener: l, principal: anonymousPrincipal, ip: ipOf(nc), queued: &byteBudget{limit: s.cfg.ConnectionMaxQueuedBytes}}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -278,8 +311,8 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	if s.ln != nil {
-		s.ln.Close()
+	for _, l := range s.listeners {
+		l.ln.Close()
 	}
 	s.mu.Unlock()
 	s.groups.close()
@@ -344,9 +377,21 @@ type conn struct {
 	cancel context.CancelFunc
 	out    chan *response
 
-	// principal is who the client is, "User:<name>"; anonymousPrincipal
-	// until authentication says otherwise. Quotas by user use its name.
+	// listener is the listener the client connected through: its name
+	// picks the endpoints clients are told, its protocol whether SASL
+	// is required.
+	listener *listener
+	// principal is the authenticated identity in Kafka's form,
+	// "User:<name>", or "User:ANONYMOUS" (anonymousPrincipal) before (or
+	// without) authentication. Written only by the read loop. Quotas by
+	// user use its name.
 	principal string
+	// sasl is the connection's SASL state (sasl.go), read and written
+	// only by the read loop.
+	sasl saslSession
+	// closeErr, set by a handler on the read loop, closes the
+	// connection once the responses queued so far are written.
+	closeErr error
 	ip        string      // the remote IP, "" for in-memory pipes
 	queued    *byteBudget // ConnectionMaxQueuedBytes
 	// mutedUntil (unix ns) is when a quota throttle ends: the reader does
@@ -426,9 +471,10 @@ func (c *conn) readLoop() error {
 			return readErr(err, "request size", timeout)
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
-		if size < 8 || size > c.s.cfg.MaxRequestBytes {
+		least, most := c.frameBounds()
+		if size < least || size > most {
 			// Kafka closes the connection on a frame it will not read.
-			return fmt.Errorf("request frame of %d bytes is outside [8, %d]", size, c.s.cfg.MaxRequestBytes)
+			return fmt.Errorf("request frame of %d bytes is outside [%d, %d]", size, least, most)
 		}
 		release, err := c.takeRequestBytes(int64(size) + 4)
 		if err != nil {
@@ -525,21 +571,39 @@ const (
 // writeLoop writes the responses in order. The pieces of the responses
 // that are ready go out together with one writev (net.Buffers), so
 // pipelined small responses share a syscall and large record batches are
-// never copied into a write buffer.
+// never copied into a write buffer. A TLS connection has no writev: each
+// piece would be its own TLS record and syscall, so there the pieces are
+// copied into one buffer first (encryption copies them anyway).
 func (c *conn) writeLoop() {
 	var (
 		pending net.Buffers // pieces gathered for the next write
 		size    int         // bytes in pending
 		failed  bool
+		joined  []byte // the TLS copy, reused
 	)
+	_, isTLS := c.nc.(*tls.Conn)
 	write := func() {
 		if len(pending) == 0 {
 			return
 		}
-		// WriteTo consumes its receiver: write through a copy of the
-		// slice header, then drop the references for the collector.
-		out := pending
-		if _, err := out.WriteTo(c.nc); err != nil && !failed {
+		var err error
+		if isTLS && len(pending) > 1 {
+			joined = joined[:0]
+			for _, p := range pending {
+				joined = append(joined, p...)
+			}
+			_, err = c.nc.Write(joined)
+			if cap(joined) > 4*writeBatchBytes {
+				joined = nil // a huge response: do not keep its buffer
+			}
+		} else {
+			// WriteTo consumes its receiver: write through a copy of
+			// the slice header, then drop the references for the
+			// collector.
+			out := pending
+			_, err = out.WriteTo(c.nc)
+		}
+		if err != nil && !failed {
 			failed = true
 			c.cancel()
 			c.nc.Close()
@@ -621,6 +685,14 @@ const apiVersionsKey = 18
 // served closes the connection (after the responses before it are written),
 // as Kafka does; everything else is answered.
 func (c *conn) handleFrame(frame []byte, release func()) (err error) {
+	if c.sasl.raw {
+		release()
+		return c.saslRawToken(frame)
+	}
+	if err := c.saslGate(frame); err != nil {
+		release()
+		return err
+	}
 	hdr, req, err := decodeRequest(frame)
 	if errors.Is(err, errApiVersionsUnsupported) {
 		release()
@@ -663,7 +735,7 @@ func (c *conn) handleFrame(frame []byte, release func()) (err error) {
 	if rc.slot == nil {
 		rc.observe(nil, nil) // acks=0: handled, never answered
 	}
-	return nil
+	return c.closeErr
 }
 
 // reqCtx is one request in progress.

@@ -435,6 +435,15 @@ func (n *Node) Addr() string {
 	return n.ln.Addr().String()
 }
 
+// ListenerAddr is the address the Kafka listener named name is bound to,
+// or "" when there is none.
+func (n *Node) ListenerAddr(name string) string {
+	if n.server == nil {
+		return ""
+	}
+	return n.server.ListenerAddr(name)
+}
+
 // Meta is the node's metadata store.
 func (n *Node) Meta() *metadata.Store { return n.meta }
 
