@@ -19,6 +19,10 @@ import (
 // from replicas. An unknown topic is UNKNOWN_TOPIC_OR_PARTITION unless the
 // request allows auto-creation and auto_create_topics is on.
 //
+// Brokers are listed with their endpoint of the listener the request came
+// through, as Kafka does; a broker without that listener is left out, and
+// a partition it leads has LISTENER_NOT_FOUND and no leader.
+//
 // Authorization: the list of all topics holds only those the principal may
 // DESCRIBE; a named topic it may not describe is TOPIC_AUTHORIZATION_FAILED
 // (a topic id, UNKNOWN_TOPIC_ID), whether it exists or not. Auto-creation
@@ -28,12 +32,18 @@ import (
 func handleMetadata(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+	reachable := make(map[int32]bool)
 	for _, b := range s.meta.Brokers() {
 		if b.Fenced {
 			continue // Kafka lists only brokers that are alive
 		}
+		host, port, ok := s.endpoint(b, rc.conn.listener)
+		if !ok {
+			continue
+		}
+		reachable[b.ID] = true
 		mb := kmsg.NewMetadataResponseBroker()
-		mb.NodeID, mb.Host, mb.Port = b.ID, b.Host, b.Port
+		mb.NodeID, mb.Host, mb.Port = b.ID, host, port
 		if b.Rack != "" {
 			rack := b.Rack
 			mb.Rack = &rack
@@ -55,7 +65,7 @@ func handleMetadata(s *Server, rc *reqCtx, r kmsg.Request) {
 			if !rc.authorizedTopic(acl.OpDescribe, name) {
 				continue
 			}
-			resp.Topics = append(resp.Topics, s.describeTopicFor(rc, req, s.topics.byName(name)))
+			resp.Topics = append(resp.Topics, s.describeTopicFor(rc, req, s.topics.byName(name), reachable))
 		}
 		metadataClusterOps(rc, req, resp)
 		rc.respond(resp)
@@ -107,7 +117,7 @@ func handleMetadata(s *Server, rc *reqCtx, r kmsg.Request) {
 			resp.Topics = append(resp.Topics, mt)
 			continue
 		}
-		resp.Topics = append(resp.Topics, s.describeTopicFor(rc, req, t))
+		resp.Topics = append(resp.Topics, s.describeTopicFor(rc, req, t, reachable))
 	}
 	metadataClusterOps(rc, req, resp)
 	rc.respond(resp)
@@ -115,8 +125,8 @@ func handleMetadata(s *Server, rc *reqCtx, r kmsg.Request) {
 
 // describeTopicFor is describeTopic with the topic's authorized operations
 // when the request asks for them.
-func (s *Server) describeTopicFor(rc *reqCtx, req *kmsg.MetadataRequest, t *topicEntry) kmsg.MetadataResponseTopic {
-	mt := s.describeTopic(t)
+func (s *Server) describeTopicFor(rc *reqCtx, req *kmsg.MetadataRequest, t *topicEntry, reachable map[int32]bool) kmsg.MetadataResponseTopic {
+	mt := s.describeTopic(t, reachable)
 	if req.Version >= 8 && req.IncludeTopicAuthorizedOperations {
 		mt.AuthorizedOperations = rc.authorizedOps(acl.ResourceTopic, t.meta.Name)
 	}
@@ -141,7 +151,10 @@ func (s *Server) autoCreate(name string) *topicEntry {
 	return s.topics.byName(name)
 }
 
-func (s *Server) describeTopic(t *topicEntry) kmsg.MetadataResponseTopic {
+// describeTopic describes t's partitions; a partition whose leader is
+// registered but not in reachable (it lacks the client's listener) has
+// LISTENER_NOT_FOUND, as in Kafka. A nil reachable skips the check.
+func (s *Server) describeTopic(t *topicEntry, reachable map[int32]bool) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.meta.Name
 	mt.Topic = &name
@@ -153,6 +166,11 @@ func (s *Server) describeTopic(t *topicEntry) kmsg.MetadataResponseTopic {
 		mp.LeaderEpoch = p.LeaderEpoch
 		mp.Replicas = []int32{p.Leader}
 		mp.ISR = []int32{p.Leader}
+		if reachable != nil && p.Leader >= 0 && !reachable[p.Leader] {
+			if b, ok := s.meta.Broker(p.Leader); ok && !b.Fenced {
+				mp.ErrorCode, mp.Leader = kerr.ListenerNotFound.Code, -1
+			}
+		}
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt

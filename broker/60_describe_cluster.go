@@ -6,7 +6,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// DescribeCluster: v0–v1 (broker endpoints only; no controller endpoints).
+// DescribeCluster: v0–v1 (broker endpoints only; no controller endpoints),
+// each broker's endpoint of the listener the request came through.
 // It needs no authorization; IncludeClusterAuthorizedOperations reports
 // what the principal may do with the cluster.
 func handleDescribeCluster(s *Server, rc *reqCtx, r kmsg.Request) {
@@ -26,8 +27,12 @@ func handleDescribeCluster(s *Server, rc *reqCtx, r kmsg.Request) {
 		if b.Fenced {
 			continue // Kafka lists only brokers that are alive
 		}
+		host, port, ok := s.endpoint(b, rc.conn.listener)
+		if !ok {
+			continue // not reachable through this client's listener
+		}
 		mb := kmsg.NewDescribeClusterResponseBroker()
-		mb.NodeID, mb.Host, mb.Port = b.ID, b.Host, b.Port
+		mb.NodeID, mb.Host, mb.Port = b.ID, host, port
 		if b.Rack != "" {
 			rack := b.Rack
 			mb.Rack = &rack

@@ -33,7 +33,7 @@ func (rc *reqCtx) authorized(op acl.Operation, rt acl.ResourceType, name string)
 	if a == nil {
 		return true
 	}
-	return a.Authorize(rc.conn.principal, rc.conn.host, op, rt, name)
+	return a.Authorize(rc.conn.principal, rc.conn.ip, op, rt, name)
 }
 
 // authorizedTopic, authorizedGroup, authorizedCluster and authorizedTxnID
@@ -61,7 +61,7 @@ func (rc *reqCtx) authorizedAny(op acl.Operation, rt acl.ResourceType) bool {
 	if a == nil {
 		return true
 	}
-	return a.AuthorizeAny(rc.conn.principal, rc.conn.host, op, rt)
+	return a.AuthorizeAny(rc.conn.principal, rc.conn.ip, op, rt)
 }
 
 // authorizedOpsUnset is the authorized-operations field of a response that

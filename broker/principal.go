@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"regexp"
 	"strings"
 
@@ -124,20 +123,4 @@ func tlsPrincipal(cs tls.ConnectionState, rules []principalRule) (string, error)
 		return "", err
 	}
 	return "User:" + name, nil
-}
-
-// remoteHost is the client address ACL hosts match: the IP, as Kafka
-// writes it.
-func remoteHost(addr net.Addr) string {
-	if ta, ok := addr.(*net.TCPAddr); ok {
-		return ta.IP.String()
-	}
-	if addr == nil {
-		return ""
-	}
-	host, _, err := net.SplitHostPort(addr.String())
-	if err != nil {
-		return addr.String()
-	}
-	return host
 }

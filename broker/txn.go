@@ -225,7 +225,11 @@ func (c *txnCoordinator) client(id int32) (*kgo.Client, error) {
 		cl.Close()
 		delete(c.clients, id)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID("shale-txn-coordinator"), kgo.MetadataMinAge(time.Second))
+	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.ClientID("shale-txn-coordinator"), kgo.MetadataMinAge(time.Second)}
+	if c.s.peerTLS != nil {
+		opts = append(opts, kgo.DialTLSConfig(c.s.peerTLS.Clone()))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, err
 	}

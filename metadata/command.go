@@ -42,6 +42,8 @@ const (
 	cmdTxnOffsets       commandType = 42
 	cmdEndTxnPrepare    commandType = 43
 	cmdEndTxnComplete   commandType = 44
+
+	// SCRAM users own 50–53 (scram.go: cmdAlterScramCredentials = 50).
 )
 
 func (t commandType) String() string {
@@ -102,6 +104,10 @@ func (t commandType) String() string {
 		return "CreateACLs"
 	case cmdDeleteACLs:
 		return "DeleteACLs"
+	case cmdSetClientQuotas:
+		return "SetClientQuotas"
+	case cmdAlterScramCredentials:
+		return "AlterScramCredentials"
 	}
 	return fmt.Sprintf("command(%d)", uint8(t))
 }
@@ -380,6 +386,10 @@ func decodeCommand(b []byte) (command, error) {
 		return decodeBody[createACLsCmd](typ, body)
 	case cmdDeleteACLs:
 		return decodeBody[deleteACLsCmd](typ, body)
+	case cmdSetClientQuotas:
+		return decodeBody[setClientQuotasCmd](typ, body)
+	case cmdAlterScramCredentials:
+		return decodeBody[alterScramCmd](typ, body)
 	}
 	return nil, fmt.Errorf("%w: type %d", ErrUnknownCommand, uint8(typ))
 }

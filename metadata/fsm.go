@@ -54,6 +54,11 @@ type state struct {
 	// replaces the slice, never changes it in place, so it is shared
 	// with clones and readers.
 	acls []acl.Binding
+	// quotas are the client quotas (quotas.go); inner maps are replaced,
+	// never written in place.
+	quotas map[QuotaEntity]map[string]float64
+	// scram holds the SCRAM users' credentials (scram.go).
+	scram scramUsers
 }
 
 func newState() *state {
@@ -79,6 +84,7 @@ type applyResult struct {
 	commit      CommitResult
 	txn         Txn
 	aclsDeleted [][]acl.Binding // DeleteACLs: each filter's matches
+	errs        []error         // per operation: AlterScramCredentials
 	err         error
 }
 
@@ -226,7 +232,7 @@ func (st *state) apply(c command) (applyResult, bool) {
 		if err := validateBroker(c.Broker); err != nil {
 			return applyResult{err: err}, false
 		}
-		if old, ok := st.brokers[c.Broker.ID]; ok && old == c.Broker {
+		if old, ok := st.brokers[c.Broker.ID]; ok && old.Equal(c.Broker) {
 			return applyResult{}, false
 		}
 		st.brokers[c.Broker.ID] = c.Broker
@@ -327,6 +333,8 @@ func (st *state) apply(c command) (applyResult, bool) {
 		st.nextProducerID += c.Count
 		return applyResult{producerID: first}, true
 
+	case alterScramCmd:
+		return st.alterScram(c)
 	case initTxnProducerCmd:
 		return st.initTxnProducer(c)
 	case addTxnPartitionsCmd:
@@ -360,6 +368,8 @@ func (st *state) apply(c command) (applyResult, bool) {
 		return st.createACLs(c)
 	case deleteACLsCmd:
 		return st.deleteACLs(c)
+	case setClientQuotasCmd:
+		return st.setClientQuotas(c)
 	}
 	return applyResult{err: fmt.Errorf("%w: %T has no apply", ErrUnknownCommand, c)}, false
 }
@@ -432,6 +442,21 @@ func validateBroker(b Broker) error {
 	case b.Port < 1 || b.Port > 65535:
 		return fmt.Errorf("%w: broker %d port %d outside 1..65535", ErrInvalidRequest, b.ID, b.Port)
 	}
+	for i, e := range b.Listeners {
+		switch {
+		case e.Name == "":
+			return fmt.Errorf("%w: broker %d listener %d has no name", ErrInvalidRequest, b.ID, i)
+		case e.Host == "":
+			return fmt.Errorf("%w: broker %d listener %s has no host", ErrInvalidRequest, b.ID, e.Name)
+		case e.Port < 1 || e.Port > 65535:
+			return fmt.Errorf("%w: broker %d listener %s port %d outside 1..65535", ErrInvalidRequest, b.ID, e.Name, e.Port)
+		}
+		for _, f := range b.Listeners[:i] {
+			if f.Name == e.Name {
+				return fmt.Errorf("%w: broker %d has two listeners named %s", ErrInvalidRequest, b.ID, e.Name)
+			}
+		}
+	}
 	return nil
 }
 
@@ -469,6 +494,8 @@ func (st *state) clone() *state {
 		slots:          st.slots,
 		txns:           maps.Clone(st.txns),
 		acls:           st.acls,
+		quotas:         cloneQuotas(st.quotas),
+		scram:          maps.Clone(st.scram),
 	}
 	for id, parts := range st.logs {
 		parts = slices.Clone(parts)

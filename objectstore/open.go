@@ -16,11 +16,16 @@ import (
 //
 //	file:///abs/path
 //	s3://bucket[/prefix][?endpoint=URL][&region=R][&path_style=true|false]
+//	    [&credentials_file=/abs/path][&profile=NAME]
 //
 // For s3, setting endpoint turns path-style addressing on unless
 // path_style says otherwise. Credentials come from the standard AWS chain
-// (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a shared profile, an
-// instance role). A bad URL gets a one-line error naming what is wrong.
+// (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the shared config and
+// credentials files, a web identity token, an ECS or EC2 instance role),
+// or from the shared credentials file credentials_file names; never from
+// the URL, which is logged and shown. A bad URL gets a one-line error
+// naming what is wrong, with any user info and unknown parameters' values
+// left out of it.
 func Open(ctx context.Context, rawURL string) (Bucket, error) {
 	loc, err := ParseURL(rawURL)
 	if err != nil {
@@ -40,16 +45,23 @@ type Location struct {
 
 // ParseURL parses a bucket URL as Open does, without opening anything.
 func ParseURL(rawURL string) (Location, error) {
+	shown := "(unparsable)"
 	fail := func(format string, args ...any) (Location, error) {
-		return Location{}, fmt.Errorf("bucket url %q: %s", rawURL, fmt.Sprintf(format, args...))
+		return Location{}, fmt.Errorf("bucket url %q: %s", shown, fmt.Sprintf(format, args...))
 	}
 	if rawURL == "" {
 		return Location{}, errors.New("bucket url is empty")
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return fail("%v", errors.Unwrap(err))
+		// url's errors quote the whole URL: say only what is wrong.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fail("%v", err)
 	}
+	shown = RedactURL(u)
 	if u.User != nil {
 		return fail("credentials do not belong in the url; use the AWS credential chain")
 	}
@@ -110,8 +122,18 @@ func ParseURL(rawURL string) (Location, error) {
 				cfg.Region = v
 			case "path_style":
 				pathStyle = v
+			case "credentials_file":
+				if !filepath.IsAbs(v) {
+					return fail("credentials_file must be an absolute path")
+				}
+				cfg.CredentialsFile = v
+			case "profile":
+				if v == "" {
+					return fail("profile is empty")
+				}
+				cfg.Profile = v
 			default:
-				return fail("unknown parameter %q (want endpoint, region or path_style)", name)
+				return fail("unknown parameter %q (want endpoint, region, path_style, credentials_file or profile)", name)
 			}
 		}
 		cfg.PathStyle = cfg.Endpoint != ""
@@ -131,4 +153,33 @@ func ParseURL(rawURL string) (Location, error) {
 	default:
 		return fail("unsupported scheme %q; want file or s3", u.Scheme)
 	}
+}
+
+// urlParams are the parameters whose values RedactURL shows.
+var urlParams = map[string]bool{"endpoint": true, "region": true, "path_style": true, "credentials_file": true, "profile": true}
+
+// RedactURL returns u as text without what could be a secret: user info
+// and the values of parameters Open does not know (a secret key pasted
+// into the URL, say) are replaced by REDACTED.
+func RedactURL(u *url.URL) string {
+	c := *u
+	if c.User != nil {
+		c.User = url.User("REDACTED")
+	}
+	if c.RawQuery != "" {
+		q, err := url.ParseQuery(c.RawQuery)
+		if err != nil {
+			c.RawQuery = "REDACTED"
+		} else {
+			for k, vs := range q {
+				if !urlParams[k] {
+					for i := range vs {
+						vs[i] = "REDACTED"
+					}
+				}
+			}
+			c.RawQuery = q.Encode()
+		}
+	}
+	return c.String()
 }
