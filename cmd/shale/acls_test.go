@@ -1,9 +1,20 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shalelog/shale/acl"
 	"github.com/shalelog/shale/internal/shaletest"
@@ -76,4 +87,54 @@ func TestACLsCommandsWithoutAuthorizer(t *testing.T) {
 	n := shaletest.StartNode(t, nil)
 	wantCLI(t, n.Addr(), exitFailed, []string{"SECURITY_DISABLED"}, "acls", "list")
 	wantCLI(t, n.Addr(), exitFailed, []string{"SECURITY_DISABLED"}, "acls", "add", "--principal", "User:a", "--operation", "read", "--topic", "t")
+}
+
+// TestACLsCommandsOverMutualTLS: with --tls-cert the admin commands are
+// the certificate's principal: a super user manages ACLs, another
+// principal is refused with CLUSTER_AUTHORIZATION_FAILED.
+func TestACLsCommandsOverMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, typ string, der []byte) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	caFile := write("ca.pem", "CERTIFICATE", caDER)
+	issue := func(cn string, serial int64, usage x509.ExtKeyUsage) (string, string) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			ExtKeyUsage: []x509.ExtKeyUsage{usage}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kb, _ := x509.MarshalECPrivateKey(key)
+		return write(cn+".pem", "CERTIFICATE", der), write(cn+"-key.pem", "EC PRIVATE KEY", kb)
+	}
+	serverCert, serverKey := issue("server", 2, x509.ExtKeyUsageServerAuth)
+	adminCert, adminKey := issue("admin", 3, x509.ExtKeyUsageClientAuth)
+	userCert, userKey := issue("user", 4, x509.ExtKeyUsageClientAuth)
+	n := shaletest.StartNode(t, func(c *node.Config) {
+		c.Broker.TLS.CertFile, c.Broker.TLS.KeyFile, c.Broker.TLS.ClientCAFile = serverCert, serverKey, caFile
+		c.Broker.Authorizer = acl.Config{Enabled: true, SuperUsers: []string{"User:CN=admin"}}
+	})
+	as := func(cert, key string) []string {
+		return []string{"--security-protocol", "SSL", "--tls-ca", caFile, "--tls-cert", cert, "--tls-key", key}
+	}
+	out := mustCLI(t, n.Addr(), append([]string{"acls", "add", "--principal", "User:CN=user", "--operation", "read", "--topic", "t"}, as(adminCert, adminKey)...)...)
+	wantFields(t, findRow(t, out.stdout, "TOPIC", "t"), 2, "LITERAL", "User:CN=user", "*", "READ", "ALLOW")
+	wantCLI(t, n.Addr(), exitFailed, []string{"CLUSTER_AUTHORIZATION_FAILED"}, append([]string{"acls", "list"}, as(userCert, userKey)...)...)
+	wantCLI(t, n.Addr(), exitUsage, []string{"--tls-cert and --tls-key go together"}, "acls", "list", "--security-protocol", "SSL", "--tls-cert", userCert)
 }

@@ -18,13 +18,16 @@ import (
 )
 
 // securityFlags are how an admin command reaches a secured listener: the
-// listener's security protocol, the CA that signed its certificate, and
-// the SASL user. The password never comes from a flag (it would show in
+// listener's security protocol, the CA that signed its certificate, a
+// client certificate for a listener that requires one (mutual TLS: the
+// principal is its subject), and the SASL user. The password never comes from a flag (it would show in
 // the process list and the shell history): it is read from
 // --sasl-password-file or from $SHALE_SASL_PASSWORD.
 type securityFlags struct {
 	protocol     string
 	caFile       string
+	certFile     string
+	keyFile      string
 	mechanism    string
 	user         string
 	passwordFile string
@@ -39,6 +42,8 @@ func (f *securityFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	}
 	fs.StringVar(&f.protocol, "security-protocol", env("SHALE_SECURITY_PROTOCOL", "PLAINTEXT"), "the listener's `protocol`: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (env SHALE_SECURITY_PROTOCOL)")
 	fs.StringVar(&f.caFile, "tls-ca", getenv("SHALE_TLS_CA"), "PEM `file` of the CA that signed the listener's certificate, for SSL and SASL_SSL (env SHALE_TLS_CA; default: the system's)")
+	fs.StringVar(&f.certFile, "tls-cert", getenv("SHALE_TLS_CERT"), "PEM client certificate `file`, for SSL and SASL_SSL listeners that require one (mutual TLS; env SHALE_TLS_CERT)")
+	fs.StringVar(&f.keyFile, "tls-key", getenv("SHALE_TLS_KEY"), "PEM private key `file` of --tls-cert (env SHALE_TLS_KEY)")
 	fs.StringVar(&f.mechanism, "sasl-mechanism", env("SHALE_SASL_MECHANISM", "SCRAM-SHA-512"), "SASL `mechanism`: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (env SHALE_SASL_MECHANISM)")
 	fs.StringVar(&f.user, "sasl-user", getenv("SHALE_SASL_USER"), "SASL user `name` (env SHALE_SASL_USER)")
 	fs.StringVar(&f.passwordFile, "sasl-password-file", "", "`file` whose first line is the SASL password (else env SHALE_SASL_PASSWORD)")
@@ -65,7 +70,19 @@ func (f *securityFlags) clientOpts(getenv func(string) string) ([]kgo.Opt, error
 				return nil, fmt.Errorf("--tls-ca %s: no PEM certificate in it", f.caFile)
 			}
 		}
+		if f.certFile != "" || f.keyFile != "" {
+			if f.certFile == "" || f.keyFile == "" {
+				return nil, usagef("--tls-cert and --tls-key go together")
+			}
+			cert, err := tls.LoadX509KeyPair(f.certFile, f.keyFile)
+			if err != nil {
+				return nil, fmt.Errorf("--tls-cert and --tls-key: %w", err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
 		opts = append(opts, kgo.DialTLSConfig(tc))
+	} else if f.certFile != "" || f.keyFile != "" {
+		return nil, usagef("--tls-cert needs --security-protocol SSL or SASL_SSL")
 	}
 	if !strings.HasPrefix(proto, "SASL_") {
 		return opts, nil
