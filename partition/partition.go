@@ -92,6 +92,10 @@ type Partition struct {
 	fenced   atomic.Bool
 	fencedAt atomic.Int64
 
+	// onCommitWait, if set, is called when WaitCommitted must wait (the
+	// manager's SetCommitWaiter).
+	onCommitWait func()
+
 	sealed    atomic.Bool // see Seal
 	restoring atomic.Bool // see State.TailFrom and RestoreFromObjects
 	walFloor  int64       // see State.WALFloor
@@ -295,6 +299,9 @@ func (a *Appended) WaitLocal(ctx context.Context) error {
 // the catalog, that is below the high watermark (acks=all), the log failed,
 // or ctx ends.
 func (a *Appended) WaitCommitted(ctx context.Context) error {
+	if f := a.p.onCommitWait; f != nil && a.p.hwm.Load() <= a.LastOffset {
+		f()
+	}
 	return a.p.waitFor(ctx, &a.p.hwm, a.LastOffset+1)
 }
 

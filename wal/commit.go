@@ -10,8 +10,8 @@ import (
 // writes it with one pwrite per segment it lands in, fdatasyncs, publishes
 // the entries to the index and calls their Done callbacks in append order.
 // Entries appended meanwhile queue up and form the next round. It also
-// seals the active segment by size and by age, and exits after the round
-// that observes Close.
+// seals the active segment by size, by age and on request (SealNow), and
+// exits after the round that observes Close.
 func (l *Log) run() {
 	defer close(l.committerDone)
 	spare := &commitQueue{}
@@ -32,6 +32,8 @@ func (l *Log) run() {
 		q := l.queue
 		l.queue = spare
 		closing := l.closing
+		asked := l.sealAsked
+		l.sealAsked = nil
 		l.mu.Unlock()
 
 		if len(q.ents) > 0 {
@@ -40,10 +42,18 @@ func (l *Log) run() {
 		q.reset()
 		spare = q
 
-		if aged && l.active.entries > 0 && !l.isFailed() {
+		// A seal request (SealNow) is served after the entries queued
+		// before it are written, so the sealed segment holds them.
+		sealed := false
+		if (aged || len(asked) > 0) && l.active.entries > 0 && !l.isFailed() {
 			if err := l.seal(); err != nil {
 				l.fail(nil, err)
+			} else {
+				sealed = true
 			}
+		}
+		for _, done := range asked {
+			done(sealed)
 		}
 
 		// Arm the age timer on the first entry of a segment.
@@ -243,6 +253,7 @@ func (l *Log) seal() error {
 	l.nextPrepared(next.id+1, old.written)
 	l.indexMu.Lock()
 	old.sealed = true
+	old.sealedAt = time.Now()
 	l.segments = append(l.segments, next)
 	info := old.info()
 	l.indexMu.Unlock()

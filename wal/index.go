@@ -112,6 +112,41 @@ func (l *Log) SealedSegments() []SegmentInfo {
 	return infos
 }
 
+// SealedSegmentsAfter lists the sealed segments whose id is above after,
+// oldest first: what a caller that has seen the segments up to after
+// needs, without copying the others' partition maps.
+func (l *Log) SealedSegmentsAfter(after uint64) []SegmentInfo {
+	l.indexMu.RLock()
+	defer l.indexMu.RUnlock()
+	var infos []SegmentInfo
+	i := sort.Search(len(l.segments), func(i int) bool { return l.segments[i].id > after })
+	for _, s := range l.segments[i:] {
+		if s.sealed {
+			infos = append(infos, s.info())
+		}
+	}
+	return infos
+}
+
+// SegmentSize is a sealed segment's id and its bytes.
+type SegmentSize struct {
+	ID   uint64
+	Size int64
+}
+
+// SealedSizes lists the sealed segments' ids and sizes, oldest first.
+func (l *Log) SealedSizes() []SegmentSize {
+	l.indexMu.RLock()
+	defer l.indexMu.RUnlock()
+	out := make([]SegmentSize, 0, len(l.segments))
+	for _, s := range l.segments {
+		if s.sealed {
+			out = append(out, SegmentSize{ID: s.id, Size: s.durable})
+		}
+	}
+	return out
+}
+
 // RemoveSegment deletes sealed segment id and drops its entries from the
 // per-partition index. Segments are removed oldest first: removing any
 // other segment is an error, so every partition's entries stay a

@@ -58,7 +58,8 @@ type Log struct {
 	appended    map[Key]int64
 	epochs      map[Key]int32 // leader epoch of the last entry appended per partition (see restarts in doc.go)
 	closing     bool
-	failed      error // sticky write/fsync failure
+	failed      error        // sticky write/fsync failure
+	sealAsked   []func(bool) // SealNow callbacks, served by the next round
 
 	wake          chan struct{} // capacity 1: the committer has work
 	committerDone chan struct{}
@@ -274,6 +275,30 @@ func (l *Log) signal() {
 	case l.wake <- struct{}{}:
 	default:
 	}
+}
+
+// SealNow asks the commit goroutine to seal the active segment, if it
+// holds any entry, right after writing everything queued before the call:
+// the entries appended before SealNow end up in the sealed segment (or an
+// earlier one). It never blocks. done, if not nil, is called once from the
+// commit goroutine (or at once when the log is closed or failed) with
+// whether a segment was sealed; it must not block. OnSeal reports the seal
+// as for any other. The object tier's uploader uses it when
+// acknowledgements wait for an upload and it has nothing else to do
+// (group commit for the object store).
+func (l *Log) SealNow(done func(sealed bool)) {
+	if done == nil {
+		done = func(bool) {}
+	}
+	l.mu.Lock()
+	if l.stateErrLocked() != nil {
+		l.mu.Unlock()
+		done(false)
+		return
+	}
+	l.sealAsked = append(l.sealAsked, done)
+	l.mu.Unlock()
+	l.signal()
 }
 
 // Sync forces a commit of everything queued before it and waits until it
