@@ -239,10 +239,24 @@ func (l *Log) indexLocked(seg *segment, k Key, ie indexEntry) {
 }
 
 // seal seals the active segment, which the last commit left fsynced: it
-// cuts the file to its frames, starts the next segment and reports the
-// sealed one to OnSeal.
+// marks it sealed and reports it to OnSeal at once (its frames are
+// durable, so its upload may start), then cuts the file to its frames and
+// starts the next segment. RemoveSegment waits for those two steps
+// (sealDone), so the file is not recycled under them.
 func (l *Log) seal() error {
 	old := l.active
+	done := make(chan struct{})
+	defer close(done)
+	l.indexMu.Lock()
+	old.sealed = true
+	old.sealedAt = time.Now()
+	old.sealDone = done
+	info := old.info()
+	l.indexMu.Unlock()
+	l.stats.seals.Add(1)
+	if l.cfg.OnSeal != nil {
+		l.cfg.OnSeal(info)
+	}
 	if err := l.trimTail(old); err != nil {
 		return err
 	}
@@ -252,16 +266,9 @@ func (l *Log) seal() error {
 	}
 	l.nextPrepared(next.id+1, old.written)
 	l.indexMu.Lock()
-	old.sealed = true
-	old.sealedAt = time.Now()
 	l.segments = append(l.segments, next)
-	info := old.info()
 	l.indexMu.Unlock()
 	l.active = next
-	l.stats.seals.Add(1)
-	if l.cfg.OnSeal != nil {
-		l.cfg.OnSeal(info)
-	}
 	return nil
 }
 

@@ -152,6 +152,17 @@ func (l *Log) SealedSizes() []SegmentSize {
 // other segment is an error, so every partition's entries stay a
 // contiguous run. Reads already under way on the segment finish first.
 func (l *Log) RemoveSegment(id uint64) error {
+	// A segment is reported sealed before its seal has cut the file and
+	// started the next segment (see seal): wait for that first.
+	l.indexMu.RLock()
+	var sealing chan struct{}
+	if s := l.segmentLocked(id); s != nil {
+		sealing = s.sealDone
+	}
+	l.indexMu.RUnlock()
+	if sealing != nil {
+		<-sealing
+	}
 	l.indexMu.Lock()
 	if l.closed {
 		l.indexMu.Unlock()

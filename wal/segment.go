@@ -77,6 +77,9 @@ type segment struct {
 	parts      map[Key]PartitionRange // indexMu
 	sealed     bool                   // indexMu
 	sealedAt   time.Time              // indexMu
+	// sealDone is closed once the seal has cut the file and started the
+	// next segment (nil for segments sealed by Open); indexMu.
+	sealDone chan struct{}
 
 	readers sync.WaitGroup
 }
