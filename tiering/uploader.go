@@ -552,19 +552,16 @@ func entryEpoch(data []byte) (epoch int32, maxTs int64, err error) {
 // each partition's data will end once the earlier segments are committed;
 // a partition not in it starts at the catalog's end. collect updates it.
 func (u *Uploader) collect(seg wal.SegmentInfo, ends map[wal.Key]int64) ([]*partEntries, error) {
-	// The entries are copied into one arena: a segment's frames (its
-	// size) hold every payload. The arena is reused by the next collect,
-	// so the entries are valid until then.
-	if int64(cap(u.arena)) < seg.Size {
-		u.arena = make([]byte, 0, seg.Size)
-	}
-	arena := u.arena[:0]
+	// The segment is read whole into the arena with one read, and the
+	// entries point into it. The arena is reused by the next collect, so
+	// the entries are valid until then.
 	u.fencedMu.Lock()
 	fenced := maps.Clone(u.fenced)
 	u.fencedMu.Unlock()
 	parts := map[wal.Key]*partEntries{}
 	gone := map[wal.Key]bool{}
-	err := u.log.ReadSegment(seg.ID, func(e wal.Entry) error {
+	var err error
+	u.arena, err = u.log.ReadSegmentInto(seg.ID, u.arena, func(e wal.Entry) error {
 		if gone[e.Key] {
 			return nil
 		}
@@ -605,9 +602,7 @@ func (u *Uploader) collect(seg wal.SegmentInfo, ends map[wal.Key]int64) ([]*part
 			gone[e.Key] = true
 			return nil
 		}
-		start := len(arena)
-		arena = append(arena, e.Data...)
-		e.Data, e.Done = arena[start:len(arena):len(arena)], nil
+		e.Done = nil
 		pe.entries = append(pe.entries, e)
 		pe.epochs = append(pe.epochs, epoch)
 		pe.maxTs = append(pe.maxTs, max(maxTs, e.MaxTimestamp))

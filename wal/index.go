@@ -343,6 +343,48 @@ func (l *Log) Replay(fn func(e Entry) error) error {
 // ReadSegment calls fn for every durable entry of segment id in log order.
 // e.Data aliases a buffer that is reused after fn returns. An error from fn
 // stops the iteration and is returned as is.
+// ReadSegmentInto is ReadSegment with the whole segment read into buf
+// (grown if short) with one read, and every entry's Data a slice of it:
+// no copy per entry. The entries stay valid until buf is reused; the
+// buffer used is returned for that.
+func (l *Log) ReadSegmentInto(id uint64, buf []byte, fn func(e Entry) error) ([]byte, error) {
+	l.indexMu.RLock()
+	if l.closed {
+		l.indexMu.RUnlock()
+		return buf, ErrClosed
+	}
+	s := l.segmentLocked(id)
+	if s == nil {
+		l.indexMu.RUnlock()
+		return buf, fmt.Errorf("read segment %d: no such segment", id)
+	}
+	pinLocked(s)
+	end := s.durable
+	l.indexMu.RUnlock()
+	defer s.readers.Done()
+	n := int(end - segmentHeaderSize)
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := s.f.ReadAt(buf, segmentHeaderSize); err != nil {
+		return buf, fmt.Errorf("read segment %d: %w", id, err)
+	}
+	for pos := 0; pos < n; {
+		e, size, err := decodeFrame(buf[pos:], s.salt)
+		if err != nil {
+			se := &scanError{pos: segmentHeaderSize + int64(pos), err: err}
+			return buf, se.corruption(s.path)
+		}
+		e.Data = e.Data[:len(e.Data):len(e.Data)]
+		if err := fn(e); err != nil {
+			return buf, err
+		}
+		pos += size
+	}
+	return buf, nil
+}
+
 func (l *Log) ReadSegment(id uint64, fn func(e Entry) error) error {
 	l.indexMu.RLock()
 	if l.closed {

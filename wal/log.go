@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -98,9 +99,15 @@ type queued struct {
 	done  func(error)
 }
 
+// keptQueueBytes is the largest commit queue buffer kept for reuse
+// however little the last round used of it: regrowing a buffer copies
+// everything queued so far, which showed up as a good part of the
+// produce path's CPU with a smaller limit.
+const keptQueueBytes = 32 << 20
+
 // reset empties q for reuse, dropping an outsized buffer.
 func (q *commitQueue) reset() {
-	if cap(q.buf) > 8<<20 && len(q.buf) < cap(q.buf)/4 {
+	if cap(q.buf) > keptQueueBytes && len(q.buf) < cap(q.buf)/4 {
 		q.buf = nil
 	} else {
 		q.buf = q.buf[:0]
@@ -204,6 +211,11 @@ func (l *Log) Append(e Entry) error {
 	}
 	l.epochs[e.Key] = epoch
 	q := l.queue
+	if need := len(q.buf) + int(size); need > cap(q.buf) {
+		// Grow at least to a MiB and by doubling: each growth copies
+		// what is queued.
+		q.buf = slices.Grow(q.buf, max(need, 2*cap(q.buf), 1<<20)-len(q.buf))
+	}
 	q.buf = append(q.buf, hdr[:]...)
 	q.buf = append(q.buf, e.Data...)
 	q.ents = append(q.ents, queued{
