@@ -7,7 +7,7 @@ import (
 )
 
 // run is the commit goroutine. Each round it takes everything queued,
-// writes it with one pwrite per segment it lands in, fdatasyncs, publishes
+// writes it with one vectored pwrite per segment it lands in, fdatasyncs, publishes
 // the entries to the index and calls their Done callbacks in append order.
 // Entries appended meanwhile queue up and form the next round. It also
 // seals the active segment by size, by age and on request (SealNow), and
@@ -82,11 +82,12 @@ func (l *Log) isFailed() bool {
 
 // commit makes the entries of q durable. The bytes go into the active
 // segment until it reaches SegmentMaxBytes; then the segment is sealed and
-// the rest continues in a new one. Each piece is one pwrite and one
+// the rest continues in a new one. Each piece is one pwritev and one
 // fdatasync.
 func (l *Log) commit(q *commitQueue) {
-	ents, buf := q.ents, q.buf
+	ents, hdrs := q.ents, q.hdrs
 	maxSize := l.cfg.SegmentMaxBytes
+	var iovs [][]byte
 	for i := 0; i < len(ents); {
 		if l.isFailed() {
 			l.fail(ents[i:], nil)
@@ -107,15 +108,23 @@ func (l *Log) commit(q *commitQueue) {
 			count++
 		}
 		if n > 0 {
-			if seg.salt != 0 {
-				saltFrames(buf[:n], ents[i:j], seg.salt)
+			iovs = iovs[:0]
+			for k := i; k < j; k++ {
+				if ents[k].size == 0 {
+					continue
+				}
+				h := hdrs[:frameHeaderSize:frameHeaderSize]
+				hdrs = hdrs[frameHeaderSize:]
+				if seg.salt != 0 {
+					saltFrameHeader(h, seg.salt)
+				}
+				iovs = append(iovs, h, ents[k].data)
 			}
-			if err := l.writeAndSync(seg, buf[:n]); err != nil {
+			if err := l.writeAndSync(seg, iovs, n); err != nil {
 				l.fail(ents[i:], err)
 				return
 			}
 			l.publish(seg, ents[i:j], seg.written-n)
-			buf = buf[n:]
 		}
 		for k := i; k < j; k++ {
 			if done := ents[k].done; done != nil {
@@ -137,25 +146,25 @@ func (l *Log) commit(q *commitQueue) {
 	}
 }
 
-// writeAndSync appends p to seg with one pwrite and fdatasyncs it.
-func (l *Log) writeAndSync(seg *segment, p []byte) error {
+// writeAndSync appends the n bytes of iovs to seg with a vectored pwrite
+// (one call per IOV_MAX pieces) and fdatasyncs them.
+func (l *Log) writeAndSync(seg *segment, iovs [][]byte, n int64) error {
 	if h := l.cfg.hooks.beforeWrite; h != nil {
 		if err := h(); err != nil {
 			return fmt.Errorf("write segment %d: %w", seg.id, err)
 		}
 	}
-	_, err := seg.f.WriteAt(p, seg.written)
-	if err != nil {
+	if err := writeAtv(seg.f, iovs, seg.written); err != nil {
 		return fmt.Errorf("write segment %d: %w", seg.id, err)
 	}
 	// Bytes landing in preallocated space stop counting as spare.
 	if seg.written < seg.size {
-		l.extraBytes.Add(-(min(seg.size, seg.written+int64(len(p))) - seg.written))
+		l.extraBytes.Add(-(min(seg.size, seg.written+n) - seg.written))
 	}
-	seg.written += int64(len(p))
+	seg.written += n
 	seg.size = max(seg.size, seg.written)
-	l.diskBytes.Add(int64(len(p)))
-	l.released(int64(len(p)))
+	l.diskBytes.Add(n)
+	l.released(n)
 	if h := l.cfg.hooks.beforeSync; h != nil {
 		if err := h(); err != nil {
 			return fmt.Errorf("sync segment %d: %w", seg.id, err)
@@ -167,10 +176,10 @@ func (l *Log) writeAndSync(seg *segment, p []byte) error {
 		return fmt.Errorf("sync segment %d: %w", seg.id, err)
 	}
 	if f := l.cfg.OnCommit; f != nil {
-		f(len(p), time.Since(synced))
+		f(int(n), time.Since(synced))
 	}
 	l.stats.commits.Add(1)
-	l.stats.bytes.Add(uint64(len(p)))
+	l.stats.bytes.Add(uint64(n))
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -81,11 +80,14 @@ type Log struct {
 	stats      struct{ commits, entries, bytes, fsyncs, seals atomic.Uint64 }
 }
 
-// commitQueue is one group of accepted entries: their encoded frames back to
-// back in buf, and per-entry metadata in ents. Two queues alternate between
-// the appenders and the committer, so their memory is reused.
+// commitQueue is one group of accepted entries: their encoded frame
+// headers back to back in hdrs, and per-entry metadata and payload in
+// ents. The commit writes each header and payload in place with one
+// vectored write, so an entry's bytes are not copied on their way to the
+// file. Two queues alternate between the appenders and the committer, so
+// their memory is reused.
 type commitQueue struct {
-	buf  []byte
+	hdrs []byte
 	ents []queued
 }
 
@@ -95,24 +97,15 @@ type queued struct {
 	base  int64
 	maxTs int64
 	span  uint32
-	size  uint32 // frame bytes in buf; 0 for a barrier
+	size  uint32 // frame bytes; 0 for a barrier
+	data  []byte // the payload (the WAL owns it after Append)
 	done  func(error)
 }
 
-// keptQueueBytes is the largest commit queue buffer kept for reuse
-// however little the last round used of it: regrowing a buffer copies
-// everything queued so far, which showed up as a good part of the
-// produce path's CPU with a smaller limit.
-const keptQueueBytes = 32 << 20
-
-// reset empties q for reuse, dropping an outsized buffer.
+// reset empties q for reuse.
 func (q *commitQueue) reset() {
-	if cap(q.buf) > keptQueueBytes && len(q.buf) < cap(q.buf)/4 {
-		q.buf = nil
-	} else {
-		q.buf = q.buf[:0]
-	}
-	clear(q.ents) // drop Done closures
+	q.hdrs = q.hdrs[:0]
+	clear(q.ents) // drop payloads and Done closures
 	q.ents = q.ents[:0]
 }
 
@@ -211,19 +204,14 @@ func (l *Log) Append(e Entry) error {
 	}
 	l.epochs[e.Key] = epoch
 	q := l.queue
-	if need := len(q.buf) + int(size); need > cap(q.buf) {
-		// Grow at least to a MiB and by doubling: each growth copies
-		// what is queued.
-		q.buf = slices.Grow(q.buf, max(need, 2*cap(q.buf), 1<<20)-len(q.buf))
-	}
-	q.buf = append(q.buf, hdr[:]...)
-	q.buf = append(q.buf, e.Data...)
+	q.hdrs = append(q.hdrs, hdr[:]...)
 	q.ents = append(q.ents, queued{
 		key:   e.Key,
 		base:  e.BaseOffset,
 		maxTs: e.MaxTimestamp,
 		span:  uint32(e.LastOffset - e.BaseOffset),
 		size:  uint32(size),
+		data:  e.Data,
 		done:  e.Done,
 	})
 	l.queuedBytes += size
