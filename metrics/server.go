@@ -42,7 +42,7 @@ func NewSet(prices Prices) *Set {
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
 		}),
 		walCommit: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "shale_wal_commit_size_bytes", Help: "Bytes written by each WAL group commit (one pwrite, one fdatasync).",
+			Name: "shale_wal_commit_size_bytes", Help: "Bytes written by each WAL group commit (one pwritev, one fdatasync).",
 			Buckets: prometheus.ExponentialBuckets(512, 4, 10), // 512B .. 128MiB
 		}),
 		raftPropose: prometheus.NewHistogram(prometheus.HistogramOpts{
