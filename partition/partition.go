@@ -423,11 +423,13 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error
 				p.fail(err)
 				return
 			}
-			p.durable.advance(last + 1)
 			if p.cold == nil {
 				// WAL-only mode (no object tier): durable is committed.
+				// The high watermark first, so that whoever sees the
+				// durable end advanced sees it advanced too.
 				p.hwm.advance(last + 1)
 			}
+			p.durable.advance(last + 1)
 		},
 	})
 	if err != nil {
