@@ -633,6 +633,21 @@ func (p *Partition) ReadBelow(ctx context.Context, offset, upper int64, maxBytes
 	return r, nil
 }
 
+// ReadsCold reports whether a read at offset would go to the object tier
+// (the local WAL does not serve it): what a fetch reads ahead in parallel
+// across partitions.
+func (p *Partition) ReadsCold(offset int64) bool {
+	if p.cold == nil {
+		return false
+	}
+	floor := p.walFloor
+	if cr, ok := p.cold.(CompactedReader); ok {
+		floor = max(floor, cr.CleanedTo(p.key))
+	}
+	wr, ok := p.log.Range(p.key)
+	return !ok || offset < max(wr.First, floor) || offset >= p.fencedAt.Load()
+}
+
 func piecesLen(pieces [][]byte) int {
 	n := 0
 	for _, p := range pieces {
