@@ -149,7 +149,7 @@ objtier_step() {
 	local r
 	for r in $(seq 1 "$OT_REPEAT"); do
 		cold_start consume-$r
-		loadtest ot "consume-$r" consume --brokers "$addr" --topic ot --consumers 4 --progress 5s
+		CPU_PID=$pid loadtest ot "consume-$r" consume --brokers "$addr" --topic ot --consumers 4 --progress 5s
 		mv "$WORK/ot-consume-$r.json" "$ot/consume-$r.json"
 		cold_start replay-$r
 		log "object tier: objtier replay --topic ot --workers 4"

@@ -12,6 +12,11 @@
 #   BENCH_COUNT_1K    records in the 1 KiB profile          (default 300000)
 #   BENCH_LAT_SECS    seconds of the half-rate latency run  (default 10)
 #   BENCH_SETTLE_SECS idle seconds before the latency run  (default 10)
+#   BENCH_E2E_SECS    seconds of each 20,000 records/s end-to-end run
+#                     (acks=all and acks=1, issue 14's latency targets)
+#                                                          (default 10)
+#   BENCH_SEQ_COUNT   sequential acks=all writes, one in flight
+#                                                          (default 1000)
 #   BENCH_DISK_MB     MiB written by each dd run            (default 1024)
 #   BENCH_TMP         parent of the work dir (same disk as the data dir:
 #                     Shale's data, the NATS store and the dd files all
@@ -108,18 +113,31 @@ stop() {
 	wait "$1" 2>/dev/null || true
 }
 
+# cpu_secs PID: the process's user+system CPU seconds so far, from
+# /proc/PID/stat (utime and stime, fields 14 and 15, in clock ticks).
+CLK_TCK=$(getconf CLK_TCK)
+cpu_secs() {
+	awk -v hz="$CLK_TCK" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / hz }' "/proc/$1/stat"
+}
+
 # loadtest PREFIX NAME ARGS...: one profile, JSON to WORK/PREFIX-NAME.json,
 # progress to WORK/PREFIX-NAME.log, the command to WORK/commands.txt.
+# With CPU_PID set, the broker's CPU seconds during the profile go to
+# WORK/PREFIX-NAME.cpu.
 loadtest() {
-	local prefix=$1 name=$2
+	local prefix=$1 name=$2 cpu0=""
 	shift 2
 	echo "shale loadtest $*" >>"$WORK/commands-$prefix.txt"
 	log "$prefix $name: shale loadtest $*"
+	if [[ -n "${CPU_PID:-}" ]]; then cpu0=$(cpu_secs "$CPU_PID"); fi
 	"$SHALE" loadtest "$@" --json >"$WORK/$prefix-$name.json" 2>"$WORK/$prefix-$name.log" || {
 		log "$prefix $name failed:"
 		tail -5 "$WORK/$prefix-$name.log" >&2
 		exit 1
 	}
+	if [[ -n "$cpu0" ]]; then
+		awk -v a="$cpu0" -v b="$(cpu_secs "$CPU_PID")" 'BEGIN { printf "%.3f\n", b - a }' >"$WORK/$prefix-$name.cpu"
+	fi
 }
 
 # profiles PREFIX ADDR: the same four loads against one broker.
@@ -146,9 +164,44 @@ profiles() {
 # Shale: `shale dev` with its data in the work dir.
 start shale "$WORK/shale.log" "$SHALE" dev --data-dir "$WORK/shale-data" --listen 127.0.0.1:0 --log-level warn
 SHALE_PID=$STARTED_PID
-profiles shale "$STARTED_ADDR"
+CPU_PID=$SHALE_PID profiles shale "$STARTED_ADDR"
 stop "$SHALE_PID"
 rm -rf "$WORK/shale-data"
+
+# Latency end to end (issue 14): 8 partitions, 100 B, 20,000 records/s, one
+# producer and one consumer, acks=all at the default 250ms segment age and
+# at 50ms, and acks=1; then BENCH_SEQ_COUNT acks=all writes one at a time.
+# Each on a fresh `shale dev`; the PUTs are the WAL objects the embedded
+# store holds afterwards (compaction and GC do not run that soon).
+E2E_SECS=${BENCH_E2E_SECS:-10}
+SEQ_COUNT=${BENCH_SEQ_COUNT:-1000}
+e2e_broker() { # e2e_broker NAME SHALE-DEV-ARGS...: starts one, sets E2E_PID, E2E_ADDR, E2E_DATA
+	local name=$1
+	shift
+	E2E_DATA="$WORK/$name-data"
+	start "$name" "$WORK/$name.log" "$SHALE" dev --data-dir "$E2E_DATA" --listen 127.0.0.1:0 --log-level warn "$@"
+	E2E_PID=$STARTED_PID E2E_ADDR=$STARTED_ADDR
+}
+wal_objects() { find "$1/objects/wal" -name '*.obj' 2>/dev/null | wc -l; }
+e2e_run() { # e2e_run BROKER-NAME ACKS TOPIC
+	loadtest lat "$1-$2" e2e --brokers "$E2E_ADDR" --topic "$3" --partitions 8 --create-topic --progress 5s \
+		--producers 1 --consumers 1 --acks "$2" --record-size 100 --rate 20000 --duration "${E2E_SECS}s"
+}
+e2e_broker age250
+e2e_run age250 all e2e-all
+e2e_run age250 1 e2e-1
+stop "$E2E_PID"
+rm -rf "$E2E_DATA"
+e2e_broker age50 --wal-segment-age 50ms
+e2e_run age50 all e2e-all
+stop "$E2E_PID"
+rm -rf "$E2E_DATA"
+e2e_broker seq
+loadtest lat seq produce --brokers "$E2E_ADDR" --topic seq --partitions 1 --create-topic --progress 5s \
+	--producers 1 --acks all --linger 0s --buffered-records 1 --record-size 100 --count "$SEQ_COUNT"
+wal_objects "$E2E_DATA" >"$WORK/lat-seq.puts"
+stop "$E2E_PID"
+rm -rf "$E2E_DATA"
 
 # kfake: the protocol ceiling of this client on this machine.
 start kfake "$WORK/kfake.log" "$WORK/bin/kfake" --port 0

@@ -157,6 +157,7 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, denied m
 		maxBytes = min(maxBytes, int(req.MaxBytes))
 	}
 	res := fetchResult{resp: resp}
+	cold := s.readColdAhead(ctx, req, maxBytes)
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		st := kmsg.NewFetchResponseTopic()
@@ -198,7 +199,12 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, denied m
 				res.errored = true
 				continue
 			}
-			res.watches = append(res.watches, p.Watch())
+			ahead, isAhead := cold[[2]int{i, j}]
+			if isAhead {
+				res.watches = append(res.watches, ahead.watch)
+			} else {
+				res.watches = append(res.watches, p.Watch())
+			}
 			limit := maxBytes - res.bytes
 			if rp.PartitionMaxBytes > 0 {
 				limit = min(limit, int(rp.PartitionMaxBytes))
@@ -216,7 +222,18 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, denied m
 			if req.IsolationLevel == 1 {
 				upper = lso
 			}
-			rr, err := p.ReadBelow(ctx, rp.FetchOffset, upper, max(limit, 1))
+			var rr partition.ReadResult
+			var err error
+			if isAhead {
+				<-ahead.done
+				rr, err = ahead.rr, ahead.err
+				if err == nil && rr.Len() > max(limit, 1) {
+					// Read with the whole budget; this one has less left.
+					rr, err = p.ReadBelow(ctx, rp.FetchOffset, upper, max(limit, 1))
+				}
+			} else {
+				rr, err = p.ReadBelow(ctx, rp.FetchOffset, upper, max(limit, 1))
+			}
 			sp.HighWatermark = rr.HighWatermark
 			sp.LastStableOffset = min(lso, rr.HighWatermark)
 			sp.LogStartOffset = rr.LogStartOffset
@@ -284,6 +301,64 @@ func checkLeaderEpoch(client, ours int32) int16 {
 		return kerr.UnknownLeaderEpoch.Code
 	}
 	return 0
+}
+
+// coldRead is one partition's object-tier read started ahead of a fetch's
+// pass over its partitions, with the watch taken before it.
+type coldRead struct {
+	watch <-chan struct{}
+	done  chan struct{}
+	rr    partition.ReadResult
+	err   error
+}
+
+// maxColdAhead bounds the partitions of one fetch read from the object
+// tier at once.
+const maxColdAhead = 16
+
+// readColdAhead starts, at once and in parallel, the reads of the
+// partitions of req that the object tier serves (their block GETs
+// overlap instead of following one another), each with the whole
+// response budget or its partition limit; fetchOnce takes their results
+// in order, reading again only when less budget is left than a result
+// holds. Partitions the WAL serves are read by fetchOnce as before. The
+// result is keyed by topic and partition index in req.
+func (s *Server) readColdAhead(ctx context.Context, req *kmsg.FetchRequest, maxBytes int) map[[2]int]*coldRead {
+	var out map[[2]int]*coldRead
+	n := 0
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		t := s.topics.byName(rt.Topic)
+		if t == nil {
+			continue
+		}
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			p := t.partition(rp.Partition)
+			if p == nil || n == maxColdAhead || t.meta.Partitions[rp.Partition].Leader != s.cfg.NodeID || !p.ReadsCold(rp.FetchOffset) {
+				continue
+			}
+			upper := int64(math.MaxInt64)
+			if req.IsolationLevel == 1 {
+				upper = s.lastStable(t, rp.Partition)
+			}
+			limit := maxBytes
+			if rp.PartitionMaxBytes > 0 {
+				limit = min(limit, int(rp.PartitionMaxBytes))
+			}
+			c := &coldRead{watch: p.Watch(), done: make(chan struct{})}
+			if out == nil {
+				out = make(map[[2]int]*coldRead)
+			}
+			out[[2]int{i, j}] = c
+			n++
+			go func(offset int64) {
+				defer close(c.done)
+				c.rr, c.err = p.ReadBelow(ctx, offset, upper, max(limit, 1))
+			}(rp.FetchOffset)
+		}
+	}
+	return out
 }
 
 // maxWatchCases bounds the channels one wait selects on (reflect.Select

@@ -60,7 +60,7 @@ func TestDecodeRequest(t *testing.T) {
 }
 
 func TestReadFrameGrowsWithTheData(t *testing.T) {
-	for _, size := range []int{8, frameChunk, frameChunk + 1, 3*frameChunk + 12345} {
+	for _, size := range []int{8, 1 << 20, 1<<20 + 1, 3<<20 + 12345} {
 		src := make([]byte, size)
 		for i := range src {
 			src[i] = byte(i * 7)

@@ -41,8 +41,13 @@ type Config struct {
 
 	// RecordSize is the value size of every record, in bytes (no key).
 	RecordSize int
-	Producers  int
-	Consumers  int
+	// Values is what the values hold: "random" (every record its own
+	// pseudo-random bytes, incompressible: what real payloads cost a
+	// broker per byte) or "text" (one line of printable text repeated in
+	// every record of a producer, which compresses well).
+	Values    string
+	Producers int
+	Consumers int
 
 	// Acks is "all", "1" or "0".
 	Acks string
@@ -86,6 +91,7 @@ func DefaultConfig() Config {
 		Partitions:        8,
 		ReplicationFactor: 1,
 		RecordSize:        100,
+		Values:            "random",
 		Producers:         1,
 		Consumers:         1,
 		Acks:              "1",
@@ -117,6 +123,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.Brokers) == 0 {
 		return errors.New("--brokers is empty")
+	}
+	if c.Values != "random" && c.Values != "text" {
+		return fmt.Errorf("--values %q is not random or text", c.Values)
 	}
 	for _, b := range c.Brokers {
 		if b == "" {
@@ -244,6 +253,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		c.RecordSize = int(v)
 		return err
 	})
+	fs.StringVar(&c.Values, "values", c.Values, "record values: random (incompressible, each record its own) or text (one repeated line, compressible)")
 	fs.IntVar(&c.Producers, "producers", c.Producers, "producer clients")
 	fs.IntVar(&c.Consumers, "consumers", c.Consumers, "consumer clients (partitions are dealt round-robin)")
 	fs.StringVar(&c.Acks, "acks", c.Acks, "all, 1 or 0")

@@ -19,10 +19,16 @@
 //	           0        8        16            RecordSize
 //	           +--------+--------+---------------+
 //	           | send   | run id | filler        |
-//	           | ns, BE | BE     | text          |
+//	           | ns, BE | BE     | values        |
 //	           +--------+--------+---------------+
 //
 //	         Records of other runs (without this run's id) are skipped.
+//
+// Values are, by default (Values "random"), every record its own slice of
+// a 32 MiB pool of pseudo-random bytes per producer: incompressible, as
+// real payloads mostly are, so the broker's cost per byte shows. Values
+// "text" repeats one line of printable text in every record of a
+// producer, which compression codecs shrink a lot.
 //
 // Latencies go into a log-linear Histogram (fixed memory, ≤0.4% error per
 // percentile, mergeable), one per client, merged for the summary and for

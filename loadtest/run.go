@@ -429,12 +429,34 @@ func payload(size int, seed int64) []byte {
 	return b
 }
 
+// randomPoolBytes is the size of a producer's pool of random value bytes:
+// far past any codec's window within a batch, so no value repeats within
+// reach of compression.
+const randomPoolBytes = 32 << 20
+
+// randomPool returns pseudo-random bytes for a producer's values: at least
+// randomPoolBytes and two values. Values are slices of it, never
+// modified.
+func randomPool(size int, seed int64) []byte {
+	rng := rand.New(rand.NewPCG(uint64(seed), 0xda7a))
+	b := make([]byte, max(randomPoolBytes, 2*size))
+	for i := 0; i+8 <= len(b); i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], rng.Uint64())
+	}
+	return b
+}
+
 // produce sends records until quota (0: no quota) or deadline (zero: none)
 // and waits for their acknowledgements. The send time travels in
 // kgo.Record.Timestamp (the promise gets the same *Record back) and, for
 // e2e, in the first 8 bytes of the value.
 func (r *run) produce(ctx context.Context, cl *kgo.Client, id, quota int64, rate float64, deadline time.Time, lr *latencyRecorder) {
 	base := payload(r.cfg.RecordSize, id)
+	var pool []byte // random values: each record takes the next RecordSize bytes
+	pos := 0
+	if r.cfg.Values == "random" {
+		pool = randomPool(r.cfg.RecordSize, id)
+	}
 	embed := r.cfg.Mode == ModeE2E
 	promise := func(rec *kgo.Record, err error) {
 		if err != nil {
@@ -474,9 +496,15 @@ func (r *run) produce(ctx context.Context, cl *kgo.Client, id, quota int64, rate
 			}
 		}
 		value := base
+		if pool != nil {
+			if pos+len(base) > len(pool) {
+				pos = 0
+			}
+			value = pool[pos : pos+len(base) : pos+len(base)]
+			pos += len(base)
+		}
 		if embed {
-			value = make([]byte, len(base))
-			copy(value, base)
+			value = append(make([]byte, 0, len(value)), value...)
 			binary.BigEndian.PutUint64(value, uint64(now.UnixNano()))
 			binary.BigEndian.PutUint64(value[8:], r.runID)
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/shalelog/shale/internal/shaletest"
 	"github.com/twmb/franz-go/pkg/kadm"
 )
@@ -214,5 +215,24 @@ func TestSummaryJSONRoundTrip(t *testing.T) {
 	}
 	if !strings.Contains(text.String(), "500 records/s") || !strings.Contains(text.String(), "p99.9") {
 		t.Fatalf("text summary:\n%s", text.String())
+	}
+}
+
+// Random values are incompressible: zstd cannot shrink a megabyte of
+// consecutive values, while the text values shrink several times.
+func TestRandomValuesAreIncompressible(t *testing.T) {
+	pool := randomPool(100, 1)
+	batch := pool[:1<<20]
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	if n := len(enc.EncodeAll(batch, nil)); n < len(batch)*99/100 {
+		t.Fatalf("a MiB of random values compresses to %d bytes", n)
+	}
+	text := bytes.Repeat(payload(100, 1), (1<<20)/100)
+	if n := len(enc.EncodeAll(text, nil)); n > len(text)/4 {
+		t.Fatalf("a MiB of text values compresses only to %d bytes", n)
 	}
 }

@@ -25,6 +25,7 @@ type Set struct {
 	walFsync    prometheus.Histogram
 	walCommit   prometheus.Histogram
 	raftPropose prometheus.Histogram
+	uploadStage *prometheus.HistogramVec
 }
 
 // NewSet builds a node's metrics: the request path, the object store,
@@ -41,15 +42,20 @@ func NewSet(prices Prices) *Set {
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
 		}),
 		walCommit: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "shale_wal_commit_size_bytes", Help: "Bytes written by each WAL group commit (one pwrite, one fdatasync).",
+			Name: "shale_wal_commit_size_bytes", Help: "Bytes written by each WAL group commit (one pwritev, one fdatasync).",
 			Buckets: prometheus.ExponentialBuckets(512, 4, 10), // 512B .. 128MiB
 		}),
 		raftPropose: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "shale_raft_apply_duration_seconds", Help: "On the raft leader, time from proposing a metadata command to its apply (replication, commit and state machine).",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5},
 		}),
+		uploadStage: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "shale_upload_stage_seconds",
+			Help:    "Time each WAL segment spends in each step of its way to the catalog: seal_wait (first entry to seal), build (seal to object built), put_queue (built to PUT start), put, commit (PUT end to catalog commit, waiting for earlier segments included), total (first entry to commit).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
+		}, []string{"stage"}),
 	}
-	reg.MustRegister(s.walFsync, s.walCommit, s.raftPropose,
+	reg.MustRegister(s.walFsync, s.walCommit, s.raftPropose, s.uploadStage,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.Cost = NewCostMeter(prices, nil)
 	s.Bucket.cost = s.Cost
@@ -62,6 +68,12 @@ func NewSet(prices Prices) *Set {
 func (s *Set) WALCommit(bytes int, fsync time.Duration) {
 	s.walFsync.Observe(fsync.Seconds())
 	s.walCommit.Observe(float64(bytes))
+}
+
+// UploadStage records how long one segment spent in one step of its
+// upload (see shale_upload_stage_seconds).
+func (s *Set) UploadStage(stage string, d time.Duration) {
+	s.uploadStage.WithLabelValues(stage).Observe(d.Seconds())
 }
 
 // RaftProposed is the metadata store's propose observer.

@@ -93,8 +93,18 @@ type TieringConfig struct {
 type WALConfig struct {
 	Dir             string   `yaml:"dir"`
 	SegmentMaxBytes ByteSize `yaml:"segment_max_bytes"`
-	SegmentMaxAge   Duration `yaml:"segment_max_age"`
-	MaxBytes        ByteSize `yaml:"max_bytes"`
+	// SegmentMaxAge is the latency/cost dial: a non-empty segment is
+	// sealed and uploaded this long after its first entry at the latest,
+	// and it sets the PUT budget, one upload per SegmentMaxAge on average
+	// (docs/OPERATIONS.md, "Latency and PUT cost").
+	SegmentMaxAge Duration `yaml:"segment_max_age"`
+	// UploadBurst is how much of that PUT budget a quiet broker saves for
+	// group commit: when acks=all producers wait and no upload is on its
+	// way, the active segment is sealed and uploaded at once while saved
+	// uploads are left, up to UploadBurst/SegmentMaxAge of them. 0 turns
+	// group commit off (acks=all then waits for the age or size seal).
+	UploadBurst Duration `yaml:"upload_burst"`
+	MaxBytes    ByteSize `yaml:"max_bytes"`
 	// RecycleSegments keeps uploaded segment files to overwrite as later
 	// segments (faster fsyncs on ext4 and XFS); turn it off on
 	// copy-on-write filesystems.
@@ -155,6 +165,7 @@ func DefaultConfig() Config {
 			// within 160 PUT-class requests per GiB (docs/BENCHMARKS.md).
 			SegmentMaxBytes: Auto, // derived from MaxBytes: see Derive
 			SegmentMaxAge:   Duration(250 * time.Millisecond),
+			UploadBurst:     Duration(10 * time.Minute),
 			MaxBytes:        1 << 30,
 			RecycleSegments: true,
 		},
@@ -244,6 +255,9 @@ func (c Config) Validate() error {
 	}
 	if c.WAL.SegmentMaxAge < Duration(time.Millisecond) {
 		return fmt.Errorf("wal segment_max_age %s: must be at least 1ms", time.Duration(c.WAL.SegmentMaxAge))
+	}
+	if c.WAL.UploadBurst < 0 {
+		return fmt.Errorf("wal upload_burst %s: must be >= 0", time.Duration(c.WAL.UploadBurst))
 	}
 	if c.WAL.MaxBytes < 4*minSegmentBytes {
 		return fmt.Errorf("wal max_bytes %d: must be at least %s (four of the smallest segments)", c.WAL.MaxBytes, ByteSize(4*minSegmentBytes))

@@ -220,6 +220,12 @@ func (n *Node) startBroker(cfg Config, logger *slog.Logger) (err error) {
 	uc.OrphanGrace = time.Duration(cfg.Tiering.OrphanGrace)
 	uc.ProducerExpiration = time.Duration(cfg.ProducerIDExpiration)
 	uc.OnFenced = func(k wal.Key, epoch int32) { n.parts.Fence(k, epoch) }
+	// The PUT budget: one upload per segment age on average, UploadBurst
+	// of it saved for group commit.
+	age := time.Duration(cfg.WAL.SegmentMaxAge)
+	uc.PutRate = float64(time.Second) / float64(age)
+	uc.PutBurst = float64(cfg.WAL.UploadBurst) / float64(age)
+	uc.OnSegment = n.traceSegment
 	uc.OnCommitted = func(k wal.Key, end int64) {
 		if p := n.parts.Get(k); p != nil {
 			p.Committed(end)
@@ -229,6 +235,7 @@ func (n *Node) startBroker(cfg Config, logger *slog.Logger) (err error) {
 		return err
 	}
 	up.Store(n.uploader)
+	n.parts.SetCommitWaiter(n.uploader.Demand)
 
 	if n.server, err = broker.New(cfg.Broker, n.meta, n.parts, logger.With("component", "broker")); err != nil {
 		return err

@@ -1,14 +1,17 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/shalelog/shale/console"
 	"github.com/shalelog/shale/metrics"
 	"github.com/shalelog/shale/objectstore"
+	"github.com/shalelog/shale/tiering"
 	"github.com/shalelog/shale/wal"
 )
 
@@ -151,4 +154,38 @@ func (n *Node) closeObserve() error {
 		return nil
 	}
 	return n.obs.srv.Close()
+}
+
+// traceSegment is the uploader's OnSegment hook: each segment's way to the
+// catalog, step by step, as a debug log line and (with a metrics
+// listener) in shale_upload_stage_seconds.
+func (n *Node) traceSegment(t tiering.SegmentTrace) {
+	if t.Bytes == 0 {
+		return
+	}
+	sealed := t.Sealed
+	if sealed.IsZero() { // sealed before this process started
+		sealed = t.FirstEntry
+	}
+	stages := [...]struct {
+		name string
+		d    time.Duration
+	}{
+		{"seal_wait", sealed.Sub(t.FirstEntry)},
+		{"build", t.Built.Sub(sealed)},
+		{"put_queue", t.PutStart.Sub(t.Built)},
+		{"put", t.PutDone.Sub(t.PutStart)},
+		{"commit", t.Committed.Sub(t.PutDone)},
+		{"total", t.Committed.Sub(t.FirstEntry)},
+	}
+	if n.obs != nil {
+		for _, s := range stages {
+			n.obs.set.UploadStage(s.name, s.d)
+		}
+	}
+	if n.log.Enabled(context.Background(), slog.LevelDebug) {
+		n.log.Debug("segment committed", "segment", t.Segment, "bytes", t.Bytes,
+			stages[0].name, stages[0].d, stages[1].name, stages[1].d, stages[2].name, stages[2].d,
+			stages[3].name, stages[3].d, stages[4].name, stages[4].d, stages[5].name, stages[5].d)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shalelog/shale/recordbatch"
@@ -18,6 +19,24 @@ type Manager struct {
 
 	mu    sync.RWMutex
 	parts map[wal.Key]*Partition
+
+	// onCommitWait is called when an acks=all append starts waiting for
+	// the object tier (see SetCommitWaiter).
+	onCommitWait atomic.Pointer[func()]
+}
+
+// SetCommitWaiter makes fn be called each time an acks=all append of any
+// partition starts waiting for its data to reach the object tier and the
+// catalog (WaitCommitted), after the data was appended to the WAL. The
+// uploader uses it to upload at once when it is idle instead of waiting
+// for the segment's age. fn must not block.
+func (m *Manager) SetCommitWaiter(fn func()) { m.onCommitWait.Store(&fn) }
+
+// commitWaiting is what the manager's partitions call.
+func (m *Manager) commitWaiting() {
+	if fn := m.onCommitWait.Load(); fn != nil {
+		(*fn)()
+	}
 }
 
 // NewManager returns an empty manager over the broker's WAL and the object
@@ -46,6 +65,7 @@ func (m *Manager) Open(k wal.Key, st State) *Partition {
 	}
 	m.adoptLog(k, &st, m.tailEpoch(k) == st.LeaderEpoch)
 	p := New(k, m.log, m.cold, st)
+	p.onCommitWait = m.commitWaiting
 	m.parts[k] = p
 	m.restore(p, st)
 	return p
@@ -63,6 +83,7 @@ func (m *Manager) Reopen(k wal.Key, st State) *Partition {
 	}
 	m.adoptLog(k, &st, false)
 	p := New(k, m.log, m.cold, st)
+	p.onCommitWait = m.commitWaiting
 	m.parts[k] = p
 	m.restore(p, st)
 	return p

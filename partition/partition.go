@@ -92,6 +92,10 @@ type Partition struct {
 	fenced   atomic.Bool
 	fencedAt atomic.Int64
 
+	// onCommitWait, if set, is called when WaitCommitted must wait (the
+	// manager's SetCommitWaiter).
+	onCommitWait func()
+
 	sealed    atomic.Bool // see Seal
 	restoring atomic.Bool // see State.TailFrom and RestoreFromObjects
 	walFloor  int64       // see State.WALFloor
@@ -295,6 +299,9 @@ func (a *Appended) WaitLocal(ctx context.Context) error {
 // the catalog, that is below the high watermark (acks=all), the log failed,
 // or ctx ends.
 func (a *Appended) WaitCommitted(ctx context.Context) error {
+	if f := a.p.onCommitWait; f != nil && a.p.hwm.Load() <= a.LastOffset {
+		f()
+	}
 	return a.p.waitFor(ctx, &a.p.hwm, a.LastOffset+1)
 }
 
@@ -416,11 +423,13 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error
 				p.fail(err)
 				return
 			}
-			p.durable.advance(last + 1)
 			if p.cold == nil {
 				// WAL-only mode (no object tier): durable is committed.
+				// The high watermark first, so that whoever sees the
+				// durable end advanced sees it advanced too.
 				p.hwm.advance(last + 1)
 			}
+			p.durable.advance(last + 1)
 		},
 	})
 	if err != nil {
@@ -622,6 +631,21 @@ func (p *Partition) ReadBelow(ctx context.Context, offset, upper int64, maxBytes
 		r.Data = pieces
 	}
 	return r, nil
+}
+
+// ReadsCold reports whether a read at offset would go to the object tier
+// (the local WAL does not serve it): what a fetch reads ahead in parallel
+// across partitions.
+func (p *Partition) ReadsCold(offset int64) bool {
+	if p.cold == nil {
+		return false
+	}
+	floor := p.walFloor
+	if cr, ok := p.cold.(CompactedReader); ok {
+		floor = max(floor, cr.CleanedTo(p.key))
+	}
+	wr, ok := p.log.Range(p.key)
+	return !ok || offset < max(wr.First, floor) || offset >= p.fencedAt.Load()
 }
 
 func piecesLen(pieces [][]byte) int {

@@ -35,9 +35,25 @@ type UploaderConfig struct {
 	LocalRetainBytes int64
 	// SparseInterval is the byte distance between sparse index entries.
 	SparseInterval int64
-	// Concurrency is how many segments are uploaded at once; their
-	// commits still happen one by one in segment order.
+	// Concurrency is how many segments may be on their way at once
+	// (built, PUT or waiting for their commit); their commits happen in
+	// segment order.
 	Concurrency int
+	// PutRate and PutBurst are the PUT budget of group commit: uploads
+	// earn PutRate tokens a second, up to PutBurst saved, and every
+	// segment uploaded spends one (never below zero). When acks=all
+	// producers wait and no upload is on its way, the uploader seals the
+	// WAL's active segment at once (group commit for the object store) if
+	// a token is there, else as soon as one is. So early uploads never
+	// raise the PUT rate above PutRate over a PutBurst/PutRate window,
+	// and at full load, when size seals use every token, there are none.
+	// A PutBurst below 1 turns group commit off: only the segment's age
+	// or size seal it.
+	PutRate  float64
+	PutBurst float64
+	// OnSegment, if set, is called from the upload loop with the trace
+	// of every segment uploaded: when each step of its way happened.
+	OnSegment func(SegmentTrace)
 	// RetryMin and RetryMax bound the backoff between failed PUTs or
 	// commits; uploads retry until they succeed or the uploader closes.
 	RetryMin, RetryMax time.Duration
@@ -74,6 +90,10 @@ func DefaultUploaderConfig() UploaderConfig {
 		RetryMin:         100 * time.Millisecond,
 		RetryMax:         5 * time.Second,
 		OrphanGrace:      24 * time.Hour,
+		// One upload per default segment age (250ms) on average, up to
+		// ten minutes of it saved for bursts of acks=all writes.
+		PutRate:  4,
+		PutBurst: 2400,
 	}
 }
 
@@ -88,6 +108,10 @@ func (c UploaderConfig) Validate() error {
 		return fmt.Errorf("upload retry backoff [%s, %s]: need 0 < min <= max", c.RetryMin, c.RetryMax)
 	case c.OrphanGrace <= 0:
 		return fmt.Errorf("upload orphan grace %s: must be > 0", c.OrphanGrace)
+	case c.PutBurst >= 1 && c.PutRate <= 0:
+		return fmt.Errorf("upload put rate %g: must be > 0 with a put burst of %g", c.PutRate, c.PutBurst)
+	case c.PutRate < 0 || c.PutBurst < 0:
+		return fmt.Errorf("upload put budget (rate %g, burst %g): must be >= 0", c.PutRate, c.PutBurst)
 	}
 	return index.BuilderOptions{SparseInterval: c.SparseInterval}.Validate()
 }
@@ -104,6 +128,19 @@ type UploaderStats struct {
 	Trimmed       int64         // local segments removed after upload
 	LastUploadLag time.Duration // first entry of the last segment to its commit
 	Pending       int           // sealed segments not yet uploaded
+	EarlySeals    int64         // segments sealed for waiting acks=all producers (group commit)
+	PutTokens     float64       // the PUT budget's tokens now
+}
+
+// SegmentTrace is one segment's way to the catalog: when its first entry
+// was written to the WAL, when it was sealed, when the uploader had built
+// its object, when the PUT started and ended, and when the catalog
+// committed it (the high watermarks advance right after).
+type SegmentTrace struct {
+	Segment                      uint64
+	Bytes                        int64 // object bytes; 0 when nothing in it needed uploading
+	FirstEntry, Sealed, Built    time.Time
+	PutStart, PutDone, Committed time.Time
 }
 
 // Uploader turns sealed WAL segments into objects of the index format,
@@ -111,11 +148,15 @@ type UploaderStats struct {
 // watermark of each partition in them, and trims uploaded segments from the
 // local WAL beyond the local retention budget.
 //
-// It works in waves of up to Concurrency segments: their objects are
-// built one after the other (each continuing the offsets the previous one
-// ends at), PUT in parallel, and committed one by one in segment order, so
-// each partition's extents stay contiguous in the catalog while PUT
-// latency overlaps. A failed PUT or commit is retried with capped
+// It is a pipeline of up to Concurrency segments: the loop builds each
+// sealed segment's object as soon as it is sealed (continuing the offsets
+// the outstanding ones end at) and starts its PUT at once, without waiting
+// for earlier uploads; a committer goroutine commits the stored objects
+// one by one in segment order, so each partition's extents stay contiguous
+// in the catalog while PUT latency overlaps. When acks=all producers wait
+// (Demand) and nothing is outstanding, the loop has the WAL seal its
+// active segment at once, within a PUT budget (group commit for the
+// object store; see UploaderConfig.PutRate). A failed PUT or commit is retried with capped
 // exponential backoff until it succeeds or the uploader closes; meanwhile
 // the WAL keeps accepting acks=1 writes until its byte budget is full.
 //
@@ -151,13 +192,36 @@ type Uploader struct {
 	arena  []byte
 	bodies [][]byte
 	// fenced holds, per partition, the newest leader epoch whose data can
-	// never be committed; touched by the upload loop only.
-	fenced map[wal.Key]int32
+	// never be committed; under fencedMu (the loop reads it, the
+	// committer writes it).
+	fencedMu sync.Mutex
+	fenced   map[wal.Key]int32
+
+	// The pipeline, touched by the upload loop only: uploads built and
+	// not yet handed to the committer, in segment order; where each
+	// partition ends once every outstanding upload is committed; how many
+	// uploads are outstanding (built, not yet committed); the newest
+	// segment id taken.
+	queue       []*upload
+	ends        map[wal.Key]int64
+	outstanding int
+	lastSeen    uint64
+	putDone     chan *upload // PUT goroutines → loop
+	toCommit    chan *upload // loop → committer, in segment order
+	committedCh chan *upload // committer → loop
+	flushed     chan bool    // the WAL → loop: a SealNow was served
+	flushing    bool         // a SealNow is outstanding
+	budget      putBudget
+	workers     sync.WaitGroup
+
+	// demand is set when an acks=all producer waits (Demand) and cleared
+	// when the loop asks the WAL for a seal.
+	demand atomic.Bool
 
 	start sync.Once // runs the loop, or (from Close) marks it never run
 
 	objects, bytes, segments, putErrors, commitErrors, trimmed atomic.Int64
-	rePuts, fencedParts                                        atomic.Int64
+	rePuts, fencedParts, earlySeals                            atomic.Int64
 }
 
 // NewUploader returns an uploader; Start runs it.
@@ -169,10 +233,15 @@ func NewUploader(cfg UploaderConfig, log *wal.Log, bucket objectstore.Bucket, ca
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	n := cfg.Concurrency
 	return &Uploader{
 		cfg: cfg, log: log, bucket: bucket, cat: cat, logger: cfg.Logger,
 		kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		uploaded: make(map[uint64]bool), fenced: make(map[wal.Key]int32),
+		ends:    make(map[wal.Key]int64),
+		putDone: make(chan *upload, n), toCommit: make(chan *upload, n), committedCh: make(chan *upload, n),
+		flushed: make(chan bool, 1),
+		budget:  putBudget{rate: cfg.PutRate, burst: cfg.PutBurst, tokens: cfg.PutBurst, at: time.Now()},
 	}, nil
 }
 
@@ -182,6 +251,18 @@ func (u *Uploader) Kick() {
 	case u.kick <- struct{}{}:
 	default:
 	}
+}
+
+// Demand tells the uploader that an acks=all producer waits for data
+// appended to the WAL before the call. When no upload is on its way and
+// the PUT budget allows, the uploader has the WAL seal its active segment
+// at once and uploads it. It never blocks.
+func (u *Uploader) Demand() {
+	if u.cfg.PutBurst < 1 || u.demand.Load() {
+		return
+	}
+	u.demand.Store(true)
+	u.Kick()
 }
 
 // Start runs the upload loop until Close. Only the first call starts it.
@@ -204,47 +285,195 @@ func (u *Uploader) Stats() UploaderStats {
 	u.mu.Unlock()
 	s.Objects, s.Bytes, s.Segments = u.objects.Load(), u.bytes.Load(), u.segments.Load()
 	s.PutErrors, s.CommitErrors, s.Trimmed = u.putErrors.Load(), u.commitErrors.Load(), u.trimmed.Load()
-	s.RePuts, s.Fenced = u.rePuts.Load(), u.fencedParts.Load()
+	s.RePuts, s.Fenced, s.EarlySeals = u.rePuts.Load(), u.fencedParts.Load(), u.earlySeals.Load()
 	return s
 }
 
 func (u *Uploader) loop() {
 	defer close(u.done)
+	u.workers.Add(1)
+	go func() { defer u.workers.Done(); u.committer() }()
+	defer u.workers.Wait() // PUTs and the committer end with u.ctx
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	flush := time.NewTimer(time.Hour)
+	flush.Stop()
+	defer flush.Stop()
 	for {
-		u.uploadPending()
+		u.schedule()
+		u.handOff()
+		var flushC <-chan time.Time
+		if wait := u.maybeFlush(); wait > 0 {
+			flush.Reset(wait)
+			flushC = flush.C
+		}
 		u.trim()
 		select {
 		case <-u.ctx.Done():
 			return
 		case <-u.kick:
+		case up := <-u.putDone:
+			if up.err != nil {
+				return // closing
+			}
+			up.stored = true
+		case up := <-u.committedCh:
+			u.finish(up)
+		case sealed := <-u.flushed:
+			u.flushing = false
+			if sealed {
+				u.earlySeals.Add(1)
+			}
+		case <-flushC:
 		case <-tick.C:
+		}
+		flush.Stop()
+	}
+}
+
+// schedule builds the objects of sealed segments not taken yet, oldest
+// first, while fewer than Concurrency uploads are outstanding, and starts
+// their PUTs: a segment sealed while others are on their way starts at
+// once instead of waiting for them (uploads are pipelined, not waves).
+// Each continues the offsets the outstanding ones end at.
+func (u *Uploader) schedule() {
+	if u.outstanding >= u.cfg.Concurrency {
+		return
+	}
+	segs := u.log.SealedSegmentsAfter(u.lastSeen)
+	u.mu.Lock()
+	u.stats.Pending = len(segs) + u.outstanding
+	u.mu.Unlock()
+	for _, seg := range segs {
+		if u.outstanding >= u.cfg.Concurrency {
+			return
+		}
+		if u.isUploaded(seg.ID) {
+			u.lastSeen = seg.ID
+			continue
+		}
+		if u.outstanding == 0 {
+			clear(u.ends) // everything is committed: the catalog knows where partitions end
+		}
+		up, err := u.prepare(seg, u.ends)
+		if err != nil {
+			return // closing
+		}
+		u.lastSeen = seg.ID
+		now := time.Now()
+		up.built = now
+		u.budget.spend(now)
+		u.outstanding++
+		u.queue = append(u.queue, up)
+		if up.body == nil {
+			up.stored = true
+			continue
+		}
+		u.workers.Add(1)
+		go func() {
+			defer u.workers.Done()
+			up.err = u.put(up)
+			u.putDone <- up // buffered: at most Concurrency outstanding
+		}()
+	}
+}
+
+// handOff passes the uploads at the head of the queue whose PUT is done
+// to the committer, in segment order.
+func (u *Uploader) handOff() {
+	for len(u.queue) > 0 && u.queue[0].stored {
+		u.toCommit <- u.queue[0] // buffered: at most Concurrency outstanding
+		u.queue[0] = nil
+		u.queue = u.queue[1:]
+	}
+}
+
+// committer commits stored uploads one by one, in the order handOff
+// passes them, until the uploader closes.
+func (u *Uploader) committer() {
+	for {
+		select {
+		case <-u.ctx.Done():
+			return
+		case up := <-u.toCommit:
+			if up.body != nil {
+				if err := u.commit(up); err != nil {
+					return // closing
+				}
+			}
+			up.committed = time.Now()
+			u.committedCh <- up // buffered: at most Concurrency outstanding
 		}
 	}
 }
 
-// uploadPending uploads every sealed segment not yet handled, oldest first,
-// in waves of up to Concurrency segments.
-func (u *Uploader) uploadPending() {
-	segs := u.log.SealedSegments()
-	sort.Slice(segs, func(i, j int) bool { return segs[i].ID < segs[j].ID })
-	var pending []wal.SegmentInfo
-	for _, s := range segs {
-		if !u.isUploaded(s.ID) {
-			pending = append(pending, s)
-		}
-	}
+// finish records a committed upload and keeps its buffer for reuse.
+func (u *Uploader) finish(up *upload) {
 	u.mu.Lock()
-	u.stats.Pending = len(pending)
+	u.uploaded[up.seg.ID] = true
+	u.stats.Pending--
+	u.stats.PutTokens = u.budget.tokens
 	u.mu.Unlock()
-	for len(pending) > 0 {
-		n := min(len(pending), u.cfg.Concurrency)
-		if err := u.uploadWave(pending[:n]); err != nil {
-			return // closing
-		}
-		pending = pending[n:]
+	u.segments.Add(1)
+	u.outstanding--
+	if f := u.cfg.OnSegment; f != nil {
+		f(SegmentTrace{
+			Segment: up.seg.ID, Bytes: int64(len(up.body)),
+			FirstEntry: up.seg.FirstEntryTime, Sealed: up.seg.SealedAt, Built: up.built,
+			PutStart: up.putAt, PutDone: up.putDone, Committed: up.committed,
+		})
 	}
+	if up.body != nil && len(u.bodies) < maxSpareBodies {
+		u.bodies = append(u.bodies, up.body[:0])
+	}
+	up.body = nil
+}
+
+// maybeFlush serves Demand: with acks=all producers waiting, no upload
+// outstanding and a token in the PUT budget, it asks the WAL to seal its
+// active segment now. Without a token it returns how long until one is
+// earned (0 otherwise).
+func (u *Uploader) maybeFlush() time.Duration {
+	if u.flushing || u.outstanding > 0 || !u.demand.Load() {
+		return 0
+	}
+	if wait := u.budget.wait(time.Now()); wait > 0 {
+		return wait
+	}
+	u.demand.Store(false)
+	u.flushing = true
+	u.log.SealNow(func(sealed bool) { u.flushed <- sealed }) // one at a time: never blocks
+	return 0
+}
+
+// putBudget is a token bucket: rate tokens a second, at most burst saved.
+// Used by the upload loop only.
+type putBudget struct {
+	rate, burst, tokens float64
+	at                  time.Time
+}
+
+func (b *putBudget) refill(now time.Time) {
+	if d := now.Sub(b.at); d > 0 {
+		b.tokens = min(b.burst, b.tokens+d.Seconds()*b.rate)
+	}
+	b.at = now
+}
+
+// spend takes a token for an upload; an upload never waits, so tokens
+// stop at zero.
+func (b *putBudget) spend(now time.Time) {
+	b.refill(now)
+	b.tokens = max(0, b.tokens-1)
+}
+
+// wait is how long until a token is there (0: now).
+func (b *putBudget) wait(now time.Time) time.Duration {
+	b.refill(now)
+	if b.tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
 }
 
 // upload is one segment's object on its way to the catalog.
@@ -258,62 +487,15 @@ type upload struct {
 	producers [][]metadata.ProducerState
 	txns      [][]metadata.TxnEvent // per extent, nil when none has any
 	putAt     time.Time             // when the PUT that stored key started
-}
-
-// uploadWave builds, uploads and commits consecutive segments. Only
-// closing the uploader makes it return early (with an error).
-func (u *Uploader) uploadWave(segs []wal.SegmentInfo) error {
-	ends := map[wal.Key]int64{}
-	ups := make([]*upload, len(segs))
-	for i, seg := range segs {
-		up, err := u.prepare(seg, ends)
-		if err != nil {
-			return err
-		}
-		ups[i] = up
-	}
-	errs := make(chan error, len(ups))
-	for _, up := range ups {
-		go func() {
-			if up == nil || up.body == nil {
-				errs <- nil
-				return
-			}
-			errs <- u.put(up)
-		}()
-	}
-	var putErr error
-	for range ups {
-		if err := <-errs; err != nil {
-			putErr = err
-		}
-	}
-	if putErr != nil {
-		return putErr
-	}
-	for _, up := range ups {
-		if up.body != nil {
-			if err := u.commit(up); err != nil {
-				return err
-			}
-		}
-		u.mu.Lock()
-		u.uploaded[up.seg.ID] = true
-		u.stats.Pending--
-		u.mu.Unlock()
-		u.segments.Add(1)
-	}
-	for _, up := range ups {
-		if up.body != nil && len(u.bodies) < maxSpareBodies {
-			u.bodies = append(u.bodies, up.body[:0])
-		}
-		up.body = nil
-	}
-	return nil
+	putDone   time.Time             // when it ended
+	err       error                 // the PUT's: set only when the uploader closes
+	stored    bool                  // loop: the PUT is done (or there is nothing to PUT)
+	built     time.Time             // loop: when the object was built
+	committed time.Time             // committer: when the catalog committed it
 }
 
 // maxSpareBodies is how many object buffers the uploader keeps for reuse.
-const maxSpareBodies = 2
+const maxSpareBodies = 4
 
 // bodyBuffer returns an empty buffer of at least n bytes' capacity for an
 // object body, reusing one a finished upload left if it is large enough.
@@ -370,16 +552,16 @@ func entryEpoch(data []byte) (epoch int32, maxTs int64, err error) {
 // each partition's data will end once the earlier segments are committed;
 // a partition not in it starts at the catalog's end. collect updates it.
 func (u *Uploader) collect(seg wal.SegmentInfo, ends map[wal.Key]int64) ([]*partEntries, error) {
-	// The entries are copied into one arena: a segment's frames (its
-	// size) hold every payload. The arena is reused by the next collect,
-	// so the entries are valid until then.
-	if int64(cap(u.arena)) < seg.Size {
-		u.arena = make([]byte, 0, seg.Size)
-	}
-	arena := u.arena[:0]
+	// The segment is read whole into the arena with one read, and the
+	// entries point into it. The arena is reused by the next collect, so
+	// the entries are valid until then.
+	u.fencedMu.Lock()
+	fenced := maps.Clone(u.fenced)
+	u.fencedMu.Unlock()
 	parts := map[wal.Key]*partEntries{}
 	gone := map[wal.Key]bool{}
-	err := u.log.ReadSegment(seg.ID, func(e wal.Entry) error {
+	var err error
+	u.arena, err = u.log.ReadSegmentInto(seg.ID, u.arena, func(e wal.Entry) error {
 		if gone[e.Key] {
 			return nil
 		}
@@ -387,7 +569,7 @@ func (u *Uploader) collect(seg wal.SegmentInfo, ends map[wal.Key]int64) ([]*part
 		if err != nil {
 			return fmt.Errorf("partition %v offsets %d..%d: %w", e.Key, e.BaseOffset, e.LastOffset, err)
 		}
-		if f, ok := u.fenced[e.Key]; ok && epoch <= f {
+		if f, ok := fenced[e.Key]; ok && epoch <= f {
 			return nil // refused before: it can never be committed
 		}
 		pe := parts[e.Key]
@@ -420,9 +602,7 @@ func (u *Uploader) collect(seg wal.SegmentInfo, ends map[wal.Key]int64) ([]*part
 			gone[e.Key] = true
 			return nil
 		}
-		start := len(arena)
-		arena = append(arena, e.Data...)
-		e.Data, e.Done = arena[start:len(arena):len(arena)], nil
+		e.Done = nil
 		pe.entries = append(pe.entries, e)
 		pe.epochs = append(pe.epochs, epoch)
 		pe.maxTs = append(pe.maxTs, max(maxTs, e.MaxTimestamp))
@@ -447,10 +627,13 @@ func (u *Uploader) collect(seg wal.SegmentInfo, ends map[wal.Key]int64) ([]*part
 // fence records that partition k's data of leader epoch epoch (and older)
 // can never be committed, and tells OnFenced once per partition and epoch.
 func (u *Uploader) fence(k wal.Key, epoch int32, why error) {
+	u.fencedMu.Lock()
 	if f, ok := u.fenced[k]; ok && f >= epoch {
+		u.fencedMu.Unlock()
 		return
 	}
 	u.fenced[k] = epoch
+	u.fencedMu.Unlock()
 	u.fencedParts.Add(1)
 	u.logger.Warn("partition's data refused by the catalog; it is not led here under this epoch any more",
 		"partition", k.String(), "epoch", epoch, "reason", why)
@@ -666,7 +849,7 @@ func (u *Uploader) put(up *upload) error {
 		start := time.Now()
 		err := u.bucket.Put(u.ctx, up.key, bytes.NewReader(up.body), int64(len(up.body)))
 		if err == nil {
-			up.putAt = start
+			up.putAt, up.putDone = start, time.Now()
 			return nil
 		}
 		if u.ctx.Err() != nil {
@@ -783,34 +966,38 @@ func (u *Uploader) committed(up *upload, res metadata.CommitResult) {
 }
 
 // trim removes the oldest uploaded segments while the uploaded data kept
-// locally exceeds the local retention budget.
+// locally exceeds the local retention budget, or more than
+// maxRetainedSegments uploaded segments are kept (group commit can seal
+// many small segments: each is an open file).
 func (u *Uploader) trim() {
-	for {
-		segs := u.log.SealedSegments()
-		if len(segs) == 0 {
-			return
+	segs := u.log.SealedSizes()
+	var uploadedBytes int64
+	uploadedCount := 0
+	for _, s := range segs {
+		if u.isUploaded(s.ID) {
+			uploadedBytes += s.Size
+			uploadedCount++
 		}
-		sort.Slice(segs, func(i, j int) bool { return segs[i].ID < segs[j].ID })
-		var uploadedBytes int64
-		for _, s := range segs {
-			if u.isUploaded(s.ID) {
-				uploadedBytes += s.Size
-			}
-		}
-		oldest := segs[0]
-		if !u.isUploaded(oldest.ID) || uploadedBytes <= u.cfg.LocalRetainBytes {
+	}
+	for _, oldest := range segs {
+		if !u.isUploaded(oldest.ID) || (uploadedBytes <= u.cfg.LocalRetainBytes && uploadedCount <= maxRetainedSegments) {
 			return
 		}
 		if err := u.log.RemoveSegment(oldest.ID); err != nil {
 			u.logger.Warn("remove uploaded segment", "segment", oldest.ID, "err", err)
 			return
 		}
+		uploadedBytes -= oldest.Size
+		uploadedCount--
 		u.trimmed.Add(1)
 		u.mu.Lock()
 		delete(u.uploaded, oldest.ID)
 		u.mu.Unlock()
 	}
 }
+
+// maxRetainedSegments bounds the uploaded segments kept for hot reads.
+const maxRetainedSegments = 256
 
 func (u *Uploader) backoff(attempt int) time.Duration {
 	d := u.cfg.RetryMin << min(attempt, 20)

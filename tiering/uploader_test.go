@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -38,6 +39,13 @@ type uploadFixture struct {
 
 func newUploadFixture(t *testing.T, partitions int32) *uploadFixture {
 	t.Helper()
+	return newUploadFixtureWith(t, partitions, nil)
+}
+
+// newUploadFixtureWith is newUploadFixture with mutate, if not nil,
+// changing the WAL's config first.
+func newUploadFixtureWith(t *testing.T, partitions int32, mutate func(*wal.Config)) *uploadFixture {
+	t.Helper()
 	mc := metadata.DefaultConfig()
 	mc.Dir = t.TempDir()
 	mc.HeartbeatTimeout, mc.ElectionTimeout = 50*time.Millisecond, 50*time.Millisecond
@@ -55,6 +63,9 @@ func newUploadFixture(t *testing.T, partitions int32) *uploadFixture {
 	wc.Dir = t.TempDir()
 	wc.SegmentMaxBytes = 64 << 10
 	wc.SegmentMaxAge = 10 * time.Millisecond
+	if mutate != nil {
+		mutate(&wc)
+	}
 	l, err := wal.Open(wc)
 	if err != nil {
 		t.Fatal(err)
@@ -427,20 +438,24 @@ type putGate struct {
 	objectstore.Bucket
 	hold   atomic.Bool
 	passed atomic.Int64
+	// refuse, if not empty, is a key prefix whose PUTs fail while held
+	// whatever passed says.
+	refuse string
 }
 
 func (g *putGate) Put(ctx context.Context, key string, r io.Reader, size int64) error {
-	if g.hold.Load() && g.passed.Add(1) > 1 {
+	if g.hold.Load() && ((g.refuse != "" && strings.HasPrefix(key, g.refuse)) || g.passed.Add(1) > 1) {
 		return errors.New("injected: PUT refused")
 	}
 	return g.Bucket.Put(ctx, key, r, size)
 }
 
-// TestUploaderRePutsAnObjectGoneBeforeItsCommit: a wave's first PUT
-// lands, another keeps failing for longer than the orphan grace, and the
-// orphan sweep deletes the first object meanwhile (the catalog never heard
-// of it). The uploader must not commit the deleted object: it uploads it
-// again, and every offset reads back once the WAL is trimmed.
+// TestUploaderRePutsAnObjectGoneBeforeItsCommit: the second segment's PUT
+// lands, the first segment's keeps failing for longer than the orphan
+// grace (the second's commit waits for it: commits go in segment order),
+// and the orphan sweep deletes the second's object meanwhile (the catalog
+// never heard of it). The uploader must not commit the deleted object: it
+// uploads it again, and every offset reads back once the WAL is trimmed.
 func TestUploaderRePutsAnObjectGoneBeforeItsCommit(t *testing.T) {
 	f := newUploadFixture(t, 2)
 	rng := rand.New(rand.NewPCG(13, 14))
@@ -448,7 +463,8 @@ func TestUploaderRePutsAnObjectGoneBeforeItsCommit(t *testing.T) {
 	next := map[wal.Key]int64{}
 	f.appendBatches(t, rng, 200, next)
 	coldWaitFor(t, "several sealed segments", func() bool { return len(f.log.SealedSegments()) >= 3 })
-	gate := &putGate{Bucket: f.bucket}
+	first := f.log.SealedSegments()[0].ID
+	gate := &putGate{Bucket: f.bucket, refuse: strings.TrimSuffix(WALObjectKey(1, first, ""), "-.obj")}
 	gate.hold.Store(true)
 	const grace = 100 * time.Millisecond
 	u := f.uploaderWith(t, 0, gate, f.meta, func(c *UploaderConfig) { c.OrphanGrace = grace })

@@ -7,11 +7,11 @@ import (
 )
 
 // run is the commit goroutine. Each round it takes everything queued,
-// writes it with one pwrite per segment it lands in, fdatasyncs, publishes
+// writes it with one vectored pwrite per segment it lands in, fdatasyncs, publishes
 // the entries to the index and calls their Done callbacks in append order.
 // Entries appended meanwhile queue up and form the next round. It also
-// seals the active segment by size and by age, and exits after the round
-// that observes Close.
+// seals the active segment by size, by age and on request (SealNow), and
+// exits after the round that observes Close.
 func (l *Log) run() {
 	defer close(l.committerDone)
 	spare := &commitQueue{}
@@ -32,6 +32,8 @@ func (l *Log) run() {
 		q := l.queue
 		l.queue = spare
 		closing := l.closing
+		asked := l.sealAsked
+		l.sealAsked = nil
 		l.mu.Unlock()
 
 		if len(q.ents) > 0 {
@@ -40,10 +42,18 @@ func (l *Log) run() {
 		q.reset()
 		spare = q
 
-		if aged && l.active.entries > 0 && !l.isFailed() {
+		// A seal request (SealNow) is served after the entries queued
+		// before it are written, so the sealed segment holds them.
+		sealed := false
+		if (aged || len(asked) > 0) && l.active.entries > 0 && !l.isFailed() {
 			if err := l.seal(); err != nil {
 				l.fail(nil, err)
+			} else {
+				sealed = true
 			}
+		}
+		for _, done := range asked {
+			done(sealed)
 		}
 
 		// Arm the age timer on the first entry of a segment.
@@ -72,11 +82,12 @@ func (l *Log) isFailed() bool {
 
 // commit makes the entries of q durable. The bytes go into the active
 // segment until it reaches SegmentMaxBytes; then the segment is sealed and
-// the rest continues in a new one. Each piece is one pwrite and one
+// the rest continues in a new one. Each piece is one pwritev and one
 // fdatasync.
 func (l *Log) commit(q *commitQueue) {
-	ents, buf := q.ents, q.buf
+	ents, hdrs := q.ents, q.hdrs
 	maxSize := l.cfg.SegmentMaxBytes
+	var iovs [][]byte
 	for i := 0; i < len(ents); {
 		if l.isFailed() {
 			l.fail(ents[i:], nil)
@@ -97,15 +108,23 @@ func (l *Log) commit(q *commitQueue) {
 			count++
 		}
 		if n > 0 {
-			if seg.salt != 0 {
-				saltFrames(buf[:n], ents[i:j], seg.salt)
+			iovs = iovs[:0]
+			for k := i; k < j; k++ {
+				if ents[k].size == 0 {
+					continue
+				}
+				h := hdrs[:frameHeaderSize:frameHeaderSize]
+				hdrs = hdrs[frameHeaderSize:]
+				if seg.salt != 0 {
+					saltFrameHeader(h, seg.salt)
+				}
+				iovs = append(iovs, h, ents[k].data)
 			}
-			if err := l.writeAndSync(seg, buf[:n]); err != nil {
+			if err := l.writeAndSync(seg, iovs, n); err != nil {
 				l.fail(ents[i:], err)
 				return
 			}
 			l.publish(seg, ents[i:j], seg.written-n)
-			buf = buf[n:]
 		}
 		for k := i; k < j; k++ {
 			if done := ents[k].done; done != nil {
@@ -127,25 +146,25 @@ func (l *Log) commit(q *commitQueue) {
 	}
 }
 
-// writeAndSync appends p to seg with one pwrite and fdatasyncs it.
-func (l *Log) writeAndSync(seg *segment, p []byte) error {
+// writeAndSync appends the n bytes of iovs to seg with a vectored pwrite
+// (one call per IOV_MAX pieces) and fdatasyncs them.
+func (l *Log) writeAndSync(seg *segment, iovs [][]byte, n int64) error {
 	if h := l.cfg.hooks.beforeWrite; h != nil {
 		if err := h(); err != nil {
 			return fmt.Errorf("write segment %d: %w", seg.id, err)
 		}
 	}
-	_, err := seg.f.WriteAt(p, seg.written)
-	if err != nil {
+	if err := writeAtv(seg.f, iovs, seg.written); err != nil {
 		return fmt.Errorf("write segment %d: %w", seg.id, err)
 	}
 	// Bytes landing in preallocated space stop counting as spare.
 	if seg.written < seg.size {
-		l.extraBytes.Add(-(min(seg.size, seg.written+int64(len(p))) - seg.written))
+		l.extraBytes.Add(-(min(seg.size, seg.written+n) - seg.written))
 	}
-	seg.written += int64(len(p))
+	seg.written += n
 	seg.size = max(seg.size, seg.written)
-	l.diskBytes.Add(int64(len(p)))
-	l.released(int64(len(p)))
+	l.diskBytes.Add(n)
+	l.released(n)
 	if h := l.cfg.hooks.beforeSync; h != nil {
 		if err := h(); err != nil {
 			return fmt.Errorf("sync segment %d: %w", seg.id, err)
@@ -157,10 +176,10 @@ func (l *Log) writeAndSync(seg *segment, p []byte) error {
 		return fmt.Errorf("sync segment %d: %w", seg.id, err)
 	}
 	if f := l.cfg.OnCommit; f != nil {
-		f(len(p), time.Since(synced))
+		f(int(n), time.Since(synced))
 	}
 	l.stats.commits.Add(1)
-	l.stats.bytes.Add(uint64(len(p)))
+	l.stats.bytes.Add(uint64(n))
 	return nil
 }
 
@@ -229,10 +248,24 @@ func (l *Log) indexLocked(seg *segment, k Key, ie indexEntry) {
 }
 
 // seal seals the active segment, which the last commit left fsynced: it
-// cuts the file to its frames, starts the next segment and reports the
-// sealed one to OnSeal.
+// marks it sealed and reports it to OnSeal at once (its frames are
+// durable, so its upload may start), then cuts the file to its frames and
+// starts the next segment. RemoveSegment waits for those two steps
+// (sealDone), so the file is not recycled under them.
 func (l *Log) seal() error {
 	old := l.active
+	done := make(chan struct{})
+	defer close(done)
+	l.indexMu.Lock()
+	old.sealed = true
+	old.sealedAt = time.Now()
+	old.sealDone = done
+	info := old.info()
+	l.indexMu.Unlock()
+	l.stats.seals.Add(1)
+	if l.cfg.OnSeal != nil {
+		l.cfg.OnSeal(info)
+	}
 	if err := l.trimTail(old); err != nil {
 		return err
 	}
@@ -242,15 +275,9 @@ func (l *Log) seal() error {
 	}
 	l.nextPrepared(next.id+1, old.written)
 	l.indexMu.Lock()
-	old.sealed = true
 	l.segments = append(l.segments, next)
-	info := old.info()
 	l.indexMu.Unlock()
 	l.active = next
-	l.stats.seals.Add(1)
-	if l.cfg.OnSeal != nil {
-		l.cfg.OnSeal(info)
-	}
 	return nil
 }
 

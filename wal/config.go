@@ -62,7 +62,8 @@ type Config struct {
 	DisableSpares bool
 
 	// OnSeal, if set, is called from the commit goroutine with each segment
-	// after it is sealed and fsynced. It must not block long and must not
+	// once it is sealed: its frames are fsynced, and the file is cut to
+	// them and the next segment started right after the call. It must not block long and must not
 	// call Append, Sync or Close. Segments found sealed by Open are not
 	// reported here; list them with SealedSegments.
 	OnSeal func(SegmentInfo)

@@ -56,10 +56,12 @@
 //
 // # Group commit and crash safety
 //
-// Append encodes the frame (CRC computed before taking the queue lock) and
-// copies it into the open commit buffer. One commit goroutine repeatedly
-// swaps that buffer for an empty one, writes it with one pwrite at the end
-// of the active segment, calls fdatasync once, publishes the entries to the
+// Append encodes the frame header (CRC computed before taking the queue
+// lock) into the open commit queue, which keeps the payload where the
+// caller put it (the WAL owns Entry.Data). One commit goroutine repeatedly
+// swaps that queue for an empty one, writes its headers and payloads with
+// one vectored pwrite (pwritev) at the end of the active segment, calls
+// fdatasync once, publishes the entries to the
 // in-memory index and calls their Done callbacks in append order. Appends
 // arriving during the fsync form the next commit; no delay is added. If a
 // commit would take the segment past SegmentMaxBytes it is split at an

@@ -177,17 +177,10 @@ func frameCRC(header, payload []byte, salt uint32) uint32 {
 	return crc32.Update(crc, castagnoli, payload) ^ salt
 }
 
-// saltFrames XORs the stored CRC of each frame in b, whose sizes are given
-// by ents (entries with size 0 have no frame), with salt.
-func saltFrames(b []byte, ents []queued, salt uint32) {
-	pos := 0
-	for i := range ents {
-		if n := int(ents[i].size); n > 0 {
-			crc := binary.LittleEndian.Uint32(b[pos:])
-			binary.LittleEndian.PutUint32(b[pos:], crc^salt)
-			pos += n
-		}
-	}
+// saltFrameHeader XORs the stored CRC of the encoded frame header h with
+// salt.
+func saltFrameHeader(h []byte, salt uint32) {
+	binary.LittleEndian.PutUint32(h, binary.LittleEndian.Uint32(h)^salt)
 }
 
 // decodeFrame decodes one whole frame of a segment with the given salt from

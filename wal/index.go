@@ -112,11 +112,57 @@ func (l *Log) SealedSegments() []SegmentInfo {
 	return infos
 }
 
+// SealedSegmentsAfter lists the sealed segments whose id is above after,
+// oldest first: what a caller that has seen the segments up to after
+// needs, without copying the others' partition maps.
+func (l *Log) SealedSegmentsAfter(after uint64) []SegmentInfo {
+	l.indexMu.RLock()
+	defer l.indexMu.RUnlock()
+	var infos []SegmentInfo
+	i := sort.Search(len(l.segments), func(i int) bool { return l.segments[i].id > after })
+	for _, s := range l.segments[i:] {
+		if s.sealed {
+			infos = append(infos, s.info())
+		}
+	}
+	return infos
+}
+
+// SegmentSize is a sealed segment's id and its bytes.
+type SegmentSize struct {
+	ID   uint64
+	Size int64
+}
+
+// SealedSizes lists the sealed segments' ids and sizes, oldest first.
+func (l *Log) SealedSizes() []SegmentSize {
+	l.indexMu.RLock()
+	defer l.indexMu.RUnlock()
+	out := make([]SegmentSize, 0, len(l.segments))
+	for _, s := range l.segments {
+		if s.sealed {
+			out = append(out, SegmentSize{ID: s.id, Size: s.durable})
+		}
+	}
+	return out
+}
+
 // RemoveSegment deletes sealed segment id and drops its entries from the
 // per-partition index. Segments are removed oldest first: removing any
 // other segment is an error, so every partition's entries stay a
 // contiguous run. Reads already under way on the segment finish first.
 func (l *Log) RemoveSegment(id uint64) error {
+	// A segment is reported sealed before its seal has cut the file and
+	// started the next segment (see seal): wait for that first.
+	l.indexMu.RLock()
+	var sealing chan struct{}
+	if s := l.segmentLocked(id); s != nil {
+		sealing = s.sealDone
+	}
+	l.indexMu.RUnlock()
+	if sealing != nil {
+		<-sealing
+	}
 	l.indexMu.Lock()
 	if l.closed {
 		l.indexMu.Unlock()
@@ -297,6 +343,48 @@ func (l *Log) Replay(fn func(e Entry) error) error {
 // ReadSegment calls fn for every durable entry of segment id in log order.
 // e.Data aliases a buffer that is reused after fn returns. An error from fn
 // stops the iteration and is returned as is.
+// ReadSegmentInto is ReadSegment with the whole segment read into buf
+// (grown if short) with one read, and every entry's Data a slice of it:
+// no copy per entry. The entries stay valid until buf is reused; the
+// buffer used is returned for that.
+func (l *Log) ReadSegmentInto(id uint64, buf []byte, fn func(e Entry) error) ([]byte, error) {
+	l.indexMu.RLock()
+	if l.closed {
+		l.indexMu.RUnlock()
+		return buf, ErrClosed
+	}
+	s := l.segmentLocked(id)
+	if s == nil {
+		l.indexMu.RUnlock()
+		return buf, fmt.Errorf("read segment %d: no such segment", id)
+	}
+	pinLocked(s)
+	end := s.durable
+	l.indexMu.RUnlock()
+	defer s.readers.Done()
+	n := int(end - segmentHeaderSize)
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := s.f.ReadAt(buf, segmentHeaderSize); err != nil {
+		return buf, fmt.Errorf("read segment %d: %w", id, err)
+	}
+	for pos := 0; pos < n; {
+		e, size, err := decodeFrame(buf[pos:], s.salt)
+		if err != nil {
+			se := &scanError{pos: segmentHeaderSize + int64(pos), err: err}
+			return buf, se.corruption(s.path)
+		}
+		e.Data = e.Data[:len(e.Data):len(e.Data)]
+		if err := fn(e); err != nil {
+			return buf, err
+		}
+		pos += size
+	}
+	return buf, nil
+}
+
 func (l *Log) ReadSegment(id uint64, fn func(e Entry) error) error {
 	l.indexMu.RLock()
 	if l.closed {

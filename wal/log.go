@@ -58,7 +58,8 @@ type Log struct {
 	appended    map[Key]int64
 	epochs      map[Key]int32 // leader epoch of the last entry appended per partition (see restarts in doc.go)
 	closing     bool
-	failed      error // sticky write/fsync failure
+	failed      error        // sticky write/fsync failure
+	sealAsked   []func(bool) // SealNow callbacks, served by the next round
 
 	wake          chan struct{} // capacity 1: the committer has work
 	committerDone chan struct{}
@@ -79,11 +80,14 @@ type Log struct {
 	stats      struct{ commits, entries, bytes, fsyncs, seals atomic.Uint64 }
 }
 
-// commitQueue is one group of accepted entries: their encoded frames back to
-// back in buf, and per-entry metadata in ents. Two queues alternate between
-// the appenders and the committer, so their memory is reused.
+// commitQueue is one group of accepted entries: their encoded frame
+// headers back to back in hdrs, and per-entry metadata and payload in
+// ents. The commit writes each header and payload in place with one
+// vectored write, so an entry's bytes are not copied on their way to the
+// file. Two queues alternate between the appenders and the committer, so
+// their memory is reused.
 type commitQueue struct {
-	buf  []byte
+	hdrs []byte
 	ents []queued
 }
 
@@ -93,18 +97,15 @@ type queued struct {
 	base  int64
 	maxTs int64
 	span  uint32
-	size  uint32 // frame bytes in buf; 0 for a barrier
+	size  uint32 // frame bytes; 0 for a barrier
+	data  []byte // the payload (the WAL owns it after Append)
 	done  func(error)
 }
 
-// reset empties q for reuse, dropping an outsized buffer.
+// reset empties q for reuse.
 func (q *commitQueue) reset() {
-	if cap(q.buf) > 8<<20 && len(q.buf) < cap(q.buf)/4 {
-		q.buf = nil
-	} else {
-		q.buf = q.buf[:0]
-	}
-	clear(q.ents) // drop Done closures
+	q.hdrs = q.hdrs[:0]
+	clear(q.ents) // drop payloads and Done closures
 	q.ents = q.ents[:0]
 }
 
@@ -203,14 +204,14 @@ func (l *Log) Append(e Entry) error {
 	}
 	l.epochs[e.Key] = epoch
 	q := l.queue
-	q.buf = append(q.buf, hdr[:]...)
-	q.buf = append(q.buf, e.Data...)
+	q.hdrs = append(q.hdrs, hdr[:]...)
 	q.ents = append(q.ents, queued{
 		key:   e.Key,
 		base:  e.BaseOffset,
 		maxTs: e.MaxTimestamp,
 		span:  uint32(e.LastOffset - e.BaseOffset),
 		size:  uint32(size),
+		data:  e.Data,
 		done:  e.Done,
 	})
 	l.queuedBytes += size
@@ -274,6 +275,30 @@ func (l *Log) signal() {
 	case l.wake <- struct{}{}:
 	default:
 	}
+}
+
+// SealNow asks the commit goroutine to seal the active segment, if it
+// holds any entry, right after writing everything queued before the call:
+// the entries appended before SealNow end up in the sealed segment (or an
+// earlier one). It never blocks. done, if not nil, is called once from the
+// commit goroutine (or at once when the log is closed or failed) with
+// whether a segment was sealed; it must not block. OnSeal reports the seal
+// as for any other. The object tier's uploader uses it when
+// acknowledgements wait for an upload and it has nothing else to do
+// (group commit for the object store).
+func (l *Log) SealNow(done func(sealed bool)) {
+	if done == nil {
+		done = func(bool) {}
+	}
+	l.mu.Lock()
+	if l.stateErrLocked() != nil {
+		l.mu.Unlock()
+		done(false)
+		return
+	}
+	l.sealAsked = append(l.sealAsked, done)
+	l.mu.Unlock()
+	l.signal()
 }
 
 // Sync forces a commit of everything queued before it and waits until it

@@ -42,6 +42,9 @@ type SegmentInfo struct {
 	// recovered by Open it is the segment's creation time from its header,
 	// which is no later than its first entry.
 	FirstEntryTime time.Time
+	// SealedAt is when the segment was sealed (zero while it is active,
+	// and for segments found sealed by Open).
+	SealedAt time.Time
 	// Partitions holds, per partition, the offsets of the entries in this
 	// segment: First is the first entry's BaseOffset, Next is one past the
 	// last entry's LastOffset. The map is the caller's to keep.
@@ -73,6 +76,10 @@ type segment struct {
 	firstEntry time.Time              // indexMu: zero while empty
 	parts      map[Key]PartitionRange // indexMu
 	sealed     bool                   // indexMu
+	sealedAt   time.Time              // indexMu
+	// sealDone is closed once the seal has cut the file and started the
+	// next segment (nil for segments sealed by Open); indexMu.
+	sealDone chan struct{}
 
 	readers sync.WaitGroup
 }
@@ -88,6 +95,7 @@ func (s *segment) info() SegmentInfo {
 		Path:           s.path,
 		Size:           s.durable,
 		FirstEntryTime: first,
+		SealedAt:       s.sealedAt,
 		Partitions:     maps.Clone(s.parts),
 	}
 }

@@ -5,6 +5,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -17,6 +18,39 @@ import (
 // not retry and claim durability.
 func syncData(f *os.File) error {
 	return onFD(f, unix.Fdatasync)
+}
+
+// writeAtv writes iovs back to back at off with pwritev, at most IOV_MAX
+// pieces a call, until every byte is written.
+func writeAtv(f *os.File, iovs [][]byte, off int64) error {
+	const iovMax = 1024
+	for len(iovs) > 0 {
+		batch := iovs[:min(len(iovs), iovMax)]
+		var n int
+		err := onFD(f, func(fd int) error {
+			var err error
+			n, err = unix.Pwritev(fd, batch, off)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return io.ErrShortWrite
+		}
+		off += int64(n)
+		// Drop what was written; a short write leaves part of a piece.
+		for n > 0 && len(iovs) > 0 {
+			if n < len(iovs[0]) {
+				iovs[0] = iovs[0][n:]
+				n = 0
+				break
+			}
+			n -= len(iovs[0])
+			iovs = iovs[1:]
+		}
+	}
+	return nil
 }
 
 // onFD calls op on f's descriptor, again as long as it fails with EINTR.

@@ -18,3 +18,14 @@ func (*dirLock) release() error { return nil }
 
 // preallocate extends f to size bytes (sparse); the new bytes read as zeros.
 func preallocate(f *os.File, size int64) error { return f.Truncate(size) }
+
+// writeAtv writes iovs back to back at off.
+func writeAtv(f *os.File, iovs [][]byte, off int64) error {
+	for _, b := range iovs {
+		if _, err := f.WriteAt(b, off); err != nil {
+			return err
+		}
+		off += int64(len(b))
+	}
+	return nil
+}

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shalelog/shale/loadtest"
+)
+
+// latencyResults are issue 14's runs (bench/run.sh, "Latency end to
+// end"): 20,000 records/s end to end with acks=all at a 250ms and a 50ms
+// segment age and with acks=1, and sequential acks=all writes one at a
+// time with the WAL objects (PUTs) they caused. Any may be nil when the
+// step did not run.
+type latencyResults struct {
+	All250, All50, One250 *loadtest.Summary
+	Seq                   *loadtest.Summary
+	SeqPuts               int64 // -1 when not counted
+}
+
+// cpuResults are the broker's CPU seconds (from /proc/PID/stat) during a
+// profile and the bytes that profile moved.
+type cpuResults struct {
+	Produce1K, Consume100, ColdReplay cpuFigure
+}
+
+type cpuFigure struct {
+	Seconds float64
+	Bytes   int64
+}
+
+// perGB is CPU-seconds per 10^9 bytes; 0 when not measured.
+func (c cpuFigure) perGB() float64 {
+	if c.Bytes <= 0 || c.Seconds <= 0 {
+		return 0
+	}
+	return c.Seconds / (float64(c.Bytes) / 1e9)
+}
+
+func loadLatency(dir string) (*latencyResults, error) {
+	l := &latencyResults{SeqPuts: -1}
+	var err error
+	for name, dst := range map[string]**loadtest.Summary{
+		"lat-age250-all": &l.All250, "lat-age50-all": &l.All50, "lat-age250-1": &l.One250, "lat-seq": &l.Seq,
+	} {
+		if *dst, err = optionalJSON[loadtest.Summary](filepath.Join(dir, name+".json")); err != nil {
+			return nil, err
+		}
+	}
+	if l.All250 == nil && l.All50 == nil && l.One250 == nil && l.Seq == nil {
+		return nil, nil
+	}
+	if n, err := readInt(filepath.Join(dir, "lat-seq.puts")); err == nil {
+		l.SeqPuts = n
+	}
+	return l, nil
+}
+
+// readCPU reads a .cpu file bench/run.sh wrote (0 when absent).
+func readCPU(path string) float64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
+	return v
+}
+
+func loadCPU(dir string, r *results) cpuResults {
+	var c cpuResults
+	if s := r.Shale.Produce1K; s != nil {
+		c.Produce1K = cpuFigure{readCPU(filepath.Join(dir, "shale-produce1k.cpu")), produceOf(s).Bytes}
+	}
+	if s := r.Shale.Consume100; s != nil {
+		c.Consume100 = cpuFigure{readCPU(filepath.Join(dir, "shale-consume100.cpu")), consumeOf(s).Bytes}
+	}
+	if o := r.Objtier; o != nil && len(o.Consume) > 0 {
+		// The median run's figure would need the runs' own bytes; the
+		// replays read the same topic, so the sums give the mean.
+		for i, s := range o.Consume {
+			c.ColdReplay.Seconds += readCPU(filepath.Join(dir, fmt.Sprintf("ot-consume-%d.cpu", i+1)))
+			c.ColdReplay.Bytes += consumeOf(s).Bytes
+		}
+	}
+	return c
+}
+
+// defaultSegmentAge is `shale dev`'s wal.segment_max_age.
+const defaultSegmentAge = 250 * time.Millisecond
+
+// seqBudget is the PUT budget of n sequential writes taking elapsed at a
+// segment age: the saved burst (wal.upload_burst, 10 minutes of uploads
+// by default) plus one upload per age.
+func seqBudget(elapsed time.Duration) int64 {
+	const burst = 10 * time.Minute
+	return int64((burst + elapsed) / defaultSegmentAge)
+}
+
+func latencyTargets(l *latencyResults, c cpuResults, r *results) []target {
+	var ts []target
+	ackP99 := func(s *loadtest.Summary) time.Duration { return p99Of(s) }
+	consumeP99 := func(s *loadtest.Summary) time.Duration {
+		if p := consumeOf(s); p.Latency != nil {
+			return p.Latency.P99
+		}
+		return 0
+	}
+	if l != nil {
+		for _, run := range []struct {
+			s   *loadtest.Summary
+			age time.Duration
+		}{{l.All250, defaultSegmentAge}, {l.All50, 50 * time.Millisecond}} {
+			if run.s == nil {
+				continue
+			}
+			p99, limit := ackP99(run.s), run.age+50*time.Millisecond
+			ts = append(ts, target{fmt.Sprintf("acks=all produce p99, 20,000 rec/s, segment age %s", run.age),
+				fmt.Sprintf("%s (%s of the limit)", ms(p99), ratio(float64(p99), float64(limit))),
+				fmt.Sprintf("<= %s", ms(limit)), p99 > 0 && p99 <= limit})
+		}
+		if s := l.All250; s != nil {
+			gap := consumeP99(s) - ackP99(s)
+			ts = append(ts, target{"produce → consume p99 minus acks=all ack p99 (age 250ms)",
+				fmt.Sprintf("%s (consume p99 %s, ack p99 %s)", ms(gap), ms(consumeP99(s)), ms(ackP99(s))),
+				"<= 10 ms", consumeP99(s) > 0 && gap <= 10*time.Millisecond})
+		}
+		if s := l.One250; s != nil {
+			p99 := ackP99(s)
+			ts = append(ts, target{"acks=1 produce p99 at 20,000 rec/s", fmt.Sprintf("%s (%s of the limit)", ms(p99), ratio(float64(p99), float64(5*time.Millisecond))),
+				"<= 5 ms", p99 > 0 && p99 <= 5*time.Millisecond})
+		}
+		if s := l.Seq; s != nil {
+			el := s.Elapsed
+			n := produceOf(s).Records
+			budget := seqBudget(el)
+			ts = append(ts, target{fmt.Sprintf("%d sequential acks=all writes, one in flight, embedded store", n),
+				fmt.Sprintf("%.2f s (%s of the limit), %d PUTs (budget %d)", el.Seconds(), ratio(el.Seconds(), 10), l.SeqPuts, budget),
+				"<= 10 s, PUTs within budget", el > 0 && el <= 10*time.Second && produceOf(s).Errors == 0 && l.SeqPuts >= 0 && l.SeqPuts <= budget})
+		}
+	}
+	s1, k1 := produceOf(r.Shale.Produce1K), produceOf(r.Kfake.Produce1K)
+	ts = append(ts, target{"produce 1 KiB vs kfake, same client, incompressible", ratio(s1.MBPerSec, k1.MBPerSec), ">= 1.0x", k1.MBPerSec > 0 && s1.MBPerSec >= k1.MBPerSec})
+	if v := c.Produce1K.perGB(); v > 0 {
+		ts = append(ts, target{"broker CPU per GB produced (acks=1, 1 KiB, incompressible)", fmt.Sprintf("%.2f CPU-s/GB (%s of the limit)", v, ratio(v, 1.5)), "<= 1.5 CPU-s/GB", v <= 1.5})
+	}
+	return ts
+}
+
+func writeLatencyTable(w io.Writer, l *latencyResults, c cpuResults) {
+	row := func(cells ...string) { fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | ")) }
+	if l != nil {
+		fmt.Fprintf(w, "\n### Latency end to end (8 partitions, 100 B, 20,000 rec/s, 1 producer, 1 consumer)\n\n")
+		row("run", "produce → ack p50 / p99", "produce → consume p50 / p99")
+		row("---", "---", "---")
+		pc := func(p *loadtest.Phase) string {
+			if p == nil || p.Latency == nil {
+				return "n/a"
+			}
+			return fmt.Sprintf("%s / %s", ms(p.Latency.P50), ms(p.Latency.P99))
+		}
+		for _, run := range []struct {
+			name string
+			s    *loadtest.Summary
+		}{{"acks=all, segment age 250ms", l.All250}, {"acks=all, segment age 50ms", l.All50}, {"acks=1, segment age 250ms", l.One250}} {
+			if run.s != nil {
+				row(run.name, pc(run.s.Produce), pc(run.s.Consume))
+			}
+		}
+		if s := l.Seq; s != nil {
+			row(fmt.Sprintf("%d sequential acks=all writes", produceOf(s).Records), fmt.Sprintf("%s in %.2f s, %d PUTs", pc(s.Produce), s.Elapsed.Seconds(), l.SeqPuts), "")
+		}
+	}
+	if c.Produce1K.perGB() > 0 || c.Consume100.perGB() > 0 || c.ColdReplay.perGB() > 0 {
+		fmt.Fprintf(w, "\n### Broker CPU per byte (/proc/PID/stat utime+stime of the broker process)\n\n")
+		row("profile", "CPU-s", "bytes", "CPU-s per GB")
+		row("---", "---", "---", "---")
+		for _, f := range []struct {
+			name string
+			c    cpuFigure
+		}{{"produce 1 KiB, acks=1", c.Produce1K}, {"hot consume 100 B", c.Consume100}, {"cold replay (object tier, all runs)", c.ColdReplay}} {
+			if f.c.Bytes > 0 {
+				row(f.name, fmt.Sprintf("%.2f", f.c.Seconds), strconv.FormatInt(f.c.Bytes, 10), fmt.Sprintf("%.2f", f.c.perGB()))
+			}
+		}
+	}
+}
