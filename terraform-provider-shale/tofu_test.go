@@ -256,14 +256,21 @@ func (w *workspace) state() string {
 	return string(b)
 }
 
-// mustContain fails unless out holds every one of wants.
+// mustContain fails unless out holds every one of wants. tofu wraps
+// long diagnostics, so runs of white space compare as one space.
 func mustContain(t *testing.T, what, out string, wants ...string) {
 	t.Helper()
 	for _, want := range wants {
-		if !strings.Contains(out, want) {
+		if !says(out, want) {
 			t.Fatalf("%s does not say %q:\n%s", what, want, out)
 		}
 	}
+}
+
+// says reports whether out holds want, white space aside.
+func says(out, want string) bool {
+	flat := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	return strings.Contains(flat(out), flat(want))
 }
 
 // shaleProvider is the provider block for a plaintext listener.

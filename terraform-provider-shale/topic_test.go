@@ -12,6 +12,7 @@ import (
 
 	"github.com/shalelog/shale/internal/shaletest"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -23,20 +24,25 @@ type topicState struct {
 	overrides  map[string]string
 }
 
-func readTopic(t *testing.T, adm *kadm.Client, name string) topicState {
+// readTopic asks over the wire every time (kadm's ListTopics would answer
+// from its client's metadata cache for a few seconds).
+func readTopic(t *testing.T, cl *kgo.Client, name string) topicState {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	td, err := adm.ListTopics(ctx, name)
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(name)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
 	if err != nil {
-		t.Fatalf("list topic %s: %v", name, err)
+		t.Fatalf("metadata of topic %s: %v", name, err)
 	}
-	d, ok := td[name]
-	if !ok || d.Err != nil {
+	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 {
 		return topicState{}
 	}
-	s := topicState{exists: true, partitions: len(d.Partitions), overrides: map[string]string{}}
-	rcs, err := adm.DescribeTopicConfigs(ctx, name)
+	s := topicState{exists: true, partitions: len(resp.Topics[0].Partitions), overrides: map[string]string{}}
+	rcs, err := kadm.NewClient(cl).DescribeTopicConfigs(ctx, name)
 	if err != nil {
 		t.Fatalf("describe configs of %s: %v", name, err)
 	}
@@ -52,9 +58,9 @@ func readTopic(t *testing.T, adm *kadm.Client, name string) topicState {
 	return s
 }
 
-func wantTopic(t *testing.T, adm *kadm.Client, name string, partitions int, overrides map[string]string) {
+func wantTopic(t *testing.T, cl *kgo.Client, name string, partitions int, overrides map[string]string) {
 	t.Helper()
-	got := readTopic(t, adm, name)
+	got := readTopic(t, cl, name)
 	if !got.exists {
 		t.Fatalf("topic %s does not exist", name)
 	}
@@ -72,7 +78,8 @@ func wantTopic(t *testing.T, adm *kadm.Client, name string, partitions int, over
 // destroy, against a running Shale.
 func TestProviderTopic(t *testing.T) {
 	n := shaletest.StartNode(t, nil)
-	adm := shaletest.Admin(t, n.Addr())
+	cl := shaletest.Client(t, n.Addr())
+	adm := kadm.NewClient(cl)
 	w := newWorkspace(t)
 	provider := shaleProvider(n.Addr())
 
@@ -87,7 +94,7 @@ resource "shale_topic" "orders" {
 }
 `)
 	w.apply()
-	wantTopic(t, adm, "orders", 3, map[string]string{"retention.ms": "3600000", "cleanup.policy": "delete"})
+	wantTopic(t, cl, "orders", 3, map[string]string{"retention.ms": "3600000", "cleanup.policy": "delete"})
 	w.noDrift("after create")
 
 	// In place: one config changed, one removed, one added, two more
@@ -105,7 +112,7 @@ resource "shale_topic" "orders" {
 	out := w.drift("after an in-place edit")
 	mustContain(t, "the plan", out, "update in-place", "0 to add, 1 to change, 0 to destroy")
 	w.apply()
-	wantTopic(t, adm, "orders", 5, map[string]string{"retention.ms": "7200000", "segment.bytes": "16777216"})
+	wantTopic(t, cl, "orders", 5, map[string]string{"retention.ms": "7200000", "segment.bytes": "16777216"})
 	w.noDrift("after the in-place update")
 
 	// Drift: an override set outside Terraform shows in the plan and is
@@ -119,7 +126,7 @@ resource "shale_topic" "orders" {
 	out = w.drift("after an override set outside Terraform")
 	mustContain(t, "the drift plan", out, "retention.bytes")
 	w.apply()
-	wantTopic(t, adm, "orders", 5, map[string]string{"retention.ms": "7200000", "segment.bytes": "16777216"})
+	wantTopic(t, cl, "orders", 5, map[string]string{"retention.ms": "7200000", "segment.bytes": "16777216"})
 
 	// Fewer partitions: the plan says the topic is replaced, and why.
 	w.config(provider, `
@@ -137,7 +144,7 @@ resource "shale_topic" "orders" {
 		"must be replaced", "forces replacement", "Fewer partitions replace the topic",
 		"Kafka cannot remove partitions", "1 to add, 0 to change, 1 to destroy")
 	w.apply()
-	wantTopic(t, adm, "orders", 2, map[string]string{"retention.ms": "7200000", "segment.bytes": "16777216"})
+	wantTopic(t, cl, "orders", 2, map[string]string{"retention.ms": "7200000", "segment.bytes": "16777216"})
 	w.noDrift("after the replacement")
 
 	// Import a topic made outside Terraform, with an override of its own.
@@ -165,7 +172,7 @@ resource "shale_topic" "legacy" {
 	// Destroy removes both topics.
 	w.destroy()
 	for _, name := range []string{"orders", "legacy"} {
-		if readTopic(t, adm, name).exists {
+		if readTopic(t, cl, name).exists {
 			t.Fatalf("topic %s survived destroy", name)
 		}
 	}

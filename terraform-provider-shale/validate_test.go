@@ -1,7 +1,6 @@
 package main
 
 import (
-	"strings"
 	"testing"
 )
 
@@ -136,13 +135,14 @@ resource "shale_quota" "q" {
 			continue
 		}
 		for _, want := range c.wants {
-			if !strings.Contains(out, want) {
+			if !says(out, want) {
 				t.Errorf("%s: validate does not say %q:\n%s", c.name, want, out)
 			}
 		}
 	}
 
-	// The provider block is validated too.
+	// The provider block is validated too, at plan (validate leaves
+	// provider blocks alone), before the provider connects anywhere.
 	w.config(`
   bootstrap_servers = ["localhost", "host:99999"]
   timeout           = "soon"
@@ -150,12 +150,12 @@ resource "shale_quota" "q" {
     mechanism = "GSSAPI"
     username  = "admin"
     password  = "secret"
-  }`, "")
-	out, code := w.run("validate", "-no-color")
+  }`, `data "shale_cluster" "c" {}`)
+	out, code := w.run("plan", "-no-color")
 	if code == 0 {
-		t.Fatalf("validate accepted a bad provider block:\n%s", out)
+		t.Fatalf("plan accepted a bad provider block:\n%s", out)
 	}
-	mustContain(t, "validate", out,
+	mustContain(t, "plan", out,
 		`"localhost" is not "host:port"`,
 		`"host:99999" has port "99999"`,
 		`"soon" is not a duration`,

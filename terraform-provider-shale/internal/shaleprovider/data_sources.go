@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Data sources: shale_cluster (id, controller, brokers from Metadata),
@@ -68,14 +69,16 @@ func (d *clusterDataSource) Read(ctx context.Context, _ datasource.ReadRequest, 
 	}
 	ctx, cancel := d.cl.Context(ctx)
 	defer cancel()
-	md, err := d.cl.adm.BrokerMetadata(ctx)
+	req := kmsg.NewPtrMetadataRequest()
+	req.Topics = []kmsg.MetadataRequestTopic{} // brokers only
+	md, err := req.RequestWith(ctx, d.cl.cl)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read the cluster's metadata", err.Error())
 		return
 	}
 	m := clusterModel{
-		ClusterID:    types.StringValue(md.Cluster),
-		ControllerID: types.Int64Value(int64(md.Controller)),
+		ClusterID:    types.StringPointerValue(md.ClusterID),
+		ControllerID: types.Int64Value(int64(md.ControllerID)),
 		Brokers:      []brokerModel{},
 	}
 	sort.Slice(md.Brokers, func(i, j int) bool { return md.Brokers[i].NodeID < md.Brokers[j].NodeID })
@@ -144,7 +147,7 @@ func (d *topicsDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	}
 	ctx, cancel := d.cl.Context(ctx)
 	defer cancel()
-	details, err := d.cl.adm.ListTopicsWithInternal(ctx)
+	details, err := listTopics(ctx, d.cl)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot list topics", err.Error())
 		return

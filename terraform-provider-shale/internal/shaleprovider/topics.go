@@ -28,9 +28,56 @@ type topicInfo struct {
 // exist.
 var errTopicNotFound = errors.New("topic not found")
 
+// listTopics asks a broker for the metadata of the named topics (all
+// topics when none is named). It goes to the wire every time: kadm's
+// ListTopics answers from the client's metadata cache for a few seconds,
+// which would hide the change an operation waits for, and drift.
+func listTopics(ctx context.Context, cl *Client, names ...string) (kadm.TopicDetails, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	if len(names) > 0 {
+		for _, n := range names {
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(n)
+			req.Topics = append(req.Topics, rt)
+		}
+	} else {
+		req.Topics = nil // all topics
+	}
+	resp, err := req.RequestWith(ctx, cl.cl)
+	if err != nil {
+		return nil, err
+	}
+	details := make(kadm.TopicDetails, len(resp.Topics))
+	for _, t := range resp.Topics {
+		if t.Topic == nil {
+			continue
+		}
+		d := kadm.TopicDetail{
+			Topic:      *t.Topic,
+			ID:         t.TopicID,
+			IsInternal: t.IsInternal,
+			Partitions: make(kadm.PartitionDetails, len(t.Partitions)),
+			Err:        kerr.ErrorForCode(t.ErrorCode),
+		}
+		for _, p := range t.Partitions {
+			d.Partitions[p.Partition] = kadm.PartitionDetail{
+				Topic:       *t.Topic,
+				Partition:   p.Partition,
+				Leader:      p.Leader,
+				LeaderEpoch: p.LeaderEpoch,
+				Replicas:    p.Replicas,
+				ISR:         p.ISR,
+				Err:         kerr.ErrorForCode(p.ErrorCode),
+			}
+		}
+		details[d.Topic] = d
+	}
+	return details, nil
+}
+
 // describeTopic reads a topic's partitions and overrides.
 func describeTopic(ctx context.Context, cl *Client, name string) (topicInfo, error) {
-	details, err := cl.adm.ListTopics(ctx, name)
+	details, err := listTopics(ctx, cl, name)
 	if err != nil {
 		return topicInfo{}, fmt.Errorf("describe topic %s: %w", name, err)
 	}
@@ -85,7 +132,7 @@ func describeTopic(ctx context.Context, cl *Client, name string) (topicInfo, err
 // it, and a plan that follows must read what was applied.
 func awaitTopic(ctx context.Context, cl *Client, name string, ready func(d kadm.TopicDetail, exists bool) bool) error {
 	for {
-		details, err := cl.adm.ListTopics(ctx, name)
+		details, err := listTopics(ctx, cl, name)
 		if err == nil {
 			d, ok := details[name]
 			exists := ok && !errors.Is(d.Err, kerr.UnknownTopicOrPartition)
