@@ -80,32 +80,39 @@ const mirrorVersion = "0.1.0"
 
 // newMirrorWorkspace installs the provider as an operator would, from a
 // filesystem_mirror laid out as docs/OPERATIONS.md says, with `tofu
-// init` (which then writes a lock file with the binary's hash).
+// init` (which then writes a lock file with the binary's hash). The
+// mirror serves both registry hosts (OpenTofu's and Terraform's default),
+// so Terraform can run these tests too.
 func newMirrorWorkspace(t *testing.T) *workspace {
 	t.Helper()
 	provider := shaletest.Build(t, "./terraform-provider-shale")
-	mirror := filepath.Join(t.TempDir(), "mirror")
-	dir := filepath.Join(mirror, "registry.opentofu.org", "shalelog", "shale", mirrorVersion, runtime.GOOS+"_"+runtime.GOARCH)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	bin, err := os.ReadFile(provider)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "terraform-provider-shale_v"+mirrorVersion), bin, 0o755); err != nil {
-		t.Fatal(err)
+	mirror := filepath.Join(t.TempDir(), "mirror")
+	var hosts []string
+	for _, host := range []string{"registry.opentofu.org", "registry.terraform.io"} {
+		dir := filepath.Join(mirror, host, "shalelog", "shale", mirrorVersion, runtime.GOOS+"_"+runtime.GOARCH)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "terraform-provider-shale_v"+mirrorVersion), bin, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		hosts = append(hosts, fmt.Sprintf("%q", host+"/shalelog/shale"))
 	}
+	list := strings.Join(hosts, ", ")
 	return startWorkspace(t, fmt.Sprintf(`provider_installation {
   filesystem_mirror {
     path    = %q
-    include = ["registry.opentofu.org/shalelog/shale"]
+    include = [%s]
   }
   direct {
-    exclude = ["registry.opentofu.org/shalelog/shale"]
+    exclude = [%s]
   }
 }
-`, mirror))
+`, mirror, list, list))
 }
 
 func startWorkspace(t *testing.T, cliConfigText string) *workspace {

@@ -205,7 +205,7 @@ output "clicks"        { value = data.shale_topic.clicks }
 	if err != nil {
 		t.Fatalf("tofu init wrote no lock file: %v", err)
 	}
-	mustContain(t, "the lock file", string(lock), `provider "registry.opentofu.org/shalelog/shale"`, `version = "`+mirrorVersion+`"`)
+	mustContain(t, "the lock file", string(lock), `/shalelog/shale" {`, `version = "`+mirrorVersion+`"`, `"h1:`)
 	w.apply()
 	out := w.outputs()
 
