@@ -9,13 +9,23 @@ package main
 //     Describe/AlterUserScramCredentials, Describe/AlterClientQuotas):
 //     the provider's diagnostic names the missing API.
 //   - TestProviderKfakeACL, TestProviderKfakeUser, TestProviderKfakeQuota:
-//     franz-go's kfake, which serves those APIs, with SASL (SCRAM-SHA-512)
-//     and ACLs on, so the provider's SASL settings are exercised too and a
-//     SCRAM credential the provider sets is proven by logging in with it.
+//     franz-go's kfake, which serves those APIs, with mutual TLS, SASL
+//     (SCRAM-SHA-512) and ACLs on, so the provider's tls and sasl settings
+//     are exercised too, and a SCRAM credential the provider sets is
+//     proven by logging in with it.
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"net"
 	"sort"
 	"strings"
 	"testing"
@@ -38,6 +48,8 @@ type target struct {
 	// sasl: the cluster authenticates clients with SCRAM, so a credential
 	// can be proven by logging in with it.
 	sasl bool
+	// tls, when set, gives the client TLS settings the cluster wants.
+	tls func() *tls.Config
 }
 
 func shaleTarget(t *testing.T) target {
@@ -52,8 +64,10 @@ const (
 )
 
 func kfakeTarget(t *testing.T) target {
+	pki := newPKI(t)
 	c, err := kfake.NewCluster(
 		kfake.NumBrokers(1),
+		kfake.TLS(pki.server),
 		kfake.EnableSASL(),
 		kfake.Superuser("SCRAM-SHA-512", kfakeAdmin, kfakePassword),
 		kfake.EnableACLs(),
@@ -63,19 +77,106 @@ func kfakeTarget(t *testing.T) target {
 	}
 	t.Cleanup(c.Close)
 	addr := c.ListenAddrs()[0]
-	cl := shaletest.Client(t, addr, kgo.SASL(scram.Auth{User: kfakeAdmin, Pass: kfakePassword}.AsSha512Mechanism()))
+	cl := shaletest.Client(t, addr, kgo.DialTLSConfig(pki.client()),
+		kgo.SASL(scram.Auth{User: kfakeAdmin, Pass: kfakePassword}.AsSha512Mechanism()))
 	return target{
 		addr: addr,
 		provider: fmt.Sprintf(`  bootstrap_servers = [%q]
   timeout           = "60s"
+  tls = {
+    ca_cert     = %q
+    client_cert = %q
+    client_key  = %q
+  }
   sasl = {
     mechanism = "SCRAM-SHA-512"
     username  = %q
     password  = %q
-  }`, addr, kfakeAdmin, kfakePassword),
+  }`, addr, pki.caPEM, pki.clientCertPEM, pki.clientKeyPEM, kfakeAdmin, kfakePassword),
 		cl:   cl,
 		adm:  kadm.NewClient(cl),
 		sasl: true,
+		tls:  pki.client,
+	}
+}
+
+// pki is a throwaway certificate authority, a server certificate for
+// 127.0.0.1 and a client certificate, for mutual TLS.
+type pki struct {
+	server                             *tls.Config
+	caPEM, clientCertPEM, clientKeyPEM string
+	caPool                             *x509.CertPool
+	clientPair                         tls.Certificate
+}
+
+func (p *pki) client() *tls.Config {
+	return &tls.Config{RootCAs: p.caPool, Certificates: []tls.Certificate{p.clientPair}, MinVersion: tls.VersionTLS12}
+}
+
+func newPKI(t *testing.T) *pki {
+	t.Helper()
+	newKey := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	now := time.Now()
+	caKey := newKey()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "provider test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := func(serial int64, cn string, usage x509.ExtKeyUsage, ips []net.IP) (certPEM, keyPEM []byte) {
+		key := newKey()
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
+			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}, IPAddresses: ips,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyDER, err := x509.MarshalECPrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+			pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	}
+	serverCert, serverKey := issue(2, "127.0.0.1", x509.ExtKeyUsageServerAuth, []net.IP{net.ParseIP("127.0.0.1")})
+	clientCert, clientKey := issue(3, "terraform", x509.ExtKeyUsageClientAuth, nil)
+	serverPair, err := tls.X509KeyPair(serverCert, serverKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientPair, err := tls.X509KeyPair(clientCert, clientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	return &pki{
+		server: &tls.Config{
+			Certificates: []tls.Certificate{serverPair},
+			ClientCAs:    pool,
+			ClientAuth:   tls.RequireAndVerifyClientCert,
+			MinVersion:   tls.VersionTLS12,
+		},
+		caPEM: string(caPEM), clientCertPEM: string(clientCert), clientKeyPEM: string(clientKey),
+		caPool: pool, clientPair: clientPair,
 	}
 }
 
@@ -284,7 +385,11 @@ func login(t *testing.T, tg target, mech, user, pass string) bool {
 	if mech == "SCRAM-SHA-256" {
 		m = a.AsSha256Mechanism()
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(tg.addr), kgo.SASL(m), kgo.RequestRetries(0))
+	opts := []kgo.Opt{kgo.SeedBrokers(tg.addr), kgo.SASL(m), kgo.RequestRetries(0)}
+	if tg.tls != nil {
+		opts = append(opts, kgo.DialTLSConfig(tg.tls()))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
