@@ -254,6 +254,10 @@ func (m providerModel) clientConfig(ctx context.Context) (*ClientConfig, diag.Di
 			diags.AddAttributeError(path.Root("sasl").AtName("password"), "Missing SASL password",
 				"Set sasl.password (or "+EnvSASLPassword+").")
 		}
+		if cfg.SASL.Mechanism == "PLAIN" && cfg.TLS == nil {
+			diags.AddAttributeWarning(path.Root("sasl").AtName("mechanism"), "PLAIN without TLS",
+				"SASL PLAIN sends the password as it is; without tls anyone on the path can read it. Set tls, or use SCRAM.")
+		}
 	}
 	if diags.HasError() {
 		return nil, diags
