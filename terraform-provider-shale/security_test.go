@@ -600,12 +600,12 @@ resource "shale_quota" "alice_app" {
 	// Drift: a quota added outside Terraform is planned away.
 	if rs, err := tg.adm.AlterClientQuotas(testContext(t), []kadm.AlterClientQuotaEntry{{
 		Entity: kadm.ClientQuotaEntity{{Type: "user", Name: kadm.StringPtr("tf-alice")}},
-		Ops:    []kadm.AlterClientQuotaOp{{Key: "controller_mutation_rate", Value: 10}},
+		Ops:    []kadm.AlterClientQuotaOp{{Key: "producer_byte_rate", Value: 777}},
 	}}); err != nil || rs[0].Err != nil {
 		t.Fatalf("alter outside Terraform: %v %+v", err, rs)
 	}
 	out = w.drift("after a quota was added outside Terraform")
-	mustContain(t, "the drift plan", out, "controller_mutation_rate")
+	mustContain(t, "the drift plan", out, `- "producer_byte_rate" = 777`)
 	w.apply()
 	want(alice, "consumer_byte_rate=1024,request_percentage=25.5")
 
