@@ -76,12 +76,16 @@ func wantTopic(t *testing.T, cl *kgo.Client, name string, partitions int, overri
 // more partitions), drift made outside Terraform found and undone, a
 // partition decrease planned as a replacement and applied, an import, and
 // destroy, against a running Shale.
-func TestProviderTopic(t *testing.T) {
-	n := shaletest.StartNode(t, nil)
-	cl := shaletest.Client(t, n.Addr())
-	adm := kadm.NewClient(cl)
+func TestProviderTopic(t *testing.T) { topicScenario(t, shaleTarget(t)) }
+
+// TestProviderKfakeTopic runs the same against franz-go's kfake, which
+// answers as Kafka does, with TLS and SASL on.
+func TestProviderKfakeTopic(t *testing.T) { topicScenario(t, kfakeTarget(t)) }
+
+func topicScenario(t *testing.T, tg target) {
+	cl, adm := tg.cl, tg.adm
 	w := newWorkspace(t)
-	provider := shaleProvider(n.Addr())
+	provider := tg.provider
 
 	w.config(provider, `
 resource "shale_topic" "orders" {
@@ -148,7 +152,9 @@ resource "shale_topic" "orders" {
 	w.noDrift("after the replacement")
 
 	// Import a topic made outside Terraform, with an override of its own.
-	shaletest.CreateTopic(t, n.Addr(), "legacy", 4, map[string]*string{"retention.ms": kadm.StringPtr("86400000")})
+	if _, err := adm.CreateTopic(ctx, 4, 1, map[string]*string{"retention.ms": kadm.StringPtr("86400000")}, "legacy"); err != nil {
+		t.Fatalf("create topic outside Terraform: %v", err)
+	}
 	w.config(provider, `
 resource "shale_topic" "orders" {
   name       = "orders"
