@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/shalelog/shale/internal/shaletest"
+	"github.com/shalelog/shale/node"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -52,8 +53,14 @@ type target struct {
 	tls func() *tls.Config
 }
 
+// shaleTarget is a Shale node with its authorizer on (ACLs are refused
+// with SECURITY_DISABLED otherwise) and the plaintext listener's
+// anonymous principal a super user, so the provider may manage it all.
 func shaleTarget(t *testing.T) target {
-	n := shaletest.StartNode(t, nil)
+	n := shaletest.StartNode(t, func(c *node.Config) {
+		c.Broker.Authorizer.Enabled = true
+		c.Broker.Authorizer.SuperUsers = []string{"User:ANONYMOUS"}
+	})
 	cl := shaletest.Client(t, n.Addr())
 	return target{addr: n.Addr(), provider: shaleProvider(n.Addr()), cl: cl, adm: kadm.NewClient(cl)}
 }
