@@ -15,12 +15,13 @@ import (
 // Open builds a Bucket from a URL:
 //
 //	file:///abs/path
-//	s3://bucket[/prefix][?endpoint=URL][&region=R][&path_style=true|false]
+//	s3://bucket[/prefix][?endpoint=URL][&region=R][&path_style=true|false][&driver=aws|minio|auto]
 //
 // For s3, setting endpoint turns path-style addressing on unless
-// path_style says otherwise. Credentials come from the standard AWS chain
-// (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a shared profile, an
-// instance role). A bad URL gets a one-line error naming what is wrong.
+// path_style says otherwise; driver picks the client library (S3Driver):
+// auto, the default, is the AWS SDK on AWS and minio-go elsewhere.
+// Credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID and
+// AWS_SECRET_ACCESS_KEY, a shared profile, an instance role). A bad URL gets a one-line error naming what is wrong.
 func Open(ctx context.Context, rawURL string) (Bucket, error) {
 	loc, err := ParseURL(rawURL)
 	if err != nil {
@@ -29,13 +30,15 @@ func Open(ctx context.Context, rawURL string) (Bucket, error) {
 	if loc.Dir != "" {
 		return NewFS(loc.Dir)
 	}
-	return NewS3(ctx, loc.S3)
+	return OpenS3(ctx, loc.Driver, loc.S3)
 }
 
-// Location is a parsed bucket URL: Dir for file URLs, S3 otherwise.
+// Location is a parsed bucket URL: Dir for file URLs, S3 (served by
+// Driver) otherwise.
 type Location struct {
-	Dir string
-	S3  S3Config
+	Dir    string
+	S3     S3Config
+	Driver S3Driver
 }
 
 // ParseURL parses a bucket URL as Open does, without opening anything.
@@ -94,6 +97,7 @@ func ParseURL(rawURL string) (Location, error) {
 			return fail("bad query: %v", err)
 		}
 		pathStyle := ""
+		var driver S3Driver
 		for _, name := range slices.Sorted(maps.Keys(q)) {
 			vals := q[name]
 			if len(vals) != 1 {
@@ -110,8 +114,12 @@ func ParseURL(rawURL string) (Location, error) {
 				cfg.Region = v
 			case "path_style":
 				pathStyle = v
+			case "driver":
+				if driver, err = ParseS3Driver(v); err != nil {
+					return fail("%v", err)
+				}
 			default:
-				return fail("unknown parameter %q (want endpoint, region or path_style)", name)
+				return fail("unknown parameter %q (want endpoint, region, path_style or driver)", name)
 			}
 		}
 		cfg.PathStyle = cfg.Endpoint != ""
@@ -125,7 +133,10 @@ func ParseURL(rawURL string) (Location, error) {
 		if err := cfg.Validate(); err != nil {
 			return fail("%v", err)
 		}
-		return Location{S3: cfg}, nil
+		if err := driver.Validate(cfg); err != nil {
+			return fail("%v", err)
+		}
+		return Location{S3: cfg, Driver: driver}, nil
 	case "":
 		return fail("no scheme; want file:///abs/path or s3://bucket/prefix")
 	default:
