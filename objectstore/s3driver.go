@@ -14,7 +14,9 @@ type S3Driver string
 
 const (
 	// DriverAuto picks DriverAWS for AWS endpoints (no endpoint, or a host
-	// under amazonaws.com) and DriverMinio for every other endpoint.
+	// under amazonaws.com) and DriverMinio for every other endpoint, except
+	// one with a path (a gateway under a folder), which minio-go cannot
+	// address: that stays with DriverAWS.
 	DriverAuto S3Driver = ""
 	// DriverAWS is aws-sdk-go-v2 (NewS3).
 	DriverAWS S3Driver = "aws"
@@ -40,10 +42,15 @@ func (d S3Driver) Resolve(cfg S3Config) S3Driver {
 	if d != DriverAuto {
 		return d
 	}
-	if IsAWSEndpoint(cfg.Endpoint) {
+	if IsAWSEndpoint(cfg.Endpoint) || endpointHasPath(cfg.Endpoint) {
 		return DriverAWS
 	}
 	return DriverMinio
+}
+
+func endpointHasPath(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	return err == nil && (strings.Trim(u.Path, "/") != "" || u.RawQuery != "")
 }
 
 // Validate reports why d cannot serve cfg, or nil.

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the test suite talks to, once: kcat, the Debian Python
 # Kafka client and Chromium (apt; headless, renders the web console), and a
-# real MinIO built from the Go module proxy.
+# real MinIO built from the Go module proxy. It also checks that moto's S3
+# server (the second S3 implementation the objectstore drivers are tested
+# against) can be imported; moto cannot be installed from here (no PyPI),
+# so a missing moto is reported, and fails the tests under
+# SHALE_REQUIRE_TOOLS=1.
 # Re-running it is cheap: each step is skipped when already present.
 set -euo pipefail
 
@@ -24,4 +28,14 @@ if [ ! -x "$GOBIN_DIR/minio" ]; then
   echo "test-deps: building MinIO $MINIO_VERSION (about 5 minutes, once)"
   (cd /tmp && GOFLAGS=-buildvcs=false go install "github.com/minio/minio@$MINIO_VERSION")
 fi
-echo "test-deps: kcat $(kcat -V 2>&1 | awk '/^Version/ {print $2}'), confluent-kafka $(/usr/bin/python3 -c 'import confluent_kafka; print(confluent_kafka.version()[0])'), $(chromium --version 2>/dev/null | head -1), minio at $GOBIN_DIR/minio"
+MOTO_PYTHON=${SHALE_MOTO_PYTHON:-python3}
+if moto_version=$("$MOTO_PYTHON" -c 'import moto, moto.server, moto.s3; print(moto.__version__)' 2>/dev/null); then
+  moto_line="moto $moto_version ($MOTO_PYTHON)"
+else
+  moto_line="moto MISSING"
+  echo "test-deps: MISSING moto: '$MOTO_PYTHON -m moto.server' cannot run, so the objectstore" >&2
+  echo "test-deps: tests against moto's S3 server skip (and fail under SHALE_REQUIRE_TOOLS=1)." >&2
+  echo "test-deps: moto comes with the machine's Python; PyPI is not reachable to install it." >&2
+  echo "test-deps: point SHALE_MOTO_PYTHON at an interpreter that has moto 5 or later." >&2
+fi
+echo "test-deps: kcat $(kcat -V 2>&1 | awk '/^Version/ {print $2}'), confluent-kafka $(/usr/bin/python3 -c 'import confluent_kafka; print(confluent_kafka.version()[0])'), $(chromium --version 2>/dev/null | head -1), minio at $GOBIN_DIR/minio, $moto_line"
