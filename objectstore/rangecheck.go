@@ -119,11 +119,9 @@ func checkRangeAnswer(key string, off, length int64, a rangeAnswer) (skip, want 
 		end = off + length
 	}
 	if a.contentRange == "" {
-		// The whole object, of contentLength bytes.
+		// The whole object, of contentLength bytes (asked for, or a
+		// server that ignored Range): cut the range out of it.
 		size := a.contentLength
-		if !a.ranged {
-			return 0, size, nil
-		}
 		if off >= size {
 			return size, 0, nil
 		}
