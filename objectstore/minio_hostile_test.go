@@ -305,9 +305,16 @@ func TestMinioRejectsBadListings(t *testing.T) {
 
 func TestMinioStatWithoutLength(t *testing.T) {
 	b, _ := hostileBucket(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Last-Modified", time.Unix(1e9, 0).UTC().Format(http.TimeFormat))
-		w.Header()["Content-Length"] = []string{"lots"}
-		w.WriteHeader(http.StatusOK)
+		// net/http will not send a bad Content-Length; write it raw.
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		buf.WriteString("HTTP/1.1 200 OK\r\nLast-Modified: " + time.Unix(1e9, 0).UTC().Format(http.TimeFormat) +
+			"\r\nContent-Length: lots\r\nConnection: close\r\n\r\n")
+		buf.Flush()
 	})
 	if info, err := b.Stat(context.Background(), "obj"); err == nil {
 		t.Fatalf("Stat accepted an answer without a size: %+v", info)
