@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -31,10 +33,11 @@ func cpuTime(tb testing.TB) time.Duration {
 // in flight, through each s3 driver in turn, and checks every byte against
 // what was written. Besides MB/s it reports the benchmark process's CPU
 // time per GB read (cpu-s/GB: the driver's cost, MinIO's own CPU not
-// included). With -count N the drivers alternate, so both see the same
-// machine load:
+// included). The drivers take turns, SHALE_BENCH_ROUNDS rounds (default
+// 1) of one run each, the order swapped every round, so both see the same
+// machine load; later rounds are named driver=aws#01 and so on:
 //
-//	go test -run '^$' -bench BenchmarkColdReadDrivers -benchtime 3x -count 5 ./objectstore/
+//	SHALE_BENCH_ROUNDS=7 go test -run '^$' -bench BenchmarkColdReadDrivers -benchtime 3x ./objectstore/
 func BenchmarkColdReadDrivers(b *testing.B) {
 	const (
 		objects  = 4
@@ -62,13 +65,19 @@ func BenchmarkColdReadDrivers(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	type job struct{ obj, off int }
-	for _, d := range []objectstore.S3Driver{objectstore.DriverAWS, objectstore.DriverMinio} {
-		bkt, err := objectstore.OpenS3(ctx, d, cfg)
+	// One untimed pass, so that neither driver pays for a cold page cache.
+	for i := range objects {
+		body, err := writer.ReadRange(ctx, fmt.Sprintf("seg-%d", i), 0, -1)
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(func() { bkt.Close() })
+		io.Copy(io.Discard, body)
+		body.Close()
+	}
+	type job struct{ obj, off int }
+	buckets := openDrivers(b, cfg)
+	for _, d := range driverRounds(b) {
+		bkt := buckets[d]
 		b.Run("driver="+string(d), func(b *testing.B) {
 			b.SetBytes(objects * objSize)
 			b.ReportAllocs()
@@ -122,10 +131,11 @@ func BenchmarkColdReadDrivers(b *testing.B) {
 }
 
 // BenchmarkPutDrivers uploads WAL-segment-sized objects (8 MiB, one
-// PutObject) to a local MinIO through each s3 driver in turn and reports
-// MB/s and the process's CPU time per GB written:
+// PutObject) to a local MinIO through each s3 driver in turn, in rounds as
+// BenchmarkColdReadDrivers does, and reports MB/s and the process's CPU
+// time per GB written:
 //
-//	go test -run '^$' -bench BenchmarkPutDrivers -benchtime 20x -count 5 ./objectstore/
+//	SHALE_BENCH_ROUNDS=7 go test -run '^$' -bench BenchmarkPutDrivers -benchtime 20x ./objectstore/
 func BenchmarkPutDrivers(b *testing.B) {
 	const size = 8 << 20
 	srv := miniotest.Start(b)
@@ -135,15 +145,12 @@ func BenchmarkPutDrivers(b *testing.B) {
 	for i := range data {
 		data[i] = byte(rng.Uint32())
 	}
-	for _, d := range []objectstore.S3Driver{objectstore.DriverAWS, objectstore.DriverMinio} {
-		cfg := s3Config(srv, "put-"+string(d))
-		def := objectstore.DefaultS3Config()
-		cfg.PartSize, cfg.MultipartThreshold = def.PartSize, def.MultipartThreshold
-		bkt, err := objectstore.OpenS3(ctx, d, cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { bkt.Close() })
+	cfg := s3Config(srv, "put")
+	def := objectstore.DefaultS3Config()
+	cfg.PartSize, cfg.MultipartThreshold = def.PartSize, def.MultipartThreshold
+	buckets := openDrivers(b, cfg)
+	for _, d := range driverRounds(b) {
+		bkt := buckets[d]
 		b.Run("driver="+string(d), func(b *testing.B) {
 			b.SetBytes(size)
 			b.ReportAllocs()
@@ -158,4 +165,41 @@ func BenchmarkPutDrivers(b *testing.B) {
 			b.ReportMetric((cpuTime(b)-cpu0).Seconds()/(float64(b.N)*size/1e9), "cpu-s/GB")
 		})
 	}
+}
+
+// openDrivers opens cfg through each s3 driver.
+func openDrivers(b *testing.B, cfg objectstore.S3Config) map[objectstore.S3Driver]objectstore.Bucket {
+	m := map[objectstore.S3Driver]objectstore.Bucket{}
+	for _, d := range []objectstore.S3Driver{objectstore.DriverAWS, objectstore.DriverMinio} {
+		bkt, err := objectstore.OpenS3(context.Background(), d, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { bkt.Close() })
+		m[d] = bkt
+	}
+	return m
+}
+
+// driverRounds returns the order in which the drivers run:
+// SHALE_BENCH_ROUNDS rounds (default 1), aws first in even rounds and
+// minio first in odd ones.
+func driverRounds(b *testing.B) []objectstore.S3Driver {
+	rounds := 1
+	if v := os.Getenv("SHALE_BENCH_ROUNDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("SHALE_BENCH_ROUNDS=%q is not a positive number", v)
+		}
+		rounds = n
+	}
+	var order []objectstore.S3Driver
+	for r := range rounds {
+		if r%2 == 0 {
+			order = append(order, objectstore.DriverAWS, objectstore.DriverMinio)
+		} else {
+			order = append(order, objectstore.DriverMinio, objectstore.DriverAWS)
+		}
+	}
+	return order
 }

@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -19,10 +21,11 @@ import (
 // (a fresh Reader with the default 4 MiB blocks and read-ahead, 1 MiB
 // fetches, every batch's CRC checked) from a real MinIO server, through
 // each s3 driver in turn. It reports MB/s and the process's CPU time per GB
-// replayed (cpu-s/GB; MinIO's own CPU is not included). With -count N the
-// drivers alternate:
+// replayed (cpu-s/GB; MinIO's own CPU is not included). The drivers take
+// turns, SHALE_BENCH_ROUNDS rounds (default 1) with the order swapped every
+// round; later rounds are named driver=aws#01 and so on:
 //
-//	go test -run '^$' -bench BenchmarkColdReplayDrivers -benchtime 10x -count 5 ./tiering/
+//	SHALE_BENCH_ROUNDS=7 go test -run '^$' -bench BenchmarkColdReplayDrivers -benchtime 5x ./tiering/
 func BenchmarkColdReplayDrivers(b *testing.B) {
 	srv := miniotest.Start(b)
 	ctx := context.Background()
@@ -65,8 +68,28 @@ func BenchmarkColdReplayDrivers(b *testing.B) {
 	}
 
 	rcfg := DefaultReaderConfig()
-	for _, d := range []objectstore.S3Driver{objectstore.DriverAWS, objectstore.DriverMinio} {
-		bkt := open(d)
+	buckets := map[objectstore.S3Driver]objectstore.Bucket{
+		objectstore.DriverAWS:   open(objectstore.DriverAWS),
+		objectstore.DriverMinio: open(objectstore.DriverMinio),
+	}
+	rounds := 1
+	if v := os.Getenv("SHALE_BENCH_ROUNDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("SHALE_BENCH_ROUNDS=%q is not a positive number", v)
+		}
+		rounds = n
+	}
+	var order []objectstore.S3Driver
+	for r := range rounds {
+		if r%2 == 0 {
+			order = append(order, objectstore.DriverAWS, objectstore.DriverMinio)
+		} else {
+			order = append(order, objectstore.DriverMinio, objectstore.DriverAWS)
+		}
+	}
+	for _, d := range order {
+		bkt := buckets[d]
 		b.Run("driver="+string(d), func(b *testing.B) {
 			b.SetBytes(total)
 			b.ReportAllocs()
