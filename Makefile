@@ -63,7 +63,10 @@ dist:
 	cp deploy/shale.example.yaml $(DIST_DIR)/root/etc/shale/shale.example.yaml
 	cp deploy/shale.service $(DIST_DIR)/root/lib/systemd/system/shale.service
 	cp README.md docs/OPERATIONS.md docs/CONFIG.md $(DIST_DIR)/root/usr/local/share/doc/shale/
-	tar -C $(DIST_DIR)/root -czf $(DIST_DIR)/shale-$(VERSION)-$(GOOS)-$(GOARCH).tar.gz .
+	# Files only, owned by root: extracting over / creates missing
+	# directories and never changes the owner or mode of existing ones.
+	tar -C $(DIST_DIR)/root --owner=0 --group=0 --numeric-owner -czf $(DIST_DIR)/shale-$(VERSION)-$(GOOS)-$(GOARCH).tar.gz \
+		$$(cd $(DIST_DIR)/root && find . -type f | sed 's|^\./||' | sort)
 	rm -rf $(DIST_DIR)/root
 	@echo "$(DIST_DIR)/shale-$(VERSION)-$(GOOS)-$(GOARCH).tar.gz"
 

@@ -14,8 +14,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// Produce: v3–v11 (RecordBatch v2 only; older message formats are gone from
-// Kafka 4 as well). v0–v2 are advertised but every partition of such a
+// Produce: v3–v12 (RecordBatch v2 only; older message formats are gone from
+// Kafka 4 as well). v12 is v11 on the wire; it marks a client of KIP-890
+// part 2, whose transactional batches add their partition to the ongoing
+// transaction themselves (checkTransactional). v0–v2 are advertised but every partition of such a
 // request is answered UNSUPPORTED_VERSION: librdkafka up to 2.x enables
 // gzip, snappy and lz4 only when the advertised range starts at 0, which is
 // why Kafka 4 advertises it the same way (KAFKA-18659).
@@ -101,7 +103,7 @@ func handleProduce(s *Server, rc *reqCtx, r kmsg.Request) {
 				sp.ErrorCode, sp.ErrorMessage = kafkaError(err)
 				continue
 			}
-			if err := s.checkTransactional(rc.ctx(), req.TransactionID, rt.Topic, rp); err != nil {
+			if err := s.checkTransactional(rc.ctx(), req.Version, req.TransactionID, rt.Topic, rp); err != nil {
 				sp.ErrorCode, sp.ErrorMessage = kafkaError(err)
 				continue
 			}
@@ -193,9 +195,13 @@ func checkLeader(s *Server, t *topicEntry, i int32, p *partition.Partition) erro
 
 // checkTransactional checks a partition's transactional batch: the
 // request must name its transactional id, and the transaction must be
-// ongoing with the partition added (verifyTxnProduce). Batches that are
-// not transactional pass.
-func (s *Server) checkTransactional(ctx context.Context, txnID *string, topic string, rp *kmsg.ProduceRequestTopicPartition) error {
+// ongoing with the partition added (verifyTxnProduce). From Produce v12
+// (KIP-890 part 2) the batch adds its partition to the transaction
+// instead, starting it if none is ongoing, under the batch's producer id
+// and epoch: a batch of an ended transaction, whose epoch the end bumped,
+// is refused (INVALID_PRODUCER_EPOCH). Batches that are not transactional
+// pass.
+func (s *Server) checkTransactional(ctx context.Context, version int16, txnID *string, topic string, rp *kmsg.ProduceRequestTopicPartition) error {
 	h, err := recordbatch.ParseHeader(rp.Records)
 	if err != nil || !h.IsTransactional() {
 		return nil // validateProduced judged the bytes
@@ -203,7 +209,21 @@ func (s *Server) checkTransactional(ctx context.Context, txnID *string, topic st
 	if txnID == nil {
 		return fmt.Errorf("%w: a transactional batch in a produce request without a transactional id", kerr.InvalidTxnState)
 	}
-	return s.verifyTxnProduce(ctx, *txnID, h.ProducerID, h.ProducerEpoch, metadata.TopicPartition{Topic: topic, Partition: rp.Partition})
+	tp := metadata.TopicPartition{Topic: topic, Partition: rp.Partition}
+	if version < 12 {
+		return s.verifyTxnProduce(ctx, *txnID, h.ProducerID, h.ProducerEpoch, tp)
+	}
+	if t, ok := s.meta.Transaction(*txnID); ok && t.ProducerID == h.ProducerID && t.ProducerEpoch == h.ProducerEpoch &&
+		t.Status == metadata.TxnOngoing && t.HasPartition(tp) {
+		return nil
+	}
+	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := s.meta.AddTxnPartitions(actx, *txnID, h.ProducerID, h.ProducerEpoch, []metadata.TopicPartition{tp}, nil, s.now().UnixMilli()); err != nil {
+		code, _ := txnError(err)
+		return fmt.Errorf("%w: adding %s-%d to the transaction of %q: %v", kerr.ErrorForCode(code), topic, rp.Partition, *txnID, err)
+	}
+	return nil
 }
 
 // validateProduced makes the checks Kafka makes on one partition's records

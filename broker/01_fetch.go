@@ -108,7 +108,12 @@ func respondFetch(rc *reqCtx, res fetchResult) {
 	if rc.slot == nil {
 		return
 	}
+	throttleFetch(rc, &res)
+	if rc.inHandler.Load() {
+		rc.recordRequestTime()
+	}
 	res.resp.SetVersion(rc.hdr.version)
+	rc.setThrottle(res.resp)
 	rc.observe(res.resp, res.pieces)
 	rc.slot.finish(encodeFetchResponsePieces(rc.hdr, res.resp, res.pieces))
 }

@@ -17,15 +17,25 @@ import (
 // replica set of that one broker: durability comes from the object tier, not
 // from replicas. An unknown topic is UNKNOWN_TOPIC_OR_PARTITION unless the
 // request allows auto-creation and auto_create_topics is on.
+//
+// Brokers are listed with their endpoint of the listener the request came
+// through, as Kafka does; a broker without that listener is left out, and
+// a partition it leads has LISTENER_NOT_FOUND and no leader.
 func handleMetadata(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+	reachable := make(map[int32]bool)
 	for _, b := range s.meta.Brokers() {
 		if b.Fenced {
 			continue // Kafka lists only brokers that are alive
 		}
+		host, port, ok := s.endpoint(b, rc.conn.listener)
+		if !ok {
+			continue
+		}
+		reachable[b.ID] = true
 		mb := kmsg.NewMetadataResponseBroker()
-		mb.NodeID, mb.Host, mb.Port = b.ID, b.Host, b.Port
+		mb.NodeID, mb.Host, mb.Port = b.ID, host, port
 		if b.Rack != "" {
 			rack := b.Rack
 			mb.Rack = &rack
@@ -44,7 +54,7 @@ func handleMetadata(s *Server, rc *reqCtx, r kmsg.Request) {
 		}
 		sort.Strings(names)
 		for _, name := range names {
-			resp.Topics = append(resp.Topics, s.describeTopic(s.topics.byName(name)))
+			resp.Topics = append(resp.Topics, s.describeTopic(s.topics.byName(name), reachable))
 		}
 		rc.respond(resp)
 		return
@@ -74,7 +84,7 @@ func handleMetadata(s *Server, rc *reqCtx, r kmsg.Request) {
 			resp.Topics = append(resp.Topics, mt)
 			continue
 		}
-		resp.Topics = append(resp.Topics, s.describeTopic(t))
+		resp.Topics = append(resp.Topics, s.describeTopic(t, reachable))
 	}
 	rc.respond(resp)
 }
@@ -89,7 +99,10 @@ func (s *Server) autoCreate(name string) *topicEntry {
 	return s.topics.byName(name)
 }
 
-func (s *Server) describeTopic(t *topicEntry) kmsg.MetadataResponseTopic {
+// describeTopic describes t's partitions; a partition whose leader is
+// registered but not in reachable (it lacks the client's listener) has
+// LISTENER_NOT_FOUND, as in Kafka. A nil reachable skips the check.
+func (s *Server) describeTopic(t *topicEntry, reachable map[int32]bool) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.meta.Name
 	mt.Topic = &name
@@ -101,6 +114,11 @@ func (s *Server) describeTopic(t *topicEntry) kmsg.MetadataResponseTopic {
 		mp.LeaderEpoch = p.LeaderEpoch
 		mp.Replicas = []int32{p.Leader}
 		mp.ISR = []int32{p.Leader}
+		if reachable != nil && p.Leader >= 0 && !reachable[p.Leader] {
+			if b, ok := s.meta.Broker(p.Leader); ok && !b.Fenced {
+				mp.ErrorCode, mp.Leader = kerr.ListenerNotFound.Code, -1
+			}
+		}
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt

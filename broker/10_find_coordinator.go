@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"github.com/shalelog/shale/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -9,7 +10,8 @@ import (
 //
 // A group id and a transactional id both hash to a coordinator slot
 // (metadata/slots.go); the answer is the slot's leader broker. Any other
-// key type is INVALID_REQUEST.
+// key type is INVALID_REQUEST. The coordinator's endpoint is that of the
+// listener the request came through.
 //
 // Not yet: share groups (v6).
 
@@ -23,7 +25,6 @@ const (
 func handleFindCoordinator(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
-	host, port := s.AdvertisedAddr()
 	find := func(key string) kmsg.FindCoordinatorResponseCoordinator {
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
 		c.Key = key
@@ -32,11 +33,13 @@ func handleFindCoordinator(s *Server, rc *reqCtx, r kmsg.Request) {
 		case coordinatorTypeGroup, coordinatorTypeTransaction:
 			id, here := s.coordinator(key)
 			b, ok := s.meta.Broker(id)
+			if here {
+				b, ok = metadata.Broker{ID: s.cfg.NodeID}, true
+			}
+			host, port, reachable := s.endpoint(b, rc.conn.listener)
 			switch {
-			case here:
-				c.NodeID, c.Host, c.Port = s.cfg.NodeID, host, port
-			case ok && !b.Fenced:
-				c.NodeID, c.Host, c.Port = b.ID, b.Host, b.Port
+			case ok && !b.Fenced && reachable:
+				c.NodeID, c.Host, c.Port = b.ID, host, port
 			default:
 				msg := "the coordinator slot has no live broker yet"
 				c.ErrorCode, c.ErrorMessage = kerr.CoordinatorNotAvailable.Code, &msg

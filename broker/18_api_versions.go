@@ -31,7 +31,7 @@ var handlers map[int16]handler
 
 func init() {
 	handlers = map[int16]handler{
-		0:  {min: 0, max: 11, fn: handleProduce, noResponse: produceNoResponse},
+		0:  {min: 0, max: 12, fn: handleProduce, noResponse: produceNoResponse},
 		1:  {min: 4, max: 12, fn: handleFetch},
 		2:  {min: 1, max: 6, fn: handleListOffsets},
 		3:  {min: 0, max: 12, fn: handleMetadata},
@@ -44,6 +44,7 @@ func init() {
 		14: {min: 0, max: 5, fn: handleSyncGroup},
 		15: {min: 0, max: 5, fn: handleDescribeGroups},
 		16: {min: 0, max: 5, fn: handleListGroups},
+		17: {min: 0, max: 1, fn: handleSASLHandshake},
 		18: {min: 0, max: 4, fn: handleApiVersions},
 		19: {min: 0, max: 7, fn: handleCreateTopics},
 		20: {min: 0, max: 6, fn: handleDeleteTopics},
@@ -52,21 +53,34 @@ func init() {
 		23: {min: 0, max: 4, fn: handleOffsetForLeaderEpoch},
 		24: {min: 0, max: 4, fn: handleAddPartitionsToTxn},
 		25: {min: 0, max: 3, fn: handleAddOffsetsToTxn},
-		26: {min: 0, max: 3, fn: handleEndTxn},
+		26: {min: 0, max: 5, fn: handleEndTxn},
 		27: {min: 0, max: 1, fn: handleWriteTxnMarkers},
-		28: {min: 0, max: 3, fn: handleTxnOffsetCommit},
+		28: {min: 0, max: 5, fn: handleTxnOffsetCommit},
 		32: {min: 0, max: 4, fn: handleDescribeConfigs},
 		33: {min: 0, max: 2, fn: handleAlterConfigs},
+		36: {min: 0, max: 2, fn: handleSASLAuthenticate},
 		37: {min: 0, max: 3, fn: handleCreatePartitions},
 		42: {min: 0, max: 2, fn: handleDeleteGroups},
 		44: {min: 0, max: 1, fn: handleIncrementalAlterConfigs},
 		47: {min: 0, max: 0, fn: handleOffsetDelete},
+		48: {min: 0, max: 1, fn: handleDescribeClientQuotas},
+		49: {min: 0, max: 1, fn: handleAlterClientQuotas},
+		50: {min: 0, max: 0, fn: handleDescribeUserSCRAMCredentials},
+		51: {min: 0, max: 0, fn: handleAlterUserSCRAMCredentials},
 		60: {min: 0, max: 1, fn: handleDescribeCluster},
 		61: {min: 0, max: 0, fn: handleDescribeProducers},
 		65: {min: 0, max: 0, fn: handleDescribeTransactions},
 		66: {min: 0, max: 1, fn: handleListTransactions},
 	}
 }
+
+const (
+	// transactionVersion is the transaction.version feature level
+	// advertised: 2, KIP-890 part 2.
+	transactionVersion = 2
+	// featuresEpoch is the finalized features' epoch: they never change.
+	featuresEpoch = 1
+)
 
 // sortedKeys is handlers' keys in ascending order.
 func sortedKeys() []int16 {
@@ -85,6 +99,13 @@ func handleApiVersions(s *Server, rc *reqCtx, r kmsg.Request) {
 		h := handlers[k]
 		resp.ApiKeys = append(resp.ApiKeys, kmsg.ApiVersionsResponseApiKey{ApiKey: k, MinVersion: h.min, MaxVersion: h.max})
 	}
+	// Features (v3+, tagged fields): transaction.version 2 is KIP-890
+	// part 2 (Produce v12, TxnOffsetCommit v5 and EndTxn v5 with the
+	// epoch bumped per transaction); every Shale broker has it, so it is
+	// finalized at the level supported, under one unchanging epoch.
+	resp.SupportedFeatures = []kmsg.ApiVersionsResponseSupportedFeature{{Name: "transaction.version", MinVersion: 0, MaxVersion: transactionVersion}}
+	resp.FinalizedFeaturesEpoch = featuresEpoch
+	resp.FinalizedFeatures = []kmsg.ApiVersionsResponseFinalizedFeature{{Name: "transaction.version", MinVersionLevel: transactionVersion, MaxVersionLevel: transactionVersion}}
 	rc.respond(resp)
 }
 

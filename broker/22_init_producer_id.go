@@ -64,7 +64,7 @@ func (s *Server) initTxnProducer(ctx context.Context, req *kmsg.InitProducerIDRe
 		case t.Status == metadata.TxnOngoing:
 			// Abort what the previous instance left open; the bump
 			// below fences it.
-			if _, err := s.txns.end(ctx, id, t.ProducerID, t.ProducerEpoch, false, false); err != nil {
+			if _, err := s.txns.end(ctx, id, t.ProducerID, t.ProducerEpoch, false, false, false); err != nil {
 				resp.ErrorCode, _ = txnError(err)
 				return
 			}

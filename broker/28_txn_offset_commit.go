@@ -9,9 +9,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// TxnOffsetCommit: v0–v3, sent to the group's coordinator. The offsets are
+// TxnOffsetCommit: v0–v5, sent to the group's coordinator. The offsets are
 // kept with the transaction in the metadata log (the group must have been
-// added with AddOffsetsToTxn) and become the group's committed offsets in
+// added with AddOffsetsToTxn; from v5, KIP-890 part 2, the commit adds it
+// itself; v4 only allows TRANSACTION_ABORTABLE in the answer) and become the group's committed offsets in
 // the same step as the transaction's commit; an abort drops them.
 //
 // From v3 the member id, instance id and generation are checked against
@@ -46,7 +47,13 @@ func handleTxnOffsetCommit(s *Server, rc *reqCtx, r kmsg.Request) {
 	}
 	if code == 0 && len(offsets) > 0 {
 		ctx, cancel := context.WithTimeout(rc.ctx(), 30*time.Second)
-		err := s.meta.TxnOffsets(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, offsets, now)
+		var err error
+		if t, ok := s.meta.Transaction(req.TransactionalID); req.Version >= 5 && !(ok && t.Status == metadata.TxnOngoing && t.HasGroup(req.Group)) {
+			_, err = s.meta.AddTxnPartitions(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, nil, []string{req.Group}, now)
+		}
+		if err == nil {
+			err = s.meta.TxnOffsets(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, offsets, now)
+		}
 		cancel()
 		code, _ = txnError(err)
 	}

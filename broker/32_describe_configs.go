@@ -3,9 +3,9 @@ package broker
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shalelog/shale/metadata"
@@ -234,18 +234,24 @@ func (s *Server) brokerConfigDefs() brokerConfigDefs {
 	flush := []string{"log.flush.interval.ms", "log.flush.scheduler.interval.ms"}
 	gc := defaultGroupConfig()
 	ms := func(d time.Duration) *string { return str(strconv.FormatInt(d.Milliseconds(), 10)) }
-	host, port := s.AdvertisedAddr()
+	var bound, advertised, protocols []string
+	for _, l := range s.listeners {
+		bound, advertised = append(bound, l.boundURL()), append(advertised, l.advertisedURL())
+		protocols = append(protocols, l.name+":"+l.protocol)
+	}
 	const ignored = " Shale accepts it for compatibility and ignores it."
 	const noCleaner = " Shale's key compactor (on the metadata leader, over the object tier) has its own settings; shown with Kafka's default."
 	defs := brokerConfigDefs{
-		{name: "advertised.listeners", typ: kmsg.ConfigTypeList, value: str("PLAINTEXT://" + net.JoinHostPort(host, strconv.Itoa(int(port)))), static: true,
-			doc: "The listener clients are told to connect to (broker advertised address)."},
+		{name: "advertised.listeners", typ: kmsg.ConfigTypeList, value: str(strings.Join(advertised, ",")), static: true,
+			doc: "The endpoints clients are told to connect to, one per listener (broker listeners' advertised addresses)."},
 		{name: "auto.create.topics.enable", typ: kmsg.ConfigTypeBoolean, value: str(strconv.FormatBool(s.cfg.AutoCreateTopics)), static: true,
 			doc: "Whether Metadata requests that allow it create unknown topics (broker auto_create_topics)."},
 		{name: "broker.id", typ: kmsg.ConfigTypeInt, value: str(strconv.Itoa(int(s.cfg.NodeID))), static: true,
 			doc: "This broker's id (broker node_id)."},
 		{name: "compression.type", typ: kmsg.ConfigTypeString, value: topicDefault("compression.type"),
 			doc: "Default compression.type of topics: producer, batches are kept as producers send them."},
+		{name: "connections.max.reauth.ms", typ: kmsg.ConfigTypeLong, value: ms(s.cfg.ConnectionsMaxReauth), static: true,
+			doc: "Longest SASL session before the client must re-authenticate (broker connections_max_reauth); 0: no limit."},
 		{name: "default.replication.factor", typ: kmsg.ConfigTypeInt, value: str("1"),
 			doc: "Replication factor recorded for new topics: one leader per partition; durability comes from the object store."},
 		{name: "delete.topic.enable", typ: kmsg.ConfigTypeBoolean, value: str("true"),
@@ -256,8 +262,10 @@ func (s *Server) brokerConfigDefs() brokerConfigDefs {
 			doc: "Largest session timeout a group member may ask for."},
 		{name: "group.min.session.timeout.ms", typ: kmsg.ConfigTypeInt, value: ms(gc.MinSessionTimeout),
 			doc: "Smallest session timeout a group member may ask for."},
-		{name: "listeners", typ: kmsg.ConfigTypeList, value: str("PLAINTEXT://" + s.cfg.Listen), static: true,
-			doc: "The address the Kafka listener binds (broker listen)."},
+		{name: "listener.security.protocol.map", typ: kmsg.ConfigTypeList, value: str(strings.Join(protocols, ",")), static: true,
+			doc: "Each listener's security protocol (broker listeners)."},
+		{name: "listeners", typ: kmsg.ConfigTypeList, value: str(strings.Join(bound, ",")), static: true,
+			doc: "The addresses the Kafka listeners bind (broker listen, or broker listeners)."},
 		{name: "log.cleaner.backoff.ms", typ: kmsg.ConfigTypeLong, value: str("15000"),
 			doc: "How long the log cleaner sleeps when there is nothing to clean." + noCleaner},
 		{name: "log.cleaner.dedupe.buffer.size", typ: kmsg.ConfigTypeLong, value: str("134217728"),
@@ -338,6 +346,8 @@ func (s *Server) brokerConfigDefs() brokerConfigDefs {
 			doc: "How often expired committed offsets are looked for."},
 		{name: "offsets.retention.minutes", typ: kmsg.ConfigTypeInt, value: str(strconv.FormatInt(int64(s.cfg.OffsetsRetention/time.Minute), 10)), static: true,
 			doc: "How long a consumer group without members keeps its committed offsets (broker offsets_retention)."},
+		{name: "sasl.enabled.mechanisms", typ: kmsg.ConfigTypeList, value: str(strings.Join(s.cfg.SASLMechanisms, ",")), static: true,
+			doc: "The SASL mechanisms SASL listeners offer (broker sasl_enabled_mechanisms)."},
 		{name: "socket.request.max.bytes", typ: kmsg.ConfigTypeInt, value: str(strconv.Itoa(int(s.cfg.MaxRequestBytes))), static: true,
 			doc: "Largest request frame accepted; a larger one closes the connection (broker max_request_bytes)."},
 		{name: "unclean.leader.election.enable", typ: kmsg.ConfigTypeBoolean, value: topicDefault("unclean.leader.election.enable"),

@@ -5,7 +5,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// DescribeCluster: v0–v1 (broker endpoints only; no controller endpoints).
+// DescribeCluster: v0–v1 (broker endpoints only; no controller endpoints),
+// each broker's endpoint of the listener the request came through.
 func handleDescribeCluster(s *Server, rc *reqCtx, r kmsg.Request) {
 	req := r.(*kmsg.DescribeClusterRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
@@ -23,8 +24,12 @@ func handleDescribeCluster(s *Server, rc *reqCtx, r kmsg.Request) {
 		if b.Fenced {
 			continue // Kafka lists only brokers that are alive
 		}
+		host, port, ok := s.endpoint(b, rc.conn.listener)
+		if !ok {
+			continue // not reachable through this client's listener
+		}
 		mb := kmsg.NewDescribeClusterResponseBroker()
-		mb.NodeID, mb.Host, mb.Port = b.ID, b.Host, b.Port
+		mb.NodeID, mb.Host, mb.Port = b.ID, host, port
 		if b.Rack != "" {
 			rack := b.Rack
 			mb.Rack = &rack

@@ -6,6 +6,8 @@ import (
 	"net"
 	"strconv"
 	"time"
+
+	"github.com/shalelog/shale/sasl"
 )
 
 // Config is the broker's protocol-facing configuration.
@@ -20,6 +22,27 @@ type Config struct {
 	// TLS, when it names a certificate, makes the listener an SSL one
 	// (see TLSConfig).
 	TLS TLSConfig `yaml:"tls"`
+	// PeerTLS is how this broker dials other brokers' Kafka listeners
+	// (the transaction coordinator writing markers): over TLS, trusting
+	// CAFile, presenting CertFile/KeyFile when the listeners require
+	// client certificates. Empty: plaintext.
+	PeerTLS PeerTLSConfig `yaml:"peer_tls"`
+	// Listeners, when set, replace Listen, Advertised and TLS with
+	// several named listeners, each with its security protocol (see
+	// ListenerConfig).
+	Listeners []ListenerConfig `yaml:"listeners"`
+	// SASLMechanisms are the mechanisms SASL listeners offer
+	// (sasl.enabled.mechanisms): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512.
+	// PLAIN is off by default: the broker checks its password with a
+	// PBKDF2 of the stored salt (milliseconds of CPU per login, failed
+	// ones included), where SCRAM costs the broker a few HMACs.
+	SASLMechanisms []string `yaml:"sasl_enabled_mechanisms"`
+	// ConnectionsMaxReauth is the longest a SASL session lasts before the
+	// client must authenticate again on the same connection
+	// (connections.max.reauth.ms, KIP-368); 0 means sessions never end.
+	// A connection that sends anything but a new SaslHandshake after its
+	// session ended is closed.
+	ConnectionsMaxReauth time.Duration `yaml:"connections_max_reauth"`
 	// MaxRequestBytes is the largest request frame accepted
 	// (socket.request.max.bytes); a larger frame closes the connection.
 	MaxRequestBytes int32 `yaml:"max_request_bytes"`
@@ -44,6 +67,41 @@ type Config struct {
 	// empty consumer group waits for more members to join
 	// (group.initial.rebalance.delay.ms).
 	GroupInitialRebalanceDelay time.Duration `yaml:"group_initial_rebalance_delay"`
+
+	// QuotaWindowNum and QuotaWindowSize are the windows client quota
+	// rates are measured over (quota.window.num,
+	// quota.window.size.seconds); see quota.go.
+	QuotaWindowNum  int           `yaml:"quota_window_num"`
+	QuotaWindowSize time.Duration `yaml:"quota_window_size"`
+
+	// MaxConnections caps the broker's client connections
+	// (max.connections); a connection past it is closed at accept. 0: no
+	// cap.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerIP caps the connections from one IP address
+	// (max.connections.per.ip), with per-address exceptions in
+	// MaxConnectionsPerIPOverrides (max.connections.per.ip.overrides:
+	// IP or host name -> cap). 0: no cap.
+	MaxConnectionsPerIP          int            `yaml:"max_connections_per_ip"`
+	MaxConnectionsPerIPOverrides map[string]int `yaml:"max_connections_per_ip_overrides"`
+	// QueuedMaxRequestBytes caps the request bytes held by all
+	// connections together, from the frame's read until its response is
+	// ready (queued.max.request.bytes); past it, connections stop being
+	// read until memory is freed. 0: no cap.
+	QueuedMaxRequestBytes int64 `yaml:"queued_max_request_bytes"`
+	// ConnectionMaxQueuedBytes caps the same per connection, so one
+	// client pipelining large requests cannot hold the broker's whole
+	// budget. 0: no cap.
+	ConnectionMaxQueuedBytes int64 `yaml:"connection_max_queued_bytes"`
+	// ConnectionsMaxIdle closes a connection with no request in progress
+	// that has sent nothing for this long (connections.max.idle.ms). 0:
+	// never.
+	ConnectionsMaxIdle time.Duration `yaml:"connections_max_idle"`
+	// RequestReadTimeout bounds how long the bytes of one request may
+	// take to arrive once its first byte has: a client trickling a frame
+	// (slowloris) is disconnected after it. Time spent waiting for
+	// request memory (QueuedMaxRequestBytes) is not counted. 0: no bound.
+	RequestReadTimeout time.Duration `yaml:"request_read_timeout"`
 }
 
 // DefaultConfig returns Kafka's defaults where Kafka has one.
@@ -57,6 +115,14 @@ func DefaultConfig() Config {
 		MaxInFlight:                32,
 		OffsetsRetention:           7 * 24 * time.Hour,
 		GroupInitialRebalanceDelay: 3 * time.Second,
+		QuotaWindowNum:             11,
+		QuotaWindowSize:            time.Second,
+		MaxConnectionsPerIP:        0,
+		QueuedMaxRequestBytes:      512 << 20,
+		ConnectionMaxQueuedBytes:   200 << 20,
+		ConnectionsMaxIdle:         10 * time.Minute,
+		RequestReadTimeout:         30 * time.Second,
+		SASLMechanisms:             []string{sasl.ScramSHA256, sasl.ScramSHA512},
 	}
 }
 
@@ -65,13 +131,13 @@ func (c Config) Validate() error {
 	if c.NodeID < 0 {
 		return fmt.Errorf("broker node_id %d: must be >= 0", c.NodeID)
 	}
-	if _, _, err := splitHostPort(c.Listen); err != nil {
-		return fmt.Errorf("broker listen %q: %v", c.Listen, err)
-	}
-	if err := c.TLS.validate(); err != nil {
+	if err := c.validateListeners(); err != nil {
 		return err
 	}
-	if c.Advertised != "" {
+	if err := c.PeerTLS.validate(); err != nil {
+		return err
+	}
+	if c.Advertised != "" && len(c.Listeners) == 0 {
 		host, _, err := splitHostPort(c.Advertised)
 		if err != nil {
 			return fmt.Errorf("broker advertised %q: %v", c.Advertised, err)
@@ -95,8 +161,44 @@ func (c Config) Validate() error {
 	if c.OffsetsRetention <= 0 {
 		return fmt.Errorf("broker offsets_retention %v: must be > 0", c.OffsetsRetention)
 	}
+	if c.ConnectionsMaxReauth < 0 {
+		return fmt.Errorf("broker connections_max_reauth %v: must be >= 0 (0: sessions never end)", c.ConnectionsMaxReauth)
+	}
 	if c.GroupInitialRebalanceDelay < 0 {
 		return fmt.Errorf("broker group_initial_rebalance_delay %v: must be >= 0", c.GroupInitialRebalanceDelay)
+	}
+	return c.validateLimits()
+}
+
+func (c Config) validateLimits() error {
+	if c.QuotaWindowNum < 2 || c.QuotaWindowNum > 1000 {
+		return fmt.Errorf("broker quota_window_num %d: must be from 2 to 1000", c.QuotaWindowNum)
+	}
+	if c.QuotaWindowSize < time.Millisecond {
+		return fmt.Errorf("broker quota_window_size %v: must be at least 1ms", c.QuotaWindowSize)
+	}
+	if c.MaxConnections < 0 {
+		return fmt.Errorf("broker max_connections %d: must be >= 0", c.MaxConnections)
+	}
+	if c.MaxConnectionsPerIP < 0 {
+		return fmt.Errorf("broker max_connections_per_ip %d: must be >= 0", c.MaxConnectionsPerIP)
+	}
+	for host, n := range c.MaxConnectionsPerIPOverrides {
+		if host == "" || n < 0 {
+			return fmt.Errorf("broker max_connections_per_ip_overrides %q: %d: want a host and a cap >= 0", host, n)
+		}
+	}
+	if c.QueuedMaxRequestBytes < 0 {
+		return fmt.Errorf("broker queued_max_request_bytes %d: must be >= 0", c.QueuedMaxRequestBytes)
+	}
+	if c.ConnectionMaxQueuedBytes < 0 {
+		return fmt.Errorf("broker connection_max_queued_bytes %d: must be >= 0", c.ConnectionMaxQueuedBytes)
+	}
+	if c.ConnectionsMaxIdle < 0 {
+		return fmt.Errorf("broker connections_max_idle %v: must be >= 0", c.ConnectionsMaxIdle)
+	}
+	if c.RequestReadTimeout < 0 {
+		return fmt.Errorf("broker request_read_timeout %v: must be >= 0", c.RequestReadTimeout)
 	}
 	return nil
 }
@@ -111,4 +213,37 @@ func splitHostPort(addr string) (string, int32, error) {
 		return "", 0, errors.New("port must be a number from 0 to 65535")
 	}
 	return host, int32(p), nil
+}
+
+func (c Config) validateListeners() error {
+	if len(c.Listeners) == 0 {
+		if _, _, err := splitHostPort(c.Listen); err != nil {
+			return fmt.Errorf("broker listen %q: %v", c.Listen, err)
+		}
+		return c.TLS.validate()
+	}
+	if c.TLS.Enabled() || c.TLS.ClientCAFile != "" {
+		return errors.New("broker tls: with listeners, give each SSL or SASL_SSL listener its own tls")
+	}
+	names := make(map[string]bool)
+	anySASL := false
+	for _, l := range c.Listeners {
+		if err := l.validate(); err != nil {
+			return err
+		}
+		if names[l.Name] {
+			return fmt.Errorf("broker listeners: %s is named twice", l.Name)
+		}
+		names[l.Name] = true
+		anySASL = anySASL || l.usesSASL()
+	}
+	if anySASL && len(c.SASLMechanisms) == 0 {
+		return errors.New("broker sasl_enabled_mechanisms: a SASL listener needs at least one mechanism")
+	}
+	for _, m := range c.SASLMechanisms {
+		if m != sasl.Plain && !sasl.IsScram(m) {
+			return fmt.Errorf("broker sasl_enabled_mechanisms: %q is not served (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)", m)
+		}
+	}
+	return nil
 }

@@ -91,7 +91,7 @@ func TestSlowClientDoesNotBlockOthers(t *testing.T) {
 	// until the client reads, which it never does.
 	client, server := net.Pipe()
 	defer client.Close()
-	if !ws.serveConn(server) {
+	if !ws.serveConn(server, ws.listeners[0]) {
 		t.Fatal("server refused the connection")
 	}
 	stuck := newWireConn(t, client)

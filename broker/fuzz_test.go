@@ -39,6 +39,13 @@ func fuzzSeedRequests() []kmsg.Request {
 	}
 }
 
+// CPU-time bounds of the fuzzers: per decoded frame, and per input served
+// on a connection.
+const (
+	frameCPUBound = 100 * time.Millisecond
+	serveCPUBound = 5 * time.Second
+)
+
 // FuzzRequestFrame feeds arbitrary bytes as one request frame through the
 // header parse and kmsg decode the server runs on every frame. It must never
 // panic, and what it accepts must be an API and version the broker serves.
@@ -48,8 +55,23 @@ func FuzzRequestFrame(f *testing.F) {
 	}
 	f.Add([]byte{0, 18, 0, 99, 0, 0, 0, 1, 255, 255})
 	f.Add([]byte{39, 15, 0, 0, 0, 0, 0, 1, 0, 0})
+	for _, fr := range everyAPIFrames() {
+		f.Add(fr[4:])
+	}
+	for _, fr := range taggedFieldFrames() {
+		f.Add(fr[4:])
+	}
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		hdr, req, err := decodeRequest(frame)
+		var (
+			hdr requestHeader
+			req kmsg.Request
+			err error
+		)
+		// No frame may cost more than a bounded amount of CPU to decode
+		// (kmsg v1.15.0 spent seconds on a tagged-field count).
+		if cpu := onThreadCPU(func() { hdr, req, err = decodeRequest(frame) }); cpu > frameCPUBound {
+			t.Fatalf("decoding a %d-byte frame took %v of CPU (bound %v)", len(frame), cpu, frameCPUBound)
+		}
 		if err != nil {
 			return
 		}
@@ -78,13 +100,21 @@ func FuzzServeConn(f *testing.F) {
 	f.Add(pipelined)
 	f.Add(binary.BigEndian.AppendUint32(nil, 0x7fffffff))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+	// Every API key at every version served, and the tagged-field frames.
+	for _, fr := range everyAPIFrames() {
+		f.Add(fr)
+	}
+	for _, fr := range taggedFieldFrames() {
+		f.Add(fr)
+	}
 
 	ws := startWireServer(f, func(c *Config) { c.MaxRequestBytes = 1 << 20 })
 	ws.createTopic(f, "fuzz", 2, nil)
 	f.Fuzz(func(t *testing.T, input []byte) {
 		client, server := net.Pipe()
 		defer client.Close()
-		if !ws.serveConn(server) {
+		cpuBefore := processCPU()
+		if !ws.serveConn(server, ws.listeners[0]) {
 			t.Fatal("server refused the connection")
 		}
 		drained := make(chan struct{})
@@ -102,6 +132,12 @@ func FuzzServeConn(f *testing.F) {
 			open := len(ws.conns)
 			ws.mu.Unlock()
 			if open == 0 {
+				// The whole process's CPU while the input was served:
+				// generous, as it includes the broker's background work
+				// and legitimately heavy requests the fuzzer may build.
+				if cpu := processCPU() - cpuBefore; cpu > serveCPUBound {
+					t.Fatalf("serving %d bytes took %v of CPU (bound %v)", len(input), cpu, serveCPUBound)
+				}
 				return
 			}
 			if time.Now().After(deadline) {

@@ -102,3 +102,45 @@ func (c TLSConfig) serverTLS() (*tls.Config, error) {
 	}
 	return cfg, nil
 }
+
+// PeerTLSConfig is the client side of a TLS link to another broker.
+type PeerTLSConfig struct {
+	CAFile     string `yaml:"ca_file"`
+	CertFile   string `yaml:"cert_file"`
+	KeyFile    string `yaml:"key_file"`
+	ServerName string `yaml:"server_name"`
+}
+
+// Enabled reports whether links to other brokers use TLS.
+func (c PeerTLSConfig) Enabled() bool { return c.CAFile != "" }
+
+func (c PeerTLSConfig) validate() error {
+	if !c.Enabled() && (c.CertFile != "" || c.KeyFile != "" || c.ServerName != "") {
+		return errors.New("broker peer_tls needs ca_file")
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		return errors.New("broker peer_tls: cert_file and key_file go together")
+	}
+	return nil
+}
+
+// clientTLS builds the TLS configuration for dialing other brokers.
+func (c PeerTLSConfig) clientTLS() (*tls.Config, error) {
+	pem, err := os.ReadFile(c.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("broker peer_tls ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("broker peer_tls ca_file %s: no PEM certificate in it", c.CAFile)
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, ServerName: c.ServerName}
+	if c.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("broker peer_tls: load %s and %s: %w", c.CertFile, c.KeyFile, err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}

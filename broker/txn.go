@@ -80,9 +80,10 @@ func txnError(err error) (int16, *string) {
 func (s *Server) notTxnCoordinator(id string) int16 { return s.notCoordinator(id) }
 
 // end ends id's transaction of producer pid at epoch: prepare, markers,
-// complete. timeout aborts with the epoch bumped. Concurrent ends of one
-// id wait for each other. It returns the final state.
-func (c *txnCoordinator) end(ctx context.Context, id string, pid int64, epoch int16, commit, timeout bool) (metadata.Txn, error) {
+// complete. timeout aborts with the epoch bumped; bump is KIP-890's bump
+// per transaction (EndTxn v5+). Concurrent ends of one id wait for each
+// other. It returns the final state.
+func (c *txnCoordinator) end(ctx context.Context, id string, pid int64, epoch int16, commit, timeout, bump bool) (metadata.Txn, error) {
 	for {
 		c.mu.Lock()
 		ch, busy := c.ending[id]
@@ -106,7 +107,7 @@ func (c *txnCoordinator) end(ctx context.Context, id string, pid int64, epoch in
 		c.mu.Unlock()
 	}()
 	now := c.s.now().UnixMilli()
-	t, err := c.s.meta.EndTxnPrepare(ctx, id, pid, epoch, commit, timeout, now)
+	t, err := c.s.meta.EndTxnPrepare(ctx, id, pid, epoch, commit, timeout, bump, now)
 	if err != nil {
 		return t, err
 	}
@@ -224,7 +225,11 @@ func (c *txnCoordinator) client(id int32) (*kgo.Client, error) {
 		cl.Close()
 		delete(c.clients, id)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID("shale-txn-coordinator"), kgo.MetadataMinAge(time.Second))
+	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.ClientID("shale-txn-coordinator"), kgo.MetadataMinAge(time.Second)}
+	if c.s.peerTLS != nil {
+		opts = append(opts, kgo.DialTLSConfig(c.s.peerTLS.Clone()))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -266,14 +271,14 @@ func (c *txnCoordinator) run(ctx context.Context) {
 			switch {
 			case txn.Status.Preparing():
 				c.goBounded(ctx, func(ctx context.Context) error {
-					_, err := c.end(ctx, txn.ID, txn.ProducerID, txn.ProducerEpoch, txn.Status == metadata.TxnPrepareCommit, false)
+					_, err := c.end(ctx, txn.ID, txn.ProducerID, txn.ProducerEpoch, txn.Status == metadata.TxnPrepareCommit, false, false)
 					return err
 				}, txn.ID, "complete")
 			case txn.Status == metadata.TxnOngoing && now-txn.StartTime > int64(txn.TimeoutMs):
 				c.s.log.Info("transaction timed out; aborting it and fencing its producer", "transactional_id", txn.ID,
 					"producer_id", txn.ProducerID, "epoch", txn.ProducerEpoch, "timeout_ms", txn.TimeoutMs)
 				c.goBounded(ctx, func(ctx context.Context) error {
-					_, err := c.end(ctx, txn.ID, txn.ProducerID, txn.ProducerEpoch, false, true)
+					_, err := c.end(ctx, txn.ID, txn.ProducerID, txn.ProducerEpoch, false, true, false)
 					return err
 				}, txn.ID, "abort on timeout")
 			}

@@ -29,6 +29,13 @@ type wireServer struct {
 // startWireServer starts a server for one test; mutate may change its config.
 func startWireServer(tb testing.TB, mutate func(*Config)) *wireServer {
 	tb.Helper()
+	return startWireServerWith(tb, mutate, nil)
+}
+
+// startWireServerWith is startWireServer with prepare run on the server
+// before it listens (to set its clock).
+func startWireServerWith(tb testing.TB, mutate func(*Config), prepare func(*Server)) *wireServer {
+	tb.Helper()
 	dir := tb.TempDir()
 	logger := slog.New(slog.NewTextHandler(tbWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
@@ -57,6 +64,9 @@ func startWireServer(tb testing.TB, mutate func(*Config)) *wireServer {
 	s, err := New(cfg, meta, partition.NewManager(log, nil), logger)
 	if err != nil {
 		tb.Fatalf("new server: %v", err)
+	}
+	if prepare != nil {
+		prepare(s)
 	}
 	ln, err := s.Listen()
 	if err != nil {

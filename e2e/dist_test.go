@@ -23,6 +23,17 @@ func TestDist(t *testing.T) {
 		t.Fatalf("make dist: %v\n%s", err, out)
 	}
 	tarball := filepath.Join(dir, "shale-v9.9.9-test-"+goEnv(t, "GOOS")+"-"+goEnv(t, "GOARCH")+".tar.gz")
+	// Regular files only, owned by root: extracted over /, the tarball
+	// must not touch the owner or mode of /, /usr or /etc.
+	listing, err := exec.Command("tar", "-tvzf", tarball).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(listing)), "\n") {
+		if f := strings.Fields(line); len(f) < 6 || !strings.HasPrefix(f[0], "-") || f[1] != "0/0" || strings.HasPrefix(f[len(f)-1], ".") {
+			t.Errorf("tarball entry %q is not a root-owned regular file under a relative path", line)
+		}
+	}
 	root := t.TempDir()
 	if out, err := exec.Command("tar", "-C", root, "-xzf", tarball).CombinedOutput(); err != nil {
 		t.Fatalf("untar %s: %v\n%s", tarball, err, out)

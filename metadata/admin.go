@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -66,11 +67,19 @@ type PartitionStatus struct {
 // AdminCall sends an admin request to the controller at addr, following
 // the leader. It is what `shale cluster` uses.
 func AdminCall(ctx context.Context, addr string, req AdminRequest) (json.RawMessage, error) {
+	return AdminCallTLS(ctx, addr, req, nil)
+}
+
+// AdminCallTLS is AdminCall to a cluster whose nodes speak TLS to each
+// other (metadata.tls): clientTLS presents a certificate of the cluster
+// (PeerTLS.Client).
+func AdminCallTLS(ctx context.Context, addr string, req AdminRequest, clientTLS *tls.Config) (json.RawMessage, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
 	rc := newRPCClient()
+	rc.tls = clientTLS
 	defer rc.Close()
 	for attempt := 0; attempt < 10; attempt++ {
 		res, err := rc.call(ctx, addr, opAdmin, body)

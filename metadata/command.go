@@ -42,6 +42,8 @@ const (
 	cmdTxnOffsets       commandType = 42
 	cmdEndTxnPrepare    commandType = 43
 	cmdEndTxnComplete   commandType = 44
+
+	// SCRAM users own 50–53 (scram.go: cmdAlterScramCredentials = 50).
 )
 
 func (t commandType) String() string {
@@ -98,6 +100,10 @@ func (t commandType) String() string {
 		return "EndTxnPrepare"
 	case cmdEndTxnComplete:
 		return "EndTxnComplete"
+	case cmdSetClientQuotas:
+		return "SetClientQuotas"
+	case cmdAlterScramCredentials:
+		return "AlterScramCredentials"
 	}
 	return fmt.Sprintf("command(%d)", uint8(t))
 }
@@ -115,6 +121,8 @@ func (t commandType) version() uint8 {
 		return 2 // v2 added Now
 	case cmdCommitObject:
 		return 2 // v2 added the producer section (producers.go)
+	case cmdEndTxnPrepare:
+		return 2 // v2 added Bump (KIP-890's bump per transaction)
 	case cmdRegisterBroker, cmdCreateTopic, cmdCreatePartitions, cmdCommitOffsets:
 		// v2: the same bodies, applied with the cluster's leadership
 		// rules (leaders spread over live brokers, incarnations). A v1
@@ -302,6 +310,8 @@ func decodeCommand(b []byte) (command, error) {
 			return decodeCommitOffsets(body, commandVersion1)
 		case cmdCommitObject:
 			return decodeCommitObject(body, commandVersion1)
+		case cmdEndTxnPrepare:
+			return decodeBody[endTxnPrepareCmd](typ, body) // no Bump in v1
 		case cmdCreatePartitions:
 			c, err := decodeBody[createPartitionsCmd](typ, body)
 			if err != nil {
@@ -368,6 +378,10 @@ func decodeCommand(b []byte) (command, error) {
 		return decodeBody[endTxnPrepareCmd](typ, body)
 	case cmdEndTxnComplete:
 		return decodeBody[endTxnCompleteCmd](typ, body)
+	case cmdSetClientQuotas:
+		return decodeBody[setClientQuotasCmd](typ, body)
+	case cmdAlterScramCredentials:
+		return decodeBody[alterScramCmd](typ, body)
 	}
 	return nil, fmt.Errorf("%w: type %d", ErrUnknownCommand, uint8(typ))
 }

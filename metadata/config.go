@@ -53,6 +53,10 @@ type Config struct {
 	// Writes on a node that is not the raft leader are forwarded to the
 	// leader. Empty: the single-node mode of Bootstrap.
 	Controllers []Peer
+	// TLS, when set, makes the raft transport and the controller RPC
+	// speak mutual TLS (see PeerTLS); every node of the cluster must set
+	// it. Nil: plaintext.
+	TLS *PeerTLS
 	// SessionTimeout is how long the leader waits for a broker's
 	// heartbeat before fencing it and moving its partitions. 0 turns
 	// sessions off (a single node has nowhere to move partitions).

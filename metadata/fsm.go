@@ -47,6 +47,12 @@ type state struct {
 	// txns are the transactional ids' states (txn.go); values share no
 	// backing arrays with callers or clones (apply replaces slices).
 	txns map[string]Txn
+
+	// quotas are the client quotas (quotas.go); inner maps are replaced,
+	// never written in place.
+	quotas map[QuotaEntity]map[string]float64
+	// scram holds the SCRAM users' credentials (scram.go).
+	scram scramUsers
 }
 
 func newState() *state {
@@ -71,6 +77,7 @@ type applyResult struct {
 	broker     Broker
 	commit     CommitResult
 	txn        Txn
+	errs       []error // per operation: AlterScramCredentials
 	err        error
 }
 
@@ -211,7 +218,7 @@ func (st *state) apply(c command) (applyResult, bool) {
 		if err := validateBroker(c.Broker); err != nil {
 			return applyResult{err: err}, false
 		}
-		if old, ok := st.brokers[c.Broker.ID]; ok && old == c.Broker {
+		if old, ok := st.brokers[c.Broker.ID]; ok && old.Equal(c.Broker) {
 			return applyResult{}, false
 		}
 		st.brokers[c.Broker.ID] = c.Broker
@@ -312,6 +319,8 @@ func (st *state) apply(c command) (applyResult, bool) {
 		st.nextProducerID += c.Count
 		return applyResult{producerID: first}, true
 
+	case alterScramCmd:
+		return st.alterScram(c)
 	case initTxnProducerCmd:
 		return st.initTxnProducer(c)
 	case addTxnPartitionsCmd:
@@ -341,6 +350,8 @@ func (st *state) apply(c command) (applyResult, bool) {
 		return st.setPartitionLeader(c)
 	case recordKeyCompactionCmd:
 		return st.recordKeyCompaction(c)
+	case setClientQuotasCmd:
+		return st.setClientQuotas(c)
 	}
 	return applyResult{err: fmt.Errorf("%w: %T has no apply", ErrUnknownCommand, c)}, false
 }
@@ -413,6 +424,21 @@ func validateBroker(b Broker) error {
 	case b.Port < 1 || b.Port > 65535:
 		return fmt.Errorf("%w: broker %d port %d outside 1..65535", ErrInvalidRequest, b.ID, b.Port)
 	}
+	for i, e := range b.Listeners {
+		switch {
+		case e.Name == "":
+			return fmt.Errorf("%w: broker %d listener %d has no name", ErrInvalidRequest, b.ID, i)
+		case e.Host == "":
+			return fmt.Errorf("%w: broker %d listener %s has no host", ErrInvalidRequest, b.ID, e.Name)
+		case e.Port < 1 || e.Port > 65535:
+			return fmt.Errorf("%w: broker %d listener %s port %d outside 1..65535", ErrInvalidRequest, b.ID, e.Name, e.Port)
+		}
+		for _, f := range b.Listeners[:i] {
+			if f.Name == e.Name {
+				return fmt.Errorf("%w: broker %d has two listeners named %s", ErrInvalidRequest, b.ID, e.Name)
+			}
+		}
+	}
 	return nil
 }
 
@@ -449,6 +475,8 @@ func (st *state) clone() *state {
 		groups:         make(map[string]groupOffsets, len(st.groups)),
 		slots:          st.slots,
 		txns:           maps.Clone(st.txns),
+		quotas:         cloneQuotas(st.quotas),
+		scram:          maps.Clone(st.scram),
 	}
 	for id, parts := range st.logs {
 		parts = slices.Clone(parts)

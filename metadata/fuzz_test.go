@@ -20,6 +20,16 @@ func FuzzDecodeCommand(f *testing.F) {
 		b, _ := encodeCommand(c)
 		f.Add(b)
 	}
+	quotas, _ := encodeCommand(setClientQuotasCmd{Alterations: []QuotaAlteration{
+		{Entity: QuotaEntity{User: QuotaNamed("u"), ClientID: QuotaDefault()}, Ops: []QuotaOp{{Key: QuotaProducerByteRate, Value: 1024}, {Key: QuotaRequestPercentage, Remove: true}}},
+	}})
+	f.Add(quotas)
+	for _, c := range scramLog() {
+		b, _ := encodeCommand(c)
+		f.Add(b)
+	}
+	b, _ := encodeCommand(registerBrokerCmd{Broker: Broker{ID: 9, Host: "h", Port: 1, Listeners: []Endpoint{{Name: "A", Host: "h", Port: 1, Protocol: "SASL_SSL"}}}})
+	f.Add(b)
 	f.Add([]byte{})
 	f.Add([]byte{8, 1, 1, 'k', 2, 2, 0, 0})
 	f.Add([]byte{12, 1, 1, 'g', 0, 1, 1, 'a', 1, 0, 2, 0, 0, 0})
@@ -81,9 +91,20 @@ func FuzzDecodeSnapshot(f *testing.F) {
 	for _, c := range mixedLog(f)[:len(commandLog())+150] {
 		m.apply(c)
 	}
+	m.apply(setClientQuotasCmd{Alterations: []QuotaAlteration{
+		{Entity: QuotaEntity{ClientID: QuotaNamed("c")}, Ops: []QuotaOp{{Key: QuotaConsumerByteRate, Value: 4096}}},
+	}})
 	full := m.snapshotBytes()
 	f.Add(full)
 	f.Add(full[snapshotHeaderSz : len(full)-snapshotTrailer])
+	// SCRAM users (extension section 1) and brokers with listeners.
+	for _, c := range scramLog() {
+		m.apply(c)
+	}
+	m.apply(registerBrokerCmd{Broker: Broker{ID: 9, Host: "h", Port: 1, Listeners: []Endpoint{{Name: "A", Host: "h", Port: 1, Protocol: "SASL_SSL"}}}})
+	users := m.snapshotBytes()
+	f.Add(users)
+	f.Add(users[snapshotHeaderSz : len(users)-snapshotTrailer])
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkSnapshotDecode(t, data)
 		checkSnapshotDecode(t, frameSnapshot(data))

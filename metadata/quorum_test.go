@@ -15,6 +15,12 @@ import (
 // processes would be.
 func tcpQuorum(t *testing.T, brokers int, session time.Duration) []*Store {
 	t.Helper()
+	return tcpQuorumWith(t, brokers, session, nil)
+}
+
+// tcpQuorumWith is tcpQuorum with each node's config changed by mutate.
+func tcpQuorumWith(t *testing.T, brokers int, session time.Duration, mutate func(*Config)) []*Store {
+	t.Helper()
 	addrs := proc.FreeAddrs(t, 3+brokers)
 	var peers []Peer
 	for i := range 3 {
@@ -33,6 +39,9 @@ func tcpQuorum(t *testing.T, brokers int, session time.Duration) []*Store {
 			cfg.HeartbeatTimeout = 100 * time.Millisecond
 			cfg.ElectionTimeout = 100 * time.Millisecond
 			cfg.StartTimeout = 20 * time.Second
+			if mutate != nil {
+				mutate(&cfg)
+			}
 			s, err := Open(cfg)
 			stores[i] = s
 			errs <- err

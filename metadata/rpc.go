@@ -3,6 +3,7 @@ package metadata
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -77,10 +78,13 @@ type muxLayer struct {
 	conns     chan net.Conn
 	closed    chan struct{}
 	closeOnce sync.Once
+	// tls, when set, is how peers are dialed (the listener is then a TLS
+	// listener too).
+	tls *tls.Config
 }
 
-func newMuxLayer(ln net.Listener, advertise net.Addr, serve func(net.Conn)) *muxLayer {
-	m := &muxLayer{ln: ln, advertise: advertise, serve: serve, conns: make(chan net.Conn), closed: make(chan struct{})}
+func newMuxLayer(ln net.Listener, advertise net.Addr, serve func(net.Conn), clientTLS *tls.Config) *muxLayer {
+	m := &muxLayer{ln: ln, advertise: advertise, serve: serve, conns: make(chan net.Conn), closed: make(chan struct{}), tls: clientTLS}
 	go m.acceptLoop()
 	return m
 }
@@ -149,6 +153,9 @@ func (m *muxLayer) Addr() net.Addr {
 }
 
 func (m *muxLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	if m.tls != nil {
+		return tls.DialWithDialer(&net.Dialer{Timeout: timeout}, "tcp", string(address), m.tls)
+	}
 	return net.DialTimeout("tcp", string(address), timeout)
 }
 
@@ -328,6 +335,7 @@ type rpcClient struct {
 	mu    sync.Mutex
 	idle  map[string][]*rpcConn
 	close chan struct{}
+	tls   *tls.Config // set before first use when the cluster speaks TLS
 }
 
 type rpcConn struct {
@@ -351,8 +359,17 @@ func (rc *rpcClient) get(ctx context.Context, addr string) (*rpcConn, error) {
 		return c, nil
 	}
 	rc.mu.Unlock()
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
+	var (
+		c   net.Conn
+		err error
+	)
+	if rc.tls != nil {
+		d := tls.Dialer{Config: rc.tls}
+		c, err = d.DialContext(ctx, "tcp", addr)
+	} else {
+		var d net.Dialer
+		c, err = d.DialContext(ctx, "tcp", addr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errNotSent, err)
 	}

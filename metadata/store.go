@@ -3,6 +3,7 @@ package metadata
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -103,6 +104,9 @@ func open(cfg Config, trans raft.Transport) (_ *Store, err error) {
 	}
 	s.trans = trans
 	s.rpc = newRPCClient()
+	if cfg.TLS != nil {
+		s.rpc.tls = cfg.TLS.Client
+	}
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = s.localID
@@ -193,7 +197,12 @@ func (s *Store) newTransport(cfg Config) (raft.Transport, error) {
 			return nil, fmt.Errorf("raft address %s binds every interface: set an advertised raft address", cfg.RaftAddr)
 		}
 	}
-	layer := newMuxLayer(ln, advertise, s.serveRPC)
+	var clientTLS *tls.Config
+	if cfg.TLS != nil {
+		ln = tls.NewListener(ln, cfg.TLS.Server)
+		clientTLS = cfg.TLS.Client
+	}
+	layer := newMuxLayer(ln, advertise, s.serveRPC, clientTLS)
 	return raft.NewNetworkTransportWithLogger(layer, 3, 10*time.Second, newRaftLogger(cfg.Logger, "raft-net")), nil
 }
 
@@ -535,8 +544,13 @@ func (s *Store) changeMembership(ctx context.Context, what string, do func(time.
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, raft.ErrNotLeader):
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
 		return fmt.Errorf("%w: %s", ErrNotLeader, what)
+	case errors.Is(err, raft.ErrLeadershipLost):
+		// The change may or may not have been committed; each change
+		// is safe to repeat, so the caller retries with the next leader
+		// (a joining broker asks again).
+		return fmt.Errorf("%w: %s: leadership lost, outcome unknown", ErrNotLeader, what)
 	case errors.Is(err, raft.ErrRaftShutdown):
 		return fmt.Errorf("%s: %w", what, ErrClosed)
 	}

@@ -22,6 +22,7 @@ import (
 //	Prepare* --EndTxnComplete--> CompleteCommit | CompleteAbort
 //	Complete*, Empty --AddTxnPartitions--> Ongoing (the next transaction)
 //	Empty, Complete* --InitTxnProducer--> Empty, epoch + 1 (fences zombies)
+//	Empty, Complete* --EndTxnPrepare(abort, bump)--> CompleteAbort, epoch + 1
 //
 // Between prepare and complete the coordinator writes the COMMIT or ABORT
 // marker into every partition of the transaction and waits until each is
@@ -30,6 +31,16 @@ import (
 // data become visible together. A transaction Ongoing past its timeout is
 // aborted by the coordinator with the producer's epoch bumped, so the
 // timed-out producer is fenced.
+//
+// Bump per transaction (KIP-890 part 2, EndTxn v5+): EndTxnPrepare with
+// Bump raises the producer epoch as the transaction ends, so the markers
+// carry the new epoch and every partition refuses a late Produce of the
+// ended transaction, and a late EndTxn cannot end the next one. The
+// EndTxn's producer id and epoch are kept (EndedBy), so its retry by a
+// client that missed the answer is recognised and answered with the new
+// epoch. When the epoch would pass math.MaxInt16-1, the markers carry the
+// old producer id at math.MaxInt16 and the id moves to a new producer id
+// at epoch 0 as the transaction completes (NextProducerID).
 //
 // Every command checks the producer id and epoch it names against the
 // state: an older epoch is ErrProducerFenced (PRODUCER_FENCED /
@@ -101,9 +112,28 @@ type Txn struct {
 	Offsets       []TxnOffset      // pending, sorted by group, topic, partition
 	StartTime     int64            // ms, when the transaction became Ongoing
 	UpdateTime    int64            // ms, the last change
+	// NextProducerID is the producer id taken at epoch 0 when the ending
+	// transaction completes (its epoch ran out); nil otherwise.
+	NextProducerID *int64 `json:",omitempty"`
+	// EndedBy is the producer id, epoch and outcome named by the request
+	// that ended the last transaction with an epoch bump (EndTxn v5+, or
+	// the coordinator's timeout abort); nil when none did or a newer step
+	// followed. Never modified in place.
+	EndedBy *EndedBy `json:",omitempty"`
+}
+
+// EndedBy identifies the request that ended a transaction with a bump.
+type EndedBy struct {
+	ProducerID int64
+	Epoch      int16
+	Commit     bool
 }
 
 func (t Txn) clone() Txn {
+	if t.NextProducerID != nil {
+		next := *t.NextProducerID
+		t.NextProducerID = &next
+	}
 	t.Partitions = slices.Clone(t.Partitions)
 	t.Groups = slices.Clone(t.Groups)
 	t.Offsets = slices.Clone(t.Offsets)
@@ -163,7 +193,12 @@ type endTxnPrepareCmd struct {
 	// past its timeout: the epoch named must still be current and is
 	// bumped, fencing the producer.
 	Timeout bool
-	Now     int64
+	// Bump is KIP-890's bump per transaction (EndTxn v5+): the epoch is
+	// raised as the transaction ends, an abort with nothing ongoing is
+	// accepted (and bumps), and a retry of the request is recognised.
+	// Added in version 2 of the command.
+	Bump bool `json:",omitempty"`
+	Now  int64
 }
 
 type endTxnCompleteCmd struct {
@@ -240,7 +275,7 @@ func (st *state) initTxnProducer(c initTxnProducerCmd) (applyResult, bool) {
 		t.ProducerEpoch++
 	}
 	t.TimeoutMs, t.Status, t.UpdateTime = c.TimeoutMs, TxnEmpty, c.Now
-	t.Partitions, t.Groups, t.Offsets = nil, nil, nil
+	t.Partitions, t.Groups, t.Offsets, t.EndedBy = nil, nil, nil, nil
 	st.setTxn(t)
 	return applyResult{txn: t.clone()}, true
 }
@@ -267,7 +302,7 @@ func (st *state) addTxnPartitions(c addTxnPartitionsCmd) (applyResult, bool) {
 	t = t.clone()
 	if t.Status != TxnOngoing {
 		t.Status, t.StartTime = TxnOngoing, c.Now
-		t.Partitions, t.Groups, t.Offsets = nil, nil, nil
+		t.Partitions, t.Groups, t.Offsets, t.EndedBy = nil, nil, nil, nil
 	}
 	changed := false
 	for _, tp := range c.Partitions {
@@ -324,6 +359,11 @@ func (st *state) txnOffsets(c txnOffsetsCmd) (applyResult, bool) {
 }
 
 func (st *state) endTxnPrepare(c endTxnPrepareCmd) (applyResult, bool) {
+	if t, ok := st.txns[c.ID]; ok && c.Bump && t.EndedBy != nil &&
+		*t.EndedBy == (EndedBy{ProducerID: c.ProducerID, Epoch: c.Epoch, Commit: c.Commit}) &&
+		(t.Status.Preparing() || t.Status == TxnCompleteCommit || t.Status == TxnCompleteAbort) {
+		return applyResult{txn: t.clone()}, false // a retry of the ending request
+	}
 	t, err := st.txnFor(c.ID, c.ProducerID, c.Epoch)
 	if err != nil {
 		return applyResult{err: err}, false
@@ -333,7 +373,25 @@ func (st *state) endTxnPrepare(c endTxnPrepareCmd) (applyResult, bool) {
 		want = TxnPrepareCommit
 	}
 	done := map[TxnStatus]TxnStatus{TxnPrepareCommit: TxnCompleteCommit, TxnPrepareAbort: TxnCompleteAbort}[want]
+	idle := t.Status == TxnEmpty || t.Status == TxnCompleteCommit || t.Status == TxnCompleteAbort
 	switch {
+	case c.Bump && idle && !c.Commit && !c.Timeout:
+		// Aborting with nothing ongoing: accepted, and the epoch is
+		// bumped all the same (a produce may have failed after its
+		// partition was added and before the client learnt of it).
+		t = t.clone()
+		if err := st.bumpEpoch(&t, c); err != nil {
+			return applyResult{err: err}, false
+		}
+		if t.NextProducerID != nil {
+			t.ProducerID, t.ProducerEpoch, t.NextProducerID = *t.NextProducerID, 0, nil
+		}
+		t.Status, t.UpdateTime = TxnCompleteAbort, c.Now
+		t.Partitions, t.Groups, t.Offsets = nil, nil, nil
+		st.setTxn(t)
+		return applyResult{txn: t.clone()}, true
+	case c.Bump && t.Status != TxnOngoing:
+		return applyResult{err: fmt.Errorf("%w: transactional id %q is %s, cannot move to %s", ErrInvalidTxnState, c.ID, t.Status, want)}, false
 	case t.Status == want || t.Status == done:
 		return applyResult{txn: t}, false // a retry
 	case t.Status == TxnEmpty && !c.Commit && !c.Timeout:
@@ -343,15 +401,37 @@ func (st *state) endTxnPrepare(c endTxnPrepareCmd) (applyResult, bool) {
 		return applyResult{err: fmt.Errorf("%w: transactional id %q is %s, cannot move to %s", ErrInvalidTxnState, c.ID, t.Status, want)}, false
 	}
 	t = t.clone()
-	if c.Timeout {
-		if t.ProducerEpoch >= math.MaxInt16-1 {
-			return applyResult{err: fmt.Errorf("%w: producer epoch exhausted", ErrInvalidTxnState)}, false
+	if c.Timeout || c.Bump {
+		if err := st.bumpEpoch(&t, c); err != nil {
+			return applyResult{err: err}, false
 		}
-		t.ProducerEpoch++
 	}
 	t.Status, t.UpdateTime = want, c.Now
 	st.setTxn(t)
 	return applyResult{txn: t.clone()}, true
+}
+
+// bumpEpoch raises t's epoch for the ending request c and records c as
+// the request that ended it. At the last epochs the epoch goes to
+// math.MaxInt16 (the markers' epoch) and a new producer id is taken for
+// when the transaction completes.
+func (st *state) bumpEpoch(t *Txn, c endTxnPrepareCmd) error {
+	switch {
+	case t.ProducerEpoch < math.MaxInt16-1:
+		t.ProducerEpoch++
+	case t.ProducerEpoch == math.MaxInt16:
+		return fmt.Errorf("%w: transactional id %q is at the last producer epoch", ErrInvalidTxnState, t.ID)
+	default:
+		if st.nextProducerID == math.MaxInt64 {
+			return fmt.Errorf("%w: producer ids exhausted", ErrInvalidRequest)
+		}
+		next := st.nextProducerID
+		st.nextProducerID++
+		t.NextProducerID = &next
+		t.ProducerEpoch = math.MaxInt16
+	}
+	t.EndedBy = &EndedBy{ProducerID: c.ProducerID, Epoch: c.Epoch, Commit: c.Commit && !c.Timeout}
+	return nil
 }
 
 func (st *state) endTxnComplete(c endTxnCompleteCmd) (applyResult, bool) {
@@ -387,6 +467,9 @@ func (st *state) endTxnComplete(c endTxnCompleteCmd) (applyResult, bool) {
 		t.Status = TxnCompleteCommit
 	} else {
 		t.Status = TxnCompleteAbort
+	}
+	if t.NextProducerID != nil {
+		t.ProducerID, t.ProducerEpoch, t.NextProducerID = *t.NextProducerID, 0, nil
 	}
 	t.Partitions, t.Groups, t.Offsets, t.UpdateTime = nil, nil, nil, c.Now
 	st.setTxn(t)
@@ -445,9 +528,10 @@ func (s *Store) TxnOffsets(ctx context.Context, id string, pid int64, epoch int1
 }
 
 // EndTxnPrepare moves id's transaction to PrepareCommit or PrepareAbort;
-// timeout (an abort by the coordinator) bumps the epoch.
-func (s *Store) EndTxnPrepare(ctx context.Context, id string, pid int64, epoch int16, commit, timeout bool, now int64) (Txn, error) {
-	res, err := s.propose(ctx, endTxnPrepareCmd{ID: id, ProducerID: pid, Epoch: epoch, Commit: commit, Timeout: timeout, Now: now})
+// timeout (an abort by the coordinator) bumps the epoch, and so does bump
+// (KIP-890's bump per transaction, EndTxn v5+; see the package notes).
+func (s *Store) EndTxnPrepare(ctx context.Context, id string, pid int64, epoch int16, commit, timeout, bump bool, now int64) (Txn, error) {
+	res, err := s.propose(ctx, endTxnPrepareCmd{ID: id, ProducerID: pid, Epoch: epoch, Commit: commit, Timeout: timeout, Bump: bump, Now: now})
 	return res.txn, err
 }
 
@@ -471,6 +555,12 @@ func validateTxnsSnapshot(txns []Txn) error {
 		seen[t.ID] = true
 		if t.ProducerID < 0 || t.ProducerEpoch < 0 || t.Status < TxnEmpty || t.Status > TxnCompleteAbort {
 			return fmt.Errorf("transactional id %q: producer %d epoch %d status %d", t.ID, t.ProducerID, t.ProducerEpoch, t.Status)
+		}
+		if t.NextProducerID != nil && (*t.NextProducerID < 0 || !t.Status.Preparing()) {
+			return fmt.Errorf("transactional id %q: next producer id %d while %s", t.ID, *t.NextProducerID, t.Status)
+		}
+		if t.EndedBy != nil && (t.EndedBy.ProducerID < 0 || t.EndedBy.Epoch < 0) {
+			return fmt.Errorf("transactional id %q: ended by producer %d epoch %d", t.ID, t.EndedBy.ProducerID, t.EndedBy.Epoch)
 		}
 	}
 	return nil

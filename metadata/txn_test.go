@@ -1,7 +1,9 @@
 package metadata
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"reflect"
 	"testing"
 )
@@ -127,5 +129,92 @@ func TestTxnLogLastStableAndAborted(t *testing.T) {
 	c.Txns = [][]TxnEvent{{{7, 40, TxnData}}}
 	if r := a.apply(c); !errors.Is(r.err, ErrInvalidRequest) {
 		t.Fatalf("event past its extent: %v", r.err)
+	}
+}
+
+// KIP-890 part 2: the epoch is bumped as each transaction ends, a retry of
+// the ending request is recognised, a late request of the ended
+// transaction is refused, an empty abort bumps, and an exhausted epoch
+// moves the id to a new producer id.
+func TestTxnBumpPerTransaction(t *testing.T) {
+	a := catalogApplier(t)
+	res := a.must(initTxnProducerCmd{ID: "tx", TimeoutMs: 60000, ExpectPID: -1, Now: 1})
+	pid, epoch := res.txn.ProducerID, res.txn.ProducerEpoch
+	tp := TopicPartition{"a", 0}
+	a.must(addTxnPartitionsCmd{ID: "tx", ProducerID: pid, Epoch: epoch, Partitions: []TopicPartition{tp}, Now: 2})
+	res = a.must(endTxnPrepareCmd{ID: "tx", ProducerID: pid, Epoch: epoch, Commit: true, Bump: true, Now: 3})
+	if res.txn.Status != TxnPrepareCommit || res.txn.ProducerEpoch != epoch+1 {
+		t.Fatalf("prepare with bump: %+v", res.txn)
+	}
+	// A retry while the markers are written answers the preparing state.
+	if r := a.apply(endTxnPrepareCmd{ID: "tx", ProducerID: pid, Epoch: epoch, Commit: true, Bump: true}); r.err != nil || r.txn.Status != TxnPrepareCommit {
+		t.Fatalf("retry while preparing: %+v %v", r.txn, r.err)
+	}
+	// The old epoch can no longer add partitions (a late Produce).
+	if r := a.apply(addTxnPartitionsCmd{ID: "tx", ProducerID: pid, Epoch: epoch, Partitions: []TopicPartition{{"a", 1}}}); !errors.Is(r.err, ErrProducerFenced) {
+		t.Fatalf("late add of the ended transaction: %v", r.err)
+	}
+	res = a.must(endTxnCompleteCmd{ID: "tx", ProducerID: pid, Epoch: epoch + 1, Now: 4})
+	if res.txn.Status != TxnCompleteCommit || res.txn.ProducerEpoch != epoch+1 {
+		t.Fatalf("complete: %+v", res.txn)
+	}
+	// A retry after completion answers the new epoch; an abort at the old
+	// epoch (not what was asked) is fenced.
+	if r := a.apply(endTxnPrepareCmd{ID: "tx", ProducerID: pid, Epoch: epoch, Commit: true, Bump: true}); r.err != nil || r.txn.ProducerEpoch != epoch+1 || r.txn.Status != TxnCompleteCommit {
+		t.Fatalf("retry after completion: %+v %v", r.txn, r.err)
+	}
+	if r := a.apply(endTxnPrepareCmd{ID: "tx", ProducerID: pid, Epoch: epoch, Commit: false, Bump: true}); !errors.Is(r.err, ErrProducerFenced) {
+		t.Fatalf("abort at the ended epoch: %v", r.err)
+	}
+	// Commit with nothing ongoing is refused; an empty abort bumps.
+	if r := a.apply(endTxnPrepareCmd{ID: "tx", ProducerID: pid, Epoch: epoch + 1, Commit: true, Bump: true}); !errors.Is(r.err, ErrInvalidTxnState) {
+		t.Fatalf("commit with nothing ongoing: %v", r.err)
+	}
+	res = a.must(endTxnPrepareCmd{ID: "tx", ProducerID: pid, Epoch: epoch + 1, Bump: true, Now: 5})
+	if res.txn.Status != TxnCompleteAbort || res.txn.ProducerEpoch != epoch+2 {
+		t.Fatalf("empty abort: %+v", res.txn)
+	}
+	// A new transaction at the new epoch forgets the last end: a late
+	// retry of it is fenced.
+	a.must(addTxnPartitionsCmd{ID: "tx", ProducerID: pid, Epoch: epoch + 2, Partitions: []TopicPartition{tp}, Now: 6})
+	if r := a.apply(endTxnPrepareCmd{ID: "tx", ProducerID: pid, Epoch: epoch + 1, Bump: true}); !errors.Is(r.err, ErrProducerFenced) {
+		t.Fatalf("late retry once the next transaction began: %v", r.err)
+	}
+
+	// The epoch running out: markers at the last epoch, then a new id.
+	tx := a.f.st.txns["tx"]
+	tx.ProducerEpoch = 32766
+	a.f.st.txns["tx"] = tx
+	next := a.f.st.nextProducerID
+	res = a.must(endTxnPrepareCmd{ID: "tx", ProducerID: pid, Epoch: 32766, Commit: false, Bump: true, Now: 7})
+	if res.txn.ProducerID != pid || res.txn.ProducerEpoch != 32767 || res.txn.NextProducerID == nil || *res.txn.NextProducerID != next {
+		t.Fatalf("prepare at the last epoch: %+v", res.txn)
+	}
+	snap := a.snapshotBytes()
+	restored := newApplier(t)
+	if err := restored.f.Restore(io.NopCloser(bytes.NewReader(snap))); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(restored.f.st.txns, a.f.st.txns) {
+		t.Fatal("a preparing transaction with its next producer id does not survive a snapshot")
+	}
+	res = a.must(endTxnCompleteCmd{ID: "tx", ProducerID: pid, Epoch: 32767, Now: 8})
+	if res.txn.ProducerID != next || res.txn.ProducerEpoch != 0 || res.txn.NextProducerID != nil || res.txn.Status != TxnCompleteAbort {
+		t.Fatalf("complete at the last epoch: %+v", res.txn)
+	}
+	if r := a.apply(endTxnPrepareCmd{ID: "tx", ProducerID: pid, Epoch: 32766, Commit: false, Bump: true}); r.err != nil || r.txn.ProducerID != next {
+		t.Fatalf("retry across the new producer id: %+v %v", r.txn, r.err)
+	}
+	// Version-1 EndTxnPrepare entries (no Bump) still decode.
+	b, err := encodeCommand(endTxnPrepareCmd{ID: "tx", ProducerID: 1, Epoch: 2, Commit: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b[1] != 2 {
+		t.Fatalf("EndTxnPrepare written as version %d, want 2", b[1])
+	}
+	b[1] = 1
+	if c, err := decodeCommand(b); err != nil || c != (endTxnPrepareCmd{ID: "tx", ProducerID: 1, Epoch: 2, Commit: true}) {
+		t.Fatalf("version-1 entry: %+v %v", c, err)
 	}
 }

@@ -3,6 +3,7 @@ package metadata
 import (
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -73,6 +74,44 @@ type Broker struct {
 	Incarnation int64 `json:",omitempty"`
 	Fenced      bool  `json:",omitempty"`
 	Draining    bool  `json:",omitempty"`
+	// Listeners are the broker's Kafka listeners with their advertised
+	// endpoints; Host and Port repeat the first. A broker registered
+	// before listeners existed has none and is reached at Host:Port on
+	// every listener.
+	Listeners []Endpoint `json:",omitempty"`
+}
+
+// Endpoint is one listener of a broker as clients reach it: Kafka's
+// listener name, advertised host and port, and security protocol
+// (PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL).
+type Endpoint struct {
+	Name     string
+	Host     string
+	Port     int32
+	Protocol string `json:",omitempty"`
+}
+
+// Endpoint returns where clients of the listener named name reach b: the
+// endpoint of that listener, or Host:Port for a broker registered without
+// listeners. ok is false when b has listeners but not that one (Kafka then
+// leaves the broker out of what that listener's clients see).
+func (b Broker) Endpoint(name string) (host string, port int32, ok bool) {
+	if len(b.Listeners) == 0 {
+		return b.Host, b.Port, true
+	}
+	for _, e := range b.Listeners {
+		if e.Name == name {
+			return e.Host, e.Port, true
+		}
+	}
+	return "", 0, false
+}
+
+// Equal reports whether a and b are the same registration.
+func (b Broker) Equal(o Broker) bool {
+	return b.ID == o.ID && b.Host == o.Host && b.Port == o.Port && b.Rack == o.Rack &&
+		b.Incarnation == o.Incarnation && b.Fenced == o.Fenced && b.Draining == o.Draining &&
+		slices.Equal(b.Listeners, o.Listeners)
 }
 
 // Clone returns a deep copy of t.

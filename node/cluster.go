@@ -44,9 +44,10 @@ func (n *Node) heartbeat(ctx context.Context) {
 			renewed.Store(sent.UnixNano())
 		case errors.Is(err, metadata.ErrStaleIncarnation), errors.Is(err, metadata.ErrUnknownBroker):
 			n.log.Warn("this broker was fenced; registering again", "broker", id, "incarnation", b.Incarnation)
-			host, port := n.server.AdvertisedAddr()
+			reg := n.server.Registration()
+			reg.Rack = b.Rack
 			rctx, cancel := context.WithTimeout(ctx, timeout)
-			if _, err := n.meta.RegisterBroker(rctx, metadata.Broker{ID: id, Host: host, Port: port, Rack: b.Rack}); err != nil && ctx.Err() == nil {
+			if _, err := n.meta.RegisterBroker(rctx, reg); err != nil && ctx.Err() == nil {
 				n.log.Warn("register again", "err", err)
 			} else if err == nil {
 				renewed.Store(sent.UnixNano()) // a registration starts a new session

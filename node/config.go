@@ -118,7 +118,23 @@ type MetadataConfig struct {
 	// over the live brokers every LeaderBalanceInterval (graceful moves).
 	AutoLeaderBalance     bool     `yaml:"auto_leader_balance"`
 	LeaderBalanceInterval Duration `yaml:"leader_balance_interval"`
+	// TLS secures the raft transport and the controller RPC with mutual
+	// TLS (metadata.PeerTLS): this node's certificate and key, the CA
+	// that signs every node's, and optionally the name peers'
+	// certificates are checked against. Every node sets it or none.
+	TLS PeerTLSConfig `yaml:"tls"`
 }
+
+// PeerTLSConfig names the PEM files of a TLS link between Shale nodes.
+type PeerTLSConfig struct {
+	CertFile   string `yaml:"cert_file"`
+	KeyFile    string `yaml:"key_file"`
+	CAFile     string `yaml:"ca_file"`
+	ServerName string `yaml:"server_name"`
+}
+
+// Enabled reports whether any file is named.
+func (c PeerTLSConfig) Enabled() bool { return c.CertFile != "" || c.KeyFile != "" || c.CAFile != "" }
 
 // DefaultConfig is a single node on 127.0.0.1:9092 with data under
 // ./shale-data.

@@ -168,3 +168,25 @@ func TestObserveConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestConnectionLimitsFromYAML(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "shale.yaml")
+	body := "broker:\n  max_connections: 1000\n  max_connections_per_ip: 50\n  max_connections_per_ip_overrides:\n    10.0.0.1: 500\n  queued_max_request_bytes: 268435456\n  connections_max_idle: 5m\n  request_read_timeout: 20s\n  quota_window_num: 5\n  quota_window_size: 2s\n"
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	if err := cfg.LoadFile(path); err != nil {
+		t.Fatal(err)
+	}
+	b := cfg.Broker
+	if b.MaxConnections != 1000 || b.MaxConnectionsPerIP != 50 || b.MaxConnectionsPerIPOverrides["10.0.0.1"] != 500 ||
+		b.QueuedMaxRequestBytes != 256<<20 || b.ConnectionsMaxIdle != 5*time.Minute || b.RequestReadTimeout != 20*time.Second ||
+		b.QuotaWindowNum != 5 || b.QuotaWindowSize != 2*time.Second {
+		t.Fatalf("broker limits from YAML: %+v", b)
+	}
+	if err := b.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -102,6 +102,11 @@ func Start(cfg Config, logger *slog.Logger) (n *Node, err error) {
 		mc.HeartbeatTimeout = 100 * time.Millisecond
 		mc.ElectionTimeout = 100 * time.Millisecond
 	}
+	if t := cfg.Metadata.TLS; t.Enabled() {
+		if mc.TLS, err = metadata.LoadPeerTLS(t.CertFile, t.KeyFile, t.CAFile, t.ServerName); err != nil {
+			return nil, err
+		}
+	}
 	if n.meta, err = metadata.Open(mc); err != nil {
 		return nil, fmt.Errorf("open metadata: %w", err)
 	}
@@ -428,6 +433,15 @@ func (n *Node) Addr() string {
 		return ""
 	}
 	return n.ln.Addr().String()
+}
+
+// ListenerAddr is the address the Kafka listener named name is bound to,
+// or "" when there is none.
+func (n *Node) ListenerAddr(name string) string {
+	if n.server == nil {
+		return ""
+	}
+	return n.server.ListenerAddr(name)
 }
 
 // Meta is the node's metadata store.

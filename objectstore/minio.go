@@ -57,9 +57,12 @@ var (
 // NewMinio builds an s3 bucket on minio-go. cfg means what it means for
 // NewS3; Endpoint must be scheme://host[:port] (no path). Without
 // AccessKey, credentials come from AWS_ACCESS_KEY_ID and
-// AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), MINIO_ROOT_USER and
-// MINIO_ROOT_PASSWORD, the shared AWS credentials file, and on AWS the
-// instance role. It sends no request.
+// AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), then the shared
+// credentials file (CredentialsFile, else AWS_SHARED_CREDENTIALS_FILE or
+// ~/.aws/credentials; profile Profile, else AWS_PROFILE, else default),
+// then, on AWS endpoints only, the instance role. Unlike the AWS SDK it
+// reads no credentials from the shared config file and no web identity
+// token. It sends no request.
 func NewMinio(ctx context.Context, cfg S3Config) (Bucket, error) {
 	return newMinio(cfg)
 }
@@ -96,8 +99,7 @@ func newMinio(cfg S3Config) (*Minio, error) {
 	} else {
 		chain := []credentials.Provider{
 			&credentials.EnvAWS{},
-			&credentials.EnvMinio{},
-			&credentials.FileAWSCredentials{},
+			&credentials.FileAWSCredentials{Filename: cfg.CredentialsFile, Profile: cfg.Profile},
 		}
 		if IsAWSEndpoint(cfg.Endpoint) {
 			chain = append(chain, &credentials.IAM{})

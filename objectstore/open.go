@@ -15,13 +15,18 @@ import (
 // Open builds a Bucket from a URL:
 //
 //	file:///abs/path
-//	s3://bucket[/prefix][?endpoint=URL][&region=R][&path_style=true|false][&driver=aws|minio|auto]
+//	s3://bucket[/prefix][?endpoint=URL][&region=R][&path_style=true|false]
+//	    [&credentials_file=/abs/path][&profile=NAME][&driver=aws|minio|auto]
 //
 // For s3, setting endpoint turns path-style addressing on unless
 // path_style says otherwise; driver picks the client library (S3Driver):
 // auto, the default, is the AWS SDK on AWS and minio-go elsewhere.
 // Credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID and
-// AWS_SECRET_ACCESS_KEY, a shared profile, an instance role). A bad URL gets a one-line error naming what is wrong.
+// AWS_SECRET_ACCESS_KEY, the shared config and credentials files, a web
+// identity token, an ECS or EC2 instance role), or from the shared
+// credentials file credentials_file names; never from the URL, which is
+// logged and shown. A bad URL gets a one-line error naming what is wrong,
+// with any user info and unknown parameters' values left out of it.
 func Open(ctx context.Context, rawURL string) (Bucket, error) {
 	loc, err := ParseURL(rawURL)
 	if err != nil {
@@ -43,16 +48,23 @@ type Location struct {
 
 // ParseURL parses a bucket URL as Open does, without opening anything.
 func ParseURL(rawURL string) (Location, error) {
+	shown := "(unparsable)"
 	fail := func(format string, args ...any) (Location, error) {
-		return Location{}, fmt.Errorf("bucket url %q: %s", rawURL, fmt.Sprintf(format, args...))
+		return Location{}, fmt.Errorf("bucket url %q: %s", shown, fmt.Sprintf(format, args...))
 	}
 	if rawURL == "" {
 		return Location{}, errors.New("bucket url is empty")
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return fail("%v", errors.Unwrap(err))
+		// url's errors quote the whole URL: say only what is wrong.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fail("%v", err)
 	}
+	shown = RedactURL(u)
 	if u.User != nil {
 		return fail("credentials do not belong in the url; use the AWS credential chain")
 	}
@@ -114,12 +126,22 @@ func ParseURL(rawURL string) (Location, error) {
 				cfg.Region = v
 			case "path_style":
 				pathStyle = v
+			case "credentials_file":
+				if !filepath.IsAbs(v) {
+					return fail("credentials_file must be an absolute path")
+				}
+				cfg.CredentialsFile = v
+			case "profile":
+				if v == "" {
+					return fail("profile is empty")
+				}
+				cfg.Profile = v
 			case "driver":
 				if driver, err = ParseS3Driver(v); err != nil {
 					return fail("%v", err)
 				}
 			default:
-				return fail("unknown parameter %q (want endpoint, region, path_style or driver)", name)
+				return fail("unknown parameter %q (want endpoint, region, path_style, credentials_file, profile or driver)", name)
 			}
 		}
 		cfg.PathStyle = cfg.Endpoint != ""
@@ -142,4 +164,33 @@ func ParseURL(rawURL string) (Location, error) {
 	default:
 		return fail("unsupported scheme %q; want file or s3", u.Scheme)
 	}
+}
+
+// urlParams are the parameters whose values RedactURL shows.
+var urlParams = map[string]bool{"endpoint": true, "region": true, "path_style": true, "credentials_file": true, "profile": true, "driver": true}
+
+// RedactURL returns u as text without what could be a secret: user info
+// and the values of parameters Open does not know (a secret key pasted
+// into the URL, say) are replaced by REDACTED.
+func RedactURL(u *url.URL) string {
+	c := *u
+	if c.User != nil {
+		c.User = url.User("REDACTED")
+	}
+	if c.RawQuery != "" {
+		q, err := url.ParseQuery(c.RawQuery)
+		if err != nil {
+			c.RawQuery = "REDACTED"
+		} else {
+			for k, vs := range q {
+				if !urlParams[k] {
+					for i := range vs {
+						vs[i] = "REDACTED"
+					}
+				}
+			}
+			c.RawQuery = q.Encode()
+		}
+	}
+	return c.String()
 }

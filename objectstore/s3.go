@@ -51,6 +51,13 @@ type S3Config struct {
 	// AccessKey and SecretKey, when both set, are static credentials that
 	// replace the standard AWS credential chain.
 	AccessKey, SecretKey string
+	// CredentialsFile is a shared credentials file (the format of
+	// ~/.aws/credentials) read instead of the default one; Profile picks
+	// its profile (and the shared config's). Both are optional: without
+	// them the default chain applies (environment, shared config and
+	// credentials files, web identity token, ECS or EC2 instance role).
+	CredentialsFile string
+	Profile         string
 
 	// MultipartThreshold is the largest body sent as one PutObject; larger
 	// ones (and bodies of unknown size that turn out larger) go up in parts.
@@ -209,6 +216,12 @@ func newS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if cfg.AccessKey != "" {
 		opts = append(opts, awsconfig.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, "")))
+	}
+	if cfg.CredentialsFile != "" {
+		opts = append(opts, awsconfig.WithSharedCredentialsFiles([]string{cfg.CredentialsFile}))
+	}
+	if cfg.Profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(cfg.Profile))
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {

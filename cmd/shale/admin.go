@@ -56,7 +56,9 @@ type adminCmd struct {
 	stderr io.Writer
 	getenv func(string) string
 
+	stdin    io.Reader
 	brokers  string
+	security securityFlags
 	timeout  time.Duration
 	output   string // "table" or "json", for commands that register --output
 	progress bool   // for commands that register --progress
@@ -84,6 +86,11 @@ type errReported struct{ summary string }
 func (e *errReported) Error() string { return e.summary }
 
 func runAdmin(group, about string, specs []adminSpec, args []string, stdout, stderr io.Writer) int {
+	return runAdminIO(group, about, specs, args, os.Stdin, stdout, stderr)
+}
+
+// runAdminIO is runAdmin for commands that read stdin.
+func runAdminIO(group, about string, specs []adminSpec, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	groupUsage := func(w io.Writer) {
 		fmt.Fprintf(w, "shale %s: %s\n\nUsage:\n", group, about)
 		for _, s := range specs {
@@ -109,6 +116,7 @@ func runAdmin(group, about string, specs []adminSpec, args []string, stdout, std
 		c := &adminCmd{
 			spec:   s,
 			path:   "shale " + group + " " + s.name,
+			stdin:  stdin,
 			stdout: stdout,
 			stderr: stderr,
 			getenv: os.Getenv,
@@ -148,6 +156,7 @@ func (c *adminCmd) flags() *flag.FlagSet {
 	}
 	fs.StringVar(&c.brokers, "brokers", brokers, "`host:port[,host:port]` of brokers to bootstrap from (env SHALE_BROKERS; default "+defaultBrokers+")")
 	fs.StringVar(&c.brokers, "bootstrap-server", brokers, "`host:port[,host:port]`: the same as --brokers, as Kafka's tools name it")
+	c.security.register(fs, c.getenv)
 	c.timeout = 30 * time.Second
 	fs.Func("timeout", "give up after this `duration`, such as 10s (default 30s)", func(s string) error {
 		d, err := time.ParseDuration(s)
@@ -318,12 +327,16 @@ func (c *adminCmd) connect() (*kadm.Client, context.Context, context.CancelFunc,
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cl, err := kgo.NewClient(
+	secOpts, err := c.security.clientOpts(c.getenv)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(seeds...),
 		kgo.ClientID("shale-cli"),
 		kgo.DialTimeout(min(c.timeout, 10*time.Second)),
 		kgo.WithHooks(&c.lastDialErr),
-	)
+	}, secOpts...)...)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("create client: %w", err)
 	}

@@ -36,6 +36,10 @@ func runCLI(t *testing.T, args ...string) cliResult {
 		code = runGroups(args[1:], &stdout, &stderr)
 	case "transactions":
 		code = runTransactions(args[1:], &stdout, &stderr)
+	case "quotas":
+		code = runQuotas(args[1:], &stdout, &stderr)
+	case "users":
+		code = runUsers(args[1:], strings.NewReader(cliStdin), &stdout, &stderr)
 	default:
 		t.Fatalf("runCLI: %q is not an admin command", args[0])
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -46,6 +47,7 @@ func runCluster(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("shale cluster "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	controller := fs.String("controller", "127.0.0.1:9093", "raft address of any Shale node")
+	tlsFiles := raftTLSFlags(fs)
 	output := fs.String("output", "table", "table or json")
 	force := fs.Bool("force", false, "move leaders at once instead of by graceful handover")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the quorum")
@@ -79,7 +81,7 @@ func runCluster(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "shale cluster %s: --output %q: want table or json\n", sub, *output)
 		return exitUsage
 	}
-	return clusterCall(*controller, *timeout, req, *output, stdout, stderr)
+	return clusterCall(*controller, tlsFiles, *timeout, req, *output, stdout, stderr)
 }
 
 // runPartitions serves `shale partitions move`.
@@ -91,6 +93,7 @@ func runPartitions(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("shale partitions move", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	controller := fs.String("controller", "127.0.0.1:9093", "raft address of any Shale node")
+	tlsFiles := raftTLSFlags(fs)
 	to := fs.Int("to", -1, "broker id of the new leader")
 	force := fs.Bool("force", false, "move at once instead of by graceful handover")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the quorum")
@@ -113,7 +116,7 @@ func runPartitions(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	req := metadata.AdminRequest{Op: "move-partition", Topic: topic, Partition: int32(part), Broker: int32(*to), Force: *force}
-	return clusterCall(*controller, *timeout, req, "json", stdout, stderr)
+	return clusterCall(*controller, tlsFiles, *timeout, req, "json", stdout, stderr)
 }
 
 // parseInterleaved parses flags given before or after positional arguments.
@@ -131,10 +134,38 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func clusterCall(addr string, timeout time.Duration, req metadata.AdminRequest, output string, stdout, stderr io.Writer) int {
+// raftTLSFiles are the certificate files the cluster commands present
+// when the nodes speak TLS to each other (metadata.tls).
+type raftTLSFiles struct{ cert, key, ca *string }
+
+func raftTLSFlags(fs *flag.FlagSet) raftTLSFiles {
+	return raftTLSFiles{
+		cert: fs.String("raft-tls-cert", "", "PEM certificate of the cluster, when the nodes speak TLS (metadata.tls)"),
+		key:  fs.String("raft-tls-key", "", "PEM private key of --raft-tls-cert"),
+		ca:   fs.String("raft-tls-ca", "", "PEM CA of the nodes' raft certificates"),
+	}
+}
+
+func (f raftTLSFiles) config() (*tls.Config, error) {
+	if *f.cert == "" && *f.key == "" && *f.ca == "" {
+		return nil, nil
+	}
+	p, err := metadata.LoadPeerTLS(*f.cert, *f.key, *f.ca, "")
+	if err != nil {
+		return nil, err
+	}
+	return p.Client, nil
+}
+
+func clusterCall(addr string, tlsFiles raftTLSFiles, timeout time.Duration, req metadata.AdminRequest, output string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	res, err := metadata.AdminCall(ctx, addr, req)
+	clientTLS, err := tlsFiles.config()
+	if err != nil {
+		fmt.Fprintf(stderr, "shale cluster %s: %v\n", req.Op, err)
+		return exitUsage
+	}
+	res, err := metadata.AdminCallTLS(ctx, addr, req, clientTLS)
 	if err != nil {
 		fmt.Fprintf(stderr, "shale cluster %s: %v\n", req.Op, err)
 		if errors.Is(err, metadata.ErrInvalidRequest) {

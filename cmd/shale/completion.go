@@ -39,7 +39,7 @@ func helpFlags(run func(args []string, stdout, stderr io.Writer) int, args ...st
 
 func buildCompletionTree() completionTree {
 	t := completionTree{subcommands: map[string][]string{}, flags: map[string][]string{}}
-	t.subcommands[""] = []string{"dev", "broker", "topics", "groups", "transactions", "cluster", "partitions", "produce", "consume", "cost", "loadtest", "completion", "version", "help"}
+	t.subcommands[""] = []string{"dev", "broker", "topics", "groups", "transactions", "quotas", "users", "cluster", "partitions", "produce", "consume", "cost", "loadtest", "completion", "version", "help"}
 	var nodeFlagNames []string
 	fs := flag.NewFlagSet("", flag.ContinueOnError)
 	cfg := node.DefaultConfig()
@@ -51,7 +51,8 @@ func buildCompletionTree() completionTree {
 		name  string
 		specs []adminSpec
 		run   func([]string, io.Writer, io.Writer) int
-	}{{"topics", topicsCommands(), runTopics}, {"groups", groupsCommands(), runGroups}, {"transactions", transactionsCommands(), runTransactions}} {
+	}{{"topics", topicsCommands(), runTopics}, {"groups", groupsCommands(), runGroups}, {"transactions", transactionsCommands(), runTransactions}, {"quotas", quotasCommands(), runQuotas},
+		{"users", usersCommands(), func(a []string, o, e io.Writer) int { return runUsers(a, strings.NewReader(""), o, e) }}} {
 		for _, s := range g.specs {
 			t.subcommands[g.name] = append(t.subcommands[g.name], s.name)
 			t.flags[g.name+" "+s.name] = helpFlags(g.run, s.name)

@@ -19,6 +19,8 @@ Usage:
   shale cluster status|drain|undrain|fence|remove|rebalance    run the cluster (see 'shale cluster --help')
   shale partitions move TOPIC:P --to BROKER                    move a partition's leadership
   shale transactions list|describe|abort ...                   inspect transactions, abort a hanging one
+  shale quotas set|list|remove ...                             client quotas per user and client id
+  shale users create|list|delete|passwd ...                    manage SASL/SCRAM users
   shale produce TOPIC [flags] < records                        produce records read from stdin
   shale consume TOPIC... [flags]                               print records (text template or JSON)
   shale cost [--metrics-addr HOST:PORT]                        object store cost per topic, from a running broker
@@ -51,6 +53,10 @@ func run(args []string) int {
 		return runCluster(args[1:], os.Stdout, os.Stderr)
 	case "transactions":
 		return runTransactions(args[1:], os.Stdout, os.Stderr)
+	case "quotas":
+		return runQuotas(args[1:], os.Stdout, os.Stderr)
+	case "users":
+		return runUsers(args[1:], os.Stdin, os.Stdout, os.Stderr)
 	case "partitions":
 		return runPartitions(args[1:], os.Stdout, os.Stderr)
 	case "produce":

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/shalelog/shale/node"
@@ -65,6 +67,30 @@ func nodeFlags(fs *flag.FlagSet, cfg *node.Config) *string {
 	fs.IntVar(&cfg.Broker.MaxInFlight, "max-in-flight", cfg.Broker.MaxInFlight, "requests one connection may have in progress before the broker stops reading it")
 	fs.DurationVar(&cfg.Broker.OffsetsRetention, "offsets-retention", cfg.Broker.OffsetsRetention, "how long committed offsets of an empty group are kept (offsets.retention.minutes)")
 	fs.DurationVar(&cfg.Broker.GroupInitialRebalanceDelay, "group-initial-rebalance-delay", cfg.Broker.GroupInitialRebalanceDelay, "wait for more members before the first rebalance of an empty group")
+	fs.IntVar(&cfg.Broker.MaxConnections, "max-connections", cfg.Broker.MaxConnections, "client connections the broker keeps; more are closed at accept (max.connections; 0: no cap)")
+	fs.IntVar(&cfg.Broker.MaxConnectionsPerIP, "max-connections-per-ip", cfg.Broker.MaxConnectionsPerIP, "connections from one IP; more are closed at accept (max.connections.per.ip; 0: no cap)")
+	fs.Func("max-connections-per-ip-overrides", "per-address caps, `host:N,host:N` (max.connections.per.ip.overrides)", func(s string) error {
+		m, err := parseConnOverrides(s)
+		if err != nil {
+			return err
+		}
+		cfg.Broker.MaxConnectionsPerIPOverrides = m
+		return nil
+	})
+	fs.Func("queued-max-request-bytes", "request bytes all connections may hold before reading stops (queued.max.request.bytes; default 512MiB, 0: no cap)", func(s string) error {
+		v, err := node.ParseByteSize(s)
+		cfg.Broker.QueuedMaxRequestBytes = int64(v)
+		return err
+	})
+	fs.Func("connection-max-queued-bytes", "request bytes one connection may hold before reading it stops (default 200MiB, 0: no cap)", func(s string) error {
+		v, err := node.ParseByteSize(s)
+		cfg.Broker.ConnectionMaxQueuedBytes = int64(v)
+		return err
+	})
+	fs.DurationVar(&cfg.Broker.ConnectionsMaxIdle, "connections-max-idle", cfg.Broker.ConnectionsMaxIdle, "close a connection idle this long (connections.max.idle.ms; 0: never)")
+	fs.DurationVar(&cfg.Broker.RequestReadTimeout, "request-read-timeout", cfg.Broker.RequestReadTimeout, "close a connection whose request takes longer than this to arrive (0: no bound)")
+	fs.IntVar(&cfg.Broker.QuotaWindowNum, "quota-window-num", cfg.Broker.QuotaWindowNum, "windows a client quota rate is measured over (quota.window.num)")
+	fs.DurationVar(&cfg.Broker.QuotaWindowSize, "quota-window-size", cfg.Broker.QuotaWindowSize, "length of one quota window (quota.window.size.seconds)")
 	observeFlags(fs, &cfg.Observe)
 	fs.StringVar(&cfg.DebugListen, "debug-listen", cfg.DebugListen, "serve Go runtime profiles (/debug/pprof/) on this host:port (default off)")
 	fs.Var(&cfg.ProducerIDExpiration, "producer-id-expiration", "forget an idempotent producer's state this long after its last write (producer.id.expiration.ms)")
@@ -91,6 +117,13 @@ func nodeFlags(fs *flag.FlagSet, cfg *node.Config) *string {
 	fs.StringVar(&cfg.Metadata.Dir, "metadata-dir", cfg.Metadata.Dir, "raft log and snapshots (default DATA_DIR/meta)")
 	fs.StringVar(&cfg.Metadata.RaftAddr, "raft-addr", cfg.Metadata.RaftAddr, "raft transport and controller RPC host:port (empty: single node, in-process)")
 	fs.StringVar(&cfg.Metadata.RaftAdvertise, "raft-advertise", cfg.Metadata.RaftAdvertise, "raft address other nodes dial, if not --raft-addr")
+	fs.StringVar(&cfg.Metadata.TLS.CertFile, "raft-tls-cert", cfg.Metadata.TLS.CertFile, "PEM certificate of this node for raft and the controller RPC (mutual TLS with --raft-tls-key and --raft-tls-ca)")
+	fs.StringVar(&cfg.Metadata.TLS.KeyFile, "raft-tls-key", cfg.Metadata.TLS.KeyFile, "PEM private key of --raft-tls-cert")
+	fs.StringVar(&cfg.Metadata.TLS.CAFile, "raft-tls-ca", cfg.Metadata.TLS.CAFile, "PEM CA that signs every node's raft certificate")
+	fs.StringVar(&cfg.Metadata.TLS.ServerName, "raft-tls-server-name", cfg.Metadata.TLS.ServerName, "name peers' raft certificates are checked against (default: the host dialed)")
+	fs.StringVar(&cfg.Broker.PeerTLS.CAFile, "peer-tls-ca", cfg.Broker.PeerTLS.CAFile, "PEM CA of other brokers' Kafka listeners: links to them (transaction markers) use TLS")
+	fs.StringVar(&cfg.Broker.PeerTLS.CertFile, "peer-tls-cert", cfg.Broker.PeerTLS.CertFile, "PEM client certificate for links to other brokers (when their listeners require one)")
+	fs.StringVar(&cfg.Broker.PeerTLS.KeyFile, "peer-tls-key", cfg.Broker.PeerTLS.KeyFile, "PEM private key of --peer-tls-cert")
 	fs.StringVar(&cfg.Roles, "roles", cfg.Roles, "controller, broker or controller,broker")
 	fs.StringVar(&cfg.Metadata.Controllers, "controllers", cfg.Metadata.Controllers, "the metadata quorum: 1@host:port,2@host:port,3@host:port (raft addresses; empty: single node)")
 	fs.Var(&cfg.Metadata.SessionTimeout, "session-timeout", "a broker silent this long is fenced and its partitions move")
@@ -194,4 +227,26 @@ func runNode(mode string, args []string) int {
 // "json").
 func newLogger(level, format string) *slog.Logger {
 	return node.NewLogger(os.Stderr, level, format)
+}
+
+// parseConnOverrides parses "host:N,host:N" (an IPv6 address in
+// brackets: [::1]:N).
+func parseConnOverrides(s string) (map[string]int, error) {
+	m := map[string]int{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		i := strings.LastIndex(part, ":")
+		if i <= 0 {
+			return nil, fmt.Errorf("%q: want host:N", part)
+		}
+		n, err := strconv.Atoi(part[i+1:])
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%q: the cap must be a number >= 0", part)
+		}
+		m[strings.Trim(part[:i], "[]")] = n
+	}
+	return m, nil
 }
