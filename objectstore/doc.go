@@ -5,18 +5,23 @@
 // # Buckets
 //
 // A Bucket is a flat namespace of immutable objects with six methods: Put,
-// ReadRange, Stat, List, Delete and Close. Two drivers implement it:
+// ReadRange, Stat, List, Delete and Close. Three drivers implement it:
 //
 //   - fs (NewFS): one file per object under a directory. The embedded
 //     default for single-node and development use.
 //   - s3 (NewS3): AWS S3 or any S3-compatible service (MinIO), on
 //     aws-sdk-go-v2.
+//   - minio (NewMinio): the same S3 protocol on minio-go, the default for
+//     endpoints that are not AWS (see S3Driver). It checks every answer
+//     it reads (Content-Range, lengths, listing order) and reports one
+//     that breaks the protocol as a *BadResponseError.
 //
 // Two wrappers add to any Bucket: Counting counts requests and bytes the
 // way S3 bills them, and Faulty injects outages, errors, throttling,
 // latency and truncated reads for tests. The acceptance suite in
-// objectstore/objectstoretest runs over all of them; the s3 run uses a real
-// MinIO server (internal/miniotest).
+// objectstore/objectstoretest runs over all of them; the s3 and minio runs
+// use a real MinIO server (internal/miniotest) and moto's S3 server
+// (internal/mototest).
 //
 // Keys are "/"-separated UTF-8 paths such as "wal/000042/00000001.seg"; see
 // ValidateKey for the rules that keep a key inside its bucket on every
@@ -29,7 +34,7 @@
 // Open builds a bucket from one URL:
 //
 //	file:///var/lib/shale/objects
-//	s3://BUCKET[/PREFIX][?endpoint=URL][&region=REGION][&path_style=true|false]
+//	s3://BUCKET[/PREFIX][?endpoint=URL][&region=REGION][&path_style=true|false][&driver=aws|minio|auto]
 //
 // For example "s3://shale/prod?endpoint=http://127.0.0.1:9000&region=us-east-1"
 // stores key "a/b" as object "prod/a/b" in bucket "shale" on a local MinIO.
@@ -38,7 +43,8 @@
 // bucket is on AWS, and region (or AWS_REGION, or the shared config) is
 // required. Credentials never go in the URL: they come from the standard AWS
 // chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a shared profile, an
-// instance or task role). Unknown parameters, repeated parameters, bad
+// instance or task role). driver picks the client library: auto (the
+// default) is the AWS SDK for AWS endpoints and minio-go for the rest. Unknown parameters, repeated parameters, bad
 // bucket names and relative file paths are rejected with a one-line error.
 //
 // # Atomicity

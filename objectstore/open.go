@@ -16,16 +16,17 @@ import (
 //
 //	file:///abs/path
 //	s3://bucket[/prefix][?endpoint=URL][&region=R][&path_style=true|false]
-//	    [&credentials_file=/abs/path][&profile=NAME]
+//	    [&credentials_file=/abs/path][&profile=NAME][&driver=aws|minio|auto]
 //
 // For s3, setting endpoint turns path-style addressing on unless
-// path_style says otherwise. Credentials come from the standard AWS chain
-// (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the shared config and
-// credentials files, a web identity token, an ECS or EC2 instance role),
-// or from the shared credentials file credentials_file names; never from
-// the URL, which is logged and shown. A bad URL gets a one-line error
-// naming what is wrong, with any user info and unknown parameters' values
-// left out of it.
+// path_style says otherwise; driver picks the client library (S3Driver):
+// auto, the default, is the AWS SDK on AWS and minio-go elsewhere.
+// Credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID and
+// AWS_SECRET_ACCESS_KEY, the shared config and credentials files, a web
+// identity token, an ECS or EC2 instance role), or from the shared
+// credentials file credentials_file names; never from the URL, which is
+// logged and shown. A bad URL gets a one-line error naming what is wrong,
+// with any user info and unknown parameters' values left out of it.
 func Open(ctx context.Context, rawURL string) (Bucket, error) {
 	loc, err := ParseURL(rawURL)
 	if err != nil {
@@ -34,13 +35,15 @@ func Open(ctx context.Context, rawURL string) (Bucket, error) {
 	if loc.Dir != "" {
 		return NewFS(loc.Dir)
 	}
-	return NewS3(ctx, loc.S3)
+	return OpenS3(ctx, loc.Driver, loc.S3)
 }
 
-// Location is a parsed bucket URL: Dir for file URLs, S3 otherwise.
+// Location is a parsed bucket URL: Dir for file URLs, S3 (served by
+// Driver) otherwise.
 type Location struct {
-	Dir string
-	S3  S3Config
+	Dir    string
+	S3     S3Config
+	Driver S3Driver
 }
 
 // ParseURL parses a bucket URL as Open does, without opening anything.
@@ -106,6 +109,7 @@ func ParseURL(rawURL string) (Location, error) {
 			return fail("bad query: %v", err)
 		}
 		pathStyle := ""
+		var driver S3Driver
 		for _, name := range slices.Sorted(maps.Keys(q)) {
 			vals := q[name]
 			if len(vals) != 1 {
@@ -132,8 +136,12 @@ func ParseURL(rawURL string) (Location, error) {
 					return fail("profile is empty")
 				}
 				cfg.Profile = v
+			case "driver":
+				if driver, err = ParseS3Driver(v); err != nil {
+					return fail("%v", err)
+				}
 			default:
-				return fail("unknown parameter %q (want endpoint, region, path_style, credentials_file or profile)", name)
+				return fail("unknown parameter %q (want endpoint, region, path_style, credentials_file, profile or driver)", name)
 			}
 		}
 		cfg.PathStyle = cfg.Endpoint != ""
@@ -147,7 +155,10 @@ func ParseURL(rawURL string) (Location, error) {
 		if err := cfg.Validate(); err != nil {
 			return fail("%v", err)
 		}
-		return Location{S3: cfg}, nil
+		if err := driver.Validate(cfg); err != nil {
+			return fail("%v", err)
+		}
+		return Location{S3: cfg, Driver: driver}, nil
 	case "":
 		return fail("no scheme; want file:///abs/path or s3://bucket/prefix")
 	default:
@@ -156,7 +167,7 @@ func ParseURL(rawURL string) (Location, error) {
 }
 
 // urlParams are the parameters whose values RedactURL shows.
-var urlParams = map[string]bool{"endpoint": true, "region": true, "path_style": true, "credentials_file": true, "profile": true}
+var urlParams = map[string]bool{"endpoint": true, "region": true, "path_style": true, "credentials_file": true, "profile": true, "driver": true}
 
 // RedactURL returns u as text without what could be a secret: user info
 // and the values of parameters Open does not know (a secret key pasted

@@ -9,8 +9,9 @@
 //	objtier rawget --url s3://shale-bench?endpoint=...&region=us-east-1 \
 //	        --prefix part/ --block 4MiB --concurrency 5
 //	    reads every object under the prefix with ranged GETs of --block
-//	    bytes, --concurrency at a time, through objectstore.NewS3: the raw
-//	    throughput the cold reader is compared with.
+//	    bytes, --concurrency at a time, through objectstore.Open (the
+//	    URL's driver: minio-go for a local endpoint unless &driver=aws):
+//	    the raw throughput the cold reader is compared with.
 //
 //	objtier fetch --brokers 127.0.0.1:9092 --topic t --at start|tail
 //	    sends one Fetch per partition (one at a time, on a warm connection)

@@ -314,6 +314,33 @@ func (s *Server) Restart() {
 	if err := s.launch(); err != nil {
 		s.t.Fatalf("miniotest: restart minio: %v\nlast lines of %s:\n%s", err, s.logPath, s.logTail(40))
 	}
+	if err := s.waitObjectLayer(); err != nil {
+		s.t.Fatalf("miniotest: restart minio: %v\nlast lines of %s:\n%s", err, s.logPath, s.logTail(40))
+	}
+}
+
+// waitObjectLayer waits until the bucket answers: the health endpoint can
+// say ready while S3 requests still get 503 XMinioServerNotInitialized.
+func (s *Server) waitObjectLayer() error {
+	client := s3.New(s3.Options{
+		Region:       Region,
+		BaseEndpoint: aws.String(s.Endpoint),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		_, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.Bucket)})
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("bucket %s not served after restart: %w", s.Bucket, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // logTail returns the last n lines MinIO wrote.
