@@ -488,7 +488,8 @@ func (b *S3) multipartPut(ctx context.Context, key string, r io.Reader, size int
 	return nil
 }
 
-// ReadRange implements Bucket.
+// ReadRange implements Bucket. As for the minio driver, the answer is
+// checked against the range asked for (see checkRangeAnswer).
 func (b *S3) ReadRange(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
 	if err := ValidateKey(key); err != nil {
 		return nil, fmt.Errorf("read: %w", err)
@@ -519,7 +520,19 @@ func (b *S3) ReadRange(ctx context.Context, key string, off, length int64) (io.R
 		}
 		return nil, fmt.Errorf("read %s: %w", key, b.mapErr(ctx, err))
 	}
-	return out.Body, nil
+	// The answer must be the range asked for: its Content-Range and
+	// Content-Length are checked and the body is cut to exactly the bytes
+	// they promise (a short body is an error, never a short read).
+	answer := rangeAnswer{ranged: in.Range != nil, contentLength: -1, contentRange: aws.ToString(out.ContentRange)}
+	if out.ContentLength != nil {
+		answer.contentLength = *out.ContentLength
+	}
+	skip, want, err := checkRangeAnswer(key, off, length, answer)
+	if err != nil {
+		out.Body.Close()
+		return nil, err
+	}
+	return newExactBody(out.Body, key, off, skip, want), nil
 }
 
 // httpRange returns the Range header for [off, off+length), length < 0

@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// These tests point the minio driver at an HTTP server that misbehaves in
+// These tests point each s3 driver (minio-go and the AWS SDK) at an HTTP server that misbehaves in
 // one way at a time, and check that the driver says so instead of handing
 // out wrong or short bytes.
 
@@ -103,8 +103,42 @@ func readAll(b Bucket, off, length int64) ([]byte, error) {
 	return io.ReadAll(body)
 }
 
-func TestMinioHonestServer(t *testing.T) {
-	b, _ := hostileBucket(t, honest)
+// hostileOpener opens a driver against a test server with handler.
+type hostileOpener func(t *testing.T, handler http.HandlerFunc) Bucket
+
+var hostileDrivers = map[string]hostileOpener{
+	"minio": func(t *testing.T, h http.HandlerFunc) Bucket { b, _ := hostileBucket(t, h); return b },
+	"aws":   hostileAWSBucket,
+}
+
+// hostileAWSBucket is hostileBucket for the AWS SDK driver.
+func hostileAWSBucket(t *testing.T, handler http.HandlerFunc) Bucket {
+	t.Helper()
+	srv := httptest.NewServer(handler)
+	t.Cleanup(srv.Close)
+	cfg := DefaultS3Config()
+	cfg.Bucket = "hostile"
+	cfg.Endpoint = srv.URL
+	cfg.Region = "us-east-1"
+	cfg.PathStyle = true
+	cfg.AccessKey, cfg.SecretKey = "k", "s"
+	cfg.MaxAttempts = 3
+	b, err := newS3(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func TestHostileHonestServer(t *testing.T) {
+	for name, open := range hostileDrivers {
+		t.Run(name, func(t *testing.T) { testHonestServer(t, open) })
+	}
+}
+
+func testHonestServer(t *testing.T, open hostileOpener) {
+	b := open(t, honest)
 	for _, c := range []struct{ off, length int64 }{{0, -1}, {0, 10}, {990, 100}, {500, -1}, {1000, 5}, {0, 1 << 62}} {
 		got, err := readAll(b, c.off, c.length)
 		want := hostileObject[min(c.off, 1000):]
@@ -117,7 +151,13 @@ func TestMinioHonestServer(t *testing.T) {
 	}
 }
 
-func TestMinioRejectsBadRangeAnswers(t *testing.T) {
+func TestHostileRejectsBadRangeAnswers(t *testing.T) {
+	for name, open := range hostileDrivers {
+		t.Run(name, func(t *testing.T) { testRejectsBadRangeAnswers(t, open) })
+	}
+}
+
+func testRejectsBadRangeAnswers(t *testing.T, open hostileOpener) {
 	cases := []struct {
 		name        string
 		contentRng  string // "" sends none
@@ -140,7 +180,7 @@ func TestMinioRejectsBadRangeAnswers(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			b, _ := hostileBucket(t, func(w http.ResponseWriter, r *http.Request) {
+			b := open(t, func(w http.ResponseWriter, r *http.Request) {
 				if c.contentRng != "" {
 					w.Header().Set("Content-Range", c.contentRng)
 				}
@@ -178,10 +218,16 @@ func TestMinioRejectsBadRangeAnswers(t *testing.T) {
 	}
 }
 
-// TestMinioServerIgnoringRange checks answers of 200 with the whole object
+// TestHostileServerIgnoringRange checks answers of 200 with the whole object
 // to a ranged GET, which HTTP allows: the driver cuts out the range.
-func TestMinioServerIgnoringRange(t *testing.T) {
-	b, _ := hostileBucket(t, func(w http.ResponseWriter, r *http.Request) {
+func TestHostileServerIgnoringRange(t *testing.T) {
+	for name, open := range hostileDrivers {
+		t.Run(name, func(t *testing.T) { testServerIgnoringRange(t, open) })
+	}
+}
+
+func testServerIgnoringRange(t *testing.T, open hostileOpener) {
+	b := open(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Last-Modified", time.Unix(1e9, 0).UTC().Format(http.TimeFormat))
 		w.Header().Set("Content-Length", "1000")
 		w.Write(hostileObject)
