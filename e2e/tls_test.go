@@ -30,6 +30,8 @@ type testPKI struct {
 	caFile, serverCert, serverKey, clientCert, clientKey string
 	pool                                                 *x509.CertPool
 	client                                               tls.Certificate
+	ca                                                   *x509.Certificate
+	caKey                                                *ecdsa.PrivateKey
 }
 
 func newTestPKI(t testing.TB) *testPKI {
@@ -44,6 +46,7 @@ func newTestPKI(t testing.TB) *testPKI {
 		t.Fatal(err)
 	}
 	ca, _ := x509.ParseCertificate(caDER)
+	p.ca, p.caKey = ca, caKey
 	p.pool = x509.NewCertPool()
 	p.pool.AddCert(ca)
 	p.caFile = p.write(t, "ca.pem", "CERTIFICATE", caDER)
@@ -65,6 +68,22 @@ func newTestPKI(t testing.TB) *testPKI {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// issueClient signs a client certificate for name valid from notBefore to
+// notAfter and returns its certificate and key files.
+func (p *testPKI) issueClient(t testing.TB, name string, notBefore, notAfter time.Time) (string, string) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: name},
+		NotBefore: notBefore, NotAfter: notAfter, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	return p.write(t, name+".pem", "CERTIFICATE", der), p.write(t, name+"-key.pem", "EC PRIVATE KEY", kb)
 }
 
 func (p *testPKI) write(t testing.TB, name, typ string, der []byte) string {
@@ -132,4 +151,60 @@ func TestTLSListener(t *testing.T) {
 	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("still here")}).FirstErr(); err != nil {
 		t.Fatalf("produce after the refused clients: %v", err)
 	}
+}
+
+// TestTLSExpiredClientCertificate: on a listener requiring client
+// certificates, a client whose certificate has expired is refused in the
+// handshake with the error its library shows for it (franz-go: the TLS
+// alert "expired certificate"; kcat: the SSL handshake failing on the
+// expired certificate), while a client with a valid certificate goes on.
+func TestTLSExpiredClientCertificate(t *testing.T) {
+	pki := newTestPKI(t)
+	n := shaletest.StartNode(t, func(c *node.Config) {
+		c.Broker.TLS.CertFile, c.Broker.TLS.KeyFile, c.Broker.TLS.ClientCAFile = pki.serverCert, pki.serverKey, pki.caFile
+	})
+	addr := n.Addr()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	good := shaletest.Client(t, addr, kgo.DialTLSConfig(&tls.Config{RootCAs: pki.pool, Certificates: []tls.Certificate{pki.client}, MinVersion: tls.VersionTLS12}),
+		kgo.DefaultProduceTopic("expiry"))
+	if _, err := kadm.NewClient(good).CreateTopic(ctx, 1, 1, nil, "expiry"); err != nil {
+		t.Fatal(err)
+	}
+	if err := good.ProduceSync(ctx, &kgo.Record{Value: []byte("before")}).FirstErr(); err != nil {
+		t.Fatalf("produce with a valid certificate: %v", err)
+	}
+
+	certFile, keyFile := pki.issueClient(t, "expired", time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
+	expired, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := shaletest.Client(t, addr, kgo.DialTLSConfig(&tls.Config{RootCAs: pki.pool, Certificates: []tls.Certificate{expired}, MinVersion: tls.VersionTLS12}),
+		kgo.RequestRetries(0), kgo.RetryTimeout(time.Second))
+	qctx, qcancel := context.WithTimeout(ctx, 10*time.Second)
+	err = old.Ping(qctx)
+	qcancel()
+	if err == nil || !strings.Contains(err.Error(), "expired certificate") {
+		t.Fatalf("franz-go with an expired certificate: %v, want the TLS alert expired certificate", err)
+	}
+	t.Logf("franz-go with an expired certificate: %v", err)
+
+	kcat := shaletest.RequireTool(t, "kcat")
+	cmd := exec.CommandContext(ctx, kcat, "-b", addr, "-L", "-m", "5", "-X", "security.protocol=ssl", "-X", "ssl.ca.location="+pki.caFile,
+		"-X", "ssl.certificate.location="+certFile, "-X", "ssl.key.location="+keyFile)
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(strings.ToLower(string(out)), "expired") {
+		t.Fatalf("kcat with an expired certificate: %v\n%s\nwant a handshake failure naming the expired certificate", err, out)
+	}
+	t.Logf("kcat with an expired certificate: %s", firstLine(string(out)))
+
+	if err := good.ProduceSync(ctx, &kgo.Record{Value: []byte("after")}).FirstErr(); err != nil {
+		t.Fatalf("produce after the refused clients: %v", err)
+	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
 }
