@@ -63,6 +63,7 @@ dist:
 	cp deploy/shale.example.yaml $(DIST_DIR)/root/etc/shale/shale.example.yaml
 	cp deploy/shale.service $(DIST_DIR)/root/lib/systemd/system/shale.service
 	cp README.md docs/OPERATIONS.md docs/CONFIG.md $(DIST_DIR)/root/usr/local/share/doc/shale/
+	if [ -f LICENSE ]; then cp LICENSE $(DIST_DIR)/root/usr/local/share/doc/shale/; fi
 	# Files only, owned by root: extracting over / creates missing
 	# directories and never changes the owner or mode of existing ones.
 	tar -C $(DIST_DIR)/root --owner=0 --group=0 --numeric-owner -czf $(DIST_DIR)/shale-$(VERSION)-$(GOOS)-$(GOARCH).tar.gz \
