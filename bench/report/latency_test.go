@@ -51,13 +51,13 @@ func TestLatencyTargets(t *testing.T) {
 		t.Fatalf("CPU per GB %.3f, want 1.25", got)
 	}
 	want := map[string]bool{
-		"acks=all produce p99, 20,000 rec/s, segment age 250ms":          true,
-		"acks=all produce p99, 20,000 rec/s, segment age 50ms":           false, // 120ms > 100ms
-		"produce → consume p99 minus acks=all ack p99 (age 250ms)":       true,
-		"acks=1 produce p99 at 20,000 rec/s":                             true,
-		"1000 sequential acks=all writes, one in flight, embedded store": true,
-		"produce 1 KiB vs kfake, same client, incompressible":            false,
-		"broker CPU per GB produced (acks=1, 1 KiB, incompressible)":     true,
+		"acks=all produce p99, 20,000 rec/s, segment age 250ms, upload burst spent": true,
+		"acks=all produce p99, 20,000 rec/s, segment age 50ms, upload burst spent":  false, // 120ms > 100ms
+		"produce → consume p99 minus acks=all ack p99 (age 250ms, burst spent)":     true,
+		"acks=1 produce p99 at 20,000 rec/s":                                        true,
+		"1000 sequential acks=all writes, one in flight, embedded store":            true,
+		"produce 1 KiB vs kfake, same client, incompressible":                       false,
+		"broker CPU per GB produced (acks=1, 1 KiB, incompressible)":                true,
 	}
 	ts := latencyTargets(l, c, r)
 	if len(ts) != len(want) {
