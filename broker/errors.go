@@ -32,6 +32,8 @@ func kafkaError(err error) (int16, *string) {
 		return kerr.InvalidConfig.Code, &msg
 	case errors.Is(err, metadata.ErrOffsetOutOfRange):
 		return kerr.OffsetOutOfRange.Code, &msg
+	case errors.Is(err, metadata.ErrInvalidRequest):
+		return kerr.InvalidRequest.Code, &msg
 	case errors.Is(err, acl.ErrInvalid):
 		return kerr.InvalidRequest.Code, &msg
 	case errors.Is(err, metadata.ErrNotLeader):
