@@ -184,31 +184,9 @@ func (b *Minio) Put(ctx context.Context, key string, r io.Reader, size int64) er
 }
 
 func (b *Minio) put(ctx context.Context, key string, r io.Reader, size int64) error {
-	threshold := b.cfg.MultipartThreshold
-	if size >= 0 && size <= threshold {
-		buf := make([]byte, size)
-		if n, err := io.ReadFull(r, buf); err != nil {
-			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return fmt.Errorf("body has %d bytes, want %d", n, size)
-			}
-			return fmt.Errorf("read body: %w", err)
-		}
-		if err := expectEOF(r, size); err != nil {
-			return err
-		}
-		return b.putObject(ctx, key, buf)
-	}
-	if size < 0 {
-		buf, err := io.ReadAll(io.LimitReader(r, threshold+1))
-		if err != nil {
-			return fmt.Errorf("read body: %w", err)
-		}
-		if int64(len(buf)) <= threshold {
-			return b.putObject(ctx, key, buf)
-		}
-		r = io.MultiReader(bytes.NewReader(buf), r)
-	}
-	return b.multipartPut(ctx, key, r, size)
+	return putBody(r, size, b.cfg.MultipartThreshold,
+		func(buf []byte) error { return b.putObject(ctx, key, buf) },
+		func(r io.Reader) error { return b.multipartPut(ctx, key, r, size) })
 }
 
 // putOptions are the options of every write: the body is not hashed into
