@@ -72,15 +72,34 @@ func TestClusterOverTLS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three processes")
 	}
-	// Known defect, under investigation: in 1 of 4 to 8 runs one node's
-	// metadata stops advancing (its Raft follower no longer applies what
-	// the leader commits) when Raft runs over TLS, so a client of that
-	// node never sees all three brokers. Until that is fixed, metadata.tls
-	// is documented as not ready for production and this test runs only
-	// when asked for, so that it does not fail unrelated changes.
-	if os.Getenv("SHALE_TEST_RAFT_TLS") == "" {
-		t.Skip("Raft over TLS has an intermittent replication stall; set SHALE_TEST_RAFT_TLS=1 to run this test")
+	skipUnstableClusterTLS(t)
+	clusterOverTLS(t, true)
+}
+
+// TestClusterPeerTLS is TestClusterOverTLS with Raft in plaintext: the
+// Kafka listeners and the brokers' links to each other (the transaction
+// coordinator's markers) in TLS.
+func TestClusterPeerTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three processes")
 	}
+	skipUnstableClusterTLS(t)
+	clusterOverTLS(t, false)
+}
+
+// skipUnstableClusterTLS skips unless SHALE_TEST_CLUSTER_TLS is set. Known
+// defect, cause not found yet: in 1 of 4 to 8 runs of these tests (with
+// Raft over TLS or not) one broker stays fenced, so it is left out of
+// metadata answers for the whole 90 s wait. The tests run only when asked
+// for until that is fixed, so that they do not fail unrelated changes.
+func skipUnstableClusterTLS(t *testing.T) {
+	t.Helper()
+	if os.Getenv("SHALE_TEST_CLUSTER_TLS") == "" {
+		t.Skip("a broker of this cluster intermittently stays fenced (cause not found); set SHALE_TEST_CLUSTER_TLS=1 to run")
+	}
+}
+
+func clusterOverTLS(t *testing.T, raftTLS bool) {
 	cert, key, ca, pool := nodePKI(t)
 	raft := proc.FreeAddrs(t, 3)
 	var peers []string
@@ -92,11 +111,14 @@ func TestClusterOverTLS(t *testing.T) {
 	var args [][]string
 	for i := range 3 {
 		dirs = append(dirs, t.TempDir())
-		args = append(args, []string{"--node-id", fmt.Sprint(i + 1), "--roles", "controller,broker", "--raft-addr", raft[i],
+		a := []string{"--node-id", fmt.Sprint(i + 1), "--roles", "controller,broker", "--raft-addr", raft[i],
 			"--controllers", strings.Join(peers, ","), "--object-store", objects, "--session-timeout", "2s",
 			"--auto-leader-balance=false", "--wal-segment-age", "50ms",
-			"--raft-tls-cert", cert, "--raft-tls-key", key, "--raft-tls-ca", ca,
-			"--tls-cert", cert, "--tls-key", key, "--peer-tls-ca", ca})
+			"--tls-cert", cert, "--tls-key", key, "--peer-tls-ca", ca}
+		if raftTLS {
+			a = append(a, "--raft-tls-cert", cert, "--raft-tls-key", key, "--raft-tls-ca", ca)
+		}
+		args = append(args, a)
 	}
 	procs := shaletest.StartProcesses(t, dirs, args)
 	var addrs []string
@@ -170,6 +192,9 @@ func TestClusterOverTLS(t *testing.T) {
 	}
 	t.Logf("transaction over partitions led by brokers %v committed and read at read_committed over TLS", leaders)
 
+	if !raftTLS {
+		return
+	}
 	// The cluster tools reach the quorum with a certificate of the
 	// cluster, and not without one.
 	bin := shaletest.Binary(t)
