@@ -12,9 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -243,99 +241,26 @@ func (b *Minio) multipartPut(ctx context.Context, key string, r io.Reader, size 
 		}
 	}()
 
-	uctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	slots := make(chan []byte, b.cfg.UploadConcurrency)
-	for range b.cfg.UploadConcurrency {
-		slots <- nil
-	}
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex // guards parts and firstErr
-		parts    []minio.CompletePart
-		firstErr error
-	)
-	fail := func(err error) {
-		mu.Lock()
-		if firstErr == nil {
-			firstErr = err
-			cancel()
+	parts, err := uploadParts(ctx, r, size, partSize, b.cfg.UploadConcurrency, func(uctx context.Context, num int, data []byte) (minio.CompletePart, error) {
+		crc := crc32cBase64(data)
+		hdr := make(http.Header)
+		hdr.Set("X-Amz-Checksum-Crc32c", crc)
+		part, err := b.core.PutObjectPart(uctx, b.bucket, object, uploadID, num, bytes.NewReader(data), int64(len(data)),
+			minio.PutObjectPartOptions{DisableContentSha256: true, CustomHeader: hdr})
+		if err != nil {
+			return minio.CompletePart{}, fmt.Errorf("upload part %d: %w", num, err)
 		}
-		mu.Unlock()
-	}
-	failed := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return firstErr != nil
-	}
-
-	var total int64
-	for partNum := 1; ; partNum++ {
-		var buf []byte
-		select {
-		case buf = <-slots:
-		case <-uctx.Done():
+		if part.ETag == "" {
+			return minio.CompletePart{}, &BadResponseError{Op: "put", Key: key, Reason: fmt.Sprintf("part %d stored without an ETag", num)}
 		}
-		if failed() || uctx.Err() != nil {
-			break
+		if part.ChecksumCRC32C != "" && part.ChecksumCRC32C != crc {
+			return minio.CompletePart{}, &BadResponseError{Op: "put", Key: key, Reason: fmt.Sprintf("part %d stored with CRC32C %s, sent %s", num, part.ChecksumCRC32C, crc)}
 		}
-		if buf == nil {
-			buf = make([]byte, partSize)
-		}
-		n, rerr := io.ReadFull(r, buf)
-		total += int64(n)
-		if rerr != nil && rerr != io.EOF && rerr != io.ErrUnexpectedEOF {
-			fail(fmt.Errorf("read body: %w", rerr))
-			break
-		}
-		if n == 0 {
-			slots <- buf
-			break
-		}
-		if partNum > maxParts {
-			fail(fmt.Errorf("body needs more than %d parts of %d bytes", maxParts, partSize))
-			break
-		}
-		wg.Add(1)
-		go func(num int, data, buf []byte) {
-			defer wg.Done()
-			defer func() { slots <- buf }()
-			crc := crc32cBase64(data)
-			hdr := make(http.Header)
-			hdr.Set("X-Amz-Checksum-Crc32c", crc)
-			part, err := b.core.PutObjectPart(uctx, b.bucket, object, uploadID, num, bytes.NewReader(data), int64(len(data)),
-				minio.PutObjectPartOptions{DisableContentSha256: true, CustomHeader: hdr})
-			if err != nil {
-				fail(fmt.Errorf("upload part %d: %w", num, err))
-				return
-			}
-			if part.ETag == "" {
-				fail(&BadResponseError{Op: "put", Key: key, Reason: fmt.Sprintf("part %d stored without an ETag", num)})
-				return
-			}
-			if part.ChecksumCRC32C != "" && part.ChecksumCRC32C != crc {
-				fail(&BadResponseError{Op: "put", Key: key, Reason: fmt.Sprintf("part %d stored with CRC32C %s, sent %s", num, part.ChecksumCRC32C, crc)})
-				return
-			}
-			mu.Lock()
-			parts = append(parts, minio.CompletePart{PartNumber: num, ETag: part.ETag, ChecksumCRC32C: crc})
-			mu.Unlock()
-		}(partNum, buf[:n], buf)
-		if rerr != nil {
-			break // short read: this was the last part
-		}
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	if err := ctx.Err(); err != nil {
+		return minio.CompletePart{PartNumber: num, ETag: part.ETag, ChecksumCRC32C: crc}, nil
+	})
+	if err != nil {
 		return err
 	}
-	if size >= 0 && total != size {
-		return fmt.Errorf("body has %d bytes, want %d", total, size)
-	}
-	slices.SortFunc(parts, func(x, y minio.CompletePart) int { return x.PartNumber - y.PartNumber })
 	if _, err := b.core.CompleteMultipartUpload(ctx, b.bucket, object, uploadID, parts, putOptions("")); err != nil {
 		return fmt.Errorf("complete multipart upload: %w", err)
 	}

@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -355,103 +353,24 @@ func (b *S3) multipartPut(ctx context.Context, key string, r io.Reader, size int
 		}
 	}()
 
-	uctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	// slots bounds the parts in flight; each slot carries a reusable buffer.
-	slots := make(chan []byte, b.cfg.UploadConcurrency)
-	for range b.cfg.UploadConcurrency {
-		slots <- nil
-	}
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex // guards parts and firstErr
-		parts    []types.CompletedPart
-		firstErr error
-	)
-	fail := func(err error) {
-		mu.Lock()
-		if firstErr == nil {
-			firstErr = err
-			cancel()
+	parts, err := uploadParts(ctx, r, size, partSize, b.cfg.UploadConcurrency, func(uctx context.Context, num int, data []byte) (types.CompletedPart, error) {
+		out, err := b.client.UploadPart(uctx, &s3.UploadPartInput{
+			Bucket:            aws.String(b.bucket),
+			Key:               b.objectKey(key),
+			UploadId:          uploadID,
+			PartNumber:        aws.Int32(int32(num)),
+			Body:              bytes.NewReader(data),
+			ContentLength:     aws.Int64(int64(len(data))),
+			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c,
+		})
+		if err != nil {
+			return types.CompletedPart{}, fmt.Errorf("upload part %d: %w", num, err)
 		}
-		mu.Unlock()
-	}
-	failed := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return firstErr != nil
-	}
-
-	var total int64
-	for partNum := int32(1); ; partNum++ {
-		var buf []byte
-		select {
-		case buf = <-slots:
-		case <-uctx.Done():
-		}
-		if failed() || uctx.Err() != nil {
-			break
-		}
-		if buf == nil {
-			buf = make([]byte, partSize)
-		}
-		n, rerr := io.ReadFull(r, buf)
-		total += int64(n)
-		if rerr != nil && rerr != io.EOF && rerr != io.ErrUnexpectedEOF {
-			fail(fmt.Errorf("read body: %w", rerr))
-			break
-		}
-		if n == 0 {
-			slots <- buf
-			break // the previous part was the last one
-		}
-		if partNum > maxParts {
-			fail(fmt.Errorf("body needs more than %d parts of %d bytes", maxParts, partSize))
-			break
-		}
-		wg.Add(1)
-		go func(num int32, data []byte, buf []byte) {
-			defer wg.Done()
-			defer func() { slots <- buf }()
-			out, err := b.client.UploadPart(uctx, &s3.UploadPartInput{
-				Bucket:            aws.String(b.bucket),
-				Key:               b.objectKey(key),
-				UploadId:          uploadID,
-				PartNumber:        aws.Int32(num),
-				Body:              bytes.NewReader(data),
-				ContentLength:     aws.Int64(int64(len(data))),
-				ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c,
-			})
-			if err != nil {
-				fail(fmt.Errorf("upload part %d: %w", num, err))
-				return
-			}
-			mu.Lock()
-			parts = append(parts, types.CompletedPart{
-				ETag:           out.ETag,
-				PartNumber:     aws.Int32(num),
-				ChecksumCRC32C: out.ChecksumCRC32C,
-			})
-			mu.Unlock()
-		}(partNum, buf[:n], buf)
-		if rerr != nil {
-			break // short read: this was the last part
-		}
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	if err := ctx.Err(); err != nil {
+		return types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(int32(num)), ChecksumCRC32C: out.ChecksumCRC32C}, nil
+	})
+	if err != nil {
 		return err
 	}
-	if size >= 0 && total != size {
-		return fmt.Errorf("body has %d bytes, want %d", total, size)
-	}
-	slices.SortFunc(parts, func(x, y types.CompletedPart) int {
-		return int(aws.ToInt32(x.PartNumber) - aws.ToInt32(y.PartNumber))
-	})
 	_, err = b.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 		Bucket:          aws.String(b.bucket),
 		Key:             b.objectKey(key),
