@@ -19,6 +19,7 @@ import (
 	"github.com/shalelog/shale/node"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // renderRoot is a root module calling shale-config twice: "boot", a
@@ -283,14 +284,23 @@ func TestRenderedClusterBoots(t *testing.T) {
 	adm := kadm.NewClient(cl)
 	// Every broker registered and live before the topic exists, so that
 	// its partitions' leaders (the least loaded live brokers) include the
-	// broker-only node.
+	// broker-only node. Each try is a Metadata request of its own: kadm's
+	// BrokerMetadata answers from the client's broker list once it has
+	// one, so a broker missing from the first answer (a node that had not
+	// applied its registration yet) would stay missing.
 	for {
-		meta, err := adm.BrokerMetadata(ctx)
-		if err == nil && len(meta.Brokers) == bootNodes {
+		req := kmsg.NewPtrMetadataRequest()
+		req.Topics = []kmsg.MetadataRequestTopic{}
+		resp, err := req.RequestWith(ctx, cl)
+		if err == nil && len(resp.Brokers) == bootNodes {
 			break
 		}
 		if ctx.Err() != nil {
-			t.Fatalf("brokers in metadata: %v, %v", meta.Brokers, err)
+			var brokers []kmsg.MetadataResponseBroker
+			if resp != nil {
+				brokers = resp.Brokers
+			}
+			t.Fatalf("brokers in metadata: %v, %v", brokers, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
