@@ -165,8 +165,9 @@ type SegmentTrace struct {
 // sealed segment's object as soon as it is sealed (continuing the offsets
 // the outstanding ones end at) and starts its PUT at once, without waiting
 // for earlier uploads; a committer goroutine commits the stored objects
-// one by one in segment order, so each partition's extents stay contiguous
-// in the catalog while PUT latency overlaps. When acks=all producers wait
+// in segment order, every one ready at the head of the queue together in
+// one catalog call (one raft entry), so each partition's extents stay
+// contiguous in the catalog while PUT latency overlaps. When acks=all producers wait
 // (Demand) and nothing is outstanding, the loop has the WAL seal its
 // active segment at once, within a PUT budget (group commit for the
 // object store; see UploaderConfig.PutRate). A failed PUT or commit is retried with capped
@@ -409,9 +410,9 @@ func (u *Uploader) handOff() {
 // way (a stall, a slow PUT holding back later ones) then share one commit
 // instead of queueing behind each other's.
 func (u *Uploader) committer() {
-	max := u.cfg.CommitBatch
-	if max == 0 {
-		max = u.cfg.Concurrency
+	limit := u.cfg.CommitBatch
+	if limit == 0 {
+		limit = u.cfg.Concurrency
 	}
 	var batch []*upload
 	for {
@@ -421,8 +422,8 @@ func (u *Uploader) committer() {
 		case up := <-u.toCommit:
 			batch = append(batch[:0], up)
 		}
-		batch = u.takeReady(batch, max)
-		if err := u.commitBatch(&batch, max); err != nil {
+		batch = u.takeReady(batch, limit)
+		if err := u.commitBatch(&batch, limit); err != nil {
 			return // closing
 		}
 		now := time.Now()
@@ -435,9 +436,9 @@ func (u *Uploader) committer() {
 }
 
 // takeReady adds to batch the uploads handOff has passed already, without
-// waiting, until batch holds max.
-func (u *Uploader) takeReady(batch []*upload, max int) []*upload {
-	for len(batch) < max {
+// waiting, until batch holds limit.
+func (u *Uploader) takeReady(batch []*upload, limit int) []*upload {
+	for len(batch) < limit {
 		select {
 		case up := <-u.toCommit:
 			batch = append(batch, up)
@@ -908,7 +909,7 @@ func (u *Uploader) put(up *upload) error {
 // an object) in the catalog in one call, retrying until the catalog
 // decided on them or the uploader closes, then advances the partitions
 // whose extents it accepted and fences those it refused. Before a retry
-// it adds the uploads that became ready meanwhile (up to max), so a stall
+// it adds the uploads that became ready meanwhile (up to limit), so a stall
 // ends with one commit of everything that waited.
 //
 // Before each attempt, an object whose PUT started more than half the
@@ -924,7 +925,7 @@ func (u *Uploader) put(up *upload) error {
 // result's Err: it can never take it) is left to the garbage collector
 // and its partitions fenced; the others of the batch are decided on
 // their own, as if each had been committed alone.
-func (u *Uploader) commitBatch(batch *[]*upload, max int) error {
+func (u *Uploader) commitBatch(batch *[]*upload, limit int) error {
 	var cs []metadata.ObjectCommit
 	var ups []*upload // ups[i] is the upload of cs[i]
 	for attempt := 0; ; attempt++ {
@@ -987,7 +988,7 @@ func (u *Uploader) commitBatch(batch *[]*upload, max int) error {
 		if err := u.sleep(u.backoff(attempt)); err != nil {
 			return err
 		}
-		*batch = u.takeReady(*batch, max)
+		*batch = u.takeReady(*batch, limit)
 	}
 }
 
