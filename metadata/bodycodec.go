@@ -111,6 +111,21 @@ func (r *bodyReader) string(what string, maxLen int) string {
 	return s
 }
 
+// bytes reads a uvarint length and that many bytes, without copying.
+func (r *bodyReader) bytes(what string) []byte {
+	n := r.uvarint()
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)-r.off) {
+		r.fail("%s length %d exceeds the %d bytes left", what, n, len(r.b)-r.off)
+		return nil
+	}
+	b := r.b[r.off : r.off+int(n) : r.off+int(n)]
+	r.off += int(n)
+	return b
+}
+
 func (r *bodyReader) topicID() TopicID {
 	var id TopicID
 	if r.err != nil {

@@ -3,6 +3,8 @@ package metadata
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -276,6 +278,11 @@ func validateReplacement(r Replacement) error {
 // a retry, is in the catalog already (or belongs to a deleted topic).
 type CommitResult struct {
 	Refused []RefusedExtent // in the commit's extent order
+	// Err, set only in CommitObjects' results, is why nothing of this
+	// object was applied: what CommitObject would have returned as its
+	// error (ErrInvalidRequest, ErrUnknownTopic). It is final: the same
+	// commit would be refused again.
+	Err error
 }
 
 // RefusedExtent is an extent CommitObject refused and why. Err wraps
@@ -373,6 +380,26 @@ func (st *state) commitObject(c commitObjectCmd) (applyResult, bool) {
 	}
 	st.objects[c.Key] = objectInfo{size: c.Size, refs: int64(len(accepted))}
 	return applyResult{commit: res}, true
+}
+
+// commitObjects applies CommitObjects: each commit in order, exactly as
+// commitObject applies it alone, so a batch leaves the state and gives
+// each commit the result a run of single CommitObject entries would. A
+// commit's error (malformed, unknown partition, key already used) is its
+// own: nothing of it is applied and the others go on.
+func (st *state) commitObjects(c commitObjectsCmd) (applyResult, bool) {
+	if len(c.Commits) == 0 {
+		return applyResult{err: fmt.Errorf("%w: commit objects: no commits", ErrInvalidRequest)}, false
+	}
+	out := applyResult{commits: make([]CommitResult, len(c.Commits))}
+	changed := false
+	for i, oc := range c.Commits {
+		res, ch := st.commitObject(oc)
+		out.commits[i] = res.commit
+		out.commits[i].Err = res.err
+		changed = changed || ch
+	}
+	return out, changed
 }
 
 // replaceExtents applies ReplaceExtents.
@@ -512,6 +539,108 @@ func (s *Store) CommitObject(ctx context.Context, c ObjectCommit) (CommitResult,
 	}
 	res, err := s.propose(ctx, commitObjectCmd(c))
 	return res.commit, err
+}
+
+// MaxCommitBatchBytes bounds the encoded size of one CommitObjects raft
+// entry: CommitObjects splits a batch whose commits take more into several
+// entries (a single commit larger than that goes alone). It keeps every
+// entry, its replication and the forwarding RPC (maxRPCFrame) bounded.
+const MaxCommitBatchBytes = 1 << 20
+
+// commitBatchBytes is MaxCommitBatchBytes; tests lower it.
+var commitBatchBytes = MaxCommitBatchBytes
+
+// CommitObjects commits several uploaded objects in order, each decided
+// exactly as CommitObject decides it after the ones before it (same
+// refusals, fencing, retries, producer and transaction state), but in as
+// few raft entries as MaxCommitBatchBytes allows: one log write and one
+// replication round for all of them. results[i] belongs to cs[i]; its Err
+// is set when nothing of cs[i] could be applied (malformed, an unknown
+// partition, a key already used), which never holds back the others.
+//
+// An error means the outcome of the call is unknown (no leader, ctx done,
+// closed): some entries may have been applied. Retrying the same commits
+// is safe: an object committed already is a retry and changes nothing.
+//
+// One commit is proposed as a CommitObject entry, several as a
+// CommitObjects entry. If the leader cannot take a CommitObjects entry
+// (ErrInvalidRequest for the whole entry: a leader running an older
+// build), its commits are proposed one by one instead.
+func (s *Store) CommitObjects(ctx context.Context, cs []ObjectCommit) ([]CommitResult, error) {
+	results := make([]CommitResult, len(cs))
+	var batch []commitObjectCmd
+	var at []int // batch[j] is cs[at[j]]
+	size := 0
+	flush := func() error {
+		defer func() { batch, at, size = batch[:0], at[:0], 0 }()
+		switch len(batch) {
+		case 0:
+			return nil
+		case 1:
+			return s.commitOne(ctx, batch[0], &results[at[0]])
+		}
+		res, err := s.propose(ctx, commitObjectsCmd{Commits: batch})
+		if errors.Is(err, ErrInvalidRequest) {
+			// The entry as a whole was refused before it was applied.
+			for j := range batch {
+				if err := s.commitOne(ctx, batch[j], &results[at[j]]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if len(res.commits) != len(batch) {
+			return fmt.Errorf("commit objects: %d results for %d commits", len(res.commits), len(batch))
+		}
+		for j, r := range res.commits {
+			results[at[j]] = r
+		}
+		return nil
+	}
+	for i, c := range cs {
+		if err := validateObjectCommit(c); err != nil {
+			results[i].Err = err
+			continue
+		}
+		n := commitObjectSize(commitObjectCmd(c)) + binary.MaxVarintLen32 // and its length prefix
+		if len(batch) > 0 && size+n > commitBatchBytes {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+		batch = append(batch, commitObjectCmd(c))
+		at = append(at, i)
+		size += n
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// commitOne proposes one commit as a CommitObject entry and stores its
+// outcome in res. A refusal of the object itself (ErrInvalidRequest,
+// ErrUnknownTopic) is its result's Err; any other error is the call's.
+func (s *Store) commitOne(ctx context.Context, c commitObjectCmd, res *CommitResult) error {
+	r, err := s.propose(ctx, c)
+	switch {
+	case err == nil:
+		*res = r.commit
+	case errors.Is(err, ErrInvalidRequest), errors.Is(err, ErrUnknownTopic):
+		*res = CommitResult{Err: err}
+	default:
+		return err
+	}
+	return nil
+}
+
+// commitObjectSize is the bytes c takes in a CommitObjects entry, but
+// for its length prefix.
+func commitObjectSize(c commitObjectCmd) int {
+	return len(encodeCommitObject(nil, c))
 }
 
 // PartitionLog returns a partition's catalog summary; false if there is no

@@ -27,6 +27,7 @@ const (
 	cmdCommitOffsets       commandType = 12
 	cmdDeleteGroupOffsets  commandType = 13
 	cmdExpireGroupOffsets  commandType = 14
+	cmdCommitObjects       commandType = 16 // several CommitObjects in one entry
 
 	// The cluster's commands (leadership.go).
 	cmdFenceBroker        commandType = 20
@@ -64,6 +65,8 @@ func (t commandType) String() string {
 		return "AllocateProducerIDs"
 	case cmdCommitObject:
 		return "CommitObject"
+	case cmdCommitObjects:
+		return "CommitObjects"
 	case cmdReplaceExtents:
 		return "ReplaceExtents"
 	case cmdTruncatePartition:
@@ -197,6 +200,13 @@ type allocateProducerIDsCmd struct {
 // command and carries many extents.
 type commitObjectCmd ObjectCommit
 
+// commitObjectsCmd is CommitObjects: several CommitObjects applied in
+// order in one raft entry, each exactly as if it were an entry of its own
+// (see state.commitObjects). Its body is binary (see encodeCommitObjects).
+type commitObjectsCmd struct {
+	Commits []commitObjectCmd
+}
+
 // replaceExtentsCmd is ReplaceExtents: compaction output replacing a run.
 type replaceExtentsCmd struct {
 	New        Extent
@@ -243,6 +253,7 @@ type expireGroupOffsetsCmd struct {
 }
 
 func (commitObjectCmd) commandType() commandType       { return cmdCommitObject }
+func (commitObjectsCmd) commandType() commandType      { return cmdCommitObjects }
 func (replaceExtentsCmd) commandType() commandType     { return cmdReplaceExtents }
 func (truncatePartitionCmd) commandType() commandType  { return cmdTruncatePartition }
 func (forgetObjectsCmd) commandType() commandType      { return cmdForgetObjects }
@@ -267,6 +278,8 @@ func encodeCommand(c command) ([]byte, error) {
 	switch c := c.(type) {
 	case commitObjectCmd:
 		return encodeCommitObject(out, c), nil
+	case commitObjectsCmd:
+		return encodeCommitObjects(out, c), nil
 	case commitOffsetsCmd:
 		return encodeCommitOffsets(out, c), nil
 	}
@@ -346,6 +359,8 @@ func decodeCommand(b []byte) (command, error) {
 		return decodeBody[allocateProducerIDsCmd](typ, body)
 	case cmdCommitObject:
 		return decodeCommitObject(body, 2)
+	case cmdCommitObjects:
+		return decodeCommitObjects(body)
 	case cmdReplaceExtents:
 		return decodeBody[replaceExtentsCmd](typ, body)
 	case cmdTruncatePartition:
@@ -511,6 +526,55 @@ func decodeCommitObject(body []byte, version uint8) (command, error) {
 	}
 	if err := r.done(); err != nil {
 		return nil, fmt.Errorf("decode %s body: %w", cmdCommitObject, err)
+	}
+	return c, nil
+}
+
+// encodeCommitObjects appends the binary CommitObjects body (version 1):
+//
+//	ncommits uvarint | ncommits x (body length uvarint | body)
+//
+// where each body is a CommitObject version-2 body (encodeCommitObject),
+// in the order the commits are applied. A new CommitObject body version
+// therefore means a new CommitObjects version too.
+func encodeCommitObjects(out []byte, c commitObjectsCmd) []byte {
+	w := bodyWriter{b: out}
+	w.uvarint(uint64(len(c.Commits)))
+	var body []byte
+	for _, oc := range c.Commits {
+		body = encodeCommitObject(body[:0], oc)
+		w.uvarint(uint64(len(body)))
+		w.b = append(w.b, body...)
+	}
+	return w.b
+}
+
+// minCommitObjectBody is the length of the smallest CommitObject version-2
+// body: seven one-byte varints (key length, size, broker, now, topic
+// count, extent count, producer count), producer expiry and transaction
+// event count.
+const minCommitObjectBody = 9
+
+func decodeCommitObjects(body []byte) (command, error) {
+	r := bodyReader{b: body}
+	n := r.count("commit", 1+minCommitObjectBody)
+	var c commitObjectsCmd
+	if n > 0 {
+		c.Commits = make([]commitObjectCmd, 0, n)
+	}
+	for i := range n {
+		sub := r.bytes(fmt.Sprintf("commit %d", i))
+		if r.err != nil {
+			break
+		}
+		oc, err := decodeCommitObject(sub, 2)
+		if err != nil {
+			return nil, fmt.Errorf("decode %s body: commit %d of %d: %w", cmdCommitObjects, i, n, err)
+		}
+		c.Commits = append(c.Commits, oc.(commitObjectCmd))
+	}
+	if err := r.done(); err != nil {
+		return nil, fmt.Errorf("decode %s body: %w", cmdCommitObjects, err)
 	}
 	return c, nil
 }

@@ -61,6 +61,10 @@ type Config struct {
 	// heartbeat before fencing it and moving its partitions. 0 turns
 	// sessions off (a single node has nowhere to move partitions).
 	SessionTimeout time.Duration
+
+	// batchApplyCh sets raft's BatchApplyCh. Shale leaves it off (see
+	// open); benchmarks turn it on to compare.
+	batchApplyCh bool
 }
 
 // Peer is a member of the metadata quorum.

@@ -77,14 +77,17 @@
 //	type 13 v1 DeleteGroupOffsets  {Group, Parts[{Topic, Partition}], All}
 //	type 14 v1 ExpireGroupOffsets  {Group, CommittedBefore}
 //	type 15 v1 SetPartitionLeader  {Name, Partition, Leader}  (the epoch grows by one)
+//	type 16 v1 CommitObjects       binary, below: several CommitObjects in one entry
 //
-// The two frequent, large commands have binary bodies of varints (zig-zag
+// The frequent, large commands have binary bodies of varints (zig-zag
 // for signed values), strings as a uvarint length and bytes, topic ids as
 // 16 raw bytes:
 //
 //	CommitObject:  key | size | broker | now | ntopics | ntopics x id[16]
 //	               | nextents | nextents x (topic index | partition | base
 //	               | last-base | pos | len | max timestamp | leader epoch)
+//	CommitObjects: ncommits | ncommits x (body length | CommitObject v2 body),
+//	               applied in order, each as a CommitObject entry would be
 //	CommitOffsets: group | base time | ntopics | per topic (sorted): name
 //	               | nparts | per partition (sorted): partition | offset
 //	               | leader epoch | metadata | commit time - base time

@@ -82,6 +82,7 @@ type applyResult struct {
 	count       int // offsets deleted by DeleteGroupOffsets and ExpireGroupOffsets; moves taken by MoveLeaders
 	broker      Broker
 	commit      CommitResult
+	commits     []CommitResult // CommitObjects: each commit's, in order
 	txn         Txn
 	aclsDeleted [][]acl.Binding // DeleteACLs: each filter's matches
 	errs        []error         // per operation: AlterScramCredentials
@@ -348,6 +349,8 @@ func (st *state) apply(c command) (applyResult, bool) {
 
 	case commitObjectCmd:
 		return st.commitObject(c)
+	case commitObjectsCmd:
+		return st.commitObjects(c)
 	case replaceExtentsCmd:
 		return st.replaceExtents(c)
 	case truncatePartitionCmd:

@@ -296,6 +296,12 @@ func TestCommandRoundTrip(t *testing.T) {
 			{Topic: tid(3), Partition: 2, BaseOffset: 1 << 40, LastOffset: 1<<40 + 5, Object: "wal/1", Pos: 2096, Len: 2000},
 		}},
 		commitObjectCmd{Key: "empty", Size: 1},
+		commitObjectsCmd{Commits: []commitObjectCmd{
+			{Key: "wal/2", Size: 100, Broker: 2, Now: 78, Extents: []Extent{
+				{Topic: tid(3), Partition: 1, BaseOffset: 200, LastOffset: 209, Object: "wal/2", Len: 100, MaxTimestamp: 5, LeaderEpoch: 4},
+			}},
+			{Key: "empty", Size: 1},
+		}},
 		replaceExtentsCmd{New: Extent{Topic: tid(3), Partition: 1, BaseOffset: 0, LastOffset: 199, Object: "c/1", Len: 9}, ObjectSize: 9, Now: 5},
 		truncatePartitionCmd{Topic: tid(3), Partition: 2, NewLogStart: 77, Now: 6},
 		forgetObjectsCmd{Keys: []string{"a", "b"}},

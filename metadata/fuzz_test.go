@@ -20,6 +20,21 @@ func FuzzDecodeCommand(f *testing.F) {
 		b, _ := encodeCommand(c)
 		f.Add(b)
 	}
+	// CommitObjects: a batch meeting every rule, and runs of the mixed
+	// log's commits.
+	b, _ := encodeCommand(commitObjectsCmd{Commits: batchCommits()})
+	f.Add(b)
+	var run []commitObjectCmd
+	for _, c := range mixedLog(f)[len(commandLog()):][:60] {
+		if oc, ok := c.(commitObjectCmd); ok {
+			run = append(run, oc)
+		}
+	}
+	b, _ = encodeCommand(commitObjectsCmd{Commits: run[:3]})
+	f.Add(b)
+	b, _ = encodeCommand(commitObjectsCmd{Commits: run})
+	f.Add(b)
+	f.Add([]byte{16, 1, 0})
 	for _, c := range aclCommands() {
 		b, _ := encodeCommand(c)
 		f.Add(b)
@@ -32,7 +47,7 @@ func FuzzDecodeCommand(f *testing.F) {
 		b, _ := encodeCommand(c)
 		f.Add(b)
 	}
-	b, _ := encodeCommand(registerBrokerCmd{Broker: Broker{ID: 9, Host: "h", Port: 1, Listeners: []Endpoint{{Name: "A", Host: "h", Port: 1, Protocol: "SASL_SSL"}}}})
+	b, _ = encodeCommand(registerBrokerCmd{Broker: Broker{ID: 9, Host: "h", Port: 1, Listeners: []Endpoint{{Name: "A", Host: "h", Port: 1, Protocol: "SASL_SSL"}}}})
 	f.Add(b)
 	f.Add([]byte{})
 	f.Add([]byte{8, 1, 1, 'k', 2, 2, 0, 0})

@@ -73,6 +73,12 @@ type TieringConfig struct {
 	OrphanGrace Duration `yaml:"orphan_grace"`
 	// StatsInterval is how often the tiering figures are logged (0: never).
 	StatsInterval Duration `yaml:"stats_interval"`
+	// CommitBatch is how many uploaded segments, ready together, the
+	// uploader commits in one Raft entry (CommitObjects): 0 means as many
+	// as are on their way (4); 1 commits each in a CommitObject entry of
+	// its own, which builds before CommitObjects can read (set it while a
+	// cluster still runs such a build).
+	CommitBatch int `yaml:"commit_batch"`
 	// CompactionTarget is the size of the single-partition objects
 	// compaction writes; CompactionMinExtents the shortest run of small
 	// extents worth merging below that size; CompactionInterval how often
@@ -285,6 +291,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("tiering orphan_grace %s: must be at least %s", t.OrphanGrace, tiering.MinOrphanGrace)
 	case t.StatsInterval < 0:
 		return fmt.Errorf("tiering stats_interval %s: must be >= 0", t.StatsInterval)
+	case t.CommitBatch < 0:
+		return fmt.Errorf("tiering commit_batch %d: must be >= 0", t.CommitBatch)
 	case t.CompactionTarget < 1<<20:
 		return fmt.Errorf("tiering compaction_target %d: must be at least 1MiB", t.CompactionTarget)
 	case t.CompactionMinExtents < 2:

@@ -26,6 +26,7 @@ wal:
 tiering:
   cache_bytes: 1GiB
   compaction_target: 512MiB
+  commit_batch: 1
 `), 0o644)
 	cfg := DefaultConfig()
 	if err := cfg.LoadFile(path); err != nil {
@@ -38,7 +39,8 @@ tiering:
 	case cfg.Broker.NodeID != 3, cfg.Broker.Advertised != "broker-3.example:9092",
 		cfg.Broker.OffsetsRetention != 72*time.Hour,
 		cfg.WAL.SegmentMaxBytes != 16<<20, time.Duration(cfg.WAL.SegmentMaxAge) != 100*time.Millisecond,
-		cfg.WAL.MaxBytes != 2<<30, cfg.WAL.RecycleSegments, cfg.Tiering.CacheBytes != 1<<30, cfg.Tiering.CompactionTarget != 512<<20:
+		cfg.WAL.MaxBytes != 2<<30, cfg.WAL.RecycleSegments, cfg.Tiering.CacheBytes != 1<<30, cfg.Tiering.CompactionTarget != 512<<20,
+		cfg.Tiering.CommitBatch != 1:
 		t.Fatalf("config not applied: %+v", cfg)
 	}
 	// Untouched settings keep their defaults.
@@ -78,6 +80,7 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		"block_size":         func(c *Config) { c.Tiering.BlockSize = 1 },
 		"cache_bytes":        func(c *Config) { c.Tiering.CacheBytes = 1 },
 		"compaction_target":  func(c *Config) { c.Tiering.CompactionTarget = 1 },
+		"commit_batch":       func(c *Config) { c.Tiering.CommitBatch = -1 },
 		"listen":             func(c *Config) { c.Broker.Listen = "nowhere" },
 	} {
 		cfg := DefaultConfig()

@@ -218,6 +218,7 @@ func (n *Node) startBroker(cfg Config, logger *slog.Logger) (err error) {
 	uc.LocalRetainBytes = int64(cfg.Tiering.LocalRetainBytes)
 	uc.Logger = logger.With("component", "uploader")
 	uc.OrphanGrace = time.Duration(cfg.Tiering.OrphanGrace)
+	uc.CommitBatch = cfg.Tiering.CommitBatch
 	uc.ProducerExpiration = time.Duration(cfg.ProducerIDExpiration)
 	uc.OnFenced = func(k wal.Key, epoch int32) { n.parts.Fence(k, epoch) }
 	// The PUT budget: one upload per segment age on average, UploadBurst
@@ -425,7 +426,7 @@ func (n *Node) logStats() {
 	n.log.Info("tiering stats",
 		"objects_uploaded", s.Uploader.Objects, "bytes_uploaded", s.Uploader.Bytes,
 		"upload_pending_segments", s.Uploader.Pending, "upload_lag", s.Uploader.LastUploadLag,
-		"put_errors", s.Uploader.PutErrors, "commit_errors", s.Uploader.CommitErrors,
+		"upload_commits", s.Uploader.Commits, "put_errors", s.Uploader.PutErrors, "commit_errors", s.Uploader.CommitErrors,
 		"upload_re_puts", s.Uploader.RePuts, "fenced_partitions", s.Uploader.Fenced,
 		"s3_class_a", s.Bucket.ClassA, "s3_class_b", s.Bucket.ClassB, "s3_bytes_in", s.Bucket.BytesIn, "s3_bytes_out", s.Bucket.BytesOut,
 		"cache_hits", s.Reader.CacheHits, "cache_misses", s.Reader.CacheMisses,

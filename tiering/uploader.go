@@ -21,8 +21,14 @@ import (
 )
 
 // Catalog is the part of the metadata store the uploader uses.
+//
+// CommitObjects commits objects in order, each decided as if committed
+// alone after the ones before it (metadata.Store.CommitObjects): results[i]
+// is cs[i]'s, and its Err, when set, is a final refusal of that object
+// alone. An error is the call's: its outcome is unknown and the uploader
+// retries the same commits.
 type Catalog interface {
-	CommitObject(ctx context.Context, c metadata.ObjectCommit) (metadata.CommitResult, error)
+	CommitObjects(ctx context.Context, cs []metadata.ObjectCommit) ([]metadata.CommitResult, error)
 	PartitionLog(topic metadata.TopicID, partition int32) (metadata.PartitionLog, bool)
 	TopicByID(id metadata.TopicID) (metadata.Topic, bool)
 }
@@ -39,6 +45,10 @@ type UploaderConfig struct {
 	// (built, PUT or waiting for their commit); their commits happen in
 	// segment order.
 	Concurrency int
+	// CommitBatch is how many stored uploads, ready at the head of the
+	// queue, the committer commits together in one catalog call (one
+	// raft entry): 0 means Concurrency. 1 commits each object alone.
+	CommitBatch int
 	// PutRate and PutBurst are the PUT budget of group commit: uploads
 	// earn PutRate tokens a second, up to PutBurst saved, and every
 	// segment uploaded spends one (never below zero). When acks=all
@@ -104,6 +114,8 @@ func (c UploaderConfig) Validate() error {
 		return fmt.Errorf("local retain bytes %d: must be >= 0", c.LocalRetainBytes)
 	case c.Concurrency < 1 || c.Concurrency > 64:
 		return fmt.Errorf("upload concurrency %d: must be between 1 and 64", c.Concurrency)
+	case c.CommitBatch < 0:
+		return fmt.Errorf("upload commit batch %d: must be >= 0", c.CommitBatch)
 	case c.RetryMin <= 0 || c.RetryMax < c.RetryMin:
 		return fmt.Errorf("upload retry backoff [%s, %s]: need 0 < min <= max", c.RetryMin, c.RetryMax)
 	case c.OrphanGrace <= 0:
@@ -123,6 +135,7 @@ type UploaderStats struct {
 	Segments      int64         // WAL segments handled (uploaded or found already committed)
 	PutErrors     int64         // failed PUT attempts
 	CommitErrors  int64         // failed catalog commit attempts
+	Commits       int64         // catalog commit calls that succeeded (each commits one or more objects)
 	RePuts        int64         // objects uploaded again because their first PUT neared the orphan grace
 	Fenced        int64         // partitions (per epoch) whose data the catalog refused
 	Trimmed       int64         // local segments removed after upload
@@ -152,8 +165,9 @@ type SegmentTrace struct {
 // sealed segment's object as soon as it is sealed (continuing the offsets
 // the outstanding ones end at) and starts its PUT at once, without waiting
 // for earlier uploads; a committer goroutine commits the stored objects
-// one by one in segment order, so each partition's extents stay contiguous
-// in the catalog while PUT latency overlaps. When acks=all producers wait
+// in segment order, every one ready at the head of the queue together in
+// one catalog call (one raft entry), so each partition's extents stay
+// contiguous in the catalog while PUT latency overlaps. When acks=all producers wait
 // (Demand) and nothing is outstanding, the loop has the WAL seal its
 // active segment at once, within a PUT budget (group commit for the
 // object store; see UploaderConfig.PutRate). A failed PUT or commit is retried with capped
@@ -221,7 +235,7 @@ type Uploader struct {
 	start sync.Once // runs the loop, or (from Close) marks it never run
 
 	objects, bytes, segments, putErrors, commitErrors, trimmed atomic.Int64
-	rePuts, fencedParts, earlySeals                            atomic.Int64
+	rePuts, fencedParts, earlySeals, commits                   atomic.Int64
 }
 
 // NewUploader returns an uploader; Start runs it.
@@ -286,6 +300,7 @@ func (u *Uploader) Stats() UploaderStats {
 	s.Objects, s.Bytes, s.Segments = u.objects.Load(), u.bytes.Load(), u.segments.Load()
 	s.PutErrors, s.CommitErrors, s.Trimmed = u.putErrors.Load(), u.commitErrors.Load(), u.trimmed.Load()
 	s.RePuts, s.Fenced, s.EarlySeals = u.rePuts.Load(), u.fencedParts.Load(), u.earlySeals.Load()
+	s.Commits = u.commits.Load()
 	return s
 }
 
@@ -388,23 +403,50 @@ func (u *Uploader) handOff() {
 	}
 }
 
-// committer commits stored uploads one by one, in the order handOff
-// passes them, until the uploader closes.
+// committer commits stored uploads in the order handOff passes them,
+// until the uploader closes. It takes every upload handOff has passed by
+// then, up to CommitBatch, and commits them in one catalog call (one raft
+// entry): uploads that became ready while an earlier commit was on its
+// way (a stall, a slow PUT holding back later ones) then share one commit
+// instead of queueing behind each other's.
 func (u *Uploader) committer() {
+	limit := u.cfg.CommitBatch
+	if limit == 0 {
+		limit = u.cfg.Concurrency
+	}
+	var batch []*upload
 	for {
 		select {
 		case <-u.ctx.Done():
 			return
 		case up := <-u.toCommit:
-			if up.body != nil {
-				if err := u.commit(up); err != nil {
-					return // closing
-				}
-			}
-			up.committed = time.Now()
+			batch = append(batch[:0], up)
+		}
+		batch = u.takeReady(batch, limit)
+		if err := u.commitBatch(&batch, limit); err != nil {
+			return // closing
+		}
+		now := time.Now()
+		for i, up := range batch {
+			up.committed = now
 			u.committedCh <- up // buffered: at most Concurrency outstanding
+			batch[i] = nil
 		}
 	}
+}
+
+// takeReady adds to batch the uploads handOff has passed already, without
+// waiting, until batch holds limit.
+func (u *Uploader) takeReady(batch []*upload, limit int) []*upload {
+	for len(batch) < limit {
+		select {
+		case up := <-u.toCommit:
+			batch = append(batch, up)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // finish records a committed upload and keeps its buffer for reuse.
@@ -863,9 +905,12 @@ func (u *Uploader) put(up *upload) error {
 	}
 }
 
-// commit registers the object's extents in the catalog, retrying until the
-// catalog decided on them or the uploader closes, then advances the
-// partitions whose extents it accepted and fences those it refused.
+// commitBatch registers the extents of the uploads in *batch (those with
+// an object) in the catalog in one call, retrying until the catalog
+// decided on them or the uploader closes, then advances the partitions
+// whose extents it accepted and fences those it refused. Before a retry
+// it adds the uploads that became ready meanwhile (up to limit), so a stall
+// ends with one commit of everything that waited.
 //
 // Before each attempt, an object whose PUT started more than half the
 // orphan grace ago is uploaded again under a new key: the GC deletes
@@ -874,18 +919,48 @@ func (u *Uploader) put(up *upload) error {
 // checking that the old one still exists would leave it the rest of the
 // grace to vanish between the check and the commit. The old object, if
 // still there, is an orphan the GC removes.
-func (u *Uploader) commit(up *upload) error {
+//
+// A failed call is retried whole (committing an object twice is a retry
+// the catalog skips). An object the catalog refuses as a whole (its
+// result's Err: it can never take it) is left to the garbage collector
+// and its partitions fenced; the others of the batch are decided on
+// their own, as if each had been committed alone.
+func (u *Uploader) commitBatch(batch *[]*upload, limit int) error {
+	var cs []metadata.ObjectCommit
+	var ups []*upload // ups[i] is the upload of cs[i]
 	for attempt := 0; ; attempt++ {
-		if time.Since(up.putAt) > u.cfg.OrphanGrace/2 {
-			if err := u.rePut(up); err != nil {
-				return err
+		cs, ups = cs[:0], ups[:0]
+		now := time.Now().UnixMilli()
+		for _, up := range *batch {
+			if up.body == nil {
+				continue // nothing in it needed uploading
 			}
+			if time.Since(up.putAt) > u.cfg.OrphanGrace/2 {
+				if err := u.rePut(up); err != nil {
+					return err
+				}
+			}
+			cs = append(cs, metadata.ObjectCommit{Key: up.key, Size: int64(len(up.body)), Broker: u.cfg.BrokerID, Extents: up.extents,
+				Producers: up.producers, Txns: up.txns, ProducerExpiry: u.cfg.ProducerExpiration.Milliseconds(), Now: now})
+			ups = append(ups, up)
 		}
-		c := metadata.ObjectCommit{Key: up.key, Size: int64(len(up.body)), Broker: u.cfg.BrokerID, Extents: up.extents,
-			Producers: up.producers, Txns: up.txns, ProducerExpiry: u.cfg.ProducerExpiration.Milliseconds(), Now: time.Now().UnixMilli()}
-		res, err := u.cat.CommitObject(u.ctx, c)
+		if len(cs) == 0 {
+			return nil
+		}
+		results, err := u.cat.CommitObjects(u.ctx, cs)
+		if err == nil && len(results) != len(cs) {
+			err = fmt.Errorf("catalog answered %d results for %d commits", len(results), len(cs))
+		}
 		if err == nil {
-			u.committed(up, res)
+			u.commits.Add(1)
+			for i, up := range ups {
+				if r := results[i]; r.Err != nil {
+					u.commitErrors.Add(1)
+					u.refused(up, r.Err)
+				} else {
+					u.committed(up, r)
+				}
+			}
 			return nil
 		}
 		if u.ctx.Err() != nil {
@@ -893,18 +968,37 @@ func (u *Uploader) commit(up *upload) error {
 		}
 		u.commitErrors.Add(1)
 		if errors.Is(err, metadata.ErrInvalidRequest) || errors.Is(err, metadata.ErrUnknownTopic) {
-			// The catalog can never take this object; retrying would hold
-			// back every later segment. Its partitions cannot continue.
-			u.logger.Error("segment cannot be committed; leaving its object to the garbage collector", "segment", up.seg.ID, "object", up.key, "err", err)
-			for _, e := range up.extents {
-				u.fence(wal.Key{Topic: [16]byte(e.Topic), Partition: e.Partition}, e.LeaderEpoch, err)
+			// The catalog refused the call as a whole (Store.CommitObjects
+			// reports such refusals per object; another Catalog may not):
+			// one object is refused, several each get their own call.
+			if len(ups) == 1 {
+				u.refused(ups[0], err)
+				return nil
+			}
+			for _, up := range ups {
+				one := []*upload{up}
+				if err := u.commitBatch(&one, 1); err != nil {
+					return err
+				}
 			}
 			return nil
 		}
-		u.logger.Warn("commit segment failed; retrying", "segment", up.seg.ID, "object", up.key, "attempt", attempt+1, "err", err)
+		u.logger.Warn("commit segments failed; retrying", "segments", len(ups), "first_segment", ups[0].seg.ID, "first_object", ups[0].key,
+			"attempt", attempt+1, "err", err)
 		if err := u.sleep(u.backoff(attempt)); err != nil {
 			return err
 		}
+		*batch = u.takeReady(*batch, limit)
+	}
+}
+
+// refused handles an object the catalog can never take: retrying would
+// hold back every later segment, so its object is left to the garbage
+// collector and its partitions cannot continue.
+func (u *Uploader) refused(up *upload, err error) {
+	u.logger.Error("segment cannot be committed; leaving its object to the garbage collector", "segment", up.seg.ID, "object", up.key, "err", err)
+	for _, e := range up.extents {
+		u.fence(wal.Key{Topic: [16]byte(e.Topic), Partition: e.Partition}, e.LeaderEpoch, err)
 	}
 }
 

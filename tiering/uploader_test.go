@@ -428,9 +428,11 @@ type recordingCatalog struct {
 	fn func(metadata.ObjectCommit)
 }
 
-func (c recordingCatalog) CommitObject(ctx context.Context, oc metadata.ObjectCommit) (metadata.CommitResult, error) {
-	c.fn(oc)
-	return c.Store.CommitObject(ctx, oc)
+func (c recordingCatalog) CommitObjects(ctx context.Context, cs []metadata.ObjectCommit) ([]metadata.CommitResult, error) {
+	for _, oc := range cs {
+		c.fn(oc)
+	}
+	return c.Store.CommitObjects(ctx, cs)
 }
 
 // putGate lets one PUT through while hold is set and fails the others.
