@@ -75,9 +75,11 @@ type TieringConfig struct {
 	StatsInterval Duration `yaml:"stats_interval"`
 	// CommitBatch is how many uploaded segments, ready together, the
 	// uploader commits in one Raft entry (CommitObjects): 0 means as many
-	// as are on their way (4); 1 commits each in a CommitObject entry of
-	// its own, which builds before CommitObjects can read (set it while a
-	// cluster still runs such a build).
+	// as are on their way (4); 1, the default, commits each in a
+	// CommitObject entry of its own, which builds before CommitObjects can
+	// read. A node that cannot decode an entry skips it and its catalog
+	// falls behind, so batching is for clusters where every node runs a
+	// build that has it.
 	CommitBatch int `yaml:"commit_batch"`
 	// CompactionTarget is the size of the single-partition objects
 	// compaction writes; CompactionMinExtents the shortest run of small
@@ -185,6 +187,7 @@ func DefaultConfig() Config {
 			GCGrace:           Duration(5 * time.Minute),
 			OrphanGrace:       Duration(24 * time.Hour),
 			StatsInterval:     Duration(time.Minute),
+			CommitBatch:       1,
 
 			CompactionTarget:     256 << 20,
 			CompactionMinExtents: 16,

@@ -26,7 +26,7 @@ wal:
 tiering:
   cache_bytes: 1GiB
   compaction_target: 512MiB
-  commit_batch: 1
+  commit_batch: 0
 `), 0o644)
 	cfg := DefaultConfig()
 	if err := cfg.LoadFile(path); err != nil {
@@ -40,7 +40,7 @@ tiering:
 		cfg.Broker.OffsetsRetention != 72*time.Hour,
 		cfg.WAL.SegmentMaxBytes != 16<<20, time.Duration(cfg.WAL.SegmentMaxAge) != 100*time.Millisecond,
 		cfg.WAL.MaxBytes != 2<<30, cfg.WAL.RecycleSegments, cfg.Tiering.CacheBytes != 1<<30, cfg.Tiering.CompactionTarget != 512<<20,
-		cfg.Tiering.CommitBatch != 1:
+		cfg.Tiering.CommitBatch != 0:
 		t.Fatalf("config not applied: %+v", cfg)
 	}
 	// Untouched settings keep their defaults.

@@ -124,7 +124,7 @@ func nodeFlags(fs *flag.FlagSet, cfg *node.Config) *string {
 	fs.Var(&cfg.Tiering.GCGrace, "gc-grace", "how long an unreferenced object stays before deletion")
 	fs.Var(&cfg.Tiering.OrphanGrace, "orphan-grace", "how old a never-committed upload must be before deletion")
 	fs.Var(&cfg.Tiering.StatsInterval, "stats-interval", "how often tiering figures are logged (0: never)")
-	fs.IntVar(&cfg.Tiering.CommitBatch, "commit-batch", cfg.Tiering.CommitBatch, "uploaded segments committed together in one Raft entry (0: all ready ones; 1: one each, readable by older builds)")
+	fs.IntVar(&cfg.Tiering.CommitBatch, "commit-batch", cfg.Tiering.CommitBatch, "uploaded segments committed together in one Raft entry (0: all ready ones, once every node runs a build that reads such entries; 1: one each, readable by older builds)")
 	fs.Var(&cfg.Tiering.CompactionTarget, "compaction-target", "size of the single-partition objects compaction writes")
 	fs.IntVar(&cfg.Tiering.CompactionMinExtents, "compaction-min-extents", cfg.Tiering.CompactionMinExtents, "shortest run of small extents worth merging")
 	fs.Var(&cfg.Tiering.CompactionInterval, "compaction-interval", "how often compaction runs (0: never)")
