@@ -62,7 +62,12 @@ type Config struct {
 	// one (num.partitions).
 	DefaultPartitions int32 `yaml:"default_partitions"`
 	// MaxInFlight bounds the requests one connection may have in progress
-	// before the broker stops reading from it.
+	// before the broker stops reading from it. An acks=all produce is in
+	// progress for up to a segment age, and a pipelining client (librdkafka
+	// sends one request per partition batch) keeps hundreds in flight at
+	// tens of thousands of records a second: a low cap throttles it to
+	// MaxInFlight requests per segment age. Memory is bounded by the
+	// request budgets, which count each request in progress.
 	MaxInFlight int `yaml:"max_in_flight"`
 	// OffsetsRetention is how long a consumer group without members keeps
 	// its committed offsets (offsets.retention.minutes).
@@ -116,7 +121,7 @@ func DefaultConfig() Config {
 		MaxRequestBytes:            100 << 20,
 		FetchMaxBytes:              55 << 20,
 		DefaultPartitions:          1,
-		MaxInFlight:                32,
+		MaxInFlight:                1000,
 		OffsetsRetention:           7 * 24 * time.Hour,
 		GroupInitialRebalanceDelay: 3 * time.Second,
 		QuotaWindowNum:             11,

@@ -485,7 +485,7 @@ func (c *conn) readLoop() error {
 			// Kafka closes the connection on a frame it will not read.
 			return fmt.Errorf("request frame of %d bytes is outside [%d, %d]", size, least, most)
 		}
-		release, err := c.takeRequestBytes(int64(size) + 4)
+		release, err := c.takeRequestBytes(int64(size) + 4 + requestOverheadBytes)
 		if err != nil {
 			return err
 		}
@@ -529,6 +529,13 @@ func readErr(err error, what string, timeout time.Duration) error {
 	}
 	return fmt.Errorf("read %s: %w", what, err)
 }
+
+// requestOverheadBytes is what each request in progress is counted for in
+// the request memory budgets besides its frame: its goroutine, response
+// slot and decoded form. A connection may have many requests in progress
+// (an acks=all producer pipelines a segment age's worth), so the budgets,
+// not max_in_flight alone, bound how many the broker holds in all.
+const requestOverheadBytes = 8 << 10
 
 // takeRequestBytes takes n bytes from the connection's and the broker's
 // request memory budgets, waiting (not reading) while either is short,
@@ -574,7 +581,8 @@ const (
 // writeLoop writes the responses in order. The pieces of the responses
 // that are ready go out together with one writev (net.Buffers), so
 // pipelined small responses share a syscall and large record batches are
-// never copied into a write buffer. A TLS connection has no writev: each
+// never copied into a write buffer; nothing gathered waits while the loop
+// waits for a later response. A TLS connection has no writev: each
 // piece would be its own TLS record and syscall, so there the pieces are
 // copied into one buffer first (encryption copies them anyway).
 func (c *conn) writeLoop() {
@@ -614,8 +622,32 @@ func (c *conn) writeLoop() {
 		clear(pending)
 		pending, size = pending[:0], 0
 	}
-	for resp := range c.out {
-		<-resp.done
+	for {
+		// Whatever is gathered goes out before this loop waits: for the
+		// next request to arrive, or for the next response to be ready.
+		// A response queued behind it is not a reason to hold it back:
+		// a pipelined acks=all producer always has the next request
+		// waiting, for up to a segment age.
+		var resp *response
+		select {
+		case resp = <-c.out:
+		default:
+			if !failed {
+				write()
+			}
+			resp = <-c.out
+		}
+		if resp == nil {
+			break // closed
+		}
+		select {
+		case <-resp.done:
+		default:
+			if !failed {
+				write()
+			}
+			<-resp.done
+		}
 		c.pending.Add(-1)
 		if failed || resp.frame == nil {
 			continue
@@ -629,7 +661,7 @@ func (c *conn) writeLoop() {
 			pending = append(pending, piece)
 			size += len(piece)
 		}
-		if !failed && (len(c.out) == 0 || size >= writeBatchBytes) {
+		if !failed && size >= writeBatchBytes {
 			write()
 		}
 	}

@@ -148,3 +148,45 @@ func VerifyBatchesWith(b []byte, expectFirst int64, opts VerifyOptions) (n int, 
 	}
 	return n, next, pos, nil
 }
+
+// Sizes of the RecordBatch v2 framing for callers that check a batch in
+// parts (VerifyBatchHeader): the header's bytes, and where the bytes the
+// CRC-32C covers begin.
+const (
+	BatchHeaderSize = batchHeaderSize
+	BatchCRCStart   = batchCRCStart
+)
+
+// CheckedHeader is what VerifyBatchHeader learned from a batch header.
+type CheckedHeader struct {
+	Size       int64  // the whole batch's bytes
+	CRC        uint32 // the stored CRC-32C of bytes [BatchCRCStart, Size)
+	BaseOffset int64
+	NextOffset int64 // last offset + 1
+}
+
+// VerifyBatchHeader makes every check VerifyBatchesWith makes of one batch
+// except the CRC: head holds the batch's first BatchHeaderSize bytes (or
+// more), and the caller, which holds the batch's bytes in pieces, compares
+// the CRC-32C of bytes [BatchCRCStart, Size) with the returned CRC itself.
+// expect is the offset the batch must start at (or, with AllowGaps, not
+// before; -1 skips the check). Errors are *CorruptionError with Offset 0.
+func VerifyBatchHeader(head []byte, expect int64, opts VerifyOptions) (CheckedHeader, error) {
+	if len(head) < batchHeaderSize {
+		return CheckedHeader{}, corruptf(0, "batch header cut at %d of %d bytes", len(head), batchHeaderSize)
+	}
+	h := readBatchHeader(head)
+	if err := h.check(); err != nil {
+		return CheckedHeader{}, corruptf(0, "batch: %v", err)
+	}
+	if expect >= 0 && (h.baseOffset < expect || (!opts.AllowGaps && h.baseOffset != expect)) {
+		return CheckedHeader{}, corruptf(0, "batch base offset %d, want %d", h.baseOffset, expect)
+	}
+	return CheckedHeader{Size: h.size64(), CRC: h.crc, BaseOffset: h.baseOffset, NextOffset: h.lastOffset() + 1}, nil
+}
+
+// CRCMismatch is the corruption VerifyBatchesWith reports for a batch
+// whose CRC-32C is not the stored one, for callers of VerifyBatchHeader.
+func CRCMismatch(h CheckedHeader, got uint32) error {
+	return corruptf(0, "batch at offset %d: CRC %#08x, stored %#08x", h.BaseOffset, got, h.CRC)
+}

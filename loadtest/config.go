@@ -54,6 +54,11 @@ type Config struct {
 	// Compression is "none", "gzip", "snappy", "lz4" or "zstd".
 	Compression string
 	Linger      time.Duration
+	// MaxInFlight, when above 0, is how many produce requests each
+	// producer keeps in flight per broker; it turns idempotence off,
+	// since an idempotent producer keeps at most 5. 0 leaves the
+	// client's default (5 idempotent, 1 otherwise).
+	MaxInFlight int
 	// BatchBytes is the producer's largest record batch.
 	BatchBytes int
 	// BufferedRecords bounds each producer's records in flight; Produce
@@ -162,6 +167,9 @@ func (c Config) Validate() error {
 	if c.Linger < 0 || c.Linger > time.Minute {
 		return fmt.Errorf("--linger %s: must be between 0 and 1m", c.Linger)
 	}
+	if c.MaxInFlight < 0 || c.MaxInFlight > 1000 {
+		return fmt.Errorf("--max-in-flight %d: must be between 0 and 1000", c.MaxInFlight)
+	}
 	if c.BatchBytes < 1 || c.BatchBytes > 1<<30 {
 		return fmt.Errorf("--batch-bytes %d: must be between 1 and 1GiB", c.BatchBytes)
 	}
@@ -259,6 +267,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Acks, "acks", c.Acks, "all, 1 or 0")
 	fs.StringVar(&c.Compression, "compression", c.Compression, "none, gzip, snappy, lz4 or zstd")
 	fs.DurationVar(&c.Linger, "linger", c.Linger, "producer linger")
+	fs.IntVar(&c.MaxInFlight, "max-in-flight", c.MaxInFlight, "produce requests in flight per broker and producer; above 0 it turns idempotence off (0: the client's default, 5 when idempotent)")
 	fs.Func("batch-bytes", fmt.Sprintf("largest producer batch, e.g. 1MiB (default %d)", c.BatchBytes), func(s string) error {
 		v, err := ParseByteSize(s)
 		c.BatchBytes = int(min(v, 1<<31-1))

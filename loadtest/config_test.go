@@ -79,6 +79,7 @@ func TestBadArgumentsAreErrors(t *testing.T) {
 		{ModeProduce, []string{"--count", "1", "--rate", "-3"}, "--rate"},
 		{ModeProduce, []string{"--count", "1", "--record-size", "1GiB"}, "--record-size"},
 		{ModeProduce, []string{"--count", "1", "--batch-bytes", "0"}, "--batch-bytes"},
+		{ModeProduce, []string{"--count", "1", "--max-in-flight", "-1"}, "--max-in-flight"},
 		{ModeProduce, []string{"--count", "1", "--topic", ""}, "--topic"},
 		{ModeProduce, []string{"--count", "1", "--create-topic", "--partitions", "0"}, "--partitions"},
 		{ModeProduce, []string{"--count", "x"}, "count"},

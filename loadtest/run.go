@@ -371,9 +371,13 @@ func (r *run) producerOpts() ([]kgo.Opt, error) {
 		kgo.ProducerBatchMaxBytes(int32(r.cfg.BatchBytes)),
 		kgo.MaxBufferedRecords(r.cfg.BufferedRecords),
 	)
-	if r.cfg.Acks != "all" && r.cfg.Acks != "-1" {
-		// Idempotent writes require acks=all.
+	if r.cfg.Acks != "all" && r.cfg.Acks != "-1" || r.cfg.MaxInFlight > 0 {
+		// Idempotent writes require acks=all, and keep at most 5
+		// requests in flight.
 		opts = append(opts, kgo.DisableIdempotentWrite())
+	}
+	if r.cfg.MaxInFlight > 0 {
+		opts = append(opts, kgo.MaxProduceRequestsInflightPerBroker(r.cfg.MaxInFlight))
 	}
 	return opts, nil
 }

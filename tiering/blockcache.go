@@ -248,7 +248,7 @@ func (c *loadingCache[K, V]) wait() {
 
 // blockCost is a block's size in bytes: the block cache is bounded by
 // ReaderConfig.CacheBytes.
-func blockCost(b []byte) int64 { return int64(len(b)) }
+func blockCost(b *cachedBlock) int64 { return int64(len(b.data)) + 4*int64(len(b.sums)) }
 
 // blockRange returns the object byte range of block bi of an object whose
 // footer is of: [bi*BlockSize, (bi+1)*BlockSize) cut at the end of the
@@ -260,18 +260,18 @@ func (r *Reader) blockRange(of *objectFooter, bi int64) (off, length int64) {
 
 // block returns block bi of object (whose footer is of) from the cache, by
 // joining a GET in flight, or with a GET of its own.
-func (r *Reader) block(ctx context.Context, object string, of *objectFooter, bi int64) ([]byte, error) {
+func (r *Reader) block(ctx context.Context, object string, of *objectFooter, bi int64) (*cachedBlock, error) {
 	off, length := r.blockRange(of, bi)
 	if off < 0 || length <= 0 {
 		return nil, fmt.Errorf("read %s: block %d is outside the %d bytes of data", object, bi, of.dataLen)
 	}
-	data, _, err := r.blocks.get(ctx, blockKey{object, bi}, func(ctx context.Context) ([]byte, error) {
-		return r.getRange(ctx, object, off, length)
+	b, _, err := r.blocks.get(ctx, blockKey{object, bi}, func(ctx context.Context) (*cachedBlock, error) {
+		return r.getBlock(ctx, object, off, length)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read block %d: %w", bi, err)
 	}
-	return data, nil
+	return b, nil
 }
 
 // prefetchBlock starts a background GET of block bi unless the block is
@@ -290,13 +290,13 @@ func (r *Reader) prefetchBlock(object string, of *objectFooter, bi int64) {
 		r.pendingPrefetch.Add(-1)
 		return
 	}
-	started := r.blocks.prefetch(key, func(ctx context.Context) ([]byte, error) {
+	started := r.blocks.prefetch(key, func(ctx context.Context) (*cachedBlock, error) {
 		defer r.pendingPrefetch.Add(-1)
-		data, err := r.getRange(ctx, object, off, length)
+		b, err := r.getBlock(ctx, object, off, length)
 		if err != nil && ctx.Err() == nil {
 			r.log.Debug("read-ahead failed", "object", object, "block", bi, "err", err)
 		}
-		return data, err
+		return b, err
 	})
 	if !started {
 		r.pendingPrefetch.Add(-1)

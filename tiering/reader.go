@@ -185,11 +185,13 @@ type cursorKey struct {
 // A read of an offset in e1's range starts at e1, walks blocks 1 and 2 as
 // far as it needs, verifies every batch from e1 on and returns those from
 // the batch holding the offset. The batches are returned as slices of the
-// cached blocks, not copied (ReadPieces; Read copies them into one slice);
-// only a batch that crosses a block boundary is assembled, in a reused
-// scratch buffer, to be verified.
+// cached blocks, not copied (ReadPieces; Read copies them into one slice),
+// even a batch that crosses a block boundary: its CRC-32C is put together
+// from the chunk sums each block got as its GET's body arrived (see
+// blocksum.go), so verification reads again only the bytes at the edges of
+// a batch, not the whole batch out of memory that has left the CPU cache.
 //
-// Every batch Read returns has been checked with index.VerifyBatches
+// Every batch Read returns has been checked as index.VerifyBatches checks
 // (framing, magic, CRC-32C, contiguous offsets starting from the sparse
 // index entry the read started at) and against the footer and the catalog
 // (offsets inside the extent, the extent's data ending at its last offset).
@@ -216,15 +218,11 @@ type Reader struct {
 	cancel context.CancelFunc
 	closed atomic.Bool
 
-	blocks  *loadingCache[blockKey, []byte]
+	blocks  *loadingCache[blockKey, *cachedBlock]
 	footers *loadingCache[string, *objectFooter]
 
 	getSlots        chan struct{} // one token per GET in flight
 	pendingPrefetch atomic.Int64  // background block fetches not finished
-
-	// scratch holds *[]byte buffers that reads assemble batches crossing
-	// a block boundary in, for verification.
-	scratch sync.Pool
 
 	cursorsMu sync.Mutex
 	cursors   map[cursorKey]struct{}
@@ -481,7 +479,6 @@ func (r *Reader) readExtent(ctx context.Context, k index.Key, ext Extent, target
 	// batch after it. Uploaded WAL objects must be exactly contiguous.
 	verify := index.VerifyOptions{AllowGaps: strings.HasPrefix(ext.Object, compactedPrefix)}
 	w := r.newBlockWindow(ctx, ext.Object, of)
-	defer w.release()
 	next := expect
 	included := 0
 	cur := start
@@ -496,7 +493,7 @@ func (r *Reader) readExtent(ctx context.Context, k index.Key, ext Extent, target
 			return extentRead{}, 0, r.objectError(ext.Object, "read batches", &index.CorruptionError{
 				Offset: cur, Reason: fmt.Sprintf("extent of %v ends %d bytes into a batch", k, hi-cur)})
 		}
-		head, err := w.peek(cur)
+		head, err := w.peek(cur, batchPeekSize)
 		if err != nil {
 			return extentRead{}, 0, err
 		}
@@ -524,17 +521,24 @@ func (r *Reader) readExtent(ctx context.Context, k index.Key, ext Extent, target
 		if base >= end {
 			break
 		}
-		batch, err := w.span(cur, int(size))
-		if err != nil {
+		// The whole header, then the CRC of the rest from the blocks'
+		// chunk sums: the batch is verified where it lies, even across
+		// blocks, without being copied together.
+		if head, err = w.peek(cur, index.BatchHeaderSize); err != nil {
 			return extentRead{}, 0, err
 		}
-		n, nextOffset, consumed, err := index.VerifyBatchesWith(batch, next, verify)
-		if err == nil && (n != 1 || int64(consumed) != size) {
-			err = &index.CorruptionError{Offset: 0, Reason: fmt.Sprintf("batch of %d bytes did not verify as one whole batch", size)}
-		}
+		h, err := index.VerifyBatchHeader(head, next, verify)
 		if err != nil {
 			return extentRead{}, 0, r.batchError(ext.Object, cur, err)
 		}
+		crc, err := w.crc(cur+index.BatchCRCStart, size-index.BatchCRCStart)
+		if err != nil {
+			return extentRead{}, 0, err
+		}
+		if crc != h.CRC {
+			return extentRead{}, 0, r.batchError(ext.Object, cur, index.CRCMismatch(h, crc))
+		}
+		nextOffset := h.NextOffset
 		if nextOffset-1 > ext.LastOffset {
 			return extentRead{}, 0, r.objectError(ext.Object, "read batches", &index.CorruptionError{
 				Offset: cur, Reason: fmt.Sprintf("batch ends at offset %d, past the last offset %d of the extent of %v", nextOffset-1, ext.LastOffset, k)})
@@ -632,6 +636,29 @@ func (r *Reader) getRange(ctx context.Context, object string, off, length int64)
 }
 
 func (r *Reader) getRangeOnce(ctx context.Context, object string, off, length int64) ([]byte, error) {
+	b, err := r.getOnce(ctx, object, off, length, false)
+	if err != nil {
+		return nil, err
+	}
+	return b.data, nil
+}
+
+// getBlock fetches exactly length bytes at off of object as a block, with
+// its chunk sums, retrying retriable failures.
+func (r *Reader) getBlock(ctx context.Context, object string, off, length int64) (*cachedBlock, error) {
+	var b *cachedBlock
+	err := r.retry(ctx, "get "+object, func() error {
+		var err error
+		b, err = r.getOnce(ctx, object, off, length, true)
+		return err
+	})
+	return b, err
+}
+
+// getOnce sends one ranged GET and reads its body whole; with sums, it
+// computes the chunk sums of each sumWindow of the body right after
+// reading it, while those bytes are still in the CPU's cache.
+func (r *Reader) getOnce(ctx context.Context, object string, off, length int64, sums bool) (*cachedBlock, error) {
 	if err := r.acquireSlot(ctx); err != nil {
 		return nil, err
 	}
@@ -642,16 +669,32 @@ func (r *Reader) getRangeOnce(ctx context.Context, object string, off, length in
 		return nil, fmt.Errorf("get %s bytes [%d, %d): %w", object, off, off+length, err)
 	}
 	defer body.Close()
-	data := make([]byte, length)
-	n, err := io.ReadFull(body, data)
-	r.stats.getBytes.Add(int64(n))
-	if err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, fmt.Errorf("get %s bytes [%d, %d): body ended after %d bytes: %w", object, off, off+length, n, err)
+	b := &cachedBlock{data: make([]byte, length)}
+	adviseHugePages(b.data)
+	if sums {
+		b.sums = make([]uint32, 0, (length+sumChunk-1)/sumChunk)
 	}
-	return data, nil
+	window := int64(len(b.data))
+	if sums {
+		window = sumWindow
+	}
+	got := 0
+	for got < len(b.data) {
+		part := b.data[got:min(int64(got)+window, length)]
+		n, err := io.ReadFull(body, part)
+		got += n
+		r.stats.getBytes.Add(int64(n))
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("get %s bytes [%d, %d): body ended after %d bytes: %w", object, off, off+length, got, err)
+		}
+		if sums {
+			b.sums = chunkSums(part, b.sums)
+		}
+	}
+	return b, nil
 }
 
 // stat asks the store for object's size, retrying retriable failures.

@@ -3,6 +3,8 @@ package tiering
 import (
 	"context"
 	"fmt"
+
+	"github.com/shalelog/shale/index"
 )
 
 // sharedPieceFraction bounds the block memory a read's pieces keep alive:
@@ -10,16 +12,13 @@ import (
 // than shared with the cache.
 const sharedPieceFraction = 8
 
-// maxPooledScratch is the largest scratch buffer a Reader keeps for reuse,
-// in blocks: a batch larger than that is assembled in a buffer of its own.
-const maxPooledScratch = 2
-
 // blockWindow serves one read's bytes out of an object's blocks without
 // copying them. It holds on to every block it fetched, so that the bytes it
 // hands out stay valid for the whole read even with a cache too small to
-// keep them (or none). Bytes that cross a block boundary are assembled in a
-// scratch buffer for verification; what the read returns (keep, pieces)
-// stays slices of the blocks.
+// keep them (or none). A batch is verified where it lies (its header
+// peeked, its CRC put together from the blocks' chunk sums, crc), even
+// across a block boundary; what the read returns (keep, pieces) stays
+// slices of the blocks.
 //
 // A blockWindow belongs to one goroutine.
 type blockWindow struct {
@@ -28,16 +27,15 @@ type blockWindow struct {
 	object string
 	of     *objectFooter
 
-	held    []heldBlock // blocks fetched by this read, in order of first use
-	scratch *[]byte     // assembles spans crossing blocks; nil until needed
-	head    [batchPeekSize]byte
-	kept    []keptRange // what the read returns, in order
+	held []heldBlock // blocks fetched by this read, in order of first use
+	head [index.BatchHeaderSize]byte
+	kept []keptRange // what the read returns, in order
 }
 
 // heldBlock is one block a blockWindow fetched.
 type heldBlock struct {
 	index int64
-	data  []byte
+	b     *cachedBlock
 }
 
 // keptRange is a run of one held block's bytes the read returns.
@@ -51,28 +49,54 @@ func (r *Reader) newBlockWindow(ctx context.Context, object string, of *objectFo
 	return &blockWindow{r: r, ctx: ctx, object: object, of: of}
 }
 
-// release returns the scratch buffer for reuse. The window's pieces stay
-// valid: they never point into scratch.
-func (w *blockWindow) release() {
-	if w.scratch != nil && int64(cap(*w.scratch)) <= maxPooledScratch*w.r.cfg.BlockSize {
-		w.r.scratch.Put(w.scratch)
-	}
-	w.scratch = nil
-}
-
-// block returns block bi, from the blocks held or through the Reader.
+// block returns block bi's bytes, from the blocks held or through the
+// Reader.
 func (w *blockWindow) block(bi int64) ([]byte, error) {
-	for i := len(w.held) - 1; i >= 0; i-- {
-		if w.held[i].index == bi {
-			return w.held[i].data, nil
-		}
-	}
-	data, err := w.r.block(w.ctx, w.object, w.of, bi)
+	b, err := w.cached(bi)
 	if err != nil {
 		return nil, err
 	}
-	w.held = append(w.held, heldBlock{index: bi, data: data})
-	return data, nil
+	return b.data, nil
+}
+
+// cached returns block bi, from the blocks held or through the Reader.
+func (w *blockWindow) cached(bi int64) (*cachedBlock, error) {
+	for i := len(w.held) - 1; i >= 0; i-- {
+		if w.held[i].index == bi {
+			return w.held[i].b, nil
+		}
+	}
+	b, err := w.r.block(w.ctx, w.object, w.of, bi)
+	if err != nil {
+		return nil, err
+	}
+	w.held = append(w.held, heldBlock{index: bi, b: b})
+	return b, nil
+}
+
+// crc returns the CRC-32C of the n bytes at object position pos, from the
+// blocks' chunk sums where whole chunks lie inside (see blocksum.go),
+// fetching the blocks it needs. The caller keeps pos+n within the
+// object's data.
+func (w *blockWindow) crc(pos int64, n int64) (uint32, error) {
+	bs := w.r.cfg.BlockSize
+	var crc uint32
+	for n > 0 {
+		bi := pos / bs
+		b, err := w.cached(bi)
+		if err != nil {
+			return 0, err
+		}
+		off := pos - bi*bs
+		take := min(n, int64(len(b.data))-off)
+		if take <= 0 {
+			return 0, fmt.Errorf("read %s: position %d is past the %d bytes of data", w.object, pos, w.of.dataLen)
+		}
+		crc = b.rangeCRC(crc, int(off), int(off+take))
+		pos += take
+		n -= take
+	}
+	return crc, nil
 }
 
 // lastBlock is the highest block index the window fetched, -1 if none.
@@ -96,27 +120,12 @@ func (w *blockWindow) blocksBefore(pos int64) []int64 {
 	return out
 }
 
-// peek returns the batchPeekSize bytes at object position pos, valid until
-// the next peek. The caller keeps pos+batchPeekSize within the object's
-// data.
-func (w *blockWindow) peek(pos int64) ([]byte, error) {
+// peek returns the n (at most index.BatchHeaderSize) bytes at object
+// position pos, valid until the next peek. The caller keeps pos+n within
+// the object's data.
+func (w *blockWindow) peek(pos int64, n int) ([]byte, error) {
 	buf := w.head[:0]
-	return w.assemble(pos, batchPeekSize, &buf)
-}
-
-// span returns the n bytes at object position pos: a slice of a block when
-// they lie in one, else a copy in the window's scratch buffer, valid until
-// the next span. The caller keeps pos+n within the object's data.
-func (w *blockWindow) span(pos int64, n int) ([]byte, error) {
-	if w.scratch == nil {
-		if s, ok := w.r.scratch.Get().(*[]byte); ok {
-			w.scratch = s
-		} else {
-			w.scratch = new([]byte)
-		}
-	}
-	*w.scratch = (*w.scratch)[:0]
-	return w.assemble(pos, n, w.scratch)
+	return w.assemble(pos, n, &buf)
 }
 
 // assemble returns the n bytes at pos, from one block when they lie in one,
@@ -149,13 +158,13 @@ func (w *blockWindow) assemble(pos int64, n int, buf *[]byte) ([]byte, error) {
 	}
 }
 
-// keep adds the n bytes at object position pos, which span has returned
+// keep adds the n bytes at object position pos, which crc has covered
 // (so their blocks are held), to what the read returns.
 func (w *blockWindow) keep(pos int64, n int) error {
 	bs := w.r.cfg.BlockSize
 	for n > 0 {
 		bi := pos / bs
-		// span fetched these blocks and the window holds them: no I/O.
+		// crc fetched these blocks and the window holds them: no I/O.
 		data, err := w.block(bi)
 		if err != nil {
 			return err

@@ -81,7 +81,7 @@ func lruBlocks(r *Reader) []int64 {
 	defer r.blocks.mu.Unlock()
 	var out []int64
 	for e := r.blocks.lru.Front(); e != nil; e = e.Next() {
-		out = append(out, e.Value.(*cacheEntry[blockKey, []byte]).key.index)
+		out = append(out, e.Value.(*cacheEntry[blockKey, *cachedBlock]).key.index)
 	}
 	return out
 }

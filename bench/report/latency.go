@@ -27,6 +27,8 @@ type latencyResults struct {
 // profile and the bytes that profile moved.
 type cpuResults struct {
 	Produce1K, Consume100, ColdReplay cpuFigure
+	// ColdReplayWarm is the second replay of each fresh broker.
+	ColdReplayWarm cpuFigure
 }
 
 type cpuFigure struct {
@@ -85,6 +87,10 @@ func loadCPU(dir string, r *results) cpuResults {
 		for i, s := range o.Consume {
 			c.ColdReplay.Seconds += readCPU(filepath.Join(dir, fmt.Sprintf("ot-consume-%d.cpu", i+1)))
 			c.ColdReplay.Bytes += consumeOf(s).Bytes
+		}
+		for i, s := range o.ConsumeWarm {
+			c.ColdReplayWarm.Seconds += readCPU(filepath.Join(dir, fmt.Sprintf("ot-consume-warm-%d.cpu", i+1)))
+			c.ColdReplayWarm.Bytes += consumeOf(s).Bytes
 		}
 	}
 	return c
@@ -182,7 +188,7 @@ func writeLatencyTable(w io.Writer, l *latencyResults, c cpuResults) {
 		for _, f := range []struct {
 			name string
 			c    cpuFigure
-		}{{"produce 1 KiB, acks=1", c.Produce1K}, {"hot consume 100 B", c.Consume100}, {"cold replay (object tier, all runs)", c.ColdReplay}} {
+		}{{"produce 1 KiB, acks=1", c.Produce1K}, {"hot consume 100 B", c.Consume100}, {"cold replay, fresh broker (object tier, all runs)", c.ColdReplay}, {"cold replay, second on the same broker", c.ColdReplayWarm}} {
 			if f.c.Bytes > 0 {
 				row(f.name, fmt.Sprintf("%.2f", f.c.Seconds), strconv.FormatInt(f.c.Bytes, 10), fmt.Sprintf("%.2f", f.c.perGB()))
 			}

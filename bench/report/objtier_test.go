@@ -80,4 +80,11 @@ func TestObjtierTargets(t *testing.T) {
 	if ts := objtierTargets(o); ts[3].ok {
 		t.Errorf("warm fetch 2.2x slower counted as met: %+v", ts[3])
 	}
+	// A second replay on each broker adds its own target, after the
+	// first: medians 300 vs 500 -> 0.60x, missed.
+	o.ConsumeWarm = []*loadtest.Summary{consume(300), consume(290), consume(600)}
+	ts = objtierTargets(o)
+	if len(ts) != 5 || ts[1].measured != "0.60x" || ts[1].ok || ts[0].measured != "0.82x" {
+		t.Errorf("with a second replay: %+v", ts)
+	}
 }
