@@ -187,16 +187,29 @@ e2e_run() { # e2e_run BROKER-NAME ACKS TOPIC
 	loadtest lat "$1-$2" e2e --brokers "$E2E_ADDR" --topic "$3" --partitions 8 --create-topic --progress 5s \
 		--producers 1 --consumers 1 --acks "$2" --record-size 100 --rate 20000 --duration "${E2E_SECS}s"
 }
+# acks=all from a producer that pipelines: idempotence off and 100
+# requests in flight, so a segment age's worth of requests can wait for
+# their segment at once (an idempotent producer keeps at most 5 in flight
+# per broker, and waits in the client for the rest of the age). Longer:
+# franz-go keeps one request per partition in flight until its first
+# answer, which at a 250ms age is the run's first half second.
+E2E_PIPE_SECS=${BENCH_E2E_PIPE_SECS:-20}
+e2e_pipe() { # e2e_pipe BROKER-NAME TOPIC
+	loadtest lat "$1-all-pipe" e2e --brokers "$E2E_ADDR" --topic "$2" --partitions 8 --create-topic --progress 5s \
+		--producers 1 --consumers 1 --acks all --max-in-flight 100 --record-size 100 --rate 20000 --duration "${E2E_PIPE_SECS}s"
+}
 # The brokers of the age targets run with the upload burst spent
 # (--wal-upload-burst 0): a 10-second run would otherwise spend saved
 # tokens and show group commit's burst, not what the dial guarantees.
 e2e_broker age250 --wal-upload-burst 0
 e2e_run age250 all e2e-all
+e2e_pipe age250 e2e-pipe
 e2e_run age250 1 e2e-1
 stop "$E2E_PID"
 rm -rf "$E2E_DATA"
 e2e_broker age50 --wal-segment-age 50ms --wal-upload-burst 0
 e2e_run age50 all e2e-all
+e2e_pipe age50 e2e-pipe
 stop "$E2E_PID"
 rm -rf "$E2E_DATA"
 e2e_broker seq

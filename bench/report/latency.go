@@ -19,6 +19,9 @@ import (
 // step did not run.
 type latencyResults struct {
 	All250, All50, One250 *loadtest.Summary
+	// All250Pipe and All50Pipe are acks=all from a pipelining producer
+	// (idempotence off, 100 requests in flight).
+	All250Pipe, All50Pipe *loadtest.Summary
 	Seq                   *loadtest.Summary
 	SeqPuts               int64 // -1 when not counted
 }
@@ -49,12 +52,13 @@ func loadLatency(dir string) (*latencyResults, error) {
 	var err error
 	for name, dst := range map[string]**loadtest.Summary{
 		"lat-age250-all": &l.All250, "lat-age50-all": &l.All50, "lat-age250-1": &l.One250, "lat-seq": &l.Seq,
+		"lat-age250-all-pipe": &l.All250Pipe, "lat-age50-all-pipe": &l.All50Pipe,
 	} {
 		if *dst, err = optionalJSON[loadtest.Summary](filepath.Join(dir, name+".json")); err != nil {
 			return nil, err
 		}
 	}
-	if l.All250 == nil && l.All50 == nil && l.One250 == nil && l.Seq == nil {
+	if l.All250 == nil && l.All50 == nil && l.One250 == nil && l.Seq == nil && l.All250Pipe == nil && l.All50Pipe == nil {
 		return nil, nil
 	}
 	if n, err := readInt(filepath.Join(dir, "lat-seq.puts")); err == nil {
@@ -96,6 +100,13 @@ func loadCPU(dir string, r *results) cpuResults {
 	return c
 }
 
+// The producers of the acks=all runs: franz-go's default, idempotent with at
+// most 5 requests in flight per broker, and one that pipelines.
+const (
+	idempotentClient = "idempotent producer (5 requests in flight)"
+	pipeClient       = "pipelining producer (100 requests in flight, idempotence off)"
+)
+
 // defaultSegmentAge is `shale dev`'s wal.segment_max_age.
 const defaultSegmentAge = 250 * time.Millisecond
 
@@ -118,20 +129,28 @@ func latencyTargets(l *latencyResults, c cpuResults, r *results) []target {
 	}
 	if l != nil {
 		for _, run := range []struct {
-			s   *loadtest.Summary
-			age time.Duration
-		}{{l.All250, defaultSegmentAge}, {l.All50, 50 * time.Millisecond}} {
+			s      *loadtest.Summary
+			age    time.Duration
+			client string
+		}{
+			{l.All250Pipe, defaultSegmentAge, pipeClient}, {l.All250, defaultSegmentAge, idempotentClient},
+			{l.All50Pipe, 50 * time.Millisecond, pipeClient}, {l.All50, 50 * time.Millisecond, idempotentClient},
+		} {
 			if run.s == nil {
 				continue
 			}
 			p99, limit := ackP99(run.s), run.age+50*time.Millisecond
-			ts = append(ts, target{fmt.Sprintf("acks=all produce p99, 20,000 rec/s, segment age %s, upload burst spent", run.age),
+			ts = append(ts, target{fmt.Sprintf("acks=all produce p99, 20,000 rec/s, segment age %s, upload burst spent, %s", run.age, run.client),
 				fmt.Sprintf("%s (%s of the limit)", ms(p99), ratio(float64(p99), float64(limit))),
 				fmt.Sprintf("<= %s", ms(limit)), p99 > 0 && p99 <= limit})
 		}
-		if s := l.All250; s != nil {
+		s, client := l.All250Pipe, pipeClient
+		if s == nil {
+			s, client = l.All250, idempotentClient
+		}
+		if s != nil {
 			gap := consumeP99(s) - ackP99(s)
-			ts = append(ts, target{"produce → consume p99 minus acks=all ack p99 (age 250ms, burst spent)",
+			ts = append(ts, target{fmt.Sprintf("produce → consume p99 minus acks=all ack p99 (age 250ms, burst spent, %s)", client),
 				fmt.Sprintf("%s (consume p99 %s, ack p99 %s)", ms(gap), ms(consumeP99(s)), ms(ackP99(s))),
 				"<= 10 ms", consumeP99(s) > 0 && gap <= 10*time.Millisecond})
 		}
@@ -172,7 +191,11 @@ func writeLatencyTable(w io.Writer, l *latencyResults, c cpuResults) {
 		for _, run := range []struct {
 			name string
 			s    *loadtest.Summary
-		}{{"acks=all, segment age 250ms", l.All250}, {"acks=all, segment age 50ms", l.All50}, {"acks=1, segment age 250ms", l.One250}} {
+		}{
+			{"acks=all, segment age 250ms, " + idempotentClient, l.All250}, {"acks=all, segment age 250ms, " + pipeClient, l.All250Pipe},
+			{"acks=all, segment age 50ms, " + idempotentClient, l.All50}, {"acks=all, segment age 50ms, " + pipeClient, l.All50Pipe},
+			{"acks=1, segment age 250ms", l.One250},
+		} {
 			if run.s != nil {
 				row(run.name, pc(run.s.Produce), pc(run.s.Consume))
 			}
