@@ -57,10 +57,10 @@ func TestLatencyTargets(t *testing.T) {
 		"acks=all produce p99, 20,000 rec/s, segment age 250ms, upload burst spent, " + pipeClient:       false, // 310ms > 300ms
 		"acks=all produce p99, 20,000 rec/s, segment age 50ms, upload burst spent, " + idempotentClient:  false, // 120ms > 100ms
 		"produce → consume p99 minus acks=all ack p99 (age 250ms, burst spent, " + pipeClient + ")":      true,  // the pipelining run's gap: 5ms
-		"acks=1 produce p99 at 20,000 rec/s":                             true,
-		"1000 sequential acks=all writes, one in flight, embedded store": true,
-		"produce 1 KiB vs kfake, same client, incompressible":            false,
-		"broker CPU per GB produced (acks=1, 1 KiB, incompressible)":     true,
+		"acks=1 produce p99 at 20,000 rec/s, no linger":                                                  true,
+		"1000 sequential acks=all writes, one in flight, embedded store":                                 true,
+		"produce 1 KiB vs kfake, same client, incompressible":                                            false,
+		"broker CPU per GB produced (acks=1, 1 KiB, incompressible)":                                     true,
 	}
 	ts := latencyTargets(l, c, r)
 	if len(ts) != len(want) {
