@@ -1,0 +1,62 @@
+package broker
+
+import (
+	"math/bits"
+	"sync"
+)
+
+// Request frames of produce requests are the broker's largest allocations
+// (one per request, up to a MiB and more under load). A fresh frame costs
+// the zeroing of a large allocation, page faults on memory the runtime
+// gave back to the kernel, and collections; so frames of at least
+// minPooledFrame bytes come from pools of size classes and produce
+// requests give theirs back once nothing refers to it any more
+// (reqCtx.recycleFrame). A frame that is not given back is collected as
+// before.
+//
+// Classes are eight per power of two, so a frame holds at most an eighth
+// more memory than it was asked for (the request memory budgets count the
+// asked size).
+const (
+	minPooledFrame   = 64 << 10
+	maxPooledFrame   = 64 << 20
+	frameClassesLog2 = 3 // classes per power of two: 1 << frameClassesLog2
+)
+
+var framePools [bits.UintSize * (1 << frameClassesLog2)]sync.Pool
+
+// frameClass returns the pool index and capacity of frames of size n
+// (minPooledFrame <= n <= maxPooledFrame).
+func frameClass(n int) (int, int) {
+	k := bits.Len(uint(n - 1))                  // 2^(k-1) < n <= 2^k
+	step := 1 << (k - 1 - frameClassesLog2)     // an eighth of 2^(k-1)
+	m := (n - (1 << (k - 1)) + step - 1) / step // 1..8 steps above 2^(k-1)
+	return k<<frameClassesLog2 | (m - 1), 1<<(k-1) + m*step
+}
+
+// getFrame returns a buffer of n bytes whose contents are undefined.
+func getFrame(n int) []byte {
+	if n < minPooledFrame || n > maxPooledFrame {
+		return make([]byte, n)
+	}
+	i, c := frameClass(n)
+	if p, ok := framePools[i].Get().(*[]byte); ok {
+		return (*p)[:n]
+	}
+	return make([]byte, n, c)
+}
+
+// putFrame gives b, which getFrame returned and nothing refers to any
+// more, back for reuse.
+func putFrame(b []byte) {
+	n := cap(b)
+	if n < minPooledFrame || n > maxPooledFrame {
+		return
+	}
+	i, c := frameClass(n)
+	if c != n {
+		return // not a class size: not from getFrame
+	}
+	b = b[:n]
+	framePools[i].Put(&b)
+}

@@ -1,0 +1,40 @@
+package broker
+
+import "testing"
+
+func TestFrameClasses(t *testing.T) {
+	prevCap := 0
+	for n := minPooledFrame; n <= maxPooledFrame; n += n/97 + 1 {
+		i, c := frameClass(n)
+		if c < n || c > n+n/8+1 {
+			t.Fatalf("size %d: class capacity %d", n, c)
+		}
+		if i2, c2 := frameClass(c); i2 != i || c2 != c {
+			t.Fatalf("size %d: class %d/%d, its capacity's class %d/%d", n, i, c, i2, c2)
+		}
+		if c < prevCap {
+			t.Fatalf("size %d: capacity %d below the previous size's %d", n, c, prevCap)
+		}
+		prevCap = c
+		if i < 0 || i >= len(framePools) {
+			t.Fatalf("size %d: class %d out of range", n, i)
+		}
+	}
+}
+
+func TestFramePoolReuse(t *testing.T) {
+	b := getFrame(100 << 10)
+	if len(b) != 100<<10 {
+		t.Fatalf("len %d", len(b))
+	}
+	putFrame(b)
+	// Odd capacities (not from getFrame) are not pooled.
+	putFrame(make([]byte, 100<<10+1))
+	c := getFrame(100<<10 - 5)
+	if len(c) != 100<<10-5 || cap(c) < len(c) {
+		t.Fatalf("len %d cap %d", len(c), cap(c))
+	}
+	if small := getFrame(10); len(small) != 10 {
+		t.Fatal(len(small))
+	}
+}
