@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -35,15 +34,30 @@ const (
 	directMin = 256 << 10
 )
 
-var directBuffers = sync.Pool{New: func() any {
+// directBuffers keeps the aligned buffers of finished Puts (a Pool
+// would drop them at every collection, and uploads run a few at a time).
+var directBuffers = make(chan []byte, 4)
+
+func getDirectBuffer() []byte {
+	select {
+	case b := <-directBuffers:
+		return b
+	default:
+	}
 	b := make([]byte, directChunk+directAlign)
 	off := 0
 	if r := int(uintptr(unsafe.Pointer(&b[0])) % directAlign); r != 0 {
 		off = directAlign - r
 	}
-	b = b[off : off+directChunk : off+directChunk]
-	return &b
-}}
+	return b[off : off+directChunk : off+directChunk]
+}
+
+func putDirectBuffer(b []byte) {
+	select {
+	case directBuffers <- b:
+	default:
+	}
+}
 
 // writeBody copies r to f (an empty file opened for writing) and returns
 // the bytes written; size is the body's announced size, or -1.
@@ -84,9 +98,8 @@ func writeDirect(fd int, r io.Reader) (int64, error) {
 	}
 	defer setBuffered()
 
-	bp := directBuffers.Get().(*[]byte)
-	defer directBuffers.Put(bp)
-	buf := *bp
+	buf := getDirectBuffer()
+	defer putDirectBuffer(buf)
 	var off int64
 	for {
 		m, rerr := io.ReadFull(r, buf)
