@@ -9,10 +9,15 @@ import (
 // (one per request, up to a MiB and more under load). A fresh frame costs
 // the zeroing of a large allocation, page faults on memory the runtime
 // gave back to the kernel, and collections; so frames of at least
-// minPooledFrame bytes come from pools of size classes and produce
+// minPooledFrame bytes come from free lists of size classes and produce
 // requests give theirs back once nothing refers to it any more
 // (reqCtx.recycleFrame). A frame that is not given back is collected as
 // before.
+//
+// The free lists keep at most framePoolBytes in all. They are not
+// sync.Pools: those are emptied by every other collection, which under
+// produce comes every second or so, and each emptying meant fresh frames
+// and their page faults again.
 //
 // Classes are eight per power of two, so a frame holds at most an eighth
 // more memory than it was asked for (the request memory budgets count the
@@ -21,9 +26,14 @@ const (
 	minPooledFrame   = 64 << 10
 	maxPooledFrame   = 64 << 20
 	frameClassesLog2 = 3 // classes per power of two: 1 << frameClassesLog2
+	framePoolBytes   = 16 << 20
 )
 
-var framePools [bits.UintSize * (1 << frameClassesLog2)]sync.Pool
+var framePool struct {
+	mu    sync.Mutex
+	bytes int // capacity of the frames held
+	free  [bits.UintSize * (1 << frameClassesLog2)][][]byte
+}
 
 // frameClass returns the pool index and capacity of frames of size n
 // (minPooledFrame <= n <= maxPooledFrame).
@@ -40,9 +50,17 @@ func getFrame(n int) []byte {
 		return make([]byte, n)
 	}
 	i, c := frameClass(n)
-	if p, ok := framePools[i].Get().(*[]byte); ok {
-		return (*p)[:n]
+	fp := &framePool
+	fp.mu.Lock()
+	if l := fp.free[i]; len(l) > 0 {
+		b := l[len(l)-1]
+		l[len(l)-1] = nil
+		fp.free[i] = l[:len(l)-1]
+		fp.bytes -= cap(b)
+		fp.mu.Unlock()
+		return b[:n]
 	}
+	fp.mu.Unlock()
 	return make([]byte, n, c)
 }
 
@@ -57,6 +75,11 @@ func putFrame(b []byte) {
 	if c != n {
 		return // not a class size: not from getFrame
 	}
-	b = b[:n]
-	framePools[i].Put(&b)
+	fp := &framePool
+	fp.mu.Lock()
+	if fp.bytes+n <= framePoolBytes {
+		fp.free[i] = append(fp.free[i], b[:n])
+		fp.bytes += n
+	}
+	fp.mu.Unlock()
 }

@@ -16,7 +16,7 @@ func TestFrameClasses(t *testing.T) {
 			t.Fatalf("size %d: capacity %d below the previous size's %d", n, c, prevCap)
 		}
 		prevCap = c
-		if i < 0 || i >= len(framePools) {
+		if i < 0 || i >= len(framePool.free) {
 			t.Fatalf("size %d: class %d out of range", n, i)
 		}
 	}
@@ -36,5 +36,15 @@ func TestFramePoolReuse(t *testing.T) {
 	}
 	if small := getFrame(10); len(small) != 10 {
 		t.Fatal(len(small))
+	}
+	// The free lists hold at most framePoolBytes.
+	for range 2 * framePoolBytes / (1 << 20) {
+		putFrame(make([]byte, 1<<20))
+	}
+	framePool.mu.Lock()
+	held := framePool.bytes
+	framePool.mu.Unlock()
+	if held > framePoolBytes {
+		t.Fatalf("%d bytes held, limit %d", held, framePoolBytes)
 	}
 }
