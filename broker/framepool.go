@@ -52,13 +52,16 @@ func getFrame(n int) []byte {
 	i, c := frameClass(n)
 	fp := &framePool
 	fp.mu.Lock()
-	if l := fp.free[i]; len(l) > 0 {
-		b := l[len(l)-1]
-		l[len(l)-1] = nil
-		fp.free[i] = l[:len(l)-1]
-		fp.bytes -= cap(b)
-		fp.mu.Unlock()
-		return b[:n]
+	// The smallest free frame of this class or up to twice its size.
+	for j := i; j < len(fp.free) && j <= i+(1<<frameClassesLog2); j++ {
+		if l := fp.free[j]; len(l) > 0 {
+			b := l[len(l)-1]
+			l[len(l)-1] = nil
+			fp.free[j] = l[:len(l)-1]
+			fp.bytes -= cap(b)
+			fp.mu.Unlock()
+			return b[:n]
+		}
 	}
 	fp.mu.Unlock()
 	return make([]byte, n, c)
@@ -77,9 +80,20 @@ func putFrame(b []byte) {
 	}
 	fp := &framePool
 	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	// Over the limit, frames of other classes make room, largest class
+	// first: the sizes in use change with the load, and frames of sizes
+	// no longer asked for must not fill the lists for good.
+	for j := len(fp.free) - 1; j >= 0 && fp.bytes+n > framePoolBytes; j-- {
+		for j != i && len(fp.free[j]) > 0 && fp.bytes+n > framePoolBytes {
+			l := fp.free[j]
+			fp.bytes -= cap(l[len(l)-1])
+			l[len(l)-1] = nil
+			fp.free[j] = l[:len(l)-1]
+		}
+	}
 	if fp.bytes+n <= framePoolBytes {
 		fp.free[i] = append(fp.free[i], b[:n])
 		fp.bytes += n
 	}
-	fp.mu.Unlock()
 }

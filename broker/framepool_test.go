@@ -47,4 +47,33 @@ func TestFramePoolReuse(t *testing.T) {
 	if held > framePoolBytes {
 		t.Fatalf("%d bytes held, limit %d", held, framePoolBytes)
 	}
+	// Frames of another size then replace them: the lists do not stay
+	// full of a size no longer asked for.
+	for range 2 * framePoolBytes / (3 << 19) {
+		putFrame(getFrame(3 << 19))
+		f1, f2 := getFrame(3<<19), getFrame(3<<19)
+		putFrame(f1)
+		putFrame(f2)
+	}
+	framePool.mu.Lock()
+	n15 := len(framePool.free[mustClass(3<<19)])
+	framePool.mu.Unlock()
+	if n15 < 2 {
+		t.Fatalf("%d frames of 1.5 MiB kept", n15)
+	}
+	// A free frame up to twice the size asked for is reused.
+	framePool.mu.Lock()
+	clear(framePool.free[:])
+	framePool.bytes = 0
+	framePool.mu.Unlock()
+	big := getFrame(500 << 10)
+	putFrame(big)
+	if f := getFrame(300 << 10); cap(f) != cap(big) {
+		t.Fatalf("a 300 KiB frame got capacity %d, not the free %d", cap(f), cap(big))
+	}
+}
+
+func mustClass(n int) int {
+	i, _ := frameClass(n)
+	return i
 }
