@@ -156,9 +156,7 @@ func handleProduce(s *Server, rc *reqCtx, r kmsg.Request) {
 		return // acks=0
 	}
 	if len(waits) == 0 {
-		// Nothing reached the WAL: the frame is free once answered.
 		rc.respond(resp)
-		rc.recycleFrame()
 		return
 	}
 	go func() {
@@ -176,7 +174,6 @@ func handleProduce(s *Server, rc *reqCtx, r kmsg.Request) {
 		// in append order, so once the last partition appended is durable
 		// the others are too, and this goroutine is woken once rather
 		// than once per partition.
-		allDurable := true
 		for i := len(waits) - 1; i >= 0; i-- {
 			w := waits[i]
 			wait := w.app.WaitLocal
@@ -186,15 +183,9 @@ func handleProduce(s *Server, rc *reqCtx, r kmsg.Request) {
 			if err := wait(ctx); err != nil {
 				w.p.ErrorCode, w.p.ErrorMessage = kafkaError(err)
 				w.p.BaseOffset = -1
-				allDurable = false
 			}
 		}
 		rc.respond(resp)
-		if allDurable {
-			// Every append is written and out of the WAL's queue: no
-			// one refers to the frame's record bytes any more.
-			rc.recycleFrame()
-		}
 	}()
 }
 

@@ -556,12 +556,9 @@ func (c *conn) takeRequestBytes(n int64) (func(), error) {
 // frames and sending little holds at most what the budgets allow, until
 // request_read_timeout; allocating the whole frame at once saves the
 // copies of growing it (a 16 MiB produce was copied about once more).
-//
-// Large frames come from the frame pools (framepool.go).
 func readFrame(r io.Reader, size int) ([]byte, error) {
-	frame := getFrame(size)
+	frame := make([]byte, size)
 	if _, err := io.ReadFull(r, frame); err != nil {
-		putFrame(frame)
 		return nil, err
 	}
 	return frame, nil
@@ -733,7 +730,6 @@ func (c *conn) handleFrame(frame []byte, release func()) (err error) {
 		defer release()
 	}
 	if hdr.key == produceKey {
-		rc.frame = frame
 		rc.throttleFor(c.s.quotas.record(quotaProduce, quotaUser(c.principal), hdr.clientID, float64(len(frame)+4)))
 	}
 	rc.inHandler.Store(true)
@@ -772,22 +768,6 @@ type reqCtx struct {
 	// inHandler is set while the handler runs on the reader; timed once
 	// the request's time is counted (recordRequestTime).
 	inHandler, timed atomic.Bool
-	// frame is the request's frame (produce requests only), which the
-	// decoded request's record bytes alias; see recycleFrame.
-	frame []byte
-}
-
-// recycleFrame gives the request's frame back to the frame pools. The
-// handler calls it after its response is finished, and only when nothing
-// refers to the frame's bytes any more: for produce, every partition's
-// append is durable in the WAL (the WAL has written the bytes and dropped
-// them) or none was made. Requests that cannot know this (acks=0, a wait
-// that failed or timed out) leave their frame to the collector.
-func (rc *reqCtx) recycleFrame() {
-	if f := rc.frame; f != nil {
-		rc.frame = nil
-		putFrame(f)
-	}
 }
 
 // ctx ends when the request's connection or the server closes.
