@@ -64,4 +64,3 @@ func spansOf(t *testing.T, records []byte) [][2]int {
 	}
 	return ss
 }
-
