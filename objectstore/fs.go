@@ -115,7 +115,7 @@ func (b *FS) put(ctx context.Context, key string, r io.Reader, size int64) (err 
 			os.Remove(tmp.Name())
 		}
 	}()
-	n, err := io.Copy(tmp, ctxReader{ctx: ctx, r: r})
+	n, err := writeBody(tmp, ctxReader{ctx: ctx, r: r}, size)
 	if err != nil {
 		return fmt.Errorf("write body: %w", err)
 	}

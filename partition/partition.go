@@ -33,11 +33,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
 
+	"github.com/shalelog/shale/internal/crc32c"
 	"github.com/shalelog/shale/recordbatch"
 	"github.com/shalelog/shale/wal"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -412,12 +414,15 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error
 		off += int64(hs[i].LastOffsetDelta) + 1
 	}
 	last := off - 1
+	dataCRC, hasCRC := batchesCRC(records, ss)
 	err = p.log.Append(wal.Entry{
 		Key:          p.key,
 		BaseOffset:   base,
 		LastOffset:   last,
 		MaxTimestamp: maxTs,
 		Data:         records,
+		DataCRC:      dataCRC,
+		HasDataCRC:   hasCRC,
 		Done: func(err error) {
 			if err != nil {
 				p.fail(err)
@@ -443,6 +448,40 @@ func (p *Partition) Append(records []byte, opts AppendOptions) (*Appended, error
 		record(p.producers, &hs[0], opts.Now)
 	}
 	return &Appended{BaseOffset: base, LastOffset: last, LogAppendTime: lat, p: p}, nil
+}
+
+// crcFromHeadersMin is the smallest append whose WAL frame CRC is derived
+// from its batches' CRCs (batchesCRC): below it reading the bytes again is
+// cheaper than the two multiplications modulo the polynomial.
+const crcFromHeadersMin = 64 << 10
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// batchesCRC returns the CRC-32C of records, the batches at spans, from
+// the CRC each batch carries, which Split verified (or SetLogAppendTime
+// recomputed): only the 21 header bytes before each CRC'd part are read.
+// It reports false, and the WAL reads the bytes itself, for small appends.
+func batchesCRC(records []byte, spans [][2]int) (uint32, bool) {
+	if len(records) < crcFromHeadersMin {
+		return 0, false
+	}
+	next := 0
+	for _, sp := range spans {
+		if sp[0] != next || sp[1]-sp[0] < recordbatch.CRCEnd {
+			return 0, false
+		}
+		next = sp[1]
+	}
+	if next != len(records) {
+		return 0, false
+	}
+	var crc uint32
+	for _, sp := range spans {
+		b := records[sp[0]:sp[1]]
+		crc = crc32.Update(crc, castagnoli, b[:recordbatch.CRCEnd])
+		crc = crc32c.Combine(crc, recordbatch.StoredCRC(b), int64(len(b)-recordbatch.CRCEnd))
+	}
+	return crc, true
 }
 
 // validateRecords checks a produced batch's records against its header

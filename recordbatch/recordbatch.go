@@ -220,5 +220,13 @@ func SetLogAppendTime(batch []byte, ts int64) {
 	binary.BigEndian.PutUint32(batch[17:], crc32.Checksum(batch[21:], castagnoli))
 }
 
+// CRCEnd is the offset in a batch where the bytes its CRC covers begin
+// (just after the crc field).
+const CRCEnd = 21
+
+// StoredCRC returns the crc field of batch (which must be at least
+// CRCEnd bytes long), not checking it.
+func StoredCRC(batch []byte) uint32 { return binary.BigEndian.Uint32(batch[17:CRCEnd]) }
+
 // Checksum computes the CRC-32C a batch's crc field must hold.
 func Checksum(batch []byte) uint32 { return crc32.Checksum(batch[21:], castagnoli) }

@@ -8,6 +8,8 @@ import (
 	"hash/crc32"
 	"math"
 	"time"
+
+	"github.com/shalelog/shale/internal/crc32c"
 )
 
 // Key names one partition: the topic's 16-byte UUID and the partition index.
@@ -130,6 +132,9 @@ func putFrameHeader(b []byte, e *Entry) uint32 {
 	binary.LittleEndian.PutUint64(b[40:48], uint64(e.LastOffset))
 	binary.LittleEndian.PutUint64(b[48:56], uint64(e.MaxTimestamp))
 	crc := crc32.Update(0, castagnoli, b[4:frameHeaderSize])
+	if e.HasDataCRC {
+		return crc32c.Combine(crc, e.DataCRC, int64(len(e.Data)))
+	}
 	return crc32.Update(crc, castagnoli, e.Data)
 }
 

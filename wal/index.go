@@ -364,7 +364,9 @@ func (l *Log) ReadSegmentInto(id uint64, buf []byte, fn func(e Entry) error) ([]
 	defer s.readers.Done()
 	n := int(end - segmentHeaderSize)
 	if cap(buf) < n {
-		buf = make([]byte, n)
+		// Headroom: segments end a little past the size limit, each by
+		// a different amount; without it most uploads reallocated.
+		buf = make([]byte, n, n+n/8)
 	}
 	buf = buf[:n]
 	if _, err := s.f.ReadAt(buf, segmentHeaderSize); err != nil {

@@ -18,6 +18,13 @@ type Entry struct {
 	LastOffset   int64  // last offset in Data (inclusive)
 	MaxTimestamp int64  // max record timestamp in Data (ms)
 	Data         []byte // the batches, stored byte-for-byte
+	// DataCRC, when HasDataCRC is set, is the CRC-32C (Castagnoli) of
+	// Data, which the caller already knows (the partition derives it from
+	// the batch CRCs it verified); the frame's CRC is then combined from
+	// it instead of reading Data once more. A wrong value makes the frame
+	// fail its CRC check at recovery and upload, as corruption would.
+	DataCRC    uint32
+	HasDataCRC bool
 	// Done, if non-nil, is called exactly once from the commit goroutine
 	// after the fsync covering this entry (err == nil) or on failure
 	// (err != nil). It is called only if Append returned nil. It must be
