@@ -465,8 +465,8 @@ func (u *Uploader) finish(up *upload) {
 			PutStart: up.putAt, PutDone: up.putDone, Committed: up.committed,
 		})
 	}
-	if up.body != nil && len(u.bodies) < maxSpareBodies {
-		u.bodies = append(u.bodies, up.body[:0])
+	if up.body != nil {
+		u.keepBody(up.body)
 	}
 	up.body = nil
 }
@@ -541,6 +541,10 @@ const maxSpareBodies = 4
 
 // bodyBuffer returns an empty buffer of at least n bytes' capacity for an
 // object body, reusing one a finished upload left if it is large enough.
+// A new one gets an eighth more, rounded up to 1 MiB, so that the next,
+// slightly larger segment's body fits in it too, and is advised for huge
+// pages: a body is filled once, front to back, in fresh memory, and
+// page faults on it were most of the broker's under produce.
 func (u *Uploader) bodyBuffer(n int) []byte {
 	for i := len(u.bodies) - 1; i >= 0; i-- {
 		if b := u.bodies[i]; cap(b) >= n {
@@ -548,7 +552,29 @@ func (u *Uploader) bodyBuffer(n int) []byte {
 			return b
 		}
 	}
-	return make([]byte, 0, n)
+	size := (n + n/8 + 1<<20 - 1) &^ (1<<20 - 1)
+	b := make([]byte, 0, size)
+	adviseHugePages(b[:size])
+	return b
+}
+
+// keepBody keeps a finished upload's body for reuse: among the spares, the
+// largest maxSpareBodies are kept, so that a run of small segments does
+// not crowd out the buffers full-size ones need.
+func (u *Uploader) keepBody(b []byte) {
+	if len(u.bodies) < maxSpareBodies {
+		u.bodies = append(u.bodies, b[:0])
+		return
+	}
+	smallest := 0
+	for i, s := range u.bodies {
+		if cap(s) < cap(u.bodies[smallest]) {
+			smallest = i
+		}
+	}
+	if cap(b) > cap(u.bodies[smallest]) {
+		u.bodies[smallest] = b[:0]
+	}
 }
 
 func (u *Uploader) isUploaded(id uint64) bool {
