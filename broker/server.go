@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/shalelog/shale/acl"
+	"github.com/shalelog/shale/internal/hugepage"
 	"github.com/shalelog/shale/metadata"
 	"github.com/shalelog/shale/partition"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -565,6 +566,7 @@ func (c *conn) takeRequestBytes(n int64) (func(), error) {
 // copies of growing it (a 16 MiB produce was copied about once more).
 func readFrame(r io.Reader, size int) ([]byte, error) {
 	frame := make([]byte, size)
+	hugepage.Advise(frame)
 	if _, err := io.ReadFull(r, frame); err != nil {
 		return nil, err
 	}

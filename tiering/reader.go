@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/shalelog/shale/index"
+	"github.com/shalelog/shale/internal/hugepage"
 	"github.com/shalelog/shale/objectstore"
 )
 
@@ -670,7 +671,7 @@ func (r *Reader) getOnce(ctx context.Context, object string, off, length int64, 
 	}
 	defer body.Close()
 	b := &cachedBlock{data: make([]byte, length)}
-	adviseHugePages(b.data)
+	hugepage.Advise(b.data)
 	if sums {
 		b.sums = make([]uint32, 0, (length+sumChunk-1)/sumChunk)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shalelog/shale/index"
+	"github.com/shalelog/shale/internal/hugepage"
 	"github.com/shalelog/shale/metadata"
 	"github.com/shalelog/shale/objectstore"
 	"github.com/shalelog/shale/recordbatch"
@@ -554,7 +555,7 @@ func (u *Uploader) bodyBuffer(n int) []byte {
 	}
 	size := (n + n/8 + 1<<20 - 1) &^ (1<<20 - 1)
 	b := make([]byte, 0, size)
-	adviseHugePages(b[:size])
+	hugepage.Advise(b[:size])
 	return b
 }
 

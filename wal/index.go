@@ -3,6 +3,8 @@ package wal
 import (
 	"fmt"
 	"sort"
+
+	"github.com/shalelog/shale/internal/hugepage"
 )
 
 // indexEntry locates one entry of a partition: 40 bytes, no pointers, so a
@@ -282,6 +284,7 @@ func (l *Log) Read(k Key, offset, maxOffset int64, maxBytes int) ([]byte, error)
 	// CRC is checked with no extra copy. The first header uses the spare
 	// frameHeaderSize bytes in front.
 	out := make([]byte, frameHeaderSize+total)
+	hugepage.Advise(out)
 	end := len(out)
 	for i := len(picks) - 1; i >= 0; i-- {
 		pk := picks[i]
@@ -367,6 +370,7 @@ func (l *Log) ReadSegmentInto(id uint64, buf []byte, fn func(e Entry) error) ([]
 		// Headroom: segments end a little past the size limit, each by
 		// a different amount; without it most uploads reallocated.
 		buf = make([]byte, n, n+n/8)
+		hugepage.Advise(buf[:cap(buf)])
 	}
 	buf = buf[:n]
 	if _, err := s.f.ReadAt(buf, segmentHeaderSize); err != nil {

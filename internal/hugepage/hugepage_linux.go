@@ -1,4 +1,4 @@
-package tiering
+package hugepage
 
 import (
 	"unsafe"
@@ -10,20 +10,16 @@ import (
 // runs on (x86-64, arm64 with 4 KiB base pages).
 const hugePage = 2 << 20
 
-// adviseHugePages asks the kernel to back a new, not yet touched buffer
-// with transparent huge pages (madvise MADV_HUGEPAGE), where the system
-// allows them ("madvise" or "always" in
-// /sys/kernel/mm/transparent_hugepage/enabled). A block arrives as one
-// stream of bytes into fresh memory: with 4 KiB pages that is a page fault
-// every 4 KiB (and, under some hypervisors, another on the first user-mode
-// touch), measured as the largest cost of a cold read on a fresh broker.
+// Advise asks the kernel to back a new, not yet touched buffer with
+// transparent huge pages (madvise MADV_HUGEPAGE). Buffers under 1 MiB are
+// left alone.
 //
 // The advice covers the 2 MiB-aligned stretch around the buffer, so that
 // its unaligned ends can be huge pages too: that stretch lies in the same
 // Go heap arena (arenas are 64 MiB, aligned), and the advice changes no
 // contents, only how the kernel backs memory it faults in later. It is a
 // hint: on failure, or where huge pages are off, nothing changes.
-func adviseHugePages(b []byte) {
+func Advise(b []byte) {
 	if len(b) < hugePage/2 {
 		return
 	}
