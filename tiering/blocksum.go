@@ -2,6 +2,8 @@ package tiering
 
 import (
 	"hash/crc32"
+
+	"github.com/shalelog/shale/internal/crc32c"
 )
 
 // A cached block carries, besides its bytes, the CRC-32C of each
@@ -26,9 +28,9 @@ import (
 //
 //	crc(A || B) = Z_len(B)(crc(A)) XOR crc(B)
 //
-// where Z_n is the linear map "feed n zero bytes to the bare register". Z
-// for n = sumChunk is a fixed 32x32 bit matrix, built once; applying it is
-// at most 32 XORs.
+// where Z_n is the linear map "feed n zero bytes to the bare register":
+// multiplication by x^(8n) modulo the polynomial, computed once for
+// n = sumChunk (internal/crc32c.ShiftBy).
 
 // sumChunk is the span of one chunk checksum of a block.
 const sumChunk = 16 << 10
@@ -48,36 +50,8 @@ type cachedBlock struct {
 // castagnoli is the CRC-32C table RecordBatch v2 uses.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// zeroChunk is Z_sumChunk as its 32 columns: zeroChunk[i] = Z(1 << i).
-var zeroChunk = zeroFeedMatrix(sumChunk)
-
-// gf2Matrix is a linear map of 32-bit CRC registers, as its columns.
-type gf2Matrix [32]uint32
-
-// zeroFeedMatrix returns the columns of Z_n: the bare register state after
-// feeding n zero bytes to each single-bit state. With Go's Update, which
-// inverts the register on the way in and out, the bare update of c is
-// ^Update(^c, zeros).
-func zeroFeedMatrix(n int) gf2Matrix {
-	zeros := make([]byte, n)
-	var m gf2Matrix
-	for i := range m {
-		m[i] = ^crc32.Update(^(uint32(1) << i), castagnoli, zeros)
-	}
-	return m
-}
-
-// apply returns Z(c) for the matrix m.
-func (m *gf2Matrix) apply(c uint32) uint32 {
-	var out uint32
-	for i := 0; c != 0; i++ {
-		if c&1 != 0 {
-			out ^= m[i]
-		}
-		c >>= 1
-	}
-	return out
-}
+// chunkShift combines a CRC with the next whole chunk's sum.
+var chunkShift = crc32c.ShiftBy(sumChunk)
 
 // chunkSums returns the chunk checksums of data.
 func chunkSums(data []byte, sums []uint32) []uint32 {
@@ -102,7 +76,7 @@ func (b *cachedBlock) rangeCRC(crc uint32, from, to int) uint32 {
 	// Whole chunks: combined from their sums. A block's last chunk may be
 	// short; it is hashed as a tail.
 	for from+sumChunk <= to {
-		crc = zeroChunk.apply(crc) ^ b.sums[from/sumChunk]
+		crc = chunkShift.Combine(crc, b.sums[from/sumChunk])
 		from += sumChunk
 	}
 	if from < to {

@@ -62,3 +62,23 @@ func Combine(crcA, crcB uint32, lenB int64) uint32 {
 	}
 	return multModP(x2nModP(uint64(lenB), 3), crcA) ^ crcB
 }
+
+// Shift is the part of Combine that depends on the length of B alone, for
+// a length used many times (fixed-size chunks): ShiftBy(n).Combine(a, b)
+// == Combine(a, b, n), one multiplication modulo the polynomial instead of
+// Combine's one per set bit of n.
+type Shift uint32
+
+// ShiftBy returns the Shift for B of lenB bytes.
+func ShiftBy(lenB int64) Shift {
+	if lenB <= 0 {
+		return Shift(1 << 31) // x^0
+	}
+	return Shift(x2nModP(uint64(lenB), 3))
+}
+
+// Combine returns the CRC-32C of A||B from crcA and crcB, B being the
+// Shift's length.
+func (s Shift) Combine(crcA, crcB uint32) uint32 {
+	return multModP(uint32(s), crcA) ^ crcB
+}

@@ -25,6 +25,9 @@ func TestCombine(t *testing.T) {
 			if got := Combine(crc32.Checksum(a, table), crc32.Checksum(b, table), int64(lb)); got != want {
 				t.Fatalf("len %d + %d: %08x, want %08x", la, lb, got, want)
 			}
+			if got := ShiftBy(int64(lb)).Combine(crc32.Checksum(a, table), crc32.Checksum(b, table)); got != want {
+				t.Fatalf("ShiftBy(%d).Combine, len %d: %08x, want %08x", lb, la, got, want)
+			}
 		}
 	}
 	for range 200 {
