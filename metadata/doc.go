@@ -69,7 +69,7 @@
 //	type  5 v1 CreatePartitions    {Name, NewTotal, DefaultLeader}
 //	type  6 v1 AlterTopicConfigs   {Name, Ops[{Key, Op, Value}]}
 //	type  7 v1 AllocateProducerIDs {Count}
-//	type  8 v1 CommitObject        binary, below
+//	type  8 v2 CommitObject        binary, below (v1: without the producer section)
 //	type  9 v1 ReplaceExtents      {New Extent, ObjectSize, Now}
 //	type 10 v1 TruncatePartition   {Topic, Partition, NewLogStart, Now}
 //	type 11 v1 ForgetObjects       {Keys}
