@@ -132,16 +132,16 @@ func readPasswordFile(path string) (string, error) {
 func readPassword(in io.Reader, prompt io.Writer, confirm bool) (string, error) {
 	f, ok := in.(*os.File)
 	if ok {
-		if t, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err == nil {
+		if t, err := unix.IoctlGetTermios(int(f.Fd()), ioctlGetTermios); err == nil {
 			read := func(what string) (string, error) {
 				fmt.Fprint(prompt, what)
 				quiet := *t
 				quiet.Lflag &^= unix.ECHO
 				quiet.Lflag |= unix.ICANON | unix.ECHONL
-				if err := unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, &quiet); err != nil {
+				if err := unix.IoctlSetTermios(int(f.Fd()), ioctlSetTermios, &quiet); err != nil {
 					return "", fmt.Errorf("turn terminal echo off: %w", err)
 				}
-				defer unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, t)
+				defer unix.IoctlSetTermios(int(f.Fd()), ioctlSetTermios, t)
 				return readLine(f)
 			}
 			p, err := read("Password: ")
