@@ -370,15 +370,7 @@ func TestQuorumForwardsCommitObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var leader *Store
-	for _, s := range stores[:3] {
-		if s.IsLeader() {
-			leader = s
-		}
-	}
-	if leader == nil {
-		t.Fatal("no leader among the controllers")
-	}
+	leader := controllerLeader(t, stores[:3])
 	e := func(p int32, base, last int64, epoch int32) Extent {
 		return Extent{Topic: top.ID, Partition: p, BaseOffset: base, LastOffset: last, Len: 10, LeaderEpoch: epoch}
 	}

@@ -171,6 +171,19 @@ func TestQuorumFencesBrokerWhoseSessionLapses(t *testing.T) {
 	}
 }
 
+// controllerLeader returns the controller among controllers that leads,
+// failing the test when none does.
+func controllerLeader(t *testing.T, controllers []*Store) *Store {
+	t.Helper()
+	for _, s := range controllers {
+		if s.IsLeader() {
+			return s
+		}
+	}
+	t.Fatal("no leader among the controllers")
+	return nil
+}
+
 func TestQuorumSurvivesLeaderLoss(t *testing.T) {
 	stores := tcpQuorum(t, 1, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -179,15 +192,7 @@ func TestQuorumSurvivesLeaderLoss(t *testing.T) {
 	if _, err := broker.CreateTopic(ctx, "a", 1, nil); err != nil {
 		t.Fatal(err)
 	}
-	var leader *Store
-	for _, s := range stores[:3] {
-		if s.IsLeader() {
-			leader = s
-		}
-	}
-	if leader == nil {
-		t.Fatal("no leader among the controllers")
-	}
+	leader := controllerLeader(t, stores[:3])
 	leader.Close()
 	// Writes through the broker find the new leader.
 	waitFor(t, "a write after the leader's loss", func() bool {
