@@ -2,8 +2,8 @@
 # real MinIO (cold replay against raw ranged GETs, class A requests per GiB
 # ingested and while idle, Fetch at offset 0 against the tail as history
 # grows) and one broker at 1,000 and 10,000 partitions. Uses run.sh's
-# start, stop, log, loadtest, WORK, SHALE and PIDS. Results go to
-# WORK/objtier and WORK/scale for bench/report.
+# start, stop, log, free_port, cpu_secs, loadtest, WORK, SHALE and PIDS.
+# Results go to WORK/objtier and WORK/scale for bench/report.
 
 OT_COUNT=${BENCH_OT_COUNT:-2097152}
 OT_REPEAT=${BENCH_OT_REPEAT:-3}
@@ -15,20 +15,6 @@ COMPACTION_INTERVAL=${BENCH_COMPACTION_INTERVAL:-5s}
 # Extra flags for the object tier's broker, e.g. "--wal-segment-bytes 16MiB".
 read -r -a OT_EXTRA_ARGS <<<"${BENCH_OT_EXTRA_ARGS:-}"
 OBJTIER="$WORK/bin/objtier"
-
-# free_port prints a loopback TCP port nothing listens on.
-free_port() {
-	local p
-	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	log "no free port found"
-	exit 1
-}
 
 # stats_line LOG: the newest "tiering stats" line of a Shale log.
 stats_line() { grep 'msg="tiering stats"' "$1" | tail -1; }
@@ -146,21 +132,47 @@ objtier_step() {
 		done
 	}
 	fetch_runs base
+	# cpu_run NAME BROKER-PID CMD...: runs CMD (a command, or run.sh's
+	# loadtest function) and writes to objtier/cpu-NAME.json the user +
+	# system CPU seconds it took of MinIO, of the broker (BROKER-PID; "" when
+	# none runs) and of the client: MinIO's and the broker's from their
+	# /proc/PID/stat before and after, the client's from the kernel's
+	# rusage of the reaped process (`objtier rusage`), which counts it to
+	# its very end.
+	cpu_run() {
+		local name=$1 bpid=$2
+		shift 2
+		local client="$ot/cpu-$name.client.json" m0 m1 b0=0 b1=0
+		rm -f "$client"
+		m0=$(cpu_secs "$minio_pid")
+		if [[ -n "$bpid" ]]; then b0=$(cpu_secs "$bpid"); fi
+		if [[ "$1" == loadtest ]]; then
+			CLIENT_RUSAGE=$client "$@"
+		else
+			"$OBJTIER" rusage --out "$client" -- "$@"
+		fi
+		m1=$(cpu_secs "$minio_pid")
+		if [[ -n "$bpid" ]]; then b1=$(cpu_secs "$bpid"); fi
+		local c
+		c=$(sed -n 's/.*"cpu_seconds":\([0-9.e+-]*\).*/\1/p' "$client")
+		awk -v m0="$m0" -v m1="$m1" -v b0="$b0" -v b1="$b1" -v c="${c:-0}" 'BEGIN {
+			printf "{\"minio_cpu_seconds\": %.3f, \"broker_cpu_seconds\": %.3f, \"client_cpu_seconds\": %.3f}\n", m1 - m0, b1 - b0, c }' >"$ot/cpu-$name.json"
+	}
 	local r
 	for r in $(seq 1 "$OT_REPEAT"); do
 		cold_start consume-$r
-		CPU_PID=$pid loadtest ot "consume-$r" consume --brokers "$addr" --topic ot --consumers 4 --progress 5s
+		CPU_PID=$pid cpu_run "consume-$r" "$pid" loadtest ot "consume-$r" consume --brokers "$addr" --topic ot --consumers 4 --progress 5s
 		mv "$WORK/ot-consume-$r.json" "$ot/consume-$r.json"
 		# Again on the same broker: its heap has grown to size (a fresh
 		# process pays a page fault per page of it), while the data is
 		# still cold: the whole topic is eight times the block cache, and
 		# the first pass left only its end there, long evicted when the
 		# second pass gets to it.
-		CPU_PID=$pid loadtest ot "consume-warm-$r" consume --brokers "$addr" --topic ot --consumers 4 --progress 5s
+		CPU_PID=$pid cpu_run "consume-warm-$r" "$pid" loadtest ot "consume-warm-$r" consume --brokers "$addr" --topic ot --consumers 4 --progress 5s
 		mv "$WORK/ot-consume-warm-$r.json" "$ot/consume-warm-$r.json"
 		cold_start replay-$r
 		log "object tier: objtier replay --topic ot --workers 4"
-		"$OBJTIER" replay --brokers "$addr" --topic ot --workers 4 >"$ot/replay-$r.json"
+		cpu_run "replay-$r" "$pid" "$OBJTIER" replay --brokers "$addr" --topic ot --workers 4 >"$ot/replay-$r.json"
 	done
 	stop "$pid"
 	# The compacted objects, or every object when compaction wrote none
@@ -171,7 +183,7 @@ objtier_step() {
 	fi
 	for r in $(seq 1 "$OT_REPEAT"); do
 		log "object tier: objtier rawget --prefix '$prefix' --block 4MiB --concurrency 5 (run $r)"
-		"$OBJTIER" rawget --url "$url" --prefix "$prefix" --block 4MiB --concurrency 5 >"$ot/rawget5-$r.json"
+		cpu_run "rawget5-$r" "" "$OBJTIER" rawget --url "$url" --prefix "$prefix" --block 4MiB --concurrency 5 >"$ot/rawget5-$r.json"
 	done
 	"$OBJTIER" rawget --url "$url" --prefix "$prefix" --block 4MiB --concurrency 16 >"$ot/rawget16.json"
 	mv "$WORK/ot-produce.json" "$ot/produce.json"

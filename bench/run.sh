@@ -17,6 +17,12 @@
 #                                                          (default 10)
 #   BENCH_SEQ_COUNT   sequential acks=all writes, one in flight
 #                                                          (default 1000)
+#   BENCH_CPU_COUNT   1 KiB records of the broker CPU step, produced on a
+#                     fresh broker after a warm-up and counted until all of
+#                     them are uploaded; 0 skips the step (default 1000000)
+#   BENCH_CPU_WARMUP  1 KiB records of that step's warm-up  (default 300000)
+#   BENCH_CPU_UPLOAD_WAIT  seconds the step waits for the uploads to finish
+#                     before it fails                      (default 120)
 #   BENCH_DISK_MB     MiB written by each dd run            (default 1024)
 #   BENCH_TMP         parent of the work dir (same disk as the data dir:
 #                     Shale's data, the NATS store and the dd files all
@@ -113,6 +119,20 @@ stop() {
 	wait "$1" 2>/dev/null || true
 }
 
+# free_port prints a loopback TCP port nothing listens on.
+free_port() {
+	local p
+	for _ in $(seq 1 50); do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	log "no free port found"
+	exit 1
+}
+
 # cpu_secs PID: the process's user+system CPU seconds so far, from
 # /proc/PID/stat (utime and stime, fields 14 and 15, in clock ticks).
 CLK_TCK=$(getconf CLK_TCK)
@@ -123,14 +143,18 @@ cpu_secs() {
 # loadtest PREFIX NAME ARGS...: one profile, JSON to WORK/PREFIX-NAME.json,
 # progress to WORK/PREFIX-NAME.log, the command to WORK/commands.txt.
 # With CPU_PID set, the broker's CPU seconds during the profile go to
-# WORK/PREFIX-NAME.cpu.
+# WORK/PREFIX-NAME.cpu. With CLIENT_RUSAGE set to a file, the loadtest
+# process runs under `objtier rusage`, which writes its own CPU seconds
+# there when it exits.
 loadtest() {
 	local prefix=$1 name=$2 cpu0=""
 	shift 2
 	echo "shale loadtest $*" >>"$WORK/commands-$prefix.txt"
 	log "$prefix $name: shale loadtest $*"
 	if [[ -n "${CPU_PID:-}" ]]; then cpu0=$(cpu_secs "$CPU_PID"); fi
-	"$SHALE" loadtest "$@" --json >"$WORK/$prefix-$name.json" 2>"$WORK/$prefix-$name.log" || {
+	local wrap=()
+	if [[ -n "${CLIENT_RUSAGE:-}" ]]; then wrap=("$WORK/bin/objtier" rusage --out "$CLIENT_RUSAGE" --); fi
+	${wrap[@]+"${wrap[@]}"} "$SHALE" loadtest "$@" --json >"$WORK/$prefix-$name.json" 2>"$WORK/$prefix-$name.log" || {
 		log "$prefix $name failed:"
 		tail -5 "$WORK/$prefix-$name.log" >&2
 		exit 1
@@ -167,6 +191,89 @@ SHALE_PID=$STARTED_PID
 CPU_PID=$SHALE_PID profiles shale "$STARTED_ADDR"
 stop "$SHALE_PID"
 rm -rf "$WORK/shale-data"
+
+# Broker CPU per GB produced (issue 14's target): a fresh `shale dev` of
+# its own, a warm-up load to another topic (the heap and the WAL's files
+# grow to size), then BENCH_CPU_COUNT records of 1 KiB. The broker's CPU
+# seconds are read when the produce starts, when it ends, and when the
+# broker has uploaded all of it (its shale_upload_pending_segments gauge at
+# 0 with no segment sealed since): the figure counts the upload of what was
+# produced, not only its way into the WAL. Compaction is off on this
+# broker.
+CPU_COUNT=${BENCH_CPU_COUNT:-1000000}
+CPU_WARMUP=${BENCH_CPU_WARMUP:-300000}
+CPU_UPLOAD_WAIT=${BENCH_CPU_UPLOAD_WAIT:-120}
+# upload_state ADDR: "PENDING SEALED" from the broker's /metrics ("" when
+# it does not answer).
+upload_state() {
+	curl -sf --max-time 5 "http://$1/metrics" | awk '
+		$1 == "shale_upload_pending_segments" { p = $2 + 0 }
+		$1 == "shale_wal_segments_sealed_total" { s = $2 + 0 }
+		END { if (p != "" && s != "") printf "%d %d\n", p, s }'
+}
+# wait_uploaded ADDR PID: waits until the broker at metrics ADDR has
+# nothing pending upload and has sealed no segment in the 0.5 s after (a
+# non-empty active segment is sealed within its 250 ms age, so a quiet
+# half second means the last data is uploaded). Prints the broker's CPU
+# seconds and the time (seconds since the epoch) read at the first of
+# those two polls, so the quiet half second is not counted. Fails after
+# CPU_UPLOAD_WAIT seconds.
+wait_uploaded() {
+	local addr=$1 pid=$2 t0=$SECONDS st cpu now next
+	while ((SECONDS - t0 < CPU_UPLOAD_WAIT)); do
+		cpu=$(cpu_secs "$pid")
+		now=$(date +%s.%N)
+		st=$(upload_state "$addr")
+		if [[ "${st%% *}" == 0 ]]; then
+			sleep 0.5
+			next=$(upload_state "$addr")
+			if [[ "$next" == "$st" ]]; then
+				echo "$cpu $now"
+				return 0
+			fi
+			continue
+		fi
+		sleep 0.1
+	done
+	log "cpu: the broker did not upload everything within ${CPU_UPLOAD_WAIT}s (pending segments, sealed: ${st:-no answer from http://$addr/metrics})"
+	exit 1
+}
+cpu_step() {
+	local cpu="$WORK/cpu" maddr
+	mkdir -p "$cpu"
+	maddr=127.0.0.1:$(free_port)
+	# No compaction: its first pass (a minute after start by default)
+	# would rewrite the warm-up's objects at a moment of its own choosing,
+	# inside the window or not.
+	start shale-cpu "$WORK/cpu-shale.log" "$SHALE" dev --data-dir "$WORK/cpu-data" --listen 127.0.0.1:0 \
+		--metrics-listen "$maddr" --compaction-interval 0 --log-level warn
+	local pid=$STARTED_PID addr=$STARTED_ADDR
+	local producer=(--brokers "$addr" --partitions 8 --create-topic --progress 5s --producers 4 --acks 1
+		--linger 5ms --batch-bytes 1MiB --compression none --record-size 1KiB)
+	if ((CPU_WARMUP > 0)); then
+		loadtest cpu warmup produce "${producer[@]}" --topic cpu-warmup --count "$CPU_WARMUP"
+		wait_uploaded "$maddr" "$pid" >/dev/null
+	fi
+	local c0 c1 c2 t0 t1 t2 up
+	t0=$(date +%s.%N)
+	c0=$(cpu_secs "$pid")
+	loadtest cpu produce produce "${producer[@]}" --topic cpu --count "$CPU_COUNT"
+	c1=$(cpu_secs "$pid")
+	t1=$(date +%s.%N)
+	up=$(wait_uploaded "$maddr" "$pid")
+	c2=${up% *} t2=${up#* }
+	mv "$WORK/cpu-produce.json" "$cpu/produce.json"
+	if [[ -f "$WORK/cpu-warmup.json" ]]; then mv "$WORK/cpu-warmup.json" "$cpu/warmup.json"; fi
+	awk -v c0="$c0" -v c1="$c1" -v c2="$c2" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v n="$CPU_COUNT" -v w="$CPU_WARMUP" 'BEGIN {
+		printf "{\"records\": %d, \"warmup_records\": %d, \"produce_cpu_seconds\": %.3f, \"uploaded_cpu_seconds\": %.3f, \"produce_seconds\": %.3f, \"uploaded_seconds\": %.3f}\n",
+			n, w, c1 - c0, c2 - c0, t1 - t0, t2 - t0 }' >"$cpu/cpu.json"
+	log "cpu: $(cat "$cpu/cpu.json")"
+	stop "$pid"
+	rm -rf "$WORK/cpu-data"
+}
+if ((CPU_COUNT > 0)); then
+	cpu_step
+fi
 
 # Latency end to end (issue 14): 8 partitions, 100 B, 20,000 records/s, one
 # producer and one consumer, acks=all at the default 250ms segment age and

@@ -29,6 +29,11 @@
 //	    starts the command, times its "Kafka listener on" line and the first
 //	    Metadata response that lists the topic with all N partitions,
 //	    samples its resident memory, then stops it with SIGTERM.
+//
+//	objtier rusage --out cpu.json -- shale loadtest consume ...
+//	    runs the command with this process's stdin, stdout and stderr and
+//	    exits with its exit code; once it has exited, writes its user and
+//	    system CPU seconds (wait4's rusage of the reaped child) to --out.
 package main
 
 import (
@@ -62,12 +67,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-const usage = `usage: objtier mkbucket|rawget|fetch|replay|startup [flags]`
+const usage = `usage: objtier mkbucket|rawget|fetch|replay|startup|rusage [flags]`
 
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
+	}
+	if os.Args[1] == "rusage" {
+		// Its stdout is the child's, not a JSON result.
+		os.Exit(runRusage(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	cmds := map[string]func([]string) (any, error){
 		"mkbucket": mkbucket,

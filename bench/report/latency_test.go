@@ -48,7 +48,10 @@ func TestLatencyTargets(t *testing.T) {
 	r.Shale.Produce1K = &loadtest.Summary{Produce: &loadtest.Phase{Bytes: 2e9, MBPerSec: 100}}
 	r.Kfake.Produce1K = &loadtest.Summary{Produce: &loadtest.Phase{MBPerSec: 110}}
 	os.WriteFile(filepath.Join(dir, "shale-produce1k.cpu"), []byte("2.5\n"), 0o644)
-	c := loadCPU(dir, r)
+	c, err := loadCPU(dir, r)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got := c.Produce1K.perGB(); got != 1.25 {
 		t.Fatalf("CPU per GB %.3f, want 1.25", got)
 	}

@@ -16,6 +16,8 @@
 //	loopback.json     {"mb_per_sec", "bytes", "seconds"}
 //	machine.txt       key=value lines: nproc, cpu, memory, kernel, go, ...
 //	commands-shale.txt the loadtest commands of the Shale profiles
+//	shale-{produce1k,consume100}.cpu the broker's CPU seconds in those profiles
+//	cpu/cpu.json, cpu/produce.json  the broker CPU step (see cpuStep)
 package main
 
 import (
@@ -28,6 +30,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -179,13 +182,23 @@ func load(dir string) (*results, error) {
 	if r.Objtier, err = loadObjtier(dir); err != nil {
 		return nil, err
 	}
+	if r.Objtier != nil {
+		r.Objtier.Cores = 2
+		for _, kv := range r.Machine {
+			if n, err := strconv.Atoi(kv[1]); kv[0] == "nproc" && err == nil && n > 0 {
+				r.Objtier.Cores = n
+			}
+		}
+	}
 	if r.Scale, err = loadScale(dir); err != nil {
 		return nil, err
 	}
 	if r.Latency, err = loadLatency(dir); err != nil {
 		return nil, err
 	}
-	r.CPU = loadCPU(dir, r)
+	if r.CPU, err = loadCPU(dir, r); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -352,6 +365,32 @@ func writeMarkdown(w io.Writer, r *results, command, table string) {
 		fmt.Fprintf(w, "then restarted once more and the Fetch at offset 0 repeated, broker cold and\n")
 		fmt.Fprintf(w, "MinIO warm, which is what the history-growth target compares.\n\n")
 	}
+	if o := r.Objtier; o != nil && len(o.CPU) > 0 {
+		fmt.Fprintf(w, "Each cold replay and raw GET run also records the user+system CPU seconds of\n")
+		fmt.Fprintf(w, "MinIO, the broker and the client over the run. MinIO's and the broker's come\n")
+		fmt.Fprintf(w, "from their /proc/PID/stat (utime+stime) read just before the client starts and\n")
+		fmt.Fprintf(w, "just after it exits; the client's (`shale loadtest consume`, `objtier replay`,\n")
+		fmt.Fprintf(w, "`objtier rawget`) from the kernel's rusage of the exited process, which\n")
+		fmt.Fprintf(w, "`objtier rusage` starts and reaps: the same utime and stime, counted to the\n")
+		fmt.Fprintf(w, "client's end without sampling. \"Cores allow\" is the machine's cores divided by\n")
+		fmt.Fprintf(w, "the total CPU-seconds per GB: the read rate if CPU were the only limit and the\n")
+		fmt.Fprintf(w, "three processes had every core to themselves.\n\n")
+	}
+	if st := r.CPU.Step; st != nil {
+		fmt.Fprintf(w, "The broker CPU step runs a fresh `shale dev` of its own (own data dir,\n")
+		fmt.Fprintf(w, "`--metrics-listen`, `--compaction-interval 0` so that no compaction pass lands\n")
+		fmt.Fprintf(w, "in the window or not by chance). It produces a warm-up of %d records of 1 KiB to another\n", st.WarmupRecords)
+		fmt.Fprintf(w, "topic and waits until the broker has uploaded all of it, then produces %d\n", st.Records)
+		fmt.Fprintf(w, "records of 1 KiB (4 producers, acks=1, linger 5ms, 1 MiB batches, no\n")
+		fmt.Fprintf(w, "compression, 8 partitions). The broker's utime+stime (/proc/PID/stat) is read\n")
+		fmt.Fprintf(w, "when that produce starts, when it ends, and when the broker has uploaded\n")
+		fmt.Fprintf(w, "everything it took in: `shale_upload_pending_segments` at 0 on its /metrics\n")
+		fmt.Fprintf(w, "and `shale_wal_segments_sealed_total` unchanged 0.5 s later (a non-empty\n")
+		fmt.Fprintf(w, "segment is sealed within its 250 ms age), the CPU read at the first of those\n")
+		fmt.Fprintf(w, "two polls. /metrics is polled only after the produce has ended. The target\n")
+		fmt.Fprintf(w, "uses CPU until uploaded: taking the bytes in and uploading them to the\n")
+		fmt.Fprintf(w, "embedded store.\n\n")
+	}
 	if len(r.Scale) > 0 {
 		fmt.Fprintf(w, "The scale step runs `shale dev` (embedded file object store) with one topic of\n")
 		fmt.Fprintf(w, "that many partitions and 4 producers of 100 B records (acks=1, linger 5ms)\n")
@@ -381,6 +420,9 @@ func writeMarkdown(w io.Writer, r *results, command, table string) {
 	detail("Shale consume 100 B (hot)", r.Shale.Consume100)
 	detail("Shale produce 1 KiB", r.Shale.Produce1K)
 	detail("Shale latency at half max", r.Shale.Latency)
+	if st := r.CPU.Step; st != nil {
+		detail("Broker CPU step produce (fresh broker, after the warm-up)", st.Produce)
+	}
 	detail("kfake produce 100 B", r.Kfake.Produce100)
 	detail("kfake consume 100 B", r.Kfake.Consume100)
 	detail("kfake produce 1 KiB", r.Kfake.Produce1K)

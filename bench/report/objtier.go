@@ -25,6 +25,9 @@ import (
 //	objtier/replay-N.json      cold replays with raw Fetch requests
 //	objtier/rawget5-N.json     raw ranged GETs, 5 in flight
 //	objtier/rawget16.json      raw ranged GETs, 16 in flight
+//	objtier/cpu-{consume,consume-warm,replay,rawget5}-N.json
+//	                           user+system CPU seconds of MinIO, the broker
+//	                           and the client over that run
 //	objtier/fetch-{start,tail}-{base,long}-N.json
 //	                           one Fetch per partition at offset 0 and at the
 //	                           tail after cold restart N, with the base load's
@@ -89,6 +92,29 @@ type objtierResults struct {
 	BrokerCommand        string
 	// FindExtent is the output of BenchmarkCatalogFindExtent (e2e).
 	FindExtent string
+	// CPU holds each cold read run's CPU by process, per run kind (the
+	// coldRunKinds), in run order; empty in older results.
+	CPU map[string][]procCPU
+	// Cores is the machine's CPU count (machine.txt's nproc; 2 when unknown).
+	Cores int
+}
+
+// procCPU is one cold read run's user+system CPU seconds by process
+// (objtier/cpu-KIND-N.json) and the bytes the run read.
+type procCPU struct {
+	MinIO  float64 `json:"minio_cpu_seconds"`
+	Broker float64 `json:"broker_cpu_seconds"`
+	Client float64 `json:"client_cpu_seconds"`
+	Bytes  int64   `json:"-"`
+}
+
+// coldRunKinds are the cold read runs measured by process, in table order,
+// with their names.
+var coldRunKinds = []struct{ kind, name, short string }{
+	{"consume", "cold replay, `shale loadtest consume`, fresh broker", "loadtest consume"},
+	{"consume-warm", "cold replay again on the same broker (data still cold)", "loadtest consume, second replay"},
+	{"replay", "cold replay, raw Fetch (`objtier replay`)", "raw Fetch"},
+	{"rawget5", "raw ranged GET, 5 in flight (`objtier rawget`, no broker)", "raw GET"},
 }
 
 type scaleRun struct {
@@ -201,6 +227,28 @@ func loadObjtier(dir string) (*objtierResults, error) {
 		if g != nil {
 			o.RawGet5 = append(o.RawGet5, *g)
 		}
+		for kind, bytes := range map[string]int64{
+			"consume":      bytesOr(c, func(s *loadtest.Summary) int64 { return consumeOf(s).Bytes }),
+			"consume-warm": bytesOr(w, func(s *loadtest.Summary) int64 { return consumeOf(s).Bytes }),
+			"replay":       bytesOr(r, func(r *replayResult) int64 { return r.Bytes }),
+			"rawget5":      bytesOr(g, func(g *rawGetResult) int64 { return g.Bytes }),
+		} {
+			p, err := optionalJSON[procCPU](filepath.Join(d, fmt.Sprintf("cpu-%s-%d.json", kind, i)))
+			if err != nil {
+				return nil, err
+			}
+			if p == nil {
+				continue
+			}
+			if bytes <= 0 {
+				return nil, fmt.Errorf("%s: cpu-%s-%d.json without the run's bytes", d, kind, i)
+			}
+			p.Bytes = bytes
+			if o.CPU == nil {
+				o.CPU = map[string][]procCPU{}
+			}
+			o.CPU[kind] = append(o.CPU[kind], *p)
+		}
 	}
 	if len(o.Consume) == 0 || len(o.RawGet5) == 0 {
 		return nil, fmt.Errorf("%s: no cold replay or raw GET results", d)
@@ -240,6 +288,48 @@ func loadObjtier(dir string) (*objtierResults, error) {
 		o.FindExtent = strings.Join(lines, "\n")
 	}
 	return o, nil
+}
+
+// bytesOr is f(v), or 0 when v is nil.
+func bytesOr[T any](v *T, f func(*T) int64) int64 {
+	if v == nil {
+		return 0
+	}
+	return f(v)
+}
+
+// cpuPerGB sums runs: each process's CPU-seconds per 10^9 bytes read, and
+// the bytes.
+type cpuPerGB struct {
+	runs                         int
+	bytes                        int64
+	minio, broker, client, total float64
+}
+
+func sumCPU(runs []procCPU) cpuPerGB {
+	var c cpuPerGB
+	var m, b, cl float64
+	for _, r := range runs {
+		c.runs++
+		c.bytes += r.Bytes
+		m, b, cl = m+r.MinIO, b+r.Broker, cl+r.Client
+	}
+	if c.bytes > 0 {
+		gb := float64(c.bytes) / 1e9
+		c.minio, c.broker, c.client = m/gb, b/gb, cl/gb
+		c.total = c.minio + c.broker + c.client
+	}
+	return c
+}
+
+// allows is the read rate in GB/s the machine's cores would allow if the
+// run's processes had them all and nothing else cost CPU: cores / total
+// CPU-seconds per GB.
+func (c cpuPerGB) allows(cores int) float64 {
+	if c.total <= 0 {
+		return 0
+	}
+	return float64(cores) / c.total
 }
 
 // fetchRuns are the Fetch latencies after each cold restart: at offset 0
@@ -477,6 +567,54 @@ func writeObjtierTable(w io.Writer, o *objtierResults) {
 	if o.MinioBytes > 0 {
 		row("MinIO data dir at the end (compaction garbage not yet collected)", gib(o.MinioBytes))
 	}
+	writeColdCPUTable(w, o, f)
+}
+
+// writeColdCPUTable is the cold reads' CPU by process: on a machine where
+// MinIO, the broker and the client share the cores, the sum bounds the
+// rate, and its ratio between a replay and raw GET bounds theirs.
+func writeColdCPUTable(w io.Writer, o *objtierResults, f objtierFigures) {
+	if len(o.CPU) == 0 {
+		return
+	}
+	row := func(cells ...string) { fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | ")) }
+	cores := o.Cores
+	if cores <= 0 {
+		cores = 2
+	}
+	measured := map[string]float64{"consume": f.consumeMed, "consume-warm": f.warmMed, "replay": f.replayMed, "rawget5": f.raw5Med}
+	fmt.Fprintf(w, "\n### Cold reads: CPU by process (user+system CPU-s per GB read, GB = 10^9 bytes)\n\n")
+	row("run", "runs, GB read", "MinIO", "broker", "client", "total", fmt.Sprintf("%d cores allow (%d / total)", cores, cores), "measured (median)")
+	row("---", "---", "---", "---", "---", "---", "---", "---")
+	sums := map[string]cpuPerGB{}
+	for _, k := range coldRunKinds {
+		runs := o.CPU[k.kind]
+		if len(runs) == 0 {
+			continue
+		}
+		c := sumCPU(runs)
+		sums[k.kind] = c
+		broker := fmt.Sprintf("%.2f", c.broker)
+		if k.kind == "rawget5" {
+			broker = "none running"
+		}
+		row(k.name, fmt.Sprintf("%d, %.2f", c.runs, float64(c.bytes)/1e9), fmt.Sprintf("%.2f", c.minio), broker,
+			fmt.Sprintf("%.2f", c.client), fmt.Sprintf("%.2f", c.total), fmt.Sprintf("%.2f GB/s", c.allows(cores)),
+			fmt.Sprintf("%.1f MB/s", measured[k.kind]))
+	}
+	raw, ok := sums["rawget5"]
+	if !ok || raw.total <= 0 {
+		return
+	}
+	var lines []string
+	for _, k := range coldRunKinds[:3] {
+		c, ok := sums[k.kind]
+		if !ok || c.total <= 0 {
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("%s %s (measured %s)", k.short, ratio(raw.total, c.total), ratio(measured[k.kind], f.raw5Med)))
+	}
+	fmt.Fprintf(w, "\nCPU bound of each replay against raw GET (raw GET's total CPU-s per GB / the replay's): %s.\n", strings.Join(lines, "; "))
 }
 
 func writeScaleTable(w io.Writer, runs []scaleRun) {
