@@ -99,7 +99,7 @@ start() {
 	STARTED_PID=$!
 	PIDS+=("$STARTED_PID")
 	for _ in $(seq 1 300); do
-		if grep -q 'Kafka listener on ' "$logf"; then
+		if grep -qs 'Kafka listener on ' "$logf"; then
 			STARTED_ADDR=$(sed -n 's/.*Kafka listener on \([0-9.:]*\).*/\1/p' "$logf" | head -1)
 			return 0
 		fi
@@ -374,4 +374,4 @@ printf '{"direct_mb_per_sec": %s, "fdatasync_mb_per_sec": %s, "mib_written": %s}
 } >"$WORK/machine.txt"
 
 "$WORK/bin/report" --dir "$WORK" --out "$OUT" \
-	--command "bench/run.sh (BENCH_COUNT_100=$N100 BENCH_COUNT_1K=$N1K BENCH_LAT_SECS=$LAT_SECS BENCH_DISK_MB=$DISK_MB)"
+	--command "bench/run.sh (BENCH_COUNT_100=$N100 BENCH_COUNT_1K=$N1K BENCH_CPU_COUNT=$CPU_COUNT BENCH_LAT_SECS=$LAT_SECS BENCH_DISK_MB=$DISK_MB)"
