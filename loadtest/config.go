@@ -70,6 +70,13 @@ type Config struct {
 	// Rate is the target of all producers together in records per
 	// second; 0 is unlimited.
 	Rate float64
+	// Warmup leaves the latencies of records sent in the run's first
+	// Warmup out of the summary (progress lines still show them): a
+	// client's start-up (connections, metadata, a producer that keeps one
+	// request per partition in flight until its first answer) is not the
+	// steady state a latency target describes. Throughput counts every
+	// record.
+	Warmup time.Duration
 	// Duration stops producing (or consuming, in consume mode) after
 	// this long; 0 is no time limit.
 	Duration time.Duration
@@ -182,6 +189,12 @@ func (c Config) Validate() error {
 	if c.Rate < 0 {
 		return fmt.Errorf("--rate %g: must not be negative", c.Rate)
 	}
+	if c.Warmup < 0 {
+		return fmt.Errorf("--warmup %s: must not be negative", c.Warmup)
+	}
+	if c.Warmup > 0 && c.Duration > 0 && c.Warmup >= c.Duration {
+		return fmt.Errorf("--warmup %s: must be shorter than --duration %s", c.Warmup, c.Duration)
+	}
 	if c.Duration < 0 {
 		return fmt.Errorf("--duration %s: must not be negative", c.Duration)
 	}
@@ -280,6 +293,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 		return err
 	})
 	fs.Float64Var(&c.Rate, "rate", c.Rate, "records/s of all producers together (0: unlimited)")
+	fs.DurationVar(&c.Warmup, "warmup", c.Warmup, "leave the latencies of records sent in the first this long out of the summary (0: none)")
 	fs.DurationVar(&c.Duration, "duration", c.Duration, "how long to produce (consume mode: to consume); 0: no limit")
 	fs.Int64Var(&c.Count, "count", c.Count, "records to produce (consume mode: to consume); 0: no limit")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "e2e: how long consumers may lag after producing ends")

@@ -82,6 +82,8 @@ func TestBadArgumentsAreErrors(t *testing.T) {
 		{ModeProduce, []string{"--count", "1", "--max-in-flight", "-1"}, "--max-in-flight"},
 		{ModeProduce, []string{"--count", "1", "--topic", ""}, "--topic"},
 		{ModeProduce, []string{"--count", "1", "--create-topic", "--partitions", "0"}, "--partitions"},
+		{ModeProduce, []string{"--count", "1", "--warmup", "-1s"}, "--warmup"},
+		{ModeProduce, []string{"--duration", "2s", "--warmup", "2s"}, "--warmup"},
 		{ModeProduce, []string{"--count", "x"}, "count"},
 		{ModeProduce, []string{"--brokers", ","}, "brokers"},
 		{ModeE2E, []string{"--count", "1", "--record-size", "15"}, "e2e needs at least 16"},

@@ -50,7 +50,10 @@ type run struct {
 	startOffsets map[int32]int64
 	endOffsets   map[int32]int64
 
-	begin    time.Time
+	begin time.Time
+	// warmEnd is begin + Config.Warmup: latencies of records sent
+	// earlier stay out of the summary.
+	warmEnd  time.Time
 	produced phaseState
 	consumed phaseState
 
@@ -85,9 +88,13 @@ type latencyRecorder struct {
 	interval *Histogram
 }
 
-func (lr *latencyRecorder) record(d time.Duration) {
+// record records the latency d of a record sent at sent: in the totals
+// only once the warm-up is over (the run's warmEnd).
+func (lr *latencyRecorder) record(d time.Duration, sent, warmEnd time.Time) {
 	lr.mu.Lock()
-	lr.total.RecordDuration(d)
+	if !sent.Before(warmEnd) {
+		lr.total.RecordDuration(d)
+	}
 	lr.interval.RecordDuration(d)
 	lr.mu.Unlock()
 }
@@ -264,6 +271,7 @@ func (r *run) execute(ctx context.Context, progress io.Writer) (*Summary, error)
 	}
 
 	r.begin = time.Now()
+	r.warmEnd = r.begin.Add(cfg.Warmup)
 	var deadline time.Time
 	if cfg.Duration > 0 {
 		deadline = r.begin.Add(cfg.Duration)
@@ -322,7 +330,7 @@ func (r *run) execute(ctx context.Context, progress io.Writer) (*Summary, error)
 
 	s := &Summary{
 		Mode: cfg.Mode, Topic: cfg.Topic, Partitions: r.partitions, RecordSize: cfg.RecordSize,
-		Acks: cfg.Acks, Compression: cfg.Compression, Rate: cfg.Rate, Elapsed: elapsed,
+		Acks: cfg.Acks, Compression: cfg.Compression, Rate: cfg.Rate, Elapsed: elapsed, Warmup: cfg.Warmup,
 	}
 	if len(producerClients) > 0 {
 		s.Producers = len(producerClients)
@@ -468,7 +476,7 @@ func (r *run) produce(ctx context.Context, cl *kgo.Client, id, quota int64, rate
 			r.fail(fmt.Errorf("produce to %s: %w", r.cfg.Topic, err))
 			return
 		}
-		lr.record(time.Since(rec.Timestamp))
+		lr.record(time.Since(rec.Timestamp), rec.Timestamp, r.warmEnd)
 		r.produced.records.Add(1)
 		r.produced.bytes.Add(int64(len(rec.Value)))
 	}
@@ -578,8 +586,8 @@ func (r *run) consume(ctx context.Context, cl *kgo.Client, parts map[int32]int64
 			counted = true
 			r.consumed.bytes.Add(int64(len(rec.Value) + len(rec.Key)))
 			if embed {
-				sent := int64(binary.BigEndian.Uint64(rec.Value))
-				lr.record(time.Duration(time.Now().UnixNano() - sent))
+				sent := time.Unix(0, int64(binary.BigEndian.Uint64(rec.Value)))
+				lr.record(time.Since(sent), sent, r.warmEnd)
 			}
 			if n == limit.Load() {
 				done = true

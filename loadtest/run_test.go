@@ -103,6 +103,33 @@ func TestProduceThenConsumeCountsAreExact(t *testing.T) {
 	}
 }
 
+// With a warm-up, latencies of records sent before it ends stay out of
+// the summary's totals but not out of the progress lines; throughput
+// counts every record.
+func TestWarmupLeavesEarlyLatenciesOut(t *testing.T) {
+	begin := time.Now()
+	warmEnd := begin.Add(time.Second)
+	lr := &latencyRecorder{total: NewHistogram(), interval: NewHistogram()}
+	lr.record(900*time.Millisecond, begin, warmEnd)                       // sent during the warm-up
+	lr.record(5*time.Millisecond, warmEnd, warmEnd)                       // sent as it ends
+	lr.record(7*time.Millisecond, warmEnd.Add(time.Millisecond), warmEnd) // after
+	if got := lr.total.Count(); got != 2 {
+		t.Fatalf("%d latencies in the totals, want the 2 sent after the warm-up", got)
+	}
+	if max := time.Duration(lr.total.Percentile(100)); max > 10*time.Millisecond {
+		t.Fatalf("totals' max %v: the warm-up's 900ms was counted", max)
+	}
+	if got := lr.interval.Count(); got != 3 {
+		t.Fatalf("%d latencies for the progress line, want all 3", got)
+	}
+	// No warm-up: every latency counts.
+	lr = &latencyRecorder{total: NewHistogram(), interval: NewHistogram()}
+	lr.record(time.Millisecond, begin, begin)
+	if lr.total.Count() != 1 {
+		t.Fatal("without a warm-up a latency was left out")
+	}
+}
+
 func TestE2ECountsAndLatency(t *testing.T) {
 	n := shaletest.StartNode(t, nil)
 	addr := n.Addr()

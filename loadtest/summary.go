@@ -22,6 +22,9 @@ type Summary struct {
 	Rate        float64 `json:"target_rate"`
 	// Elapsed is the wall time of the whole run, setup excluded.
 	Elapsed time.Duration `json:"elapsed_ns"`
+	// Warmup is how long at the start the latencies were left out of
+	// (records sent in it are still counted in throughput).
+	Warmup  time.Duration `json:"warmup_ns,omitempty"`
 	Produce *Phase        `json:"produce,omitempty"`
 	Consume *Phase        `json:"consume,omitempty"`
 	// Errors is the number of failed records (produce) and fetch errors
@@ -105,8 +108,12 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(w, "%-8s %d records, %.1f MB in %s: %.0f records/s, %.2f MB/s, %d errors\n",
 			name+":", p.Records, float64(p.Bytes)/1e6, p.Elapsed.Round(time.Millisecond), p.RecordsPerSec, p.MBPerSec, p.Errors)
 		if l := p.Latency; l != nil {
-			fmt.Fprintf(w, "         latency %s: p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (mean %s, %d samples)\n",
-				latName, fmtLatency(l.P50), fmtLatency(l.P90), fmtLatency(l.P99), fmtLatency(l.P999), fmtLatency(l.Max), fmtLatency(l.Mean), l.Count)
+			warm := ""
+			if s.Warmup > 0 {
+				warm = fmt.Sprintf(" sent after the first %s", s.Warmup)
+			}
+			fmt.Fprintf(w, "         latency %s: p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (mean %s, %d samples%s)\n",
+				latName, fmtLatency(l.P50), fmtLatency(l.P90), fmtLatency(l.P99), fmtLatency(l.P999), fmtLatency(l.Max), fmtLatency(l.Mean), l.Count, warm)
 		}
 	}
 	writePhase("produce", "produce→ack", s.Produce)

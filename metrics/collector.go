@@ -49,6 +49,7 @@ var (
 	walWrittenDesc  = desc("shale_wal_written_bytes_total", "Frame bytes made durable in the WAL.")
 	walFsyncsDesc   = desc("shale_wal_fsyncs_total", "fsyncs the WAL issued: commits, new segment files, directories.")
 	walSealsDesc    = desc("shale_wal_segments_sealed_total", "WAL segments sealed (each becomes one object).")
+	walMemoryDesc   = desc("shale_wal_upload_memory_bytes", "Payload bytes of WAL segments kept in memory until the uploader reads them (wal upload_memory_bytes).")
 	upObjectsDesc   = desc("shale_upload_objects_total", "Objects uploaded and committed to the catalog.")
 	upBytesDesc     = desc("shale_upload_bytes_total", "Bytes of the objects uploaded and committed.")
 	upSegmentsDesc  = desc("shale_upload_segments_total", "WAL segments the uploader handled.")
@@ -111,6 +112,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(walWrittenDesc, float64(st.Bytes))
 		counter(walFsyncsDesc, float64(st.Fsyncs))
 		counter(walSealsDesc, float64(st.Seals))
+		gauge(walMemoryDesc, float64(st.MemoryBytes))
 	}
 	if s.Uploader != nil {
 		st := s.Uploader.Stats()

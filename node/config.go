@@ -16,6 +16,7 @@ import (
 	"github.com/shalelog/shale/broker"
 	"github.com/shalelog/shale/metadata"
 	"github.com/shalelog/shale/tiering"
+	"github.com/shalelog/shale/wal"
 	"gopkg.in/yaml.v3"
 )
 
@@ -113,6 +114,11 @@ type WALConfig struct {
 	// group commit off (acks=all then waits for the age or size seal).
 	UploadBurst Duration `yaml:"upload_burst"`
 	MaxBytes    ByteSize `yaml:"max_bytes"`
+	// UploadMemoryBytes of sealed segments' entries stay in memory, as
+	// they were appended, until the uploader reads them (no read back
+	// from the file, no second CRC pass); past it segments are read from
+	// their files. 0 keeps nothing in memory.
+	UploadMemoryBytes ByteSize `yaml:"upload_memory_bytes"`
 	// RecycleSegments keeps uploaded segment files to overwrite as later
 	// segments (faster fsyncs on ext4 and XFS); turn it off on
 	// copy-on-write filesystems.
@@ -171,11 +177,12 @@ func DefaultConfig() Config {
 			// 16 MiB rather than 8: at full load one PUT per segment is
 			// 64 PUTs per GiB, which leaves room for compaction's writes
 			// within 160 PUT-class requests per GiB (docs/BENCHMARKS.md).
-			SegmentMaxBytes: Auto, // derived from MaxBytes: see Derive
-			SegmentMaxAge:   Duration(250 * time.Millisecond),
-			UploadBurst:     Duration(10 * time.Minute),
-			MaxBytes:        1 << 30,
-			RecycleSegments: true,
+			SegmentMaxBytes:   Auto, // derived from MaxBytes: see Derive
+			SegmentMaxAge:     Duration(250 * time.Millisecond),
+			UploadBurst:       Duration(10 * time.Minute),
+			MaxBytes:          1 << 30,
+			RecycleSegments:   true,
+			UploadMemoryBytes: ByteSize(wal.DefaultUploadMemoryBytes),
 		},
 		Tiering: TieringConfig{
 			LocalRetainBytes:  Auto, // derived from wal max_bytes: see Derive
@@ -264,6 +271,9 @@ func (c Config) Validate() error {
 	}
 	if c.WAL.SegmentMaxAge < Duration(time.Millisecond) {
 		return fmt.Errorf("wal segment_max_age %s: must be at least 1ms", time.Duration(c.WAL.SegmentMaxAge))
+	}
+	if c.WAL.UploadMemoryBytes < 0 {
+		return fmt.Errorf("wal upload_memory_bytes %d: must be >= 0", c.WAL.UploadMemoryBytes)
 	}
 	if c.WAL.UploadBurst < 0 {
 		return fmt.Errorf("wal upload_burst %s: must be >= 0", time.Duration(c.WAL.UploadBurst))

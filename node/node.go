@@ -190,6 +190,10 @@ func (n *Node) startBroker(cfg Config, logger *slog.Logger) (err error) {
 	wc.SegmentMaxAge = time.Duration(cfg.WAL.SegmentMaxAge)
 	wc.MaxBytes = int64(cfg.WAL.MaxBytes)
 	wc.DisableSpares = !cfg.WAL.RecycleSegments
+	wc.UploadMemoryBytes = int64(cfg.WAL.UploadMemoryBytes)
+	if wc.UploadMemoryBytes == 0 {
+		wc.UploadMemoryBytes = -1 // 0 in the node's config turns it off
+	}
 	wc.Logger = logger.With("component", "wal")
 	wc.OnSeal = func(wal.SegmentInfo) {
 		if u := up.Load(); u != nil {

@@ -198,6 +198,10 @@ func (l *Log) released(n int64) {
 func (l *Log) publish(seg *segment, ents []queued, pos int64) {
 	count := 0
 	l.indexMu.Lock()
+	if seg.entries == 0 {
+		seg.firstEntry = time.Now()
+		seg.keeping = l.cfg.UploadMemoryBytes > 0
+	}
 	for i := range ents {
 		e := &ents[i]
 		if e.size == 0 {
@@ -211,16 +215,37 @@ func (l *Log) publish(seg *segment, ents []queued, pos int64) {
 			length: e.size - frameHeaderSize,
 			span:   e.span,
 		})
+		if seg.keeping {
+			l.keepLocked(seg, e)
+		}
 		pos += int64(e.size)
 		count++
 	}
 	seg.durable = pos
-	if seg.entries == 0 {
-		seg.firstEntry = time.Now()
-	}
 	seg.entries += count
 	l.indexMu.Unlock()
 	l.stats.entries.Add(uint64(count))
+}
+
+// keepLocked keeps e's payload in memory with seg while the log's
+// UploadMemoryBytes allow; past them seg stops keeping and lets go of what
+// it kept. l.indexMu must be held for writing.
+func (l *Log) keepLocked(seg *segment, e *queued) {
+	n := int64(len(e.data))
+	if l.keptBytes+n > l.cfg.UploadMemoryBytes {
+		l.dropKeptLocked(seg)
+		return
+	}
+	seg.kept = append(seg.kept, keptEntry{key: e.key, base: e.base, maxTs: e.maxTs, span: e.span, data: e.data})
+	seg.keptBytes += n
+	l.keptBytes += n
+}
+
+// dropKeptLocked lets go of the entries s kept in memory; s is read from
+// its file from then on. l.indexMu must be held for writing.
+func (l *Log) dropKeptLocked(s *segment) {
+	l.keptBytes -= s.keptBytes
+	s.kept, s.keeping, s.keptBytes = nil, false, 0
 }
 
 // indexLocked adds one entry of seg to the partition index and to seg's

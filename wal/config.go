@@ -12,6 +12,8 @@ const (
 	DefaultSegmentMaxBytes = 8 << 20
 	DefaultSegmentMaxAge   = 250 * time.Millisecond
 	DefaultMaxPendingBytes = 64 << 20
+	// DefaultUploadMemoryBytes is the default UploadMemoryBytes.
+	DefaultUploadMemoryBytes = 128 << 20
 
 	// MaxSegmentMaxBytes bounds SegmentMaxBytes so that every byte position
 	// in a segment fits the 32-bit positions of the in-memory index, even
@@ -55,6 +57,13 @@ type Config struct {
 	// still accepted once nothing else is queued. Default 64 MiB.
 	MaxPendingBytes int64
 
+	// UploadMemoryBytes bounds the payload bytes of segments kept in
+	// memory, as they were appended, until ReadSegmentInto (the uploader)
+	// has read them once: such a segment is read with no pread and no
+	// second CRC pass. A segment whose entries would take the total past
+	// the bound is read from its file instead. Default 128 MiB; negative
+	// keeps nothing in memory.
+	UploadMemoryBytes int64
 	// DisableSpares turns off spare files: removed segments are deleted
 	// and every segment file starts empty and grows. Spares pay off on
 	// filesystems that overwrite in place (ext4, XFS); on copy-on-write
@@ -96,9 +105,10 @@ type hooks struct {
 // DefaultConfig returns a Config with every default filled in and Dir empty.
 func DefaultConfig() Config {
 	return Config{
-		SegmentMaxBytes: DefaultSegmentMaxBytes,
-		SegmentMaxAge:   DefaultSegmentMaxAge,
-		MaxPendingBytes: DefaultMaxPendingBytes,
+		SegmentMaxBytes:   DefaultSegmentMaxBytes,
+		SegmentMaxAge:     DefaultSegmentMaxAge,
+		MaxPendingBytes:   DefaultMaxPendingBytes,
+		UploadMemoryBytes: DefaultUploadMemoryBytes,
 	}
 }
 
@@ -134,6 +144,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPendingBytes == 0 {
 		c.MaxPendingBytes = d.MaxPendingBytes
+	}
+	if c.UploadMemoryBytes == 0 {
+		c.UploadMemoryBytes = d.UploadMemoryBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

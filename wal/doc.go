@@ -182,6 +182,19 @@
 // into one buffer so each frame's header lands where the previous payload
 // goes next; the header and CRC are checked again without an extra copy.
 //
+// # Memory for the uploader
+//
+// The payloads of each segment's entries also stay in memory, as
+// appended, up to Config.UploadMemoryBytes across segments, until
+// ReadSegmentInto reads the sealed segment once (the uploader): that read
+// hands out the kept payloads with no pread and no second CRC pass (the
+// bytes never left memory; the CRCs in the file guard what went through
+// the disk, and recovery checks them). A segment whose entries would take
+// the total past the bound stops keeping and lets go of what it kept, and
+// is read from its file; so is every segment found by Open. RemoveSegment
+// and Close let go too. Kept payloads alias the appenders' buffers, which
+// the WAL owns after Append, so nothing is copied to keep them.
+//
 // # O_DIRECT
 //
 // The format leaves room for aligned direct I/O later: the commit buffer is

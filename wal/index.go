@@ -189,6 +189,7 @@ func (l *Log) RemoveSegment(id uint64) error {
 			delete(l.parts, k)
 		}
 	}
+	l.dropKeptLocked(s)
 	copy(l.segments, l.segments[1:])
 	l.segments[len(l.segments)-1] = nil
 	l.segments = l.segments[:len(l.segments)-1]
@@ -343,13 +344,17 @@ func (l *Log) Replay(fn func(e Entry) error) error {
 	return nil
 }
 
-// ReadSegment calls fn for every durable entry of segment id in log order.
-// e.Data aliases a buffer that is reused after fn returns. An error from fn
-// stops the iteration and is returned as is.
 // ReadSegmentInto is ReadSegment with the whole segment read into buf
 // (grown if short) with one read, and every entry's Data a slice of it:
 // no copy per entry. The entries stay valid until buf is reused; the
 // buffer used is returned for that.
+//
+// A segment whose entries are still kept in memory (see
+// Config.UploadMemoryBytes) is not read at all: every entry's Data is the
+// payload as appended (never modified again, valid for as long as the
+// caller holds it), its CRC not checked again, and buf is returned as it
+// came. A sealed segment lets go of its kept entries once read so, whole;
+// later reads come from its file.
 func (l *Log) ReadSegmentInto(id uint64, buf []byte, fn func(e Entry) error) ([]byte, error) {
 	l.indexMu.RLock()
 	if l.closed {
@@ -360,6 +365,24 @@ func (l *Log) ReadSegmentInto(id uint64, buf []byte, fn func(e Entry) error) ([]
 	if s == nil {
 		l.indexMu.RUnlock()
 		return buf, fmt.Errorf("read segment %d: no such segment", id)
+	}
+	if s.keeping {
+		kept, sealed := s.kept, s.sealed
+		l.indexMu.RUnlock()
+		for _, k := range kept {
+			e := Entry{Key: k.key, BaseOffset: k.base, LastOffset: k.base + int64(k.span), MaxTimestamp: k.maxTs, Data: k.data[:len(k.data):len(k.data)]}
+			if err := fn(e); err != nil {
+				return buf, err
+			}
+		}
+		if sealed {
+			l.indexMu.Lock()
+			if s.keeping && len(s.kept) == len(kept) {
+				l.dropKeptLocked(s)
+			}
+			l.indexMu.Unlock()
+		}
+		return buf, nil
 	}
 	pinLocked(s)
 	end := s.durable
@@ -391,6 +414,10 @@ func (l *Log) ReadSegmentInto(id uint64, buf []byte, fn func(e Entry) error) ([]
 	return buf, nil
 }
 
+// ReadSegment calls fn for every durable entry of segment id in log order,
+// read from its file and verified. e.Data aliases a buffer that is reused
+// after fn returns. An error from fn stops the iteration and is returned
+// as is.
 func (l *Log) ReadSegment(id uint64, fn func(e Entry) error) error {
 	l.indexMu.RLock()
 	if l.closed {

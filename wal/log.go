@@ -45,6 +45,9 @@ type Stats struct {
 	Bytes   uint64 // frame bytes made durable
 	Fsyncs  uint64 // every fsync issued: commits, new segment files, directories
 	Seals   uint64 // segments sealed
+	// MemoryBytes is the payload bytes segments keep in memory for the
+	// uploader now (Config.UploadMemoryBytes); not cumulative.
+	MemoryBytes int64
 }
 
 // Log is the broker-wide write-ahead log. All methods are safe for
@@ -77,6 +80,9 @@ type Log struct {
 	parts    map[Key]*partitionIndex
 	segments []*segment // live segments in id order; the last is active
 	closed   bool
+	// keptBytes is the payload bytes segments keep in memory for
+	// ReadSegmentInto (Config.UploadMemoryBytes).
+	keptBytes int64
 
 	active *segment // commit goroutine (and Open/Close around it)
 
@@ -351,6 +357,9 @@ func (l *Log) Close() error {
 	l.indexMu.Lock()
 	l.closed = true
 	segs := l.segments
+	for _, s := range segs {
+		l.dropKeptLocked(s)
+	}
 	l.indexMu.Unlock()
 	for _, s := range segs {
 		s.readers.Wait()
@@ -372,12 +381,16 @@ func (l *Log) Close() error {
 
 // Stats returns the log's counters.
 func (l *Log) Stats() Stats {
+	l.indexMu.RLock()
+	kept := l.keptBytes
+	l.indexMu.RUnlock()
 	return Stats{
-		Commits: l.stats.commits.Load(),
-		Entries: l.stats.entries.Load(),
-		Bytes:   l.stats.bytes.Load(),
-		Fsyncs:  l.stats.fsyncs.Load(),
-		Seals:   l.stats.seals.Load(),
+		MemoryBytes: kept,
+		Commits:     l.stats.commits.Load(),
+		Entries:     l.stats.entries.Load(),
+		Bytes:       l.stats.bytes.Load(),
+		Fsyncs:      l.stats.fsyncs.Load(),
+		Seals:       l.stats.seals.Load(),
 	}
 }
 

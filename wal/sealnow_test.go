@@ -78,6 +78,115 @@ func waitResult(t *testing.T, c <-chan bool) bool {
 // does.
 func TestReadSegmentIntoMatchesReadSegment(t *testing.T) {
 	cfg := testConfig(t)
+	cfg.UploadMemoryBytes = -1 // nothing kept in memory: every read is from the file
+	l, seg := sealedTestSegment(t, cfg)
+	want := readSegmentCopy(t, l, seg.ID)
+	var got []Entry
+	buf, err := l.ReadSegmentInto(seg.ID, make([]byte, 0, 16), func(e Entry) error {
+		got = append(got, e)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameEntries(t, got, want)
+	if int64(len(buf)) != seg.Size-segmentHeaderSize {
+		t.Fatalf("buffer holds %d bytes, the segment's frames %d", len(buf), seg.Size-segmentHeaderSize)
+	}
+
+	flipByte(t, seg.Path, seg.Size-10)
+	var ce *CorruptionError
+	if _, err := l.ReadSegmentInto(seg.ID, nil, func(Entry) error { return nil }); !errors.As(err, &ce) {
+		t.Fatalf("ReadSegmentInto over a flipped byte: %v, want a CorruptionError", err)
+	}
+}
+
+// A sealed segment kept in memory is read from memory, not from its file,
+// the first time; then it lets go and later reads come from the file.
+func TestReadSegmentIntoFromMemoryOnce(t *testing.T) {
+	cfg := testConfig(t)
+	l, seg := sealedTestSegment(t, cfg)
+	want := readSegmentCopy(t, l, seg.ID)
+	if got := keptBytes(l); got == 0 {
+		t.Fatal("nothing kept in memory after appends within UploadMemoryBytes")
+	}
+	// A byte flipped on disk is not seen: the entries come from memory.
+	flipByte(t, seg.Path, seg.Size-10)
+	var got []Entry
+	buf, err := l.ReadSegmentInto(seg.ID, make([]byte, 0, 16), func(e Entry) error {
+		got = append(got, e)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("read from memory: %v", err)
+	}
+	sameEntries(t, got, want)
+	if len(buf) != 0 {
+		t.Fatalf("buffer holds %d bytes; a kept segment is not read into it", len(buf))
+	}
+	if n := keptBytes(l); n != 0 {
+		t.Fatalf("%d bytes still kept after the sealed segment was read", n)
+	}
+	var ce *CorruptionError
+	if _, err := l.ReadSegmentInto(seg.ID, nil, func(Entry) error { return nil }); !errors.As(err, &ce) {
+		t.Fatalf("second read over a flipped byte: %v, want a CorruptionError from the file", err)
+	}
+}
+
+// Segments stop keeping entries once UploadMemoryBytes would be exceeded
+// and are then read from their files; removing a segment gives its kept
+// bytes back.
+func TestUploadMemoryBytesBound(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.SegmentMaxBytes = 4 << 10
+	cfg.UploadMemoryBytes = 10 << 10
+	l := mustOpen(t, cfg)
+	for i := int64(0); i < 40; i++ {
+		if err := l.Append(testEntry(testKey(0), i*10, 10, 1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if n := keptBytes(l); n > cfg.UploadMemoryBytes {
+		t.Fatalf("%d bytes kept, bound %d", n, cfg.UploadMemoryBytes)
+	}
+	sealed := l.SealedSegments()
+	if len(sealed) < 4 {
+		t.Fatalf("%d sealed segments, want several", len(sealed))
+	}
+	var fromMemory, fromFile int
+	for _, si := range sealed {
+		buf, err := l.ReadSegmentInto(si.ID, nil, func(Entry) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(buf) == 0 {
+			fromMemory++
+		} else {
+			fromFile++
+		}
+	}
+	if fromMemory == 0 || fromFile == 0 {
+		t.Fatalf("%d segments read from memory, %d from files; want both under a 10 KiB bound", fromMemory, fromFile)
+	}
+	for _, si := range l.SealedSegments() {
+		if err := l.RemoveSegment(si.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Only the active segment may still keep entries.
+	l.indexMu.RLock()
+	active := l.segments[len(l.segments)-1].keptBytes
+	l.indexMu.RUnlock()
+	if n := keptBytes(l); n != active {
+		t.Fatalf("%d bytes kept after removing every sealed segment, the active one keeps %d", n, active)
+	}
+}
+
+func sealedTestSegment(t *testing.T, cfg Config) (*Log, SegmentInfo) {
+	t.Helper()
 	l := mustOpen(t, cfg)
 	for i := int64(0); i < 50; i++ {
 		k := testKey(int(i % 3))
@@ -90,23 +199,25 @@ func TestReadSegmentIntoMatchesReadSegment(t *testing.T) {
 	if !waitResult(t, result) {
 		t.Fatal("not sealed")
 	}
-	seg := l.SealedSegments()[0]
+	return l, l.SealedSegments()[0]
+}
+
+// readSegmentCopy reads segment id from its file with ReadSegment.
+func readSegmentCopy(t *testing.T, l *Log, id uint64) []Entry {
+	t.Helper()
 	var want []Entry
-	if err := l.ReadSegment(seg.ID, func(e Entry) error {
+	if err := l.ReadSegment(id, func(e Entry) error {
 		e.Data = append([]byte(nil), e.Data...)
 		want = append(want, e)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	var got []Entry
-	buf, err := l.ReadSegmentInto(seg.ID, make([]byte, 0, 16), func(e Entry) error {
-		got = append(got, e)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	return want
+}
+
+func sameEntries(t *testing.T, got, want []Entry) {
+	t.Helper()
 	if len(got) != len(want) || len(want) != 50 {
 		t.Fatalf("%d entries, ReadSegment %d, appended 50", len(got), len(want))
 	}
@@ -116,18 +227,16 @@ func TestReadSegmentIntoMatchesReadSegment(t *testing.T) {
 			t.Fatalf("entry %d: %v@%d differs from ReadSegment's %v@%d", i, g.Key, g.BaseOffset, w.Key, w.BaseOffset)
 		}
 	}
-	if int64(len(buf)) != seg.Size-segmentHeaderSize {
-		t.Fatalf("buffer holds %d bytes, the segment's frames %d", len(buf), seg.Size-segmentHeaderSize)
-	}
+}
 
-	// Flip a payload byte on disk: both readers report corruption.
-	f, err := os.OpenFile(seg.Path, os.O_RDWR, 0)
+func flipByte(t *testing.T, path string, at int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	var b [1]byte
-	at := seg.Size - 10
 	if _, err := f.ReadAt(b[:], at); err != nil {
 		t.Fatal(err)
 	}
@@ -135,8 +244,10 @@ func TestReadSegmentIntoMatchesReadSegment(t *testing.T) {
 	if _, err := f.WriteAt(b[:], at); err != nil {
 		t.Fatal(err)
 	}
-	var ce *CorruptionError
-	if _, err := l.ReadSegmentInto(seg.ID, nil, func(Entry) error { return nil }); !errors.As(err, &ce) {
-		t.Fatalf("ReadSegmentInto over a flipped byte: %v, want a CorruptionError", err)
-	}
+}
+
+func keptBytes(l *Log) int64 {
+	l.indexMu.RLock()
+	defer l.indexMu.RUnlock()
+	return l.keptBytes
 }

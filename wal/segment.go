@@ -77,11 +77,27 @@ type segment struct {
 	parts      map[Key]PartitionRange // indexMu
 	sealed     bool                   // indexMu
 	sealedAt   time.Time              // indexMu
+	// kept holds the segment's entries as appended while keeping is set
+	// (every entry published so far is in it), for ReadSegmentInto;
+	// keptBytes is their payload bytes (indexMu; see Config.UploadMemoryBytes).
+	kept      []keptEntry
+	keeping   bool
+	keptBytes int64
 	// sealDone is closed once the seal has cut the file and started the
 	// next segment (nil for segments sealed by Open); indexMu.
 	sealDone chan struct{}
 
 	readers sync.WaitGroup
+}
+
+// keptEntry is one entry of a segment kept in memory: what ReadSegmentInto
+// hands out, without the file's frame around it.
+type keptEntry struct {
+	key   Key
+	base  int64
+	maxTs int64
+	span  uint32
+	data  []byte
 }
 
 // info snapshots the segment. Log.indexMu must be held.

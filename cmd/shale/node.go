@@ -113,6 +113,7 @@ func nodeFlags(fs *flag.FlagSet, cfg *node.Config) *string {
 	fs.Var(&cfg.WAL.SegmentMaxAge, "wal-segment-age", "seal a non-empty WAL segment after this long; also the PUT budget: one upload per age on average (the latency/cost dial)")
 	fs.Var(&cfg.WAL.UploadBurst, "wal-upload-burst", "PUT budget a quiet broker saves for acks=all group commit, in time at one upload per --wal-segment-age (0: no group commit)")
 	fs.Var(&cfg.WAL.MaxBytes, "wal-max-bytes", "local WAL byte budget; produce gets a retriable error when it is full")
+	fs.Var(&cfg.WAL.UploadMemoryBytes, "wal-upload-memory", "bytes of sealed WAL segments kept in memory until uploaded, so the upload need not read them back (0: off)")
 	fs.BoolVar(&cfg.WAL.RecycleSegments, "wal-recycle-segments", cfg.WAL.RecycleSegments, "reuse uploaded WAL segment files (turn off on copy-on-write filesystems)")
 	fs.StringVar(&cfg.ObjectStore, "object-store", cfg.ObjectStore, "object store URL: file:///path or s3://bucket/prefix?endpoint=http://host:9000&region=us-east-1 (default: file://DATA_DIR/objects)")
 	fs.Var(&cfg.Tiering.LocalRetainBytes, "local-retain-bytes", "bytes of already-uploaded WAL kept locally for hot reads (default: a quarter of --wal-max-bytes, at most 256MiB)")
