@@ -66,6 +66,9 @@ type Config struct {
 	BufferedRecords int
 	// FetchBytes is the consumer's largest fetch response.
 	FetchBytes int
+	// FetchPartitionBytes is the most a fetch asks of one partition; 0
+	// means min(FetchBytes, 16 MiB).
+	FetchPartitionBytes int
 
 	// Rate is the target of all producers together in records per
 	// second; 0 is unlimited.
@@ -186,6 +189,9 @@ func (c Config) Validate() error {
 	if c.FetchBytes < 1 || c.FetchBytes > 1<<30 {
 		return fmt.Errorf("--fetch-bytes %d: must be between 1 and 1GiB", c.FetchBytes)
 	}
+	if c.FetchPartitionBytes < 0 || c.FetchPartitionBytes > c.FetchBytes {
+		return fmt.Errorf("--fetch-partition-bytes %d: must be between 1 and --fetch-bytes %d", c.FetchPartitionBytes, c.FetchBytes)
+	}
 	if c.Rate < 0 {
 		return fmt.Errorf("--rate %g: must not be negative", c.Rate)
 	}
@@ -290,6 +296,11 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Func("fetch-bytes", fmt.Sprintf("largest fetch response, e.g. 50MiB (default %d)", c.FetchBytes), func(s string) error {
 		v, err := ParseByteSize(s)
 		c.FetchBytes = int(min(v, 1<<31-1))
+		return err
+	})
+	fs.Func("fetch-partition-bytes", "most a fetch asks of one partition, e.g. 1MiB (default: --fetch-bytes, at most 16MiB)", func(s string) error {
+		v, err := ParseByteSize(s)
+		c.FetchPartitionBytes = int(min(v, 1<<31-1))
 		return err
 	})
 	fs.Float64Var(&c.Rate, "rate", c.Rate, "records/s of all producers together (0: unlimited)")

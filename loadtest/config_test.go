@@ -53,14 +53,16 @@ func parse(t *testing.T, mode Mode, args ...string) (Config, error) {
 func TestFlagsMapOntoConfig(t *testing.T) {
 	cfg, err := parse(t, ModeProduce, "--brokers", "127.0.0.1:1, 127.0.0.1:2", "--topic", "lt", "--create-topic",
 		"--partitions", "8", "--record-size", "1KiB", "--producers", "4", "--acks", "all", "--compression", "zstd",
-		"--linger", "5ms", "--batch-bytes", "1MiB", "--rate", "1000", "--duration", "30s", "--count", "7")
+		"--linger", "5ms", "--batch-bytes", "1MiB", "--rate", "1000", "--duration", "30s", "--count", "7",
+		"--fetch-partition-bytes", "4MiB", "--warmup", "2s")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cfg.Brokers) != 2 || cfg.Brokers[1] != "127.0.0.1:2" || cfg.Topic != "lt" || !cfg.CreateTopic ||
 		cfg.Partitions != 8 || cfg.RecordSize != 1024 || cfg.Producers != 4 || cfg.Acks != "all" ||
 		cfg.Compression != "zstd" || cfg.Linger != 5*time.Millisecond || cfg.BatchBytes != 1<<20 ||
-		cfg.Rate != 1000 || cfg.Duration != 30*time.Second || cfg.Count != 7 {
+		cfg.Rate != 1000 || cfg.Duration != 30*time.Second || cfg.Count != 7 || cfg.FetchPartitionBytes != 4<<20 ||
+		cfg.Warmup != 2*time.Second {
 		t.Fatalf("config = %+v", cfg)
 	}
 }
@@ -84,6 +86,7 @@ func TestBadArgumentsAreErrors(t *testing.T) {
 		{ModeProduce, []string{"--count", "1", "--create-topic", "--partitions", "0"}, "--partitions"},
 		{ModeProduce, []string{"--count", "1", "--warmup", "-1s"}, "--warmup"},
 		{ModeProduce, []string{"--duration", "2s", "--warmup", "2s"}, "--warmup"},
+		{ModeConsume, []string{"--fetch-bytes", "1MiB", "--fetch-partition-bytes", "2MiB"}, "--fetch-partition-bytes"},
 		{ModeProduce, []string{"--count", "x"}, "count"},
 		{ModeProduce, []string{"--brokers", ","}, "brokers"},
 		{ModeE2E, []string{"--count", "1", "--record-size", "15"}, "e2e needs at least 16"},

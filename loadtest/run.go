@@ -396,6 +396,9 @@ func (r *run) consumerOpts(start map[int32]int64) []kgo.Opt {
 		offsets[p] = kgo.NewOffset().At(o)
 	}
 	partBytes := min(r.cfg.FetchBytes, 16<<20)
+	if r.cfg.FetchPartitionBytes > 0 {
+		partBytes = r.cfg.FetchPartitionBytes
+	}
 	return r.clientOpts(
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.cfg.Topic: offsets}),
 		kgo.FetchMaxBytes(int32(r.cfg.FetchBytes)),
