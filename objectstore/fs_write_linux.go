@@ -20,12 +20,12 @@ import (
 // copy into new page-cache pages, their allocation, the writeback) were a
 // fifth of the broker's CPU. writeBody therefore writes the body with
 // O_DIRECT, in aligned chunks from a pooled aligned buffer, and only the
-// last partial block with a buffered write. A filesystem that refuses
-// O_DIRECT (tmpfs, ext4 with data=journal) gets buffered writes, as
-// before. The caller fsyncs either way, so durability is unchanged. A
-// body held in memory (a BytesBody, such as the uploader's objects) that
-// starts at a BodyAlign boundary is written direct from its own bytes,
-// with no copy at all.
+// last partial block with a buffered write. A body held in memory (a
+// BytesBody, such as the uploader's objects) that starts at a BodyAlign
+// boundary is written direct from its own bytes, with no copy at all. A
+// filesystem that refuses O_DIRECT (tmpfs before Linux 6.6, ext4 with
+// data=journal) gets buffered writes, as before. The caller fsyncs either
+// way, so durability is unchanged.
 
 const (
 	// directAlign is the alignment of O_DIRECT buffers, offsets and
