@@ -154,6 +154,14 @@ func (r *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// TakeBytes implements objectstore.BytesBody, so that a body held in
+// memory reaches the driver as it is; the bytes taken count as read.
+func (r *countReader) TakeBytes() ([]byte, bool) {
+	b, ok := objectstore.TakeBytes(r.r)
+	r.n += int64(len(b))
+	return b, ok
+}
+
 // timedBody reports its GET when it is closed: bytes read, time until
 // then, and a read error other than EOF.
 type timedBody struct {

@@ -157,6 +157,13 @@ func (r *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// TakeBytes implements BytesBody: the bytes taken count as read.
+func (r *countingReader) TakeBytes() ([]byte, bool) {
+	b, ok := TakeBytes(r.r)
+	r.n += int64(len(b))
+	return b, ok
+}
+
 type countingBody struct {
 	rc io.ReadCloser
 	n  *atomic.Int64

@@ -29,6 +29,18 @@
 // ErrNotExist (test with IsNotExist); IsRetriable says whether any other
 // failure is worth retrying.
 //
+// # Bodies
+//
+// Put reads its body from an io.Reader. A caller that holds the whole body
+// in memory gives it as a *BytesReader, and the drivers take its bytes as
+// they are (the optional interface BytesBody, which Counting and the
+// metrics package's wrapper pass on, counting the bytes as read) instead
+// of copying them: the fs driver writes them to the file, with O_DIRECT
+// straight from the caller's memory when they start at a BodyAlign
+// boundary (AlignedBuffer makes such a buffer), and the s3 drivers send
+// them, or slices of them as the parts of a multipart upload. No driver
+// changes them.
+//
 // # URLs
 //
 // Open builds a bucket from one URL:

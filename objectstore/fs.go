@@ -438,3 +438,12 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
+
+// TakeBytes implements BytesBody. Once ctx is done it takes nothing, so
+// that the next Read reports why.
+func (c ctxReader) TakeBytes() ([]byte, bool) {
+	if c.ctx.Err() != nil {
+		return nil, false
+	}
+	return TakeBytes(c.r)
+}

@@ -217,9 +217,6 @@ func (b *Minio) putObject(ctx context.Context, key string, body []byte) error {
 // succeeds; on any failure the upload is aborted.
 func (b *Minio) multipartPut(ctx context.Context, key string, r io.Reader, size int64) (err error) {
 	partSize := partSizeFor(b.cfg.PartSize, size)
-	if size >= 0 {
-		r = io.LimitReader(r, size+1) // one byte more tells a long body
-	}
 	object := b.prefix + key
 	createOpts := putOptions("")
 	createOpts.UserMetadata = map[string]string{"X-Amz-Checksum-Algorithm": "CRC32C"}

@@ -13,8 +13,20 @@ import (
 // size up to threshold is read whole (exactly size bytes, no more) and
 // sent with one request (single); a body of unknown size is read up to
 // threshold+1 bytes to see whether one request will do; anything larger
-// goes to multi as a stream (what was read ahead first).
+// goes to multi as a stream (what was read ahead first). A body held in
+// memory (a BytesBody) is not read: single gets the caller's bytes as
+// they are, and multi a BytesReader over them, which uploadParts slices
+// into parts.
 func putBody(r io.Reader, size, threshold int64, single func([]byte) error, multi func(io.Reader) error) error {
+	if body, ok := TakeBytes(r); ok {
+		if size >= 0 && int64(len(body)) != size {
+			return fmt.Errorf("body has %d bytes, want %d", len(body), size)
+		}
+		if int64(len(body)) <= threshold {
+			return single(body)
+		}
+		return multi(NewBytesReader(body))
+	}
 	if size >= 0 && size <= threshold {
 		buf := make([]byte, size)
 		if n, err := io.ReadFull(r, buf); err != nil {
@@ -43,14 +55,21 @@ func putBody(r io.Reader, size, threshold int64, single func([]byte) error, mult
 
 // uploadParts reads r in parts of partSize and uploads up to concurrency
 // of them at once with put (part numbers from 1), each part in a buffer
-// reused once its upload is done. The first failure cancels the rest. It
-// returns what put returned for each part, in part number order, after
-// checking that a body of known size (size >= 0; r limited to size+1
-// bytes by the caller) had exactly size bytes.
+// reused once its upload is done; the parts of a body held in memory (a
+// BytesBody) are slices of its bytes instead. The first failure cancels
+// the rest. It returns what put returned for each part, in part number
+// order, after checking that a body of known size (size >= 0) had
+// exactly size bytes.
 func uploadParts[P any](ctx context.Context, r io.Reader, size, partSize int64, concurrency int, put func(ctx context.Context, num int, data []byte) (P, error)) ([]P, error) {
+	body, whole := TakeBytes(r)
+	if !whole && size >= 0 {
+		// One byte more than promised is enough to tell a long body.
+		r = io.LimitReader(r, size+1)
+	}
 	uctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// slots bounds the parts in flight; each slot carries a reusable buffer.
+	// slots bounds the parts in flight; each slot carries a reusable
+	// buffer (none for a body in memory).
 	slots := make(chan []byte, concurrency)
 	for range concurrency {
 		slots <- nil
@@ -88,16 +107,25 @@ func uploadParts[P any](ctx context.Context, r io.Reader, size, partSize int64, 
 		if failed() || uctx.Err() != nil {
 			break
 		}
-		if buf == nil {
-			buf = make([]byte, partSize)
+		var data []byte
+		var rerr error
+		if whole {
+			end := total + min(partSize, int64(len(body))-total)
+			data = body[total:end:end]
+		} else {
+			if buf == nil {
+				buf = make([]byte, partSize)
+			}
+			var n int
+			n, rerr = io.ReadFull(r, buf)
+			data = buf[:n]
 		}
-		n, rerr := io.ReadFull(r, buf)
-		total += int64(n)
+		total += int64(len(data))
 		if rerr != nil && rerr != io.EOF && rerr != io.ErrUnexpectedEOF {
 			fail(fmt.Errorf("read body: %w", rerr))
 			break
 		}
-		if n == 0 {
+		if len(data) == 0 {
 			slots <- buf
 			break // the previous part was the last one
 		}
@@ -117,7 +145,7 @@ func uploadParts[P any](ctx context.Context, r io.Reader, size, partSize int64, 
 			mu.Lock()
 			parts = append(parts, numbered{num, p})
 			mu.Unlock()
-		}(partNum, buf[:n], buf)
+		}(partNum, data, buf)
 		if rerr != nil {
 			break // short read: this was the last part
 		}

@@ -324,10 +324,6 @@ func (b *S3) putObject(ctx context.Context, key string, body []byte) error {
 // the upload is aborted.
 func (b *S3) multipartPut(ctx context.Context, key string, r io.Reader, size int64) (err error) {
 	partSize := b.partSizeFor(size)
-	if size >= 0 {
-		// One byte more than promised is enough to tell a long body.
-		r = io.LimitReader(r, size+1)
-	}
 	created, err := b.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket:            aws.String(b.bucket),
 		Key:               b.objectKey(key),

@@ -1,7 +1,6 @@
 package tiering
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -495,7 +494,9 @@ const maxSpareBodies = 4
 // A new one gets an eighth more, rounded up to 1 MiB, so that the next,
 // slightly larger segment's body fits in it too, and is advised for huge
 // pages: a body is filled once, front to back, in fresh memory, and
-// page faults on it were most of the broker's under produce.
+// page faults on it were most of the broker's under produce. It starts at
+// an objectstore.BodyAlign boundary, so that the fs store writes the body
+// straight from it (put gives it as an objectstore.BytesReader).
 func (u *Uploader) bodyBuffer(n int) []byte {
 	for i := len(u.bodies) - 1; i >= 0; i-- {
 		if b := u.bodies[i]; cap(b) >= n {
@@ -504,7 +505,7 @@ func (u *Uploader) bodyBuffer(n int) []byte {
 		}
 	}
 	size := (n + n/8 + 1<<20 - 1) &^ (1<<20 - 1)
-	b := make([]byte, 0, size)
+	b := objectstore.AlignedBuffer(size)
 	hugepage.Advise(b[:size])
 	return b
 }
@@ -539,7 +540,9 @@ func (u *Uploader) isUploaded(id uint64) bool {
 func (u *Uploader) put(up *upload) error {
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
-		err := u.bucket.Put(u.ctx, up.key, bytes.NewReader(up.body), int64(len(up.body)))
+		// The body goes to the store as it is, with no copy (see
+		// objectstore.BytesBody); each attempt gives it anew.
+		err := u.bucket.Put(u.ctx, up.key, objectstore.NewBytesReader(up.body), int64(len(up.body)))
 		if err == nil {
 			up.putAt, up.putDone = start, time.Now()
 			return nil

@@ -1,6 +1,20 @@
 package tiering
 
-import "testing"
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"unsafe"
+
+	"github.com/shalelog/shale/index"
+	"github.com/shalelog/shale/objectstore"
+	"github.com/shalelog/shale/recordbatch"
+	"github.com/shalelog/shale/wal"
+)
 
 // Spare object bodies: a new one has room for a slightly larger segment,
 // and the spares keep the largest bodies, so that a run of small segments
@@ -33,5 +47,93 @@ func TestUploaderBodySpares(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("a larger body was not kept")
+	}
+}
+
+// New object bodies start at an objectstore.BodyAlign boundary, so that
+// the fs store writes them straight from the uploader's memory.
+func TestUploaderBodyAligned(t *testing.T) {
+	u := &Uploader{}
+	for _, n := range []int{1, 4097, 1 << 20, 16<<20 + 12345} {
+		b := u.bodyBuffer(n)
+		if p := uintptr(unsafe.Pointer(unsafe.SliceData(b[:1]))); p%objectstore.BodyAlign != 0 {
+			t.Fatalf("body for %d bytes at %#x", n, p)
+		}
+	}
+}
+
+// takeFirstFails is a store whose first Put takes the body's bytes and
+// fails; it records whether every Put's body was the uploader's memory,
+// aligned, as an objectstore.BytesBody.
+type takeFirstFails struct {
+	objectstore.Bucket
+	mu     sync.Mutex
+	puts   int
+	notMem int // bodies that were not an aligned BytesBody
+}
+
+func (s *takeFirstFails) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	body, ok := objectstore.TakeBytes(r)
+	s.mu.Lock()
+	s.puts++
+	first := s.puts == 1
+	if !ok || int64(len(body)) != size || len(body) > 0 && uintptr(unsafe.Pointer(&body[0]))%objectstore.BodyAlign != 0 {
+		s.notMem++
+	}
+	s.mu.Unlock()
+	if !ok {
+		return s.Bucket.Put(ctx, key, r, size)
+	}
+	if first {
+		return errors.New("injected: connection reset after the body was sent")
+	}
+	return s.Bucket.Put(ctx, key, objectstore.NewBytesReader(body), size)
+}
+
+// TestUploaderPutsBodyBytesAndRetries: the uploader gives the store each
+// object's body as its own aligned bytes; a PUT that fails after the
+// store took them is retried with the whole body, and every offset reads
+// back.
+func TestUploaderPutsBodyBytesAndRetries(t *testing.T) {
+	f := newUploadFixture(t, 3)
+	rng := rand.New(rand.NewPCG(21, 22))
+	store := &takeFirstFails{Bucket: f.bucket}
+	u := f.uploaderWith(t, 0, store, f.meta, nil)
+	next := map[wal.Key]int64{}
+	f.appendBatches(t, rng, 200, next)
+	f.waitCommitted(t, next)
+	if st := u.Stats(); st.PutErrors == 0 {
+		t.Fatalf("stats %+v: the failed PUT was not counted", st)
+	}
+	store.mu.Lock()
+	puts, notMem := store.puts, store.notMem
+	store.mu.Unlock()
+	if puts < 2 || notMem != 0 {
+		t.Fatalf("%d PUTs, %d of them not given the body's aligned bytes", puts, notMem)
+	}
+	ctx := context.Background()
+	r := newUploadReader(t, f)
+	for k, end := range next {
+		for off := int64(0); off < end; {
+			pieces, err := r.ReadPieces(ctx, index.Key(k), off, end, 1<<20)
+			if err != nil {
+				t.Fatalf("%v read at %d: %v", k, off, err)
+			}
+			data := bytes.Join(pieces, nil)
+			if len(data) == 0 {
+				t.Fatalf("%v read at %d: no data", k, off)
+			}
+			for pos := 0; pos < len(data); {
+				h, err := recordbatch.ParseHeader(data[pos:])
+				if err != nil {
+					t.Fatalf("%v read at %d: %v", k, off, err)
+				}
+				if h.BaseOffset > off {
+					t.Fatalf("%v: offsets %d..%d missing", k, off, h.BaseOffset-1)
+				}
+				off = max(off, h.LastOffset()+1)
+				pos += h.Size()
+			}
+		}
 	}
 }
