@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/shalelog/shale/index"
-	"github.com/shalelog/shale/internal/hugepage"
 	"github.com/shalelog/shale/objectstore"
 )
 
@@ -474,7 +473,7 @@ type extentRead struct {
 	footer    *objectFooter
 	part      *index.Partition // the partition's entry in footer
 	lastBlock int64            // the last block the read touched
-	passed    []int64          // blocks wholly before where the read ended
+	passed    []int64          // blocks wholly before where the next read starts
 }
 
 // readExtent reads from ext the batches ReadPieces describes, for offset
@@ -762,8 +761,8 @@ func (r *Reader) getOnce(ctx context.Context, object string, off, length int64, 
 		return nil, fmt.Errorf("get %s bytes [%d, %d): %w", object, off, off+length, err)
 	}
 	defer body.Close()
-	b := &cachedBlock{data: make([]byte, length)}
-	hugepage.Advise(b.data)
+	// Not zeroed: the loop below fills it whole or returns an error.
+	b := &cachedBlock{data: newBlockBuffer(int(length))}
 	if sums {
 		b.sums = make([]uint32, 0, (length+sumChunk-1)/sumChunk)
 	}
