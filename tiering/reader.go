@@ -222,8 +222,8 @@ type partitionCursors [cursorsPerPartition]readCursor
 // Blocks a sequential reader has read past are of no more use to it. They
 // leave the cache at once when they hold only that partition's bytes (all
 // blocks of the one-partition objects compaction writes, the inner blocks
-// of a long extent) and no other reader of the partition has read within
-// readerActive: a lone replay would otherwise fill the cache with blocks
+// of a long extent) and no other reader of the partition that is behind it
+// has read within readerActive: a lone replay would otherwise fill the cache with blocks
 // nobody reads again, and the Go heap, which grows to about twice what is
 // live, with them (on a fresh broker that is new memory, and a page fault
 // and the kernel zeroing the page, for every byte of it). Otherwise, when
@@ -656,8 +656,10 @@ func (r *Reader) objectError(object, op string, err error) error {
 
 // advanceCursor records that a read of k at offset ended before next. It
 // reports whether the read continued where an earlier read ended
-// (sequential), and whether no other cursor of k moved within
-// readerActive (alone).
+// (sequential), and whether no other reader of k may want what the read
+// passed (alone): no other cursor of k behind next moved within
+// readerActive. A reader at or past next has passed those bytes itself,
+// and one that stopped (a replay that reached the end) is no reader.
 func (r *Reader) advanceCursor(k index.Key, offset, next int64) (sequential, alone bool) {
 	now := int64(time.Since(r.born)) + 1
 	r.cursorsMu.Lock()
@@ -688,7 +690,7 @@ func (r *Reader) advanceCursor(k index.Key, offset, next int64) (sequential, alo
 	pc[slot] = readCursor{next: next, used: now}
 	alone = true
 	for i := range pc {
-		if i != slot && pc[i].used != 0 && now-pc[i].used < int64(readerActive) {
+		if i != slot && pc[i].used != 0 && pc[i].next < next && now-pc[i].used < int64(readerActive) {
 			alone = false
 		}
 	}

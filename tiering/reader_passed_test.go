@@ -51,7 +51,7 @@ func TestLoneSequentialReaderDropsPassedBlocks(t *testing.T) {
 	ext := f.cat.extents[k][0]
 	blocks := (ext.Pos + ext.Len + cfg.BlockSize - 1) / cfg.BlockSize
 	most := 0
-	readSequentially(t, f, r, 1500, func(next int64, read int) {
+	check := func(next int64, read int) {
 		if next > ext.LastOffset {
 			return
 		}
@@ -64,7 +64,8 @@ func TestLoneSequentialReaderDropsPassedBlocks(t *testing.T) {
 				t.Fatalf("after read %d (to offset %d, block %d): block %d read past is still cached (%v)", read, next, cur, bi, cached)
 			}
 		}
-	})
+	}
+	readSequentially(t, f, r, 1500, check)
 	st := r.Stats()
 	if st.Gets != blocks+1 {
 		t.Errorf("%d GETs for %d blocks and the footer, want one each", st.Gets, blocks)
@@ -74,6 +75,12 @@ func TestLoneSequentialReaderDropsPassedBlocks(t *testing.T) {
 	}
 	if limit := cfg.ReadAhead + 2; most > limit {
 		t.Errorf("the cache held up to %d blocks, want at most read-ahead + 2 = %d", most, limit)
+	}
+	// A second replay right after: the first reader's cursor, at the
+	// end, is no reader behind it.
+	readSequentially(t, f, r, 1500, check)
+	if again := r.Stats(); again.PassedDropped-st.PassedDropped < blocks-2 {
+		t.Errorf("second replay: %d passed blocks dropped of %d blocks", again.PassedDropped-st.PassedDropped, blocks)
 	}
 }
 
@@ -115,9 +122,10 @@ func TestSequentialReadersShareBlocks(t *testing.T) {
 			r.blocks.wait()
 		}
 	}
-	st := r.Stats()
-	if st.Gets != blocks+1 || st.PassedDropped != 0 {
-		t.Errorf("%d GETs for %d blocks and the footer, %d passed blocks dropped: want one GET each, none dropped", st.Gets, blocks, st.PassedDropped)
+	// The follower, behind, may drop what it passes: the leader is
+	// ahead of it.
+	if st := r.Stats(); st.Gets != blocks+1 {
+		t.Errorf("%d GETs for %d blocks and the footer, want one each", st.Gets, blocks)
 	}
 }
 
@@ -164,8 +172,9 @@ func TestPassedBlockSharedWithAnotherPartitionStays(t *testing.T) {
 }
 
 // advanceCursor: a read continuing a cursor is sequential; a reader is
-// alone while no other cursor of the partition moved within readerActive;
-// a fifth reader takes the least recently used cursor's place.
+// alone while no other cursor of the partition behind it moved within
+// readerActive; a fifth reader takes the least recently used cursor's
+// place.
 func TestAdvanceCursor(t *testing.T) {
 	f := newColdFixture(t)
 	r := newTestReader(t, f, testReaderConfig())
@@ -182,7 +191,7 @@ func TestAdvanceCursor(t *testing.T) {
 	r.advanceCursor(other, 0, 10) // another partition's reader changes nothing
 	check(20, 30, true, true)
 	check(100, 110, false, false) // a second reader of k
-	check(30, 40, true, false)
+	check(30, 40, true, true)     // the other reader is ahead: it passed these bytes itself
 	// The second reader goes quiet.
 	r.cursorsMu.Lock()
 	for i := range r.cursors[k] {
@@ -192,13 +201,13 @@ func TestAdvanceCursor(t *testing.T) {
 	}
 	r.cursorsMu.Unlock()
 	check(40, 50, true, true)
-	check(110, 120, true, false) // and comes back
+	check(110, 120, true, false) // and comes back, with the first behind it
 	// Readers at 200, 300 and 400 fill the slots (with 50 and 120); the
 	// one at 400 takes the place of the least recently used, 50.
 	check(200, 210, false, false)
 	check(300, 310, false, false)
 	check(400, 410, false, false)
-	check(50, 60, false, false)
+	check(50, 60, false, true) // every other cursor is ahead
 	// The table of partitions is bounded.
 	r.cursorsMu.Lock()
 	n := len(r.cursors)
