@@ -383,8 +383,10 @@ const maxColdAhead = 16
 // partitions of req that the object tier serves (their block GETs
 // overlap instead of following one another), each with the whole
 // response budget or its partition limit; fetchOnce takes their results
-// in order, reading again only when less budget is left than a result
-// holds. Partitions the WAL serves are read by fetchOnce as before. The
+// in order, keeping of a result only the batches that fit when less budget
+// is left than it holds (batchPrefix; it reads again only when the result
+// does not frame as batches). Partitions the WAL serves are read by
+// fetchOnce as before. The
 // result is keyed by topic and partition index in req.
 func (s *Server) readColdAhead(ctx context.Context, req *kmsg.FetchRequest, maxBytes int) map[[2]int]*coldRead {
 	var out map[[2]int]*coldRead
