@@ -143,8 +143,8 @@ type ReaderStats struct {
 	// already in flight instead of sending their own.
 	DedupedGets int64
 	// PassedDropped counts blocks a sequential reader read past that left
-	// the cache at once (see Reader: no other reader of the partition,
-	// nobody else's bytes in the block).
+	// the cache at once (see Reader: no other reader of the partition
+	// behind it, nobody else's bytes in the block).
 	PassedDropped int64
 
 	CachedBlocks  int   // blocks in the cache now
@@ -222,14 +222,18 @@ type partitionCursors [cursorsPerPartition]readCursor
 // Blocks a sequential reader has read past are of no more use to it. They
 // leave the cache at once when they hold only that partition's bytes (all
 // blocks of the one-partition objects compaction writes, the inner blocks
-// of a long extent) and no other reader of the partition that is behind it
-// has read within readerActive: a lone replay would otherwise fill the cache with blocks
-// nobody reads again, and the Go heap, which grows to about twice what is
-// live, with them (on a fresh broker that is new memory, and a page fault
-// and the kernel zeroing the page, for every byte of it). Otherwise, when
-// another reader may still want them or they hold other partitions' bytes,
-// they move to the evict-first end of the cache instead, behind the blocks
-// read ahead.
+// of a long extent) and no other reader of the partition behind it has
+// read within readerActive: a lone replay would otherwise fill the cache
+// with blocks nobody reads again, and the Go heap, which grows to about
+// twice what is live, with them (on a fresh broker that is new memory, a
+// page fault and the kernel zeroing the page for every byte of it).
+// Otherwise, when another reader may still want them or they hold other
+// partitions' bytes, they move to the evict-first end of the cache
+// instead, behind the blocks read ahead. Blocks count as passed when they
+// end before the sparse entry where the reader's next read will start.
+// The cost: the cache no longer keeps the heap grown between replays, so
+// the Go runtime gives memory back after one and the next faults it in
+// again.
 //
 // A Reader is safe for concurrent use. It never holds a lock during I/O.
 //
