@@ -228,8 +228,15 @@ func (s *Server) fetchOnce(ctx context.Context, req *kmsg.FetchRequest, denied m
 				<-ahead.done
 				rr, err = ahead.rr, ahead.err
 				if err == nil && rr.Len() > max(limit, 1) {
-					// Read with the whole budget; this one has less left.
-					rr, err = p.ReadBelow(ctx, rp.FetchOffset, upper, max(limit, 1))
+					// Read with the whole budget; this one has less left:
+					// keep the batches that fit. (Reading again would
+					// verify them again, and a sequential cold reader has
+					// let the blocks it read past go.)
+					if fit, ok := batchPrefix(rr.Data, max(limit, 1)); ok {
+						rr.Data = fit
+					} else {
+						rr, err = p.ReadBelow(ctx, rp.FetchOffset, upper, max(limit, 1))
+					}
 				}
 			} else {
 				rr, err = p.ReadBelow(ctx, rp.FetchOffset, upper, max(limit, 1))
@@ -312,6 +319,62 @@ type coldRead struct {
 	err   error
 }
 
+// batchPrefix returns the record batches at the start of pieces (whole
+// batches back to back, a batch maybe split across pieces) that fit in
+// limit bytes, or the first batch alone when it is larger, as a read with
+// that limit returns them. It reports false, and returns nothing, when the
+// pieces do not frame as batches.
+func batchPrefix(pieces [][]byte, limit int) ([][]byte, bool) {
+	total := 0
+	for _, p := range pieces {
+		total += len(p)
+	}
+	var hdr [batchHeaderLen]byte
+	pi, po := 0, 0 // the piece and position in it where the next batch starts
+	cut := 0       // bytes of the batches taken
+	for cut < total {
+		// The batch's base offset and length, maybe across pieces.
+		n, qi, qo := 0, pi, po
+		for n < len(hdr) && qi < len(pieces) {
+			c := copy(hdr[n:], pieces[qi][qo:])
+			n += c
+			if qo += c; qo == len(pieces[qi]) {
+				qi, qo = qi+1, 0
+			}
+		}
+		if n < len(hdr) {
+			return nil, false
+		}
+		size := batchHeaderLen + int(int32(binary.BigEndian.Uint32(hdr[8:])))
+		if size < batchMinLen || size > total-cut {
+			return nil, false
+		}
+		if cut > 0 && cut+size > limit {
+			break
+		}
+		cut += size
+		for left := size; left > 0; {
+			step := min(left, len(pieces[pi])-po)
+			left -= step
+			if po += step; po == len(pieces[pi]) {
+				pi, po = pi+1, 0
+			}
+		}
+	}
+	out := pieces[:pi:pi]
+	if po > 0 {
+		out = append(out, pieces[pi][:po:po])
+	}
+	return out, true
+}
+
+// RecordBatch framing as batchPrefix reads it: base offset and length
+// come first; a batch has at least 61 bytes.
+const (
+	batchHeaderLen = 12
+	batchMinLen    = 61
+)
+
 // maxColdAhead bounds the partitions of one fetch read from the object
 // tier at once.
 const maxColdAhead = 16
@@ -320,8 +383,10 @@ const maxColdAhead = 16
 // partitions of req that the object tier serves (their block GETs
 // overlap instead of following one another), each with the whole
 // response budget or its partition limit; fetchOnce takes their results
-// in order, reading again only when less budget is left than a result
-// holds. Partitions the WAL serves are read by fetchOnce as before. The
+// in order, keeping of a result only the batches that fit when less budget
+// is left than it holds (batchPrefix; it reads again only when the result
+// does not frame as batches). Partitions the WAL serves are read by
+// fetchOnce as before. The
 // result is keyed by topic and partition index in req.
 func (s *Server) readColdAhead(ctx context.Context, req *kmsg.FetchRequest, maxBytes int) map[[2]int]*coldRead {
 	var out map[[2]int]*coldRead

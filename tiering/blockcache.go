@@ -179,6 +179,18 @@ func (c *loadingCache[K, V]) demote(key K) {
 	}
 }
 
+// remove drops key from the cache, when cached, and reports whether it
+// was. A load in progress is left alone.
+func (c *loadingCache[K, V]) remove(key K) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if ok {
+		c.removeLocked(e)
+	}
+	return ok
+}
+
 // startLocked registers a load for key and starts its load. c.mu is held.
 func (c *loadingCache[K, V]) startLocked(key K, load func(context.Context) (V, error)) *cacheLoad[V] {
 	ctx, cancel := context.WithCancel(c.base)

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/shalelog/shale/index"
-	"github.com/shalelog/shale/internal/hugepage"
 	"github.com/shalelog/shale/objectstore"
 )
 
@@ -143,6 +142,10 @@ type ReaderStats struct {
 	// DedupedGets counts lookups (of blocks or footers) that joined a fetch
 	// already in flight instead of sending their own.
 	DedupedGets int64
+	// PassedDropped counts blocks a sequential reader read past that left
+	// the cache at once (see Reader: no other reader of the partition
+	// behind it, nobody else's bytes in the block).
+	PassedDropped int64
 
 	CachedBlocks  int   // blocks in the cache now
 	CachedBytes   int64 // their bytes; never above ReaderConfig.CacheBytes
@@ -152,18 +155,32 @@ type ReaderStats struct {
 // readerCounters are the atomic counters behind ReaderStats.
 type readerCounters struct {
 	gets, getBytes, heads, retries atomic.Int64
-	readAheads                     atomic.Int64
+	readAheads, passedDropped      atomic.Int64
 }
 
-// maxCursors bounds the sequential-reader cursors remembered; past it they
-// are all forgotten at once (the next read of each reader starts over).
-const maxCursors = 1 << 16
+// maxCursorPartitions bounds the partitions whose readers' cursors are
+// remembered; past it they are all forgotten at once (the next read of
+// each reader starts over).
+const maxCursorPartitions = 1 << 16
 
-// cursorKey is where a sequential reader of a partition will read next.
-type cursorKey struct {
-	key    index.Key
-	offset int64
+// cursorsPerPartition bounds the cursors remembered per partition: a read
+// that continues none of them takes the least recently used one's place.
+const cursorsPerPartition = 4
+
+// readerActive is how recently a cursor must have moved for its reader to
+// count as another reader of the partition, whose blocks a sequential
+// reader therefore leaves in the cache when it reads past them.
+const readerActive = 10 * time.Second
+
+// readCursor is where a reader of a partition will read next (next) and
+// when it last read (used, in nanoseconds since the Reader was made, plus
+// one; 0 is an empty slot).
+type readCursor struct {
+	next, used int64
 }
+
+// partitionCursors are the cursors of one partition's readers.
+type partitionCursors [cursorsPerPartition]readCursor
 
 // Reader serves reads of partitions from the object tier: catalog lookup,
 // then the object's footer (cached), then ranged GETs of BlockSize blocks
@@ -202,6 +219,22 @@ type cursorKey struct {
 // the offset and framing checks except the leader epoch, which no check of
 // this format can cover.
 //
+// Blocks a sequential reader has read past are of no more use to it. They
+// leave the cache at once when they hold only that partition's bytes (all
+// blocks of the one-partition objects compaction writes, the inner blocks
+// of a long extent) and no other reader of the partition behind it has
+// read within readerActive: a lone replay would otherwise fill the cache
+// with blocks nobody reads again, and the Go heap, which grows to about
+// twice what is live, with them (on a fresh broker that is new memory, a
+// page fault and the kernel zeroing the page for every byte of it).
+// Otherwise, when another reader may still want them or they hold other
+// partitions' bytes, they move to the evict-first end of the cache
+// instead, behind the blocks read ahead. Blocks count as passed when they
+// end before the sparse entry where the reader's next read will start.
+// The cost: the cache no longer keeps the heap grown between replays, so
+// the Go runtime gives memory back after one and the next faults it in
+// again.
+//
 // A Reader is safe for concurrent use. It never holds a lock during I/O.
 //
 // LOCKING: the block cache and the footer cache each have their own mutex
@@ -225,8 +258,9 @@ type Reader struct {
 	getSlots        chan struct{} // one token per GET in flight
 	pendingPrefetch atomic.Int64  // background block fetches not finished
 
+	born      time.Time // the clock of readCursor.used
 	cursorsMu sync.Mutex
-	cursors   map[cursorKey]struct{}
+	cursors   map[index.Key]*partitionCursors
 
 	stats readerCounters
 }
@@ -255,7 +289,8 @@ func NewReader(b objectstore.Bucket, cat ExtentFinder, cfg ReaderConfig) (*Reade
 		blocks:   newLoadingCache[blockKey](ctx, cfg.CacheBytes, blockCost),
 		footers:  newLoadingCache[string](ctx, int64(cfg.FooterCacheEntries), footerCost),
 		getSlots: make(chan struct{}, cfg.MaxConcurrentGets),
-		cursors:  make(map[cursorKey]struct{}),
+		born:     time.Now(),
+		cursors:  make(map[index.Key]*partitionCursors),
 	}, nil
 }
 
@@ -275,6 +310,7 @@ func (r *Reader) Stats() ReaderStats {
 		FooterMisses:  r.footers.joins.Load() + r.footers.loads.Load(),
 		ReadAheads:    r.stats.readAheads.Load(),
 		DedupedGets:   r.blocks.joins.Load() + r.footers.joins.Load(),
+		PassedDropped: r.stats.passedDropped.Load(),
 		CachedBlocks:  blocks,
 		CachedBytes:   bytes,
 		CachedFooters: footers,
@@ -365,14 +401,25 @@ func (r *Reader) ReadPieces(ctx context.Context, k index.Key, offset, end int64,
 		}
 		return nil, fmt.Errorf("read %v offset %d: %w", k, offset, err)
 	}
-	if len(data.pieces) > 0 && r.advanceCursor(k, offset, next) {
+	if len(data.pieces) == 0 {
+		return nil, nil
+	}
+	if sequential, alone := r.advanceCursor(k, offset, next); sequential {
 		r.readAhead(ext, data.footer, data.lastBlock)
 		// A sequential reader will not come back for the blocks it has
-		// read past: let them go before the blocks read ahead of it
-		// (and of other readers), which the LRU order alone would evict
-		// first when they were fetched earlier.
+		// read past: drop those nobody else may want (see Reader), and
+		// let the others go before the blocks read ahead of it (and of
+		// other readers), which the LRU order alone would evict first
+		// when they were fetched earlier.
 		for _, b := range data.passed {
-			r.blocks.demote(blockKey{ext.Object, b})
+			key := blockKey{ext.Object, b}
+			if alone && r.privateBlock(data.footer, data.part, b) {
+				if r.blocks.remove(key) {
+					r.stats.passedDropped.Add(1)
+				}
+			} else {
+				r.blocks.demote(key)
+			}
 		}
 	}
 	return data.pieces, nil
@@ -428,8 +475,9 @@ func checkExtent(ext Extent, offset int64) error {
 type extentRead struct {
 	pieces    [][]byte
 	footer    *objectFooter
-	lastBlock int64   // the last block the read touched
-	passed    []int64 // blocks wholly before where the read ended
+	part      *index.Partition // the partition's entry in footer
+	lastBlock int64            // the last block the read touched
+	passed    []int64          // blocks wholly before where the next read starts
 }
 
 // readExtent reads from ext the batches ReadPieces describes, for offset
@@ -450,14 +498,7 @@ func (r *Reader) readExtent(ctx context.Context, k index.Key, ext Extent, target
 				k, p.Pos, p.Pos+p.Len, p.FirstOffset, p.LastOffset, ext.Pos, ext.Pos+ext.Len, ext.BaseOffset, ext.LastOffset)})
 	}
 
-	// Start at the sparse entry covering target, or at the extent's start
-	// when that entry lies before it.
-	start, expect := ext.Pos, ext.BaseOffset
-	if i := sort.Search(len(p.Sparse), func(i int) bool { return p.Sparse[i].Offset > target }) - 1; i >= 0 {
-		if pos := p.Pos + p.Sparse[i].Pos; pos > ext.Pos {
-			start, expect = pos, p.Sparse[i].Offset
-		}
-	}
+	start, expect := readStart(ext, p, target)
 	hi := ext.Pos + ext.Len
 	if maxBytes < 1 {
 		maxBytes = 1
@@ -562,7 +603,27 @@ func (r *Reader) readExtent(ctx context.Context, k index.Key, ext Extent, target
 	if included == 0 {
 		return extentRead{}, 0, nil
 	}
-	return extentRead{pieces: w.pieces(), footer: of, lastBlock: w.lastBlock(), passed: w.blocksBefore(cur)}, next, nil
+	// A read continuing from next starts at the sparse entry covering it,
+	// maybe before cur: the blocks before that are passed.
+	resume := cur
+	if next <= ext.LastOffset {
+		resume, _ = readStart(ext, p, next)
+	}
+	return extentRead{pieces: w.pieces(), footer: of, part: p, lastBlock: w.lastBlock(), passed: w.blocksBefore(min(cur, resume))}, next, nil
+}
+
+// readStart returns where a read of target in ext (partition p of its
+// object) starts: at the sparse entry covering target, or at the extent's
+// start when that entry lies before it; and the offset of the first batch
+// there.
+func readStart(ext Extent, p *index.Partition, target int64) (pos, offset int64) {
+	pos, offset = ext.Pos, ext.BaseOffset
+	if i := sort.Search(len(p.Sparse), func(i int) bool { return p.Sparse[i].Offset > target }) - 1; i >= 0 {
+		if at := p.Pos + p.Sparse[i].Pos; at > ext.Pos {
+			pos, offset = at, p.Sparse[i].Offset
+		}
+	}
+	return pos, offset
 }
 
 // RecordBatch framing: the base offset and length fields come first, the
@@ -597,19 +658,55 @@ func (r *Reader) objectError(object, op string, err error) error {
 	return fmt.Errorf("%s %s: %w", op, object, err)
 }
 
-// advanceCursor records that a read of k at offset ended before next and
-// reports whether it continued where an earlier read ended.
-func (r *Reader) advanceCursor(k index.Key, offset, next int64) bool {
+// advanceCursor records that a read of k at offset ended before next. It
+// reports whether the read continued where an earlier read ended
+// (sequential), and whether no other reader of k may want what the read
+// passed (alone): no other cursor of k behind next moved within
+// readerActive. A reader at or past next has passed those bytes itself,
+// and one that stopped (a replay that reached the end) is no reader.
+func (r *Reader) advanceCursor(k index.Key, offset, next int64) (sequential, alone bool) {
+	now := int64(time.Since(r.born)) + 1
 	r.cursorsMu.Lock()
 	defer r.cursorsMu.Unlock()
-	from := cursorKey{k, offset}
-	_, sequential := r.cursors[from]
-	delete(r.cursors, from)
-	if len(r.cursors) >= maxCursors {
-		clear(r.cursors)
+	pc := r.cursors[k]
+	if pc == nil {
+		if len(r.cursors) >= maxCursorPartitions {
+			clear(r.cursors)
+		}
+		pc = new(partitionCursors)
+		r.cursors[k] = pc
 	}
-	r.cursors[cursorKey{k, next}] = struct{}{}
-	return sequential
+	slot := -1
+	for i := range pc {
+		if pc[i].used != 0 && pc[i].next == offset {
+			slot, sequential = i, true
+			break
+		}
+	}
+	if slot < 0 {
+		slot = 0
+		for i := range pc {
+			if pc[i].used < pc[slot].used {
+				slot = i
+			}
+		}
+	}
+	pc[slot] = readCursor{next: next, used: now}
+	alone = true
+	for i := range pc {
+		if i != slot && pc[i].used != 0 && pc[i].next < next && now-pc[i].used < int64(readerActive) {
+			alone = false
+		}
+	}
+	return sequential, alone
+}
+
+// privateBlock reports whether block bi of the object whose footer is of
+// holds only bytes of partition p (its entry in that footer), so that no
+// reader of another partition needs it.
+func (r *Reader) privateBlock(of *objectFooter, p *index.Partition, bi int64) bool {
+	off, length := r.blockRange(of, bi)
+	return p != nil && off >= p.Pos && off+length <= p.Pos+p.Len
 }
 
 // readAhead starts background fetches of the ReadAhead blocks after block
@@ -670,8 +767,8 @@ func (r *Reader) getOnce(ctx context.Context, object string, off, length int64, 
 		return nil, fmt.Errorf("get %s bytes [%d, %d): %w", object, off, off+length, err)
 	}
 	defer body.Close()
-	b := &cachedBlock{data: make([]byte, length)}
-	hugepage.Advise(b.data)
+	// Not zeroed: the loop below fills it whole or returns an error.
+	b := &cachedBlock{data: newBlockBuffer(int(length))}
 	if sums {
 		b.sums = make([]uint32, 0, (length+sumChunk-1)/sumChunk)
 	}

@@ -88,19 +88,26 @@ func lruBlocks(r *Reader) []int64 {
 
 // A sequential reader's blocks that it has read past go behind the blocks
 // read ahead of it in the cache, so that the cache never drops a block
-// fetched ahead before the blocks already consumed.
+// fetched ahead before the blocks already consumed. (With another reader of
+// the partition behind it: a lone reader's passed blocks leave the cache,
+// see TestLoneSequentialReaderDropsPassedBlocks.)
 func TestSequentialReaderDemotesPassedBlocks(t *testing.T) {
 	f := newColdFixture(t)
 	rng := rand.New(rand.NewPCG(22, 22))
 	k := coldKey(6, 0)
 	batches := genColdBatches(t, rng, 0, 120, coldBatchShape{minValue: 100, maxValue: 300, maxRecords: 4})
-	f.addObject(t, "demote", []coldPart{{key: k, batches: batches}}, 512, true)
+	footer := f.addObject(t, "demote", []coldPart{{key: k, batches: batches}}, 512, true)
+	part, _ := footer.Lookup(k)
 	cfg := testReaderConfig()
 	cfg.ReadAhead = 3
 	r := newTestReader(t, f, cfg)
 	ext := f.cat.extents[k][0]
 	ctx := context.Background()
 	end := ext.LastOffset + 1
+	// Another reader, behind the one below after its first read.
+	if _, err := r.Read(ctx, k, 0, end, 1); err != nil {
+		t.Fatal(err)
+	}
 	next := int64(0)
 	checked := 0
 	for reads := 1; next < end; reads++ {
@@ -110,13 +117,10 @@ func TestSequentialReaderDemotesPassedBlocks(t *testing.T) {
 		}
 		r.blocks.wait() // read-ahead done: the order below is settled
 		next = nextOffsetOf(t, got)
-		pos := ext.Pos
-		for _, x := range batches {
-			if x.base >= next {
-				break
-			}
-			pos += int64(len(x.data))
+		if next >= end {
+			break
 		}
+		pos, _ := readStart(ext.Extent, part, next)
 		cur := pos / cfg.BlockSize // the block the next read starts in
 		order := lruBlocks(r)
 		seenPassed := false
