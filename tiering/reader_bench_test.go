@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/shalelog/shale/index"
@@ -78,12 +79,21 @@ func BenchmarkColdReadCached(b *testing.B) {
 	}
 	defer r.Close()
 	ctx := context.Background()
+	// Fill the cache back to front: a sequential reader lets go of the
+	// blocks it has passed, a reader going backwards keeps them.
+	var offs []int64
 	for off := ext.BaseOffset; off <= ext.LastOffset; {
+		offs = append(offs, off)
 		data, err := r.Read(ctx, k, off, ext.LastOffset+1, 1<<20)
 		if err != nil {
 			b.Fatal(err)
 		}
 		off = nextOffsetOf(b, data)
+	}
+	for _, off := range slices.Backward(offs) {
+		if _, err := r.Read(ctx, k, off, ext.LastOffset+1, 1<<20); err != nil {
+			b.Fatal(err)
+		}
 	}
 	r.blocks.wait()
 	rng := rand.New(rand.NewPCG(41, 41))
