@@ -304,3 +304,33 @@ func BenchmarkPutBodySingle(b *testing.B) {
 		})
 	}
 }
+
+// A fenced reader reads like bytes.Reader until fenced, then refuses
+// every read, so a transport that reads a request body late never sees
+// memory its caller has reused.
+func TestFencedReaderStopsAtFence(t *testing.T) {
+	f := &fencedReader{r: bytes.NewReader([]byte("abcdef"))}
+	p := make([]byte, 2)
+	if n, err := f.Read(p); n != 2 || err != nil || string(p) != "ab" {
+		t.Fatalf("Read = %d, %v, %q", n, err, p[:n])
+	}
+	if f.Len() != 4 {
+		t.Fatalf("Len = %d, want 4", f.Len())
+	}
+	if pos, err := f.Seek(0, io.SeekStart); pos != 0 || err != nil {
+		t.Fatalf("Seek = %d, %v", pos, err)
+	}
+	if n, err := f.ReadAt(p, 4); n != 2 || err != nil || string(p) != "ef" {
+		t.Fatalf("ReadAt = %d, %v, %q", n, err, p[:n])
+	}
+	f.fence()
+	if _, err := f.Read(p); !errors.Is(err, errFenced) {
+		t.Fatalf("Read after fence: %v", err)
+	}
+	if _, err := f.ReadAt(p, 0); !errors.Is(err, errFenced) {
+		t.Fatalf("ReadAt after fence: %v", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); !errors.Is(err, errFenced) {
+		t.Fatalf("Seek after fence: %v", err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -202,7 +203,13 @@ func putOptions(crc string) minio.PutObjectOptions {
 }
 
 func (b *Minio) putObject(ctx context.Context, key string, body []byte) error {
-	info, err := b.core.PutObject(ctx, b.bucket, b.prefix+key, bytes.NewReader(body), int64(len(body)), "", "", putOptions(crc32cBase64(body)))
+	// The body may be the caller's memory (BytesBody), which the caller
+	// reuses once Put returns; minio-go's transport could still read a
+	// request body after the call returned (the AWS SDK guards against
+	// that itself). The fence makes any such late read fail instead.
+	r := &fencedReader{r: bytes.NewReader(body)}
+	defer r.fence()
+	info, err := b.core.PutObject(ctx, b.bucket, b.prefix+key, r, int64(len(body)), "", "", putOptions(crc32cBase64(body)))
 	if err != nil {
 		return err
 	}
@@ -242,8 +249,10 @@ func (b *Minio) multipartPut(ctx context.Context, key string, r io.Reader, size 
 		crc := crc32cBase64(data)
 		hdr := make(http.Header)
 		hdr.Set("X-Amz-Checksum-Crc32c", crc)
-		part, err := b.core.PutObjectPart(uctx, b.bucket, object, uploadID, num, bytes.NewReader(data), int64(len(data)),
+		body := &fencedReader{r: bytes.NewReader(data)} // data is reused or the caller's once this returns
+		part, err := b.core.PutObjectPart(uctx, b.bucket, object, uploadID, num, body, int64(len(data)),
 			minio.PutObjectPartOptions{DisableContentSha256: true, CustomHeader: hdr})
+		body.fence()
 		if err != nil {
 			return minio.CompletePart{}, fmt.Errorf("upload part %d: %w", num, err)
 		}
@@ -494,4 +503,55 @@ func minioStatus(err error) int {
 		return resp.StatusCode
 	}
 	return 0
+}
+
+// fencedReader is a bytes.Reader that stops reading once fenced: Read,
+// ReadAt and Seek after fence return errFenced, and a read in progress
+// finishes before fence returns, so nothing reads the bytes after that.
+type fencedReader struct {
+	mu     sync.Mutex
+	r      *bytes.Reader
+	fenced bool
+}
+
+var errFenced = errors.New("objectstore: request body read after its put returned")
+
+func (f *fencedReader) Read(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fenced {
+		return 0, errFenced
+	}
+	return f.r.Read(p)
+}
+
+func (f *fencedReader) ReadAt(p []byte, off int64) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fenced {
+		return 0, errFenced
+	}
+	return f.r.ReadAt(p, off)
+}
+
+func (f *fencedReader) Seek(offset int64, whence int) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fenced {
+		return 0, errFenced
+	}
+	return f.r.Seek(offset, whence)
+}
+
+// Len is what bytes.Reader's Len is: the unread bytes (minio-go asks).
+func (f *fencedReader) Len() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.r.Len()
+}
+
+func (f *fencedReader) fence() {
+	f.mu.Lock()
+	f.fenced = true
+	f.mu.Unlock()
 }
