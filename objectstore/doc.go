@@ -39,7 +39,10 @@
 // straight from the caller's memory when they start at a BodyAlign
 // boundary (AlignedBuffer makes such a buffer), and the s3 drivers send
 // them, or slices of them as the parts of a multipart upload. No driver
-// changes them.
+// changes them, and none reads them after Put returns (the caller may
+// reuse the memory then): the AWS SDK guards its request bodies itself,
+// and the MinIO driver fences each body it hands to minio-go once the
+// request returned.
 //
 // # URLs
 //
