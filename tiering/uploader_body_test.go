@@ -1,7 +1,6 @@
 package tiering
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -10,9 +9,7 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/shalelog/shale/index"
 	"github.com/shalelog/shale/objectstore"
-	"github.com/shalelog/shale/recordbatch"
 	"github.com/shalelog/shale/wal"
 )
 
@@ -111,29 +108,8 @@ func TestUploaderPutsBodyBytesAndRetries(t *testing.T) {
 	if puts < 2 || notMem != 0 {
 		t.Fatalf("%d PUTs, %d of them not given the body's aligned bytes", puts, notMem)
 	}
-	ctx := context.Background()
 	r := newUploadReader(t, f)
 	for k, end := range next {
-		for off := int64(0); off < end; {
-			pieces, err := r.ReadPieces(ctx, index.Key(k), off, end, 1<<20)
-			if err != nil {
-				t.Fatalf("%v read at %d: %v", k, off, err)
-			}
-			data := bytes.Join(pieces, nil)
-			if len(data) == 0 {
-				t.Fatalf("%v read at %d: no data", k, off)
-			}
-			for pos := 0; pos < len(data); {
-				h, err := recordbatch.ParseHeader(data[pos:])
-				if err != nil {
-					t.Fatalf("%v read at %d: %v", k, off, err)
-				}
-				if h.BaseOffset > off {
-					t.Fatalf("%v: offsets %d..%d missing", k, off, h.BaseOffset-1)
-				}
-				off = max(off, h.LastOffset()+1)
-				pos += h.Size()
-			}
-		}
+		readsEveryOffset(t, r, k, end)
 	}
 }

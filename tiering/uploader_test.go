@@ -494,26 +494,34 @@ func TestUploaderRePutsAnObjectGoneBeforeItsCommit(t *testing.T) {
 				t.Fatalf("%v extent [%d, %d] names object %s: %v", k, e.BaseOffset, e.LastOffset, e.Object, err)
 			}
 		}
-		for off := int64(0); off < end; {
-			pieces, err := r.ReadPieces(ctx, index.Key(k), off, end, 1<<20)
+		readsEveryOffset(t, r, k, end)
+	}
+}
+
+// readsEveryOffset reads partition k through r from offset 0 up to end
+// and fails unless every offset in between comes back.
+func readsEveryOffset(t *testing.T, r *Reader, k wal.Key, end int64) {
+	t.Helper()
+	ctx := context.Background()
+	for off := int64(0); off < end; {
+		pieces, err := r.ReadPieces(ctx, index.Key(k), off, end, 1<<20)
+		if err != nil {
+			t.Fatalf("%v read at %d: %v", k, off, err)
+		}
+		data := bytes.Join(pieces, nil)
+		if len(data) == 0 {
+			t.Fatalf("%v read at %d: no data", k, off)
+		}
+		for pos := 0; pos < len(data); {
+			h, err := recordbatch.ParseHeader(data[pos:])
 			if err != nil {
 				t.Fatalf("%v read at %d: %v", k, off, err)
 			}
-			data := bytes.Join(pieces, nil)
-			if len(data) == 0 {
-				t.Fatalf("%v read at %d: no data", k, off)
+			if h.BaseOffset > off {
+				t.Fatalf("%v: offsets %d..%d missing", k, off, h.BaseOffset-1)
 			}
-			for pos := 0; pos < len(data); {
-				h, err := recordbatch.ParseHeader(data[pos:])
-				if err != nil {
-					t.Fatalf("%v read at %d: %v", k, off, err)
-				}
-				if h.BaseOffset > off {
-					t.Fatalf("%v: offsets %d..%d missing", k, off, h.BaseOffset-1)
-				}
-				off = max(off, h.LastOffset()+1)
-				pos += h.Size()
-			}
+			off = max(off, h.LastOffset()+1)
+			pos += h.Size()
 		}
 	}
 }
