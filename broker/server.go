@@ -18,6 +18,7 @@ import (
 
 	"github.com/shalelog/shale/acl"
 	"github.com/shalelog/shale/internal/hugepage"
+	"github.com/shalelog/shale/internal/rawalloc"
 	"github.com/shalelog/shale/metadata"
 	"github.com/shalelog/shale/partition"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -565,7 +566,9 @@ func (c *conn) takeRequestBytes(n int64) (func(), error) {
 // request_read_timeout; allocating the whole frame at once saves the
 // copies of growing it (a 16 MiB produce was copied about once more).
 func readFrame(r io.Reader, size int) ([]byte, error) {
-	frame := make([]byte, size)
+	// Not cleared (internal/rawalloc): ReadFull fills it whole, and a
+	// frame that was not filled is dropped here.
+	frame := rawalloc.Bytes(size)
 	hugepage.Advise(frame)
 	if _, err := io.ReadFull(r, frame); err != nil {
 		return nil, err
