@@ -25,6 +25,11 @@ func (n *Node) heartbeat(ctx context.Context) {
 	var renewed atomic.Int64
 	renewed.Store(time.Now().UnixNano())
 	n.server.SetLease(func() bool { return time.Since(time.Unix(0, renewed.Load())) < timeout })
+	// unlisted is set while this broker, once registered, is missing from
+	// the broker list: `shale cluster remove` took it out while it ran.
+	// It stays out (that was the operator's call) until it restarts, and
+	// says so once.
+	registered, unlisted := false, false
 	for {
 		select {
 		case <-ctx.Done():
@@ -33,8 +38,14 @@ func (n *Node) heartbeat(ctx context.Context) {
 		}
 		b, ok := n.meta.Broker(id)
 		if !ok {
+			if registered && !unlisted {
+				unlisted = true
+				n.log.Warn("this broker was removed from the cluster while running (shale cluster remove): it leads nothing and is left out of Metadata until it restarts",
+					"broker", id)
+			}
 			continue
 		}
+		registered, unlisted = true, false
 		sent := time.Now()
 		hctx, cancel := context.WithTimeout(ctx, every)
 		_, err := n.meta.Heartbeat(hctx, id, b.Incarnation)

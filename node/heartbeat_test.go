@@ -1,7 +1,11 @@
 package node
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,4 +84,71 @@ func TestFencedBrokerRegistersAgain(t *testing.T) {
 		t.Fatalf("broker %d live again at incarnation %d, fenced at %d: want a new registration", id, b.Incarnation, before.Incarnation)
 	}
 	waitUntil("the broker is listed in Metadata again", listed)
+}
+
+// A broker removed while it runs (it leads nothing, so the controllers
+// allow it) stays out of the broker list and says so once in its log.
+func TestRemovedBrokerSaysSo(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.Broker.Listen = "127.0.0.1:0"
+	raft := proc.FreeAddrs(t, 1)[0]
+	cfg.Metadata.RaftAddr = raft
+	cfg.Metadata.Controllers = "1@" + raft
+	cfg.Metadata.SessionTimeout = Duration(time.Second)
+	cfg.Metadata.AutoLeaderBalance = false
+	var logs lockedBuffer
+	n, err := Start(cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	id := cfg.Broker.NodeID
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		if _, ok := n.meta.Broker(id); ok {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the broker never registered")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(time.Duration(cfg.Metadata.SessionTimeout) / 2) // a heartbeat sees it registered
+	if err := n.meta.UnregisterBroker(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	const said = "removed from the cluster while running"
+	for strings.Count(logs.String(), said) == 0 {
+		if ctx.Err() != nil {
+			t.Fatalf("no warning that the broker was removed; log:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(time.Duration(cfg.Metadata.SessionTimeout)) // several more heartbeats
+	if c := strings.Count(logs.String(), said); c != 1 {
+		t.Fatalf("the warning came %d times, want once", c)
+	}
+	if _, ok := n.meta.Broker(id); ok {
+		t.Fatal("the removed broker registered again while running")
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a logger and a reader at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
