@@ -326,7 +326,7 @@ func TestClusterGroupCoordinatorFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pyErr := &lockedBuffer{}
+	pyErr := &proc.Buffer{}
 	py.Stderr = pyErr
 	if err := py.Start(); err != nil {
 		t.Fatal(err)

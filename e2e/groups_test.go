@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shalelog/shale/internal/proc"
 	"github.com/shalelog/shale/internal/shaletest"
 	"github.com/shalelog/shale/node"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -301,7 +302,7 @@ func TestGroupsLibrdkafkaAndFranzGoShareAGroup(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		errBuf := &lockedBuffer{}
+		errBuf := &proc.Buffer{}
 		stderr.Store(who, errBuf)
 		cmd.Stderr = errBuf
 		if err := cmd.Start(); err != nil {
@@ -322,7 +323,7 @@ func TestGroupsLibrdkafkaAndFranzGoShareAGroup(t *testing.T) {
 	}
 	dump := func() {
 		stderr.Range(func(k, v any) bool {
-			t.Logf("%s stderr:\n%s", k, v.(*lockedBuffer).String())
+			t.Logf("%s stderr:\n%s", k, v.(*proc.Buffer).String())
 			return true
 		})
 	}
@@ -395,24 +396,6 @@ func TestGroupsLibrdkafkaAndFranzGoShareAGroup(t *testing.T) {
 		dump()
 		t.Fatalf("committed offsets add up to %d, want 600: %v", total, offs)
 	}
-}
-
-// lockedBuffer collects a child's stderr.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestGroupsOffsetsSurviveRestart commits through a group and through the

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/shalelog/shale/internal/miniotest"
+	"github.com/shalelog/shale/internal/proc"
 	"github.com/shalelog/shale/internal/shaletest"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -214,7 +215,7 @@ func TestTxnGroupTransactSession(t *testing.T) {
 
 	start := func(i int) *exec.Cmd {
 		cmd := exec.Command(member, addr, fmt.Sprintf("etl-%d", i), "etl", "etl-in", "etl-out")
-		cmd.Stderr = &lockedBuffer{}
+		cmd.Stderr = &proc.Buffer{}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -241,7 +242,7 @@ func TestTxnGroupTransactSession(t *testing.T) {
 		for committed() < n {
 			if time.Now().After(deadline) {
 				for i, m := range members {
-					t.Logf("member %d stderr:\n%s", i, m.Stderr.(*lockedBuffer).String())
+					t.Logf("member %d stderr:\n%s", i, m.Stderr.(*proc.Buffer).String())
 				}
 				t.Fatalf("%s: the group committed %d of %d offsets", what, committed(), n)
 			}

@@ -1,11 +1,9 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,19 +18,7 @@ import (
 // refused as stale, it registers again under a new incarnation, and its
 // Metadata answers list it again.
 func TestFencedBrokerRegistersAgain(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.Broker.Listen = "127.0.0.1:0"
-	raft := proc.FreeAddrs(t, 1)[0]
-	cfg.Metadata.RaftAddr = raft
-	cfg.Metadata.Controllers = "1@" + raft
-	cfg.Metadata.SessionTimeout = Duration(time.Second)
-	cfg.Metadata.AutoLeaderBalance = false
-	n, err := Start(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close() })
+	n, cfg := startHeartbeatNode(t, nil)
 	id := cfg.Broker.NodeID
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -89,20 +75,8 @@ func TestFencedBrokerRegistersAgain(t *testing.T) {
 // A broker removed while it runs (it leads nothing, so the controllers
 // allow it) stays out of the broker list and says so once in its log.
 func TestRemovedBrokerSaysSo(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.DataDir = t.TempDir()
-	cfg.Broker.Listen = "127.0.0.1:0"
-	raft := proc.FreeAddrs(t, 1)[0]
-	cfg.Metadata.RaftAddr = raft
-	cfg.Metadata.Controllers = "1@" + raft
-	cfg.Metadata.SessionTimeout = Duration(time.Second)
-	cfg.Metadata.AutoLeaderBalance = false
-	var logs lockedBuffer
-	n, err := Start(cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close() })
+	var logs proc.Buffer
+	n, cfg := startHeartbeatNode(t, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	id := cfg.Broker.NodeID
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -135,20 +109,22 @@ func TestRemovedBrokerSaysSo(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for a logger and a reader at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+// startHeartbeatNode starts a node of a one-controller cluster (so its
+// heartbeat loop runs) with a one-second session.
+func startHeartbeatNode(t *testing.T, logger *slog.Logger) (*Node, Config) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	cfg.Broker.Listen = "127.0.0.1:0"
+	raft := proc.FreeAddrs(t, 1)[0]
+	cfg.Metadata.RaftAddr = raft
+	cfg.Metadata.Controllers = "1@" + raft
+	cfg.Metadata.SessionTimeout = Duration(time.Second)
+	cfg.Metadata.AutoLeaderBalance = false
+	n, err := Start(cfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n, cfg
 }

@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -269,4 +270,24 @@ func FreeAddrs(t testing.TB, n int) []string {
 		addrs[i] = fmt.Sprintf("127.0.0.1:%d", port)
 	}
 	return addrs
+}
+
+// Buffer collects output written by one goroutine (a child's stderr, a
+// logger) while another reads it: a strings.Builder behind a mutex.
+type Buffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *Buffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns everything written so far.
+func (l *Buffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
