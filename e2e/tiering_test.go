@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/shalelog/shale/internal/miniotest"
+	"github.com/shalelog/shale/internal/proc"
 	"github.com/shalelog/shale/internal/shaletest"
 	"github.com/shalelog/shale/node"
 	"github.com/shalelog/shale/objectstore"
@@ -269,7 +270,7 @@ func TestTieringObjectStoreOutage(t *testing.T) {
 func TestTieringCorruptObject(t *testing.T) {
 	srv := miniotest.Start(t)
 	srv.Setenv(t)
-	var logBuf syncBuffer
+	var logBuf proc.Buffer
 	dataDir := t.TempDir()
 	n := s3Node(t, srv, dataDir, func(c *node.Config) { c.Tiering.LocalRetainBytes = 0 })
 	shaletest.CreateTopic(t, n.Addr(), "rot", 1, nil)
@@ -410,23 +411,6 @@ func TestTieringRetention(t *testing.T) {
 	if fs.NumRecords() == 0 || fs.Records()[0].Offset < s.Offset {
 		t.Fatalf("consume from earliest: %d records, first offset %v, log start %d", fs.NumRecords(), fs.Records(), s.Offset)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestTieringCompaction merges many small extents into single-partition
