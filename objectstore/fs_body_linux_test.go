@@ -233,13 +233,7 @@ func TestFSPutBytesRetry(t *testing.T) {
 	if st := c.Stats(); st.BytesIn != n || st.Puts != 2 || st.Errors != 1 {
 		t.Fatalf("stats %+v", st)
 	}
-	ents, err := os.ReadDir(dir + "/wal/1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ents) != 1 {
-		t.Fatalf("files left: %v", ents)
-	}
+	filesIn(t, dir+"/wal/1", 1)
 }
 
 // TestFSPutBytesDirectRefused: a filesystem that refuses a direct write

@@ -74,12 +74,19 @@ func TestFSPutBodyError(t *testing.T) {
 	if _, err := b.ReadRange(context.Background(), "a/b", 0, -1); !errors.Is(err, ErrNotExist) {
 		t.Fatalf("read after failed put: %v, want ErrNotExist", err)
 	}
-	ents, err := os.ReadDir(dir + "/a")
+	filesIn(t, dir+"/a", 0)
+}
+
+// filesIn fails unless dir holds exactly n entries (no temporary file
+// left behind by a put).
+func filesIn(t *testing.T, dir string, n int) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ents) != 0 {
-		t.Fatalf("left behind: %v", ents)
+	if len(ents) != n {
+		t.Fatalf("%s holds %v, want %d entries", dir, ents, n)
 	}
 }
 

@@ -151,40 +151,37 @@ func (u *Uploader) fence(k wal.Key, epoch int32, why error) {
 func extentProducers(entries []wal.Entry) ([]metadata.ProducerState, error) {
 	var out []metadata.ProducerState
 	var at map[int64]int
-	for _, e := range entries {
-		for pos := 0; pos < len(e.Data); {
-			h, err := recordbatch.ParseHeader(e.Data[pos:])
-			if err != nil {
-				return nil, fmt.Errorf("partition %v offsets %d..%d: %w", e.Key, e.BaseOffset, e.LastOffset, err)
-			}
-			pos += h.Size()
-			if h.ProducerID < 0 || h.BaseSequence < 0 {
-				continue
-			}
-			if at == nil {
-				at = make(map[int64]int)
-			}
-			i, ok := at[h.ProducerID]
-			if !ok {
-				i = len(out)
-				at[h.ProducerID] = i
-				out = append(out, metadata.ProducerState{ID: h.ProducerID, Epoch: h.ProducerEpoch})
-			}
-			p := &out[i]
-			if h.ProducerEpoch != p.Epoch {
-				if h.ProducerEpoch < p.Epoch {
-					continue // the partition refuses these; never here
-				}
-				p.Epoch, p.Batches = h.ProducerEpoch, p.Batches[:0]
-			}
-			if len(p.Batches) == metadata.MaxProducerBatches {
-				p.Batches = append(p.Batches[:0], p.Batches[1:]...)
-			}
-			p.Batches = append(p.Batches, metadata.ProducerBatch{
-				FirstSeq: h.BaseSequence, LastSeq: h.LastSequence(),
-				BaseOffset: h.BaseOffset, LastOffset: h.LastOffset(),
-			})
+	err := eachBatch(entries, func(e wal.Entry, h recordbatch.Header, _ []byte) error {
+		if h.ProducerID < 0 || h.BaseSequence < 0 {
+			return nil
 		}
+		if at == nil {
+			at = make(map[int64]int)
+		}
+		i, ok := at[h.ProducerID]
+		if !ok {
+			i = len(out)
+			at[h.ProducerID] = i
+			out = append(out, metadata.ProducerState{ID: h.ProducerID, Epoch: h.ProducerEpoch})
+		}
+		p := &out[i]
+		if h.ProducerEpoch != p.Epoch {
+			if h.ProducerEpoch < p.Epoch {
+				return nil // the partition refuses these; never here
+			}
+			p.Epoch, p.Batches = h.ProducerEpoch, p.Batches[:0]
+		}
+		if len(p.Batches) == metadata.MaxProducerBatches {
+			p.Batches = append(p.Batches[:0], p.Batches[1:]...)
+		}
+		p.Batches = append(p.Batches, metadata.ProducerBatch{
+			FirstSeq: h.BaseSequence, LastSeq: h.LastSequence(),
+			BaseOffset: h.BaseOffset, LastOffset: h.LastOffset(),
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -195,44 +192,60 @@ func extentProducers(entries []wal.Entry) ([]metadata.ProducerState, error) {
 func extentTxnEvents(entries []wal.Entry) ([]metadata.TxnEvent, error) {
 	var out []metadata.TxnEvent
 	var open map[int64]bool
+	err := eachBatch(entries, func(e wal.Entry, h recordbatch.Header, batch []byte) error {
+		if !h.IsTransactional() || h.ProducerID < 0 {
+			return nil
+		}
+		if open == nil {
+			open = make(map[int64]bool)
+		}
+		if !h.IsControl() {
+			if !open[h.ProducerID] {
+				open[h.ProducerID] = true
+				out = append(out, metadata.TxnEvent{ProducerID: h.ProducerID, Offset: h.BaseOffset, Kind: metadata.TxnData})
+			}
+			return nil
+		}
+		typ, err := recordbatch.ControlType(&h, batch)
+		if err != nil {
+			return fmt.Errorf("partition %v offset %d: %w", e.Key, h.BaseOffset, err)
+		}
+		kind := metadata.TxnAbort
+		switch typ {
+		case recordbatch.ControlCommit:
+			kind = metadata.TxnCommit
+		case recordbatch.ControlAbort:
+		default:
+			return nil
+		}
+		open[h.ProducerID] = false
+		out = append(out, metadata.TxnEvent{ProducerID: h.ProducerID, Offset: h.BaseOffset, Kind: kind})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// eachBatch calls fn with every record batch of entries, in order: its
+// entry, its parsed header and its bytes. A batch that does not parse, or
+// an error from fn, stops the walk.
+func eachBatch(entries []wal.Entry, fn func(e wal.Entry, h recordbatch.Header, batch []byte) error) error {
 	for _, e := range entries {
 		for pos := 0; pos < len(e.Data); {
 			h, err := recordbatch.ParseHeader(e.Data[pos:])
 			if err != nil {
-				return nil, fmt.Errorf("partition %v offsets %d..%d: %w", e.Key, e.BaseOffset, e.LastOffset, err)
+				return fmt.Errorf("partition %v offsets %d..%d: %w", e.Key, e.BaseOffset, e.LastOffset, err)
 			}
 			batch := e.Data[pos:min(len(e.Data), pos+h.Size())]
 			pos += h.Size()
-			if !h.IsTransactional() || h.ProducerID < 0 {
-				continue
+			if err := fn(e, h, batch); err != nil {
+				return err
 			}
-			if open == nil {
-				open = make(map[int64]bool)
-			}
-			if !h.IsControl() {
-				if !open[h.ProducerID] {
-					open[h.ProducerID] = true
-					out = append(out, metadata.TxnEvent{ProducerID: h.ProducerID, Offset: h.BaseOffset, Kind: metadata.TxnData})
-				}
-				continue
-			}
-			typ, err := recordbatch.ControlType(&h, batch)
-			if err != nil {
-				return nil, fmt.Errorf("partition %v offset %d: %w", e.Key, h.BaseOffset, err)
-			}
-			kind := metadata.TxnAbort
-			switch typ {
-			case recordbatch.ControlCommit:
-				kind = metadata.TxnCommit
-			case recordbatch.ControlAbort:
-			default:
-				continue
-			}
-			open[h.ProducerID] = false
-			out = append(out, metadata.TxnEvent{ProducerID: h.ProducerID, Offset: h.BaseOffset, Kind: kind})
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // build writes the object for parts and returns its bytes and extents
